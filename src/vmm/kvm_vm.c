@@ -1,0 +1,151 @@
+/* KVM VM creation and VM-wide setup (memory slots, irqchip, PIT, irqfd). */
+#include "vmm/kvm_vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch/x86_64/layout.h"
+
+static const struct {
+        int cap;
+        const char *name;
+} kvm_required_caps[] = {
+        {KVM_CAP_IRQCHIP, "IRQCHIP"},         {KVM_CAP_IOEVENTFD, "IOEVENTFD"},
+        {KVM_CAP_IRQFD, "IRQFD"},             {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
+        {KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"}, {KVM_CAP_PIT2, "PIT2"},
+        {KVM_CAP_EXT_CPUID, "EXT_CPUID"},     {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
+};
+
+static int kvm_check_caps(int kvm_fd, char *err, size_t errlen)
+{
+        size_t i;
+
+        for (i = 0; i < sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]); i++) {
+                if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, kvm_required_caps[i].cap) <= 0) {
+                        snprintf(err, errlen, "KVM capability %s is missing",
+                                 kvm_required_caps[i].name);
+                        return -ENOTSUP;
+                }
+        }
+        return 0;
+}
+
+static int kvm_vm_open(struct kvm_vm *vm, char *err, size_t errlen)
+{
+        int ver, rc;
+
+        vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (vm->kvm_fd < 0) {
+                rc = -errno;
+                snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(-rc));
+                return rc;
+        }
+        ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+        if (ver != KVM_API_VERSION) {
+                snprintf(err, errlen, "unsupported KVM API version %d", ver);
+                return -ENOTSUP;
+        }
+        rc = kvm_check_caps(vm->kvm_fd, err, errlen);
+        if (rc)
+                return rc;
+        rc = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+        if (rc <= 0) {
+                snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE failed");
+                return -EINVAL;
+        }
+        vm->run_size = (size_t)rc;
+        return 0;
+}
+
+static int kvm_vm_setup(struct kvm_vm *vm, char *err, size_t errlen)
+{
+        struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+        const char *what;
+
+        what = "KVM_SET_TSS_ADDR";
+        if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)LAYOUT_KVM_TSS_ADDR) < 0)
+                goto fail;
+        what = "KVM_CREATE_IRQCHIP";
+        if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+                goto fail;
+        what = "KVM_CREATE_PIT2";
+        if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+                goto fail;
+        return 0;
+fail:
+        snprintf(err, errlen, "%s failed: %s", what, strerror(errno));
+        return -errno;
+}
+
+int kvm_vm_create(struct kvm_vm *vm, char *err, size_t errlen)
+{
+        int rc;
+
+        vm->kvm_fd = vm->vm_fd = -1;
+        rc = kvm_vm_open(vm, err, errlen);
+        if (rc)
+                goto out_close;
+        vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+        if (vm->vm_fd < 0) {
+                rc = -errno;
+                snprintf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(-rc));
+                goto out_close;
+        }
+        rc = kvm_vm_setup(vm, err, errlen);
+        if (rc)
+                goto out_close;
+        return 0;
+out_close:
+        kvm_vm_destroy(vm);
+        return rc;
+}
+
+int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem)
+{
+        unsigned int i;
+
+        for (i = 0; i < mem->nr_regions; i++) {
+                struct kvm_userspace_memory_region r = {
+                        .slot = i,
+                        .guest_phys_addr = mem->regions[i].gpa,
+                        .memory_size = mem->regions[i].size,
+                        .userspace_addr = (uint64_t)(uintptr_t)mem->regions[i].hva,
+                };
+
+                if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+int kvm_vm_irqfd(struct kvm_vm *vm, unsigned int gsi)
+{
+        struct kvm_irqfd irqfd = {.gsi = gsi};
+        int fd, rc;
+
+        fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        irqfd.fd = (uint32_t)fd;
+        if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+                rc = -errno;
+                close(fd);
+                return rc;
+        }
+        return fd;
+}
+
+void kvm_vm_destroy(struct kvm_vm *vm)
+{
+        if (vm->vm_fd >= 0)
+                close(vm->vm_fd);
+        if (vm->kvm_fd >= 0)
+                close(vm->kvm_fd);
+        vm->vm_fd = vm->kvm_fd = -1;
+}

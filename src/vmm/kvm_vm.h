@@ -1,0 +1,36 @@
+/* The KVM VM: /dev/kvm, the VM fd, memory slots, in-kernel irqchip, PIT and irqfds. */
+#ifndef BRASA_VMM_KVM_VM_H
+#define BRASA_VMM_KVM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/guest_mem.h"
+
+struct kvm_vm {
+        int kvm_fd;
+        int vm_fd;
+        size_t run_size; /* bytes of each vCPU's kvm_run mapping */
+};
+
+/*
+ * Opens /dev/kvm, checks the API version and the capabilities brasa needs, and
+ * creates the VM with its TSS, in-kernel irqchip (PIC + IOAPIC) and PIT.
+ * On failure fills err with one line naming the cause. Returns 0 or -errno.
+ */
+int kvm_vm_create(struct kvm_vm *vm, char *err, size_t errlen);
+
+/* Registers every region of mem as a memory slot. Returns 0 or -errno. */
+int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem);
+
+/*
+ * Creates an eventfd that raises GSI gsi when written (KVM irqfd).
+ * Returns the fd, or -errno.
+ */
+int kvm_vm_irqfd(struct kvm_vm *vm, unsigned int gsi);
+
+/* Closes the VM and /dev/kvm fds. */
+void kvm_vm_destroy(struct kvm_vm *vm);
+
+#endif

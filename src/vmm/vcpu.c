@@ -1,0 +1,302 @@
+/* vCPU threads: configure boot state, run KVM_RUN, dispatch PIO/MMIO, stop cleanly. */
+#include "vmm/vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/x86_64/cpuid.h"
+#include "arch/x86_64/regs.h"
+#include "core/log.h"
+
+#define VCPU_CPUID_CAPACITY 256
+#define VCPU_EXIT_GENERIC   1
+
+static void vcpu_kick_handler(int sig)
+{
+        (void)sig; /* Only here to interrupt KVM_RUN with EINTR. */
+}
+
+int vcpu_signal_setup(void)
+{
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = vcpu_kick_handler;
+        sigemptyset(&sa.sa_mask);
+        return sigaction(SIGRTMIN, &sa, NULL) < 0 ? -errno : 0;
+}
+
+int vcpu_create(struct vcpu *v, struct kvm_vm *vm, unsigned int index, const struct vcpu_env *env)
+{
+        void *run;
+        int rc;
+
+        memset(v, 0, sizeof(*v));
+        v->index = index;
+        v->env = env;
+        v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+        if (v->fd < 0)
+                return -errno;
+        run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+        if (run == MAP_FAILED) {
+                rc = -errno;
+                close(v->fd);
+                v->fd = -1;
+                return rc;
+        }
+        v->run = run;
+        v->run_size = vm->run_size;
+        return 0;
+}
+
+struct kvm_cpuid2 *vcpu_supported_cpuid(struct kvm_vm *vm)
+{
+        struct kvm_cpuid2 *c;
+
+        c = calloc(1, sizeof(*c) + VCPU_CPUID_CAPACITY * sizeof(c->entries[0]));
+        if (!c)
+                return NULL;
+        /* Leave room so normalization can add leaves (0xB, 0x1F subleaves). */
+        c->nent = VCPU_CPUID_CAPACITY - 32;
+        if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+                free(c);
+                return NULL;
+        }
+        return c;
+}
+
+static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, char *err, size_t errlen)
+{
+        size_t bytes = sizeof(struct kvm_cpuid2) + VCPU_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2);
+        struct kvm_cpuid2 *c;
+        int rc;
+
+        c = calloc(1, bytes);
+        if (!c)
+                return -ENOMEM;
+        memcpy(c, boot->supported_cpuid,
+               sizeof(*c) + boot->supported_cpuid->nent * sizeof(c->entries[0]));
+        rc = cpuid_normalize(c, VCPU_CPUID_CAPACITY, v->index, boot->nr_vcpus);
+        if (rc) {
+                snprintf(err, errlen, "CPUID normalization failed: %s", strerror(-rc));
+                goto out;
+        }
+        if (boot->pvm_template)
+                cpuid_apply_pvm_template(c);
+        if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
+                rc = -errno;
+                snprintf(err, errlen, "KVM_SET_CPUID2 failed: %s", strerror(-rc));
+        }
+out:
+        free(c);
+        return rc;
+}
+
+int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, char *err, size_t errlen)
+{
+        int rc;
+
+        rc = vcpu_set_cpuid(v, boot, err, errlen);
+        if (rc)
+                return rc;
+        rc = regs_setup_vcpu(v->fd, boot->pvh, boot->entry, v->index == 0);
+        if (rc)
+                snprintf(err, errlen, "vCPU %u register setup failed: %s", v->index,
+                         strerror(-rc));
+        return rc;
+}
+
+static int vcpu_handle_io(struct vcpu *v)
+{
+        struct kvm_run *r = v->run;
+        uint8_t *data = (uint8_t *)r + r->io.data_offset;
+        uint32_t i;
+
+        /* data_offset/size/count come from KVM, but stay inside the mapping regardless. */
+        if (r->io.data_offset >= v->run_size ||
+            (uint64_t)r->io.size * r->io.count > v->run_size - r->io.data_offset)
+                return -EINVAL;
+        for (i = 0; i < r->io.count; i++, data += r->io.size) {
+                if (r->io.direction == KVM_EXIT_IO_OUT)
+                        bus_write(v->env->pio, r->io.port, data, r->io.size);
+                else
+                        bus_read(v->env->pio, r->io.port, data, r->io.size);
+        }
+        return 0;
+}
+
+static void vcpu_handle_mmio(struct vcpu *v)
+{
+        struct kvm_run *r = v->run;
+        uint32_t len = r->mmio.len > 8 ? 8 : r->mmio.len;
+
+        if (r->mmio.is_write) {
+                if (bus_write(v->env->mmio, r->mmio.phys_addr, r->mmio.data, len))
+                        log_guest_warn("vCPU %u: MMIO write to unmapped 0x%llx", v->index,
+                                       (unsigned long long)r->mmio.phys_addr);
+        } else if (bus_read(v->env->mmio, r->mmio.phys_addr, r->mmio.data, len)) {
+                log_guest_warn("vCPU %u: MMIO read from unmapped 0x%llx", v->index,
+                               (unsigned long long)r->mmio.phys_addr);
+        }
+}
+
+/* Best effort: the bytes at the faulting RIP, for the error log line. */
+static void vcpu_code_bytes(struct vcpu *v, uint64_t *rip, char *out, size_t outlen)
+{
+        struct kvm_regs regs;
+        struct kvm_sregs sregs;
+        struct kvm_translation tr;
+        uint8_t code[16];
+        size_t i, n = 0;
+
+        snprintf(out, outlen, "unavailable");
+        *rip = 0;
+        if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0 || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0)
+                return;
+        *rip = regs.rip;
+        memset(&tr, 0, sizeof(tr));
+        tr.linear_address = sregs.cs.base + regs.rip;
+        if (ioctl(v->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+                return;
+        if (guest_mem_read(v->env->mem, tr.physical_address, code, sizeof(code)))
+                return;
+        for (i = 0; i < sizeof(code) && n + 3 < outlen; i++)
+                n += (size_t)snprintf(out + n, outlen - n, "%s%02x", i ? " " : "", code[i]);
+}
+
+static const char *vcpu_exit_name(uint32_t reason)
+{
+        switch (reason) {
+        case KVM_EXIT_INTERNAL_ERROR:
+                return "KVM_EXIT_INTERNAL_ERROR";
+        case KVM_EXIT_SHUTDOWN:
+                return "KVM_EXIT_SHUTDOWN";
+        case KVM_EXIT_FAIL_ENTRY:
+                return "KVM_EXIT_FAIL_ENTRY";
+        case KVM_EXIT_HLT:
+                return "KVM_EXIT_HLT";
+        case KVM_EXIT_UNKNOWN:
+                return "KVM_EXIT_UNKNOWN";
+        case KVM_EXIT_EXCEPTION:
+                return "KVM_EXIT_EXCEPTION";
+        default:
+                return "unexpected exit";
+        }
+}
+
+static void vcpu_report_unexpected(struct vcpu *v)
+{
+        struct kvm_run *r = v->run;
+        char code[64];
+        uint64_t rip;
+        uint32_t detail = 0;
+
+        if (r->exit_reason == KVM_EXIT_INTERNAL_ERROR)
+                detail = r->internal.suberror;
+        else if (r->exit_reason == KVM_EXIT_FAIL_ENTRY)
+                detail = (uint32_t)r->fail_entry.hardware_entry_failure_reason;
+        vcpu_code_bytes(v, &rip, code, sizeof(code));
+        log_error("vCPU %u: %s (exit reason %u, code %u) at RIP 0x%llx, code bytes: %s",
+                  v->index, vcpu_exit_name(r->exit_reason), r->exit_reason, detail,
+                  (unsigned long long)rip, code);
+}
+
+/* Returns 0 to keep running, 1 when the VM must stop. */
+static int vcpu_handle_exit(struct vcpu *v)
+{
+        struct kvm_run *r = v->run;
+
+        switch (r->exit_reason) {
+        case KVM_EXIT_IO:
+                if (vcpu_handle_io(v) == 0)
+                        return 0;
+                break;
+        case KVM_EXIT_MMIO:
+                vcpu_handle_mmio(v);
+                return 0;
+        case KVM_EXIT_SYSTEM_EVENT:
+                if (r->system_event.type == KVM_SYSTEM_EVENT_RESET ||
+                    r->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+                        log_info("vCPU %u: guest requested %s", v->index,
+                                 r->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset"
+                                                                                 : "shutdown");
+                        v->env->request_exit(v->env->ctx, 0);
+                        return 1;
+                }
+                break;
+        default:
+                break;
+        }
+        vcpu_report_unexpected(v);
+        v->env->request_exit(v->env->ctx, VCPU_EXIT_GENERIC);
+        return 1;
+}
+
+static void *vcpu_thread(void *arg)
+{
+        struct vcpu *v = arg;
+        char name[16];
+
+        snprintf(name, sizeof(name), "fc_vcpu %u", v->index);
+        log_set_thread_name(name);
+        while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+                if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+                        if (errno == EINTR || errno == EAGAIN) {
+                                v->run->immediate_exit = 0;
+                                continue;
+                        }
+                        log_error("vCPU %u: KVM_RUN failed: %s", v->index, strerror(errno));
+                        v->env->request_exit(v->env->ctx, VCPU_EXIT_GENERIC);
+                        break;
+                }
+                if (vcpu_handle_exit(v))
+                        break;
+        }
+        return NULL;
+}
+
+int vcpu_start(struct vcpu *v)
+{
+        sigset_t set, old;
+        int rc;
+
+        /* The thread inherits this mask: only the kick signal may interrupt it. */
+        sigfillset(&set);
+        sigdelset(&set, SIGRTMIN);
+        pthread_sigmask(SIG_SETMASK, &set, &old);
+        rc = -pthread_create(&v->thread, NULL, vcpu_thread, v);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc == 0)
+                v->started = true;
+        return rc;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+        __atomic_store_n(&v->stop, true, __ATOMIC_RELEASE);
+        if (!v->started)
+                return;
+        /* immediate_exit closes the race where the signal lands just before KVM_RUN. */
+        __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+        pthread_kill(v->thread, SIGRTMIN);
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+        if (v->started) {
+                pthread_join(v->thread, NULL);
+                v->started = false;
+        }
+        if (v->run)
+                munmap(v->run, v->run_size);
+        if (v->fd >= 0)
+                close(v->fd);
+        v->run = NULL;
+        v->fd = -1;
+}

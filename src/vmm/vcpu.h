@@ -1,0 +1,74 @@
+/* vCPUs: creation, boot configuration, the KVM_RUN thread and its exit dispatch. */
+#ifndef BRASA_VMM_VCPU_H
+#define BRASA_VMM_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+#include "vmm/guest_mem.h"
+#include "vmm/kvm_vm.h"
+
+/* What every vCPU thread shares: the buses, guest memory and how to stop the VM. */
+struct vcpu_env {
+        const struct bus *pio;
+        const struct bus *mmio;
+        const struct guest_mem *mem;
+        /* Called from a vCPU thread when the VM must end with exit code code. */
+        void (*request_exit)(void *ctx, int code);
+        void *ctx;
+};
+
+struct vcpu {
+        unsigned int index;
+        int fd;
+        struct kvm_run *run;
+        size_t run_size;
+        pthread_t thread;
+        bool started;
+        bool stop; /* accessed atomically */
+        const struct vcpu_env *env;
+};
+
+/* Boot-state inputs shared by all vCPUs. */
+struct vcpu_boot {
+        bool pvh;
+        uint64_t entry;
+        unsigned int nr_vcpus;
+        bool pvm_template;
+        const struct kvm_cpuid2 *supported_cpuid; /* from KVM_GET_SUPPORTED_CPUID */
+};
+
+/*
+ * Installs the kick signal handler (SIGRTMIN, no SA_RESTART) once per process.
+ * Returns 0 or -errno.
+ */
+int vcpu_signal_setup(void);
+
+/* Creates vCPU index and maps its kvm_run. Returns 0 or -errno. */
+int vcpu_create(struct vcpu *v, struct kvm_vm *vm, unsigned int index, const struct vcpu_env *env);
+
+/*
+ * Sets CPUID (normalized, plus the kvm_pvm template when asked), MSRs,
+ * registers, FPU and LAPIC for boot. Returns 0 or -errno; err names the step.
+ */
+int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, char *err, size_t errlen);
+
+/* Starts the vCPU thread ("fc_vcpu N"). Returns 0 or -errno. */
+int vcpu_start(struct vcpu *v);
+
+/* Asks the vCPU thread to leave KVM_RUN and end (immediate_exit + signal). */
+void vcpu_kick(struct vcpu *v);
+
+/* Joins the thread (after vcpu_kick) and releases the vCPU. */
+void vcpu_destroy(struct vcpu *v);
+
+/*
+ * Reads KVM_GET_SUPPORTED_CPUID into a newly allocated buffer with room to add
+ * entries. Returns NULL on failure. The caller frees it.
+ */
+struct kvm_cpuid2 *vcpu_supported_cpuid(struct kvm_vm *vm);
+
+#endif

@@ -1,0 +1,215 @@
+/* microVM lifecycle: build, run the VMM epoll loop, tear down on every path. */
+#include "vmm/vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "vmm/vmm_boot.h"
+
+
+void vmm_request_exit(struct vmm *vmm, int code)
+{
+        uint64_t one = 1;
+        bool expected = false;
+
+        if (__atomic_compare_exchange_n(&vmm->exit_requested, &expected, true, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                __atomic_store_n(&vmm->exit_code, code, __ATOMIC_RELEASE);
+        if (vmm->exit_src.fd >= 0 && write(vmm->exit_src.fd, &one, sizeof(one)) < 0)
+                return; /* the counter can only be full if a wakeup is already pending */
+}
+
+static void vmm_env_request_exit(void *ctx, int code)
+{
+        vmm_request_exit(ctx, code);
+}
+
+static void vmm_i8042_reset(void *ctx)
+{
+        log_info("Guest requested a reset through the i8042 controller");
+        vmm_request_exit(ctx, VMM_EXIT_OK);
+}
+
+static int vmm_check_host_memory(uint64_t bytes, char *err, size_t errlen)
+{
+        struct sysinfo si;
+        uint64_t host;
+
+        if (sysinfo(&si) < 0)
+                return 0; /* can't tell: let mmap decide */
+        host = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
+        if (bytes > host) {
+                snprintf(err, errlen,
+                         "mem_size_mib %llu exceeds the host's memory (%llu MiB RAM + swap)",
+                         (unsigned long long)(bytes >> 20), (unsigned long long)(host >> 20));
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+        uint64_t bytes = cfg->machine.mem_size_mib << 20;
+        int rc;
+
+        rc = vmm_check_host_memory(bytes, err, errlen);
+        if (rc)
+                return rc;
+        rc = guest_mem_create(&vmm->mem, bytes);
+        if (rc) {
+                snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
+                         (unsigned long long)cfg->machine.mem_size_mib, strerror(-rc));
+                return rc;
+        }
+        rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem);
+        if (rc)
+                snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
+        return rc;
+}
+
+static int vmm_add_dev(struct bus *bus, const struct bus_dev *dev, const char *name, char *err,
+                       size_t errlen)
+{
+        int rc = bus_add(bus, dev);
+
+        if (rc)
+                snprintf(err, errlen, "cannot attach %s: %s", name, strerror(-rc));
+        return rc;
+}
+
+static int vmm_setup_legacy(struct vmm *vmm, const struct vmm_opts *opts, char *err, size_t errlen)
+{
+        struct bus_dev dev;
+        int rc;
+
+        vmm->serial_irq_fd = kvm_vm_irqfd(&vmm->vm, LAYOUT_IRQ_COM1);
+        vmm->i8042_irq_fd = kvm_vm_irqfd(&vmm->vm, LAYOUT_IRQ_I8042);
+        if (vmm->serial_irq_fd < 0 || vmm->i8042_irq_fd < 0) {
+                snprintf(err, errlen, "KVM_IRQFD failed for the legacy devices");
+                return -EINVAL;
+        }
+        rc = serial_init(&vmm->serial, STDOUT_FILENO, vmm->serial_irq_fd);
+        if (rc)
+                goto fail;
+        vmm->serial_ready = true;
+        rc = i8042_init(&vmm->i8042, vmm->i8042_irq_fd, vmm_i8042_reset, vmm);
+        if (rc)
+                goto fail;
+        vmm->i8042_ready = true;
+        dev = serial_bus_dev(&vmm->serial);
+        rc = vmm_add_dev(&vmm->pio, &dev, "serial", err, errlen);
+        if (rc)
+                return rc;
+        dev = i8042_bus_dev(&vmm->i8042);
+        rc = vmm_add_dev(&vmm->pio, &dev, "i8042", err, errlen);
+        if (rc || !opts->boot_timer)
+                return rc;
+        boot_timer_init(&vmm->boot_timer, &vmm->start_wall, &vmm->start_cpu);
+        dev = boot_timer_bus_dev(&vmm->boot_timer);
+        return vmm_add_dev(&vmm->mmio, &dev, "boot timer", err, errlen);
+fail:
+        snprintf(err, errlen, "cannot set up legacy devices: %s", strerror(-rc));
+        return rc;
+}
+
+static bool vmm_want_pvm_template(const struct vmm_opts *opts)
+{
+        bool host_pvm = cpuid_host_is_pvm();
+        bool on = cpuid_template_wanted(opts->pvm_template, host_pvm);
+
+        log_info("CPU template for kvm_pvm hosts: %s (host %s kvm_pvm, mode %s)",
+                 on ? "applied" : "not applied", host_pvm ? "is" : "is not",
+                 opts->pvm_template == CPU_TEMPLATE_AUTO
+                         ? "auto"
+                         : (opts->pvm_template == CPU_TEMPLATE_PVM_ON ? "on" : "off"));
+        return on;
+}
+
+static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
+                           const struct vmm_opts *opts, const struct vmm_boot_result *boot,
+                           char *err, size_t errlen)
+{
+        struct vcpu_boot vb = {
+                .pvh = boot->pvh,
+                .entry = boot->entry,
+                .nr_vcpus = cfg->machine.vcpu_count,
+                .pvm_template = vmm_want_pvm_template(opts),
+        };
+        struct kvm_cpuid2 *cpuid;
+        unsigned int i;
+        int rc = 0;
+
+        cpuid = vcpu_supported_cpuid(&vmm->vm);
+        if (!cpuid) {
+                snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
+                return -EINVAL;
+        }
+        vb.supported_cpuid = cpuid;
+        for (i = 0; i < cfg->machine.vcpu_count && !rc; i++) {
+                rc = vcpu_create(&vmm->vcpus[i], &vmm->vm, i, &vmm->vcpu_env);
+                if (rc) {
+                        snprintf(err, errlen, "cannot create vCPU %u: %s", i, strerror(-rc));
+                        break;
+                }
+                vmm->nr_vcpus = i + 1;
+                rc = vcpu_configure(&vmm->vcpus[i], &vb, err, errlen);
+        }
+        free(cpuid);
+        return rc;
+}
+
+static void vmm_init_fields(struct vmm *vmm)
+{
+        memset(vmm, 0, sizeof(*vmm));
+        vmm->vm.kvm_fd = vmm->vm.vm_fd = -1;
+        vmm->serial_irq_fd = vmm->i8042_irq_fd = -1;
+        vmm->loop.epfd = -1;
+        vmm->exit_src.fd = vmm->signal_src.fd = -1;
+        vmm->stdin_src.fd = vmm->serial_drain_src.fd = -1;
+        vmm->vcpu_env = (struct vcpu_env){
+                .pio = &vmm->pio,
+                .mmio = &vmm->mmio,
+                .mem = &vmm->mem,
+                .request_exit = vmm_env_request_exit,
+                .ctx = vmm,
+        };
+}
+
+int vmm_build(struct vmm *vmm, const struct vm_config *cfg, const struct vmm_opts *opts, char *err,
+              size_t errlen)
+{
+        struct vmm_boot_result boot;
+        int rc;
+
+        vmm_init_fields(vmm);
+        clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
+        rc = kvm_vm_create(&vmm->vm, err, errlen);
+        if (rc)
+                goto fail;
+        rc = vmm_setup_memory(vmm, cfg, err, errlen);
+        if (rc)
+                goto fail;
+        rc = vmm_boot_load(&vmm->mem, cfg, &boot, err, errlen);
+        if (rc)
+                goto fail;
+        rc = vmm_setup_legacy(vmm, opts, err, errlen);
+        if (rc)
+                goto fail;
+        rc = vmm_setup_vcpus(vmm, cfg, opts, &boot, err, errlen);
+        if (rc)
+                goto fail;
+        return 0;
+fail:
+        vmm_destroy(vmm);
+        return rc;
+}

@@ -1,0 +1,87 @@
+/* The microVM: builds it from a validated config, runs the VMM event loop, tears it down. */
+#ifndef BRASA_VMM_VMM_H
+#define BRASA_VMM_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <termios.h>
+#include <time.h>
+
+#include "arch/x86_64/cpuid.h"
+#include "arch/x86_64/layout.h"
+#include "core/evloop.h"
+#include "devices/legacy/boot_timer.h"
+#include "devices/legacy/i8042.h"
+#include "devices/legacy/serial.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/guest_mem.h"
+#include "vmm/kvm_vm.h"
+#include "vmm/vcpu.h"
+
+/* Process exit codes, as Firecracker's FcExitCode. */
+enum vmm_exit_code {
+        VMM_EXIT_OK = 0,
+        VMM_EXIT_GENERIC = 1,
+        VMM_EXIT_UNEXPECTED = 2,
+        VMM_EXIT_BAD_CONFIG = 152,
+        VMM_EXIT_ARG_PARSING = 153,
+};
+
+struct vmm_opts {
+        bool boot_timer;
+        enum cpu_template_mode pvm_template;
+};
+
+struct vmm {
+        struct kvm_vm vm;
+        struct guest_mem mem;
+        struct bus pio;
+        struct bus mmio;
+        struct vcpu_env vcpu_env;
+        struct vcpu vcpus[LAYOUT_MAX_VCPUS];
+        unsigned int nr_vcpus;
+
+        struct serial serial;
+        struct i8042 i8042;
+        struct boot_timer boot_timer;
+        bool serial_ready, i8042_ready;
+        int serial_irq_fd;
+        int i8042_irq_fd;
+
+        struct evloop loop;
+        struct ev_source exit_src;   /* eventfd written by request_exit */
+        struct ev_source signal_src; /* signalfd: SIGTERM, SIGINT, SIGHUP */
+        struct ev_source stdin_src;  /* guest console input */
+        struct ev_source serial_drain_src;
+        bool stdin_eof;
+        bool tty_raw;
+        struct termios tty_saved;
+
+        int exit_code; /* first request wins; accessed atomically */
+        bool exit_requested;
+        struct timespec start_wall, start_cpu;
+};
+
+/*
+ * Builds the microVM described by cfg: KVM VM, memory, kernel, initrd,
+ * boot structures, legacy devices and configured vCPUs (not yet running).
+ * On failure, err holds one line and everything acquired is released.
+ * Returns 0 or -errno.
+ */
+int vmm_build(struct vmm *vmm, const struct vm_config *cfg, const struct vmm_opts *opts, char *err,
+              size_t errlen);
+
+/*
+ * Starts the vCPUs and runs the VMM event loop on the calling thread until the
+ * guest resets, a signal asks to stop, or an error. Returns the exit code.
+ */
+int vmm_run(struct vmm *vmm);
+
+/* Stops vCPUs, closes every fd and unmaps memory. Safe after a failed build. */
+void vmm_destroy(struct vmm *vmm);
+
+/* Called from any thread to end the VM with code (the first call wins). */
+void vmm_request_exit(struct vmm *vmm, int code);
+
+#endif

@@ -1,0 +1,167 @@
+/* Boot payload loading: files into guest memory, then the boot-protocol structures. */
+#include "vmm/vmm_boot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arch/x86_64/boot_params.h"
+#include "arch/x86_64/loader.h"
+#include "arch/x86_64/mptable.h"
+#include "arch/x86_64/regs.h"
+
+static int read_all(int fd, uint8_t *buf, size_t len)
+{
+        size_t off = 0;
+
+        while (off < len) {
+                ssize_t n = read(fd, buf + off, len - off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO; /* the file shrank under us */
+                off += (size_t)n;
+        }
+        return 0;
+}
+
+int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *len,
+                  char *err, size_t errlen)
+{
+        struct stat st;
+        int fd, rc;
+
+        *buf = NULL;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                rc = -errno;
+                snprintf(err, errlen, "cannot open %s %s: %s", what, path, strerror(-rc));
+                return rc;
+        }
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                snprintf(err, errlen, "%s %s is not a regular file", what, path);
+                rc = -EINVAL;
+                goto out;
+        }
+        if ((uint64_t)st.st_size > max) {
+                snprintf(err, errlen, "%s %s is too large: %lld bytes, guest memory is %llu bytes",
+                         what, path, (long long)st.st_size, (unsigned long long)max);
+                rc = -E2BIG;
+                goto out;
+        }
+        *len = (size_t)st.st_size;
+        *buf = malloc(*len ? *len : 1);
+        if (!*buf) {
+                rc = -ENOMEM;
+                snprintf(err, errlen, "cannot allocate %zu bytes for %s", *len, what);
+                goto out;
+        }
+        rc = read_all(fd, *buf, *len);
+        if (rc) {
+                snprintf(err, errlen, "cannot read %s %s: %s", what, path, strerror(-rc));
+                free(*buf);
+                *buf = NULL;
+        }
+out:
+        close(fd);
+        return rc;
+}
+
+static int load_kernel(const struct guest_mem *mem, const char *path, struct kernel_info *ki,
+                       char *err, size_t errlen)
+{
+        char why[256] = "";
+        uint8_t *img;
+        size_t len;
+        int rc;
+
+        rc = vmm_read_file("kernel image", path, mem->total_bytes, &img, &len, err, errlen);
+        if (rc)
+                return rc;
+        rc = kernel_load(mem, img, len, ki, why, sizeof(why));
+        if (rc)
+                snprintf(err, errlen, "cannot load kernel image %s: %s", path, why);
+        free(img);
+        return rc;
+}
+
+static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t kernel_end,
+                       uint64_t *gpa, uint64_t *size, char *err, size_t errlen)
+{
+        char why[256] = "";
+        uint8_t *img;
+        size_t len;
+        int rc;
+
+        rc = vmm_read_file("initrd", path, mem->total_bytes, &img, &len, err, errlen);
+        if (rc)
+                return rc;
+        rc = initrd_load(mem, img, len, kernel_end, gpa, why, sizeof(why));
+        if (rc)
+                snprintf(err, errlen, "cannot load initrd %s: %s", path, why);
+        *size = len;
+        free(img);
+        return rc;
+}
+
+static int write_boot_structures(const struct guest_mem *mem, const struct vm_config *cfg,
+                                 const struct kernel_info *ki, uint64_t initrd_gpa,
+                                 uint64_t initrd_size, char *err, size_t errlen)
+{
+        const char *cmdline = cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS;
+        size_t cmdline_len = strlen(cmdline);
+        int rc;
+
+        rc = cmdline_write(mem, cmdline, err, errlen);
+        if (rc)
+                return rc;
+        if (ki->proto == BOOT_PROTO_PVH)
+                rc = pvh_start_info_write(mem, cmdline_len, initrd_gpa, initrd_size);
+        else
+                rc = zero_page_write(mem, ki, cmdline_len, initrd_gpa, initrd_size);
+        if (rc) {
+                snprintf(err, errlen, "cannot write boot parameters: %s", strerror(-rc));
+                return rc;
+        }
+        rc = mptable_write(mem, cfg->machine.vcpu_count);
+        if (rc) {
+                snprintf(err, errlen, "cannot write MP table: %s", strerror(-rc));
+                return rc;
+        }
+        rc = regs_write_boot_tables(mem, ki->proto == BOOT_PROTO_PVH);
+        if (rc)
+                snprintf(err, errlen, "cannot write boot page tables: %s", strerror(-rc));
+        return rc;
+}
+
+int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
+                  struct vmm_boot_result *res, char *err, size_t errlen)
+{
+        struct kernel_info ki;
+        uint64_t initrd_gpa = 0, initrd_size = 0;
+        int rc;
+
+        memset(&ki, 0, sizeof(ki));
+        rc = load_kernel(mem, cfg->boot.kernel_image_path, &ki, err, errlen);
+        if (rc)
+                return rc;
+        if (cfg->boot.initrd_path) {
+                rc = load_initrd(mem, cfg->boot.initrd_path, ki.load_end, &initrd_gpa,
+                                 &initrd_size, err, errlen);
+                if (rc)
+                        return rc;
+        }
+        rc = write_boot_structures(mem, cfg, &ki, initrd_gpa, initrd_size, err, errlen);
+        if (rc)
+                return rc;
+        res->pvh = ki.proto == BOOT_PROTO_PVH;
+        res->entry = ki.entry;
+        return 0;
+}

@@ -1,0 +1,29 @@
+/* Loading the guest's boot payload: kernel, initrd, command line and boot structures. */
+#ifndef BRASA_VMM_VMM_BOOT_H
+#define BRASA_VMM_VMM_BOOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/config.h"
+#include "vmm/guest_mem.h"
+
+struct vmm_boot_result {
+        bool pvh;
+        uint64_t entry;
+};
+
+/*
+ * Reads the kernel and initrd named by cfg into mem, writes the command line,
+ * the zero page (or PVH start info), the MP table and the boot page tables.
+ * err gets one line naming the file and the problem. Returns 0 or -errno.
+ */
+int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
+                  struct vmm_boot_result *res, char *err, size_t errlen);
+
+/* Reads a whole regular file of at most max bytes. Returns 0 or -errno (err set). */
+int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *len,
+                  char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,232 @@
+/* The VMM thread: epoll loop over the exit eventfd, signals and the serial console input. */
+#include "vmm/vmm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define VMM_STDIN_CHUNK 64
+
+static struct vmm *vmm_of(struct ev_source *src)
+{
+        return src->opaque;
+}
+
+static void vmm_on_exit(struct ev_source *src, uint32_t events)
+{
+        uint64_t v;
+
+        (void)events;
+        if (read(src->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                log_warn("reading the exit eventfd failed: %s", strerror(errno));
+        evloop_stop(&vmm_of(src)->loop);
+}
+
+static void vmm_on_signal(struct ev_source *src, uint32_t events)
+{
+        struct signalfd_siginfo si;
+
+        (void)events;
+        if (read(src->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+                return;
+        log_info("Received signal %u (%s), shutting down", si.ssi_signo,
+                 strsignal((int)si.ssi_signo));
+        vmm_request_exit(vmm_of(src), VMM_EXIT_OK);
+}
+
+static void vmm_stdin_pause(struct vmm *vmm)
+{
+        evloop_del(&vmm->loop, &vmm->stdin_src);
+}
+
+static void vmm_on_stdin(struct ev_source *src, uint32_t events)
+{
+        struct vmm *vmm = vmm_of(src);
+        uint8_t buf[VMM_STDIN_CHUNK];
+        size_t space = serial_input_space(&vmm->serial);
+        ssize_t n;
+
+        if (space == 0) {
+                /* Resumed by the serial drain eventfd once the guest reads the FIFO. */
+                vmm_stdin_pause(vmm);
+                return;
+        }
+        if (space > sizeof(buf))
+                space = sizeof(buf);
+        n = read(src->fd, buf, space);
+        if (n > 0) {
+                serial_push_input(&vmm->serial, buf, (size_t)n);
+                return;
+        }
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (events & (EPOLLHUP | EPOLLERR) || n == 0) {
+                vmm->stdin_eof = true;
+                vmm_stdin_pause(vmm);
+        }
+}
+
+static void vmm_on_serial_drain(struct ev_source *src, uint32_t events)
+{
+        struct vmm *vmm = vmm_of(src);
+        uint64_t v;
+
+        (void)events;
+        if (read(src->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                return;
+        if (!vmm->stdin_eof && !vmm->stdin_src.registered)
+                evloop_add(&vmm->loop, &vmm->stdin_src, EPOLLIN);
+}
+
+static void vmm_tty_raw(struct vmm *vmm)
+{
+        struct termios t;
+
+        if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &vmm->tty_saved) < 0)
+                return;
+        t = vmm->tty_saved;
+        /* Keystrokes go to the guest unchanged: no line editing, echo or signals. */
+        t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG);
+        t.c_iflag &= ~(tcflag_t)(ICRNL);
+        if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+                vmm->tty_raw = true;
+}
+
+static void vmm_setup_stdin(struct vmm *vmm)
+{
+        int rc;
+
+        vmm->stdin_src = (struct ev_source){.fd = STDIN_FILENO, .fn = vmm_on_stdin, .opaque = vmm};
+        rc = evloop_add(&vmm->loop, &vmm->stdin_src, EPOLLIN);
+        if (rc == -EPERM) {
+                /* Regular files and /dev/null can't be polled: no console input then. */
+                vmm->stdin_eof = true;
+                return;
+        }
+        if (rc)
+                log_warn("serial console input disabled: %s", strerror(-rc));
+        vmm_tty_raw(vmm);
+        vmm->serial_drain_src = (struct ev_source){
+                .fd = serial_input_eventfd(&vmm->serial), .fn = vmm_on_serial_drain, .opaque = vmm};
+        if (vmm->serial_drain_src.fd >= 0)
+                evloop_add(&vmm->loop, &vmm->serial_drain_src, EPOLLIN);
+}
+
+static int vmm_setup_signals(struct vmm *vmm)
+{
+        sigset_t set;
+        int fd;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+                return -EINVAL;
+        fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        vmm->signal_src = (struct ev_source){.fd = fd, .fn = vmm_on_signal, .opaque = vmm};
+        return evloop_add(&vmm->loop, &vmm->signal_src, EPOLLIN);
+}
+
+static int vmm_setup_loop(struct vmm *vmm)
+{
+        int fd, rc;
+
+        rc = evloop_init(&vmm->loop);
+        if (rc)
+                return rc;
+        fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        vmm->exit_src = (struct ev_source){.fd = fd, .fn = vmm_on_exit, .opaque = vmm};
+        rc = evloop_add(&vmm->loop, &vmm->exit_src, EPOLLIN);
+        if (rc)
+                return rc;
+        rc = vmm_setup_signals(vmm);
+        if (rc)
+                return rc;
+        vmm_setup_stdin(vmm);
+        return 0;
+}
+
+static int vmm_start_vcpus(struct vmm *vmm)
+{
+        unsigned int i;
+        int rc;
+
+        rc = vcpu_signal_setup();
+        if (rc)
+                return rc;
+        for (i = 0; i < vmm->nr_vcpus; i++) {
+                rc = vcpu_start(&vmm->vcpus[i]);
+                if (rc) {
+                        log_error("cannot start vCPU %u: %s", i, strerror(-rc));
+                        return rc;
+                }
+        }
+        return 0;
+}
+
+int vmm_run(struct vmm *vmm)
+{
+        int rc;
+
+        log_set_thread_name("fc_vmm");
+        rc = vmm_setup_loop(vmm);
+        if (rc) {
+                log_error("cannot set up the VMM event loop: %s", strerror(-rc));
+                return VMM_EXIT_GENERIC;
+        }
+        rc = vmm_start_vcpus(vmm);
+        if (rc)
+                vmm_request_exit(vmm, VMM_EXIT_GENERIC);
+        rc = evloop_run(&vmm->loop);
+        if (rc) {
+                log_error("VMM event loop failed: %s", strerror(-rc));
+                vmm_request_exit(vmm, VMM_EXIT_GENERIC);
+        }
+        return __atomic_load_n(&vmm->exit_code, __ATOMIC_ACQUIRE);
+}
+
+static void close_fd(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
+void vmm_destroy(struct vmm *vmm)
+{
+        unsigned int i;
+
+        for (i = 0; i < vmm->nr_vcpus; i++)
+                vcpu_kick(&vmm->vcpus[i]);
+        for (i = 0; i < vmm->nr_vcpus; i++)
+                vcpu_destroy(&vmm->vcpus[i]);
+        vmm->nr_vcpus = 0;
+        if (vmm->tty_raw)
+                tcsetattr(STDIN_FILENO, TCSANOW, &vmm->tty_saved);
+        vmm->tty_raw = false;
+        if (vmm->i8042_ready)
+                i8042_destroy(&vmm->i8042);
+        if (vmm->serial_ready)
+                serial_destroy(&vmm->serial);
+        vmm->i8042_ready = vmm->serial_ready = false;
+        close_fd(&vmm->serial_irq_fd);
+        close_fd(&vmm->i8042_irq_fd);
+        close_fd(&vmm->exit_src.fd);
+        close_fd(&vmm->signal_src.fd);
+        evloop_fini(&vmm->loop);
+        guest_mem_destroy(&vmm->mem);
+        kvm_vm_destroy(&vmm->vm);
+}

@@ -1,0 +1,186 @@
+"""Shared fixtures for brasa's integration tests: run build/brasa on the test guests."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("BRASA_BUILD_DIR", ROOT / "build"))
+BRASA = BUILD / "brasa"
+GUESTS = BUILD / "guest-tests"
+
+KERNELS = {
+    "pvh": GUESTS / "pvh.elf",
+    "linux64": GUESTS / "linux64.elf",
+    "bzimage": GUESTS / "linux64.bzImage",
+}
+INITRD = GUESTS / "initrd.img"
+
+
+def kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError as e:
+        return str(e)
+    os.close(fd)
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _require_artifacts(request):
+    """Missing build outputs or /dev/kvm fail the test loudly; they never skip it."""
+    if not BRASA.exists():
+        pytest.fail(f"{BRASA} is missing: build first (cmake --build build)")
+    if "kvm" in request.keywords:
+        why = kvm_usable()
+        if why:
+            pytest.fail(f"/dev/kvm is not usable ({why}): KVM tests cannot run here")
+
+
+@dataclass
+class Report:
+    """What a test guest printed, parsed from its `BRASA ...` lines."""
+    lines: list = field(default_factory=list)
+
+    def get(self, key):
+        for line in self.lines:
+            if line == key or line.startswith(key + " "):
+                return line[len(key):].strip()
+        return None
+
+    def all(self, key):
+        return [l[len(key):].strip() for l in self.lines if l.startswith(key + " ")]
+
+    def fields(self, key):
+        """Parses `key a=1 b=0x2` into {'a': 1, 'b': 2}."""
+        text = self.get(key)
+        assert text is not None, f"guest did not report {key!r}; lines: {self.lines}"
+        return parse_fields(text)
+
+    def e820(self):
+        out = []
+        for text in self.all("e820"):
+            f = parse_fields(text)
+            out.append((f["addr"], f["size"], f["type"]))
+        return out
+
+
+def parse_fields(text):
+    out = {}
+    for tok in text.split():
+        if "=" in tok:
+            k, v = tok.split("=", 1)
+            try:
+                out[k] = int(v, 0)
+            except ValueError:
+                out[k] = v
+    return out
+
+
+@dataclass
+class Result:
+    rc: int
+    stdout: str
+    log: str
+    report: Report
+    elapsed: float
+
+
+def parse_report(stdout):
+    lines = []
+    for raw in stdout.splitlines():
+        raw = raw.rstrip("\r")
+        idx = raw.find("BRASA ")
+        if idx >= 0:
+            lines.append(raw[idx + len("BRASA "):])
+    return Report(lines)
+
+
+def make_config(kernel, boot_args=None, vcpus=1, mem=128, initrd=None, extra=None):
+    boot = {"kernel_image_path": str(kernel)}
+    if boot_args is not None:
+        boot["boot_args"] = boot_args
+    if initrd is not None:
+        boot["initrd_path"] = str(initrd)
+    cfg = {"boot-source": boot,
+           "machine-config": {"vcpu_count": vcpus, "mem_size_mib": mem}}
+    if extra:
+        cfg.update(extra)
+    return cfg
+
+
+class Brasa:
+    """Runs brasa once per call with a config file in a private directory."""
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path
+
+    def write_config(self, cfg, name="vm.json"):
+        path = self.dir / name
+        if isinstance(cfg, (dict, list)):
+            path.write_text(json.dumps(cfg))
+        else:
+            path.write_text(cfg)
+        return path
+
+    def argv(self, config_path, args=()):
+        return [str(BRASA), "--no-api", "--config-file", str(config_path),
+                "--log-path", str(self.dir / "brasa.log"), *args]
+
+    def run(self, cfg, args=(), stdin_data=None, timeout=60):
+        config_path = self.write_config(cfg)
+        log = self.dir / "brasa.log"
+        if log.exists():
+            log.unlink()
+        start = time.monotonic()
+        p = subprocess.run(self.argv(config_path, args), input=stdin_data,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=None if stdin_data is not None else subprocess.DEVNULL,
+                           timeout=timeout)
+        elapsed = time.monotonic() - start
+        out = p.stdout.decode(errors="replace")
+        log_text = log.read_text(errors="replace") if log.exists() else ""
+        return Result(p.returncode, out, log_text, parse_report(out), elapsed)
+
+    def boot(self, proto="pvh", boot_args="console=ttyS0", **kw):
+        args = kw.pop("args", ())
+        stdin_data = kw.pop("stdin_data", None)
+        return self.run(make_config(KERNELS[proto], boot_args, **kw), args=args,
+                        stdin_data=stdin_data)
+
+    def spawn(self, cfg, args=()):
+        config_path = self.write_config(cfg)
+        return subprocess.Popen(self.argv(config_path, args), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture
+def brasa(tmp_path):
+    return Brasa(tmp_path)
+
+
+def wait_for_line(proc, pattern, timeout=30):
+    """Reads proc.stdout until a line matches pattern; returns everything read."""
+    os.set_blocking(proc.stdout.fileno(), False)
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chunk = proc.stdout.read()
+        if chunk:
+            buf += chunk
+            if re.search(pattern, buf.decode(errors="replace")):
+                return buf.decode(errors="replace")
+        elif proc.poll() is not None:
+            break
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {pattern!r}; got {buf!r}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kvm: needs a usable /dev/kvm (fails loudly without)")

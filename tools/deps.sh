@@ -1,0 +1,17 @@
+#!/bin/bash
+# Installs brasa's build and test dependencies from Debian 12 (skips apt when all are present).
+set -euo pipefail
+PKGS=(gcc make cmake ninja-build pkg-config libjansson-dev libseccomp-dev liburing-dev
+      libcmocka-dev python3-pytest python3-pytest-timeout python3-yaml python3-jsonschema
+      clang-format)
+missing=()
+for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+        echo "deps: installing ${missing[*]}"
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO=sudo
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

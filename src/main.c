@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -224,7 +225,7 @@ static int load_config(const char *path, struct vm_config *cfg)
                 free(text);
         }
         if (rc)
-                log_error("Invalid configuration file %s: %s", path, err);
+                log_error("Configuration for VMM from one single json failed: %s", err);
         return rc;
 }
 
@@ -268,6 +269,8 @@ int main(int argc, char **argv)
         rc = setup_logging(&c);
         if (rc)
                 return rc;
+        /* Like Firecracker (Rust ignores it): a vanished console reader must not kill the VMM. */
+        signal(SIGPIPE, SIG_IGN);
         /* jansson seeds its hash from /dev/urandom on first use; do it before any sandboxing. */
         json_object_seed(0);
         if (!c.no_api) {

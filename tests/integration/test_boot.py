@@ -146,7 +146,7 @@ def test_serial_input_reaches_guest(brasa):
     res = brasa.boot("pvh", boot_args="console=ttyS0 brasa.echo",
                      stdin_data=b"hello from the host\n")
     assert_clean_boot(res)
-    assert res.report.get("echo") == "hello from the host"
+    assert res.report.all("echo")[-1] == "hello from the host"
 
 
 def test_serial_input_larger_than_fifo(brasa):
@@ -154,7 +154,7 @@ def test_serial_input_larger_than_fifo(brasa):
     res = brasa.boot("linux64", boot_args="console=ttyS0 brasa.echo",
                      stdin_data=(line + "\n").encode())
     assert_clean_boot(res)
-    assert res.report.get("echo") == line
+    assert res.report.all("echo")[-1] == line
 
 
 def test_sigterm_tears_down(brasa):

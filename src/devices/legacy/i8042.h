@@ -1,0 +1,66 @@
+/* Minimal i8042 keyboard controller, as Firecracker's: CPU reset, control byte, Ctrl-Alt-Del. */
+#ifndef BRASA_DEVICES_LEGACY_I8042_H
+#define BRASA_DEVICES_LEGACY_I8042_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+
+#define I8042_BUF_SIZE 16
+
+/* Counters; snapshot them with i8042_get_stats(). */
+struct i8042_stats {
+        uint64_t reset_count;        /* 0xFE commands seen (each called the reset callback) */
+        uint64_t missed_read_count;  /* reads of ports 0x61..0x63 */
+        uint64_t missed_write_count; /* writes of ports 0x61..0x63 and unknown commands */
+};
+
+/*
+ * Locking: every field is guarded by lock; register callbacks run on vCPU
+ * threads, i8042_send_ctrl_alt_del() on the API/VMM thread. The reset
+ * callback is called with the lock released.
+ */
+struct i8042 {
+        pthread_mutex_t lock;
+        int irq_fd; /* not owned; eventfd bound to GSI 1 (KVM irqfd) */
+        void (*reset)(void *ctx);
+        void *ctx;
+        uint8_t status;  /* status register (port 0x64 reads) */
+        uint8_t control; /* controller command byte ("CTR") */
+        uint8_t outp;    /* output port */
+        uint8_t cmd;     /* last command awaiting its data byte on port 0x60 */
+        uint8_t buf[I8042_BUF_SIZE];
+        unsigned int head, count;
+        struct i8042_stats stats;
+};
+
+/*
+ * Initialises k in its power-on state (kbd enabled, kbd interrupt enabled,
+ * empty buffer). irq_fd (not owned) is written with 1 to raise IRQ 1. reset
+ * (may be NULL) is called with ctx on the vCPU thread when the guest writes
+ * 0xFE to port 0x64; it must only signal the VMM (e.g. write an eventfd).
+ * Returns 0 or -errno.
+ */
+int i8042_init(struct i8042 *k, int irq_fd, void (*reset)(void *ctx), void *ctx);
+
+/* Releases what i8042_init() created. k must not be on a bus any more. */
+void i8042_destroy(struct i8042 *k);
+
+/*
+ * The register window, ports 0x60..0x64 (data at offset 0, status/command at
+ * offset 4; 0x61..0x63 read 0 and ignore writes), with k as opaque.
+ */
+struct bus_dev i8042_bus_dev(struct i8042 *k);
+
+/*
+ * Queues the set-2 scancodes of Ctrl-Alt-Del press (0x14, 0x11, 0xE0 0x71)
+ * and raises IRQ 1 if the guest enabled kbd interrupts in the control byte.
+ * Returns 0, or -ENOSPC (nothing queued) when fewer than 4 slots are free.
+ */
+int i8042_send_ctrl_alt_del(struct i8042 *k);
+
+/* Copies the counters under the lock. */
+void i8042_get_stats(struct i8042 *k, struct i8042_stats *out);
+
+#endif

@@ -1,0 +1,407 @@
+/* 16550A UART model: registers, RX FIFO, THRE/RDA interrupts; fd plumbing stays with the VMM. */
+#include "devices/legacy/serial.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "arch/x86_64/layout.h"
+
+/* Register offsets from the base port. */
+enum {
+        REG_DATA = 0, /* RBR (read) / THR (write); DLL when LCR.DLAB */
+        REG_IER = 1,  /* DLM when LCR.DLAB */
+        REG_IIR = 2,  /* IIR (read) / FCR (write) */
+        REG_LCR = 3,
+        REG_MCR = 4,
+        REG_LSR = 5,
+        REG_MSR = 6,
+        REG_SCR = 7,
+};
+
+#define IER_RDA      0x01
+#define IER_THRE     0x02
+#define IER_VALID    0x0f /* 16550A has 4 interrupt enables; the rest read back 0 */
+#define IIR_NONE     0x01
+#define IIR_THRE     0x02
+#define IIR_RDA      0x04
+#define IIR_FIFO     0xc0
+#define FCR_ENABLE   0x01
+#define FCR_CLEAR_RX 0x02
+#define LCR_DLAB     0x80
+#define MCR_DTR      0x01
+#define MCR_RTS      0x02
+#define MCR_OUT1     0x04
+#define MCR_OUT2     0x08
+#define MCR_LOOP     0x10
+#define MCR_VALID    0x1f
+#define LSR_DR       0x01
+#define LSR_OE       0x02
+#define LSR_THRE     0x20
+#define LSR_TEMT     0x40
+#define MSR_CTS      0x10
+#define MSR_DSR      0x20
+#define MSR_RI       0x40
+#define MSR_DCD      0x80
+
+/* 115200 / 12 = 9600 baud, the conventional reset divisor. */
+#define DEFAULT_DIVISOR 12
+
+static void eventfd_signal(int fd)
+{
+        uint64_t one = 1;
+
+        /* EAGAIN means the counter is saturated: the event is already pending. */
+        if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
+                return;
+}
+
+static bool loopback(const struct serial *s)
+{
+        return (s->mcr & MCR_LOOP) != 0;
+}
+
+static bool dlab(const struct serial *s)
+{
+        return (s->lcr & LCR_DLAB) != 0;
+}
+
+static bool rda_active(const struct serial *s)
+{
+        return (s->ier & IER_RDA) && s->rx_count > 0;
+}
+
+static bool thre_active(const struct serial *s)
+{
+        return (s->ier & IER_THRE) && s->thre_pending;
+}
+
+/*
+ * The UART's interrupt output is a level; KVM's irqfd takes edges. Call after
+ * every state change: a low-to-high transition pulses the eventfd.
+ */
+static void update_irq(struct serial *s)
+{
+        bool level = rda_active(s) || thre_active(s);
+
+        if (level && !s->irq_level)
+                eventfd_signal(s->irq_fd);
+        s->irq_level = level;
+}
+
+/* Wakes the VMM once the guest emptied a FIFO it was refused room in. */
+static void maybe_wake_input(struct serial *s)
+{
+        if (s->input_waiting && s->rx_count == 0 && !loopback(s)) {
+                s->input_waiting = false;
+                eventfd_signal(s->input_evt_fd);
+        }
+}
+
+static size_t rx_space(const struct serial *s)
+{
+        return SERIAL_FIFO_SIZE - s->rx_count;
+}
+
+static void rx_push(struct serial *s, uint8_t byte)
+{
+        s->rx[(s->rx_head + s->rx_count) % SERIAL_FIFO_SIZE] = byte;
+        s->rx_count++;
+        s->stats.rx_bytes++;
+}
+
+static uint8_t rx_pop(struct serial *s)
+{
+        uint8_t byte;
+
+        if (s->rx_count == 0) {
+                s->stats.missed_reads++;
+                return 0;
+        }
+        byte = s->rx[s->rx_head];
+        s->rx_head = (s->rx_head + 1) % SERIAL_FIFO_SIZE;
+        s->rx_count--;
+        if (s->rx_count == 0)
+                maybe_wake_input(s);
+        return byte;
+}
+
+static void rx_clear(struct serial *s)
+{
+        s->rx_head = 0;
+        s->rx_count = 0;
+        maybe_wake_input(s);
+}
+
+/* IIR: highest-priority pending source (RDA over THRE); reading it acks THRE. */
+static uint8_t read_iir(struct serial *s)
+{
+        uint8_t fifo = s->fifo_enabled ? IIR_FIFO : 0;
+
+        if (rda_active(s))
+                return IIR_RDA | fifo;
+        if (thre_active(s)) {
+                s->thre_pending = false;
+                return IIR_THRE | fifo;
+        }
+        return IIR_NONE | fifo;
+}
+
+static uint8_t read_lsr(struct serial *s)
+{
+        /* Output is written synchronously, so THR and the shifter are always empty. */
+        uint8_t lsr = LSR_THRE | LSR_TEMT;
+
+        if (s->rx_count > 0)
+                lsr |= LSR_DR;
+        if (s->overrun)
+                lsr |= LSR_OE;
+        s->overrun = false;
+        return lsr;
+}
+
+/* In loopback the modem inputs mirror MCR outputs: RTS->CTS, DTR->DSR, OUT1->RI, OUT2->DCD. */
+static uint8_t read_msr(const struct serial *s)
+{
+        uint8_t msr = 0;
+
+        if (!loopback(s))
+                return MSR_DCD | MSR_DSR | MSR_CTS;
+        if (s->mcr & MCR_RTS)
+                msr |= MSR_CTS;
+        if (s->mcr & MCR_DTR)
+                msr |= MSR_DSR;
+        if (s->mcr & MCR_OUT1)
+                msr |= MSR_RI;
+        if (s->mcr & MCR_OUT2)
+                msr |= MSR_DCD;
+        return msr;
+}
+
+static uint8_t reg_read(struct serial *s, uint64_t off)
+{
+        switch (off) {
+        case REG_DATA:
+                return dlab(s) ? s->dll : rx_pop(s);
+        case REG_IER:
+                return dlab(s) ? s->dlm : s->ier;
+        case REG_IIR:
+                return read_iir(s);
+        case REG_LCR:
+                return s->lcr;
+        case REG_MCR:
+                return s->mcr;
+        case REG_LSR:
+                return read_lsr(s);
+        case REG_MSR:
+                return read_msr(s);
+        case REG_SCR:
+                return s->scr;
+        default:
+                return 0;
+        }
+}
+
+/*
+ * THR write. Returns true when the byte must go to out_fd (done by the caller
+ * without the lock). Transmission is instantaneous, so THR is empty again at
+ * once and the THRE source re-arms.
+ */
+static bool write_thr(struct serial *s, uint8_t byte)
+{
+        s->thre_pending = true;
+        if (!loopback(s))
+                return true;
+        if (s->rx_count < SERIAL_FIFO_SIZE) {
+                rx_push(s, byte);
+        } else {
+                s->overrun = true;
+                s->stats.dropped_bytes++;
+        }
+        return false;
+}
+
+static void write_ier(struct serial *s, uint8_t val)
+{
+        /* A real 16550A raises THRE when ETBEI is enabled while THR is empty (Linux probes this). */
+        if ((val & IER_THRE) && !(s->ier & IER_THRE))
+                s->thre_pending = true;
+        s->ier = val & IER_VALID;
+}
+
+static void write_fcr(struct serial *s, uint8_t val)
+{
+        s->fifo_enabled = (val & FCR_ENABLE) != 0;
+        if (val & FCR_CLEAR_RX)
+                rx_clear(s);
+}
+
+static void write_mcr(struct serial *s, uint8_t val)
+{
+        s->mcr = val & MCR_VALID;
+        maybe_wake_input(s); /* leaving loopback reconnects the line input */
+}
+
+static bool reg_write(struct serial *s, uint64_t off, uint8_t val)
+{
+        switch (off) {
+        case REG_DATA:
+                if (!dlab(s))
+                        return write_thr(s, val);
+                s->dll = val;
+                break;
+        case REG_IER:
+                if (dlab(s))
+                        s->dlm = val;
+                else
+                        write_ier(s, val);
+                break;
+        case REG_IIR:
+                write_fcr(s, val);
+                break;
+        case REG_LCR:
+                s->lcr = val;
+                break;
+        case REG_MCR:
+                write_mcr(s, val);
+                break;
+        case REG_SCR:
+                s->scr = val;
+                break;
+        default: /* LSR/MSR writes are factory-test only on real parts */
+                break;
+        }
+        return false;
+}
+
+/* Sends one guest byte to out_fd; never retries, since the vCPU must not stall. */
+static void transmit(struct serial *s, uint8_t byte)
+{
+        ssize_t n = 1;
+
+        if (s->out_fd >= 0) {
+                do
+                        n = write(s->out_fd, &byte, 1);
+                while (n < 0 && errno == EINTR);
+        }
+        pthread_mutex_lock(&s->lock);
+        if (n == 1)
+                s->stats.tx_bytes++;
+        else
+                s->stats.dropped_bytes++;
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* Bus read: acts on the first byte; wider accesses read zeros in the upper bytes. */
+static void serial_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+        struct serial *s = opaque;
+
+        if (len == 0)
+                return;
+        memset(data, 0, len);
+        pthread_mutex_lock(&s->lock);
+        data[0] = reg_read(s, off);
+        update_irq(s);
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* Bus write: only the first byte of a wider access reaches the register. */
+static void serial_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+        struct serial *s = opaque;
+        bool tx;
+
+        if (len == 0)
+                return;
+        pthread_mutex_lock(&s->lock);
+        tx = reg_write(s, off, data[0]);
+        update_irq(s);
+        pthread_mutex_unlock(&s->lock);
+        if (tx)
+                transmit(s, data[0]);
+}
+
+int serial_init(struct serial *s, int out_fd, int irq_fd)
+{
+        int err;
+
+        memset(s, 0, sizeof(*s));
+        s->input_evt_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->input_evt_fd < 0)
+                return -errno;
+        err = pthread_mutex_init(&s->lock, NULL);
+        if (err) {
+                close(s->input_evt_fd);
+                s->input_evt_fd = -1;
+                return -err;
+        }
+        s->out_fd = out_fd;
+        s->irq_fd = irq_fd;
+        s->lcr = 0x03; /* 8 data bits */
+        s->mcr = MCR_OUT2; /* PC boards gate the IRQ line with OUT2; firmware leaves it set */
+        s->dll = DEFAULT_DIVISOR;
+        return 0;
+}
+
+void serial_destroy(struct serial *s)
+{
+        if (s->input_evt_fd >= 0)
+                close(s->input_evt_fd);
+        s->input_evt_fd = -1;
+        pthread_mutex_destroy(&s->lock);
+}
+
+struct bus_dev serial_bus_dev(struct serial *s)
+{
+        struct bus_dev d = {
+                .base = LAYOUT_PORT_COM1,
+                .len = LAYOUT_PORT_COM1_LEN,
+                .opaque = s,
+                .read = serial_read,
+                .write = serial_write,
+        };
+
+        return d;
+}
+
+size_t serial_input_space(struct serial *s)
+{
+        size_t space;
+
+        pthread_mutex_lock(&s->lock);
+        space = loopback(s) ? 0 : rx_space(s);
+        if (space == 0)
+                s->input_waiting = true;
+        pthread_mutex_unlock(&s->lock);
+        return space;
+}
+
+int serial_push_input(struct serial *s, const uint8_t *buf, size_t len)
+{
+        size_t n = 0;
+
+        pthread_mutex_lock(&s->lock);
+        if (!loopback(s)) {
+                while (n < len && s->rx_count < SERIAL_FIFO_SIZE)
+                        rx_push(s, buf[n++]);
+        }
+        if (n < len)
+                s->input_waiting = true;
+        update_irq(s);
+        pthread_mutex_unlock(&s->lock);
+        return (int)n;
+}
+
+int serial_input_eventfd(struct serial *s)
+{
+        return s->input_evt_fd;
+}
+
+void serial_get_stats(struct serial *s, struct serial_stats *out)
+{
+        pthread_mutex_lock(&s->lock);
+        *out = s->stats;
+        pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,85 @@
+/* COM1 16550A UART register model: guest output to an fd, host input via a 64-byte RX FIFO. */
+#ifndef BRASA_DEVICES_LEGACY_SERIAL_H
+#define BRASA_DEVICES_LEGACY_SERIAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+
+#define SERIAL_FIFO_SIZE 64
+
+/* Counters; snapshot them with serial_get_stats(). */
+struct serial_stats {
+        uint64_t tx_bytes;      /* THR bytes handed to out_fd (or discarded when out_fd < 0) */
+        uint64_t rx_bytes;      /* bytes that entered the RX FIFO (host input or loopback) */
+        uint64_t dropped_bytes; /* THR bytes lost: write() failed or was short, or loopback overrun */
+        uint64_t missed_reads;  /* RBR reads while the RX FIFO was empty (returned 0) */
+};
+
+/*
+ * Locking: every field below is guarded by lock. Register callbacks (vCPU
+ * threads) and serial_push_input()/serial_input_space() (VMM thread) take it;
+ * the write() to out_fd happens with it released so a slow terminal never
+ * stalls the VMM thread.
+ */
+struct serial {
+        pthread_mutex_t lock;
+        int out_fd;       /* not owned; < 0 discards output */
+        int irq_fd;       /* not owned; eventfd bound to GSI 4 (KVM irqfd) */
+        int input_evt_fd; /* owned; see serial_input_eventfd() */
+        uint8_t ier, lcr, mcr, scr, dll, dlm;
+        bool fifo_enabled;  /* FCR bit 0: IIR reports FIFO bits */
+        bool overrun;       /* LSR OE, set by loopback overrun, cleared by reading LSR */
+        bool thre_pending;  /* THRE interrupt source armed (THR empty, not yet acked) */
+        bool irq_level;     /* last computed interrupt output, for edge detection */
+        bool input_waiting; /* the VMM was refused input; wake it when the FIFO empties */
+        uint8_t rx[SERIAL_FIFO_SIZE];
+        unsigned int rx_head, rx_count;
+        struct serial_stats stats;
+};
+
+/*
+ * Initialises s in the 16550A reset state (9600 8N1 divisor, MCR.OUT2 set,
+ * FIFO empty, no interrupt). out_fd receives guest output (not owned, may be
+ * < 0 to discard); irq_fd is an eventfd (not owned) written with 1 on each
+ * rising edge of the interrupt line. Creates the input-ready eventfd.
+ * Returns 0 or -errno.
+ */
+int serial_init(struct serial *s, int out_fd, int irq_fd);
+
+/* Releases what serial_init() created. s must not be on a bus any more. */
+void serial_destroy(struct serial *s);
+
+/* The COM1 register window (LAYOUT_PORT_COM1, 8 ports) with s as opaque. */
+struct bus_dev serial_bus_dev(struct serial *s);
+
+/*
+ * Free RX FIFO slots: how many bytes serial_push_input() would accept now
+ * (0 in loopback mode, where the line input is disconnected). A 0 answer arms
+ * the input eventfd. VMM thread.
+ */
+size_t serial_input_space(struct serial *s);
+
+/*
+ * Queues up to len host bytes for the guest; returns how many were accepted
+ * (0..SERIAL_FIFO_SIZE). Accepting fewer than len arms the input eventfd.
+ * Raises the RDA interrupt if the guest enabled it. VMM thread.
+ */
+int serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
+
+/*
+ * An EFD_NONBLOCK eventfd (owned by s) that becomes readable when the guest
+ * has drained the RX FIFO to empty after the VMM was refused input (by
+ * serial_input_space() returning 0 or a short serial_push_input()). The VMM
+ * stops polling stdin when refused, polls this fd, reads it to clear it and
+ * then resumes reading stdin. Signalled at most once per refusal.
+ */
+int serial_input_eventfd(struct serial *s);
+
+/* Copies the counters under the lock. */
+void serial_get_stats(struct serial *s, struct serial_stats *out);
+
+#endif

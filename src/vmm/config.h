@@ -1,0 +1,132 @@
+/* The VM configuration model: Firecracker's config-file / API schemas, parsed strictly. */
+#ifndef BRASA_VMM_CONFIG_H
+#define BRASA_VMM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/*
+ * Error convention for every parser below: returns 0 on success, or a negative errno
+ * and writes a single-line message (no '\n') into err[errlen] (err may be NULL):
+ *   -EBADMSG  the body does not deserialize (invalid JSON, unknown field, wrong type,
+ *             missing field, unknown variant). Messages read like serde's, e.g.
+ *             "unknown field `foo`, expected one of `a`, `b`, `c`",
+ *             "invalid type: string \"2\", expected u8 (field `vcpu_count`)",
+ *             "missing field `vcpu_count`". The API wraps these as Firecracker does:
+ *             "An error occurred when deserializing the json body of a request: <msg>."
+ *   -EINVAL   the values deserialize but fail Firecracker's validation (vCPU count,
+ *             memory size) or brasa's memory cap. Firecracker's API reports these as
+ *             "Machine config error: <msg>".
+ *   -ENOTSUP  a valid Firecracker setting that brasa does not implement yet
+ *             ("... is not supported yet by brasa"); never silently ignored.
+ *   -ENOMEM   allocation failure.
+ */
+
+#define CONFIG_DEFAULT_BOOT_ARGS                                                                   \
+        "reboot=k panic=1 nomodule 8250.nr_uarts=0 i8042.noaux i8042.nomux i8042.dumbkbd "         \
+        "swiotlb=noforce"
+#define CONFIG_DEFAULT_VCPUS   1u
+#define CONFIG_DEFAULT_MEM_MIB 128u
+#define CONFIG_MAX_VCPUS       32u
+
+struct boot_source_cfg {
+        char *kernel_image_path; /* malloc'd; required */
+        char *boot_args;         /* malloc'd; NULL = CONFIG_DEFAULT_BOOT_ARGS */
+        char *initrd_path;       /* malloc'd; NULL = no initrd */
+};
+
+enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_TRANSPARENT };
+
+struct machine_cfg {
+        unsigned int vcpu_count;
+        uint64_t mem_size_mib;
+        bool smt;
+        bool track_dirty_pages;
+        enum huge_pages huge_pages;
+        /* cpu_template: only "None" is accepted for now, so nothing to store. */
+};
+
+struct vm_config {
+        bool has_boot_source;
+        struct boot_source_cfg boot;
+        struct machine_cfg machine; /* default 1 vCPU, 128 MiB, as Firecracker */
+};
+
+/* Sets *cfg to Firecracker's defaults: no boot source, 1 vCPU, 128 MiB, no SMT/THP. */
+void config_init(struct vm_config *cfg);
+
+/* Frees what *cfg owns and resets it to the defaults of config_init(). */
+void config_free(struct vm_config *cfg);
+
+/* Frees the strings of *b and zeroes it. */
+void config_boot_source_free(struct boot_source_cfg *b);
+
+/* Sets *m to the machine-config defaults (what PUT /machine-config starts from). */
+void config_machine_defaults(struct machine_cfg *m);
+
+/*
+ * Parses a BootSource object (PUT /boot-source body, or the config file's "boot-source"):
+ * kernel_image_path string required; boot_args, initrd_path string or null.
+ * Files are not opened here. On success *out owns fresh copies (the caller releases the
+ * previous contents first, e.g. with config_boot_source_free()); on failure *out is
+ * untouched. Returns 0, -EBADMSG or -ENOMEM (see the convention above).
+ */
+int config_parse_boot_source(const json_t *body, struct boot_source_cfg *out, char *err,
+                             size_t errlen);
+
+/*
+ * Parses and validates a MachineConfiguration object with PUT semantics: vcpu_count and
+ * mem_size_mib required, omitted optional fields take their defaults. *out is written
+ * only on success. Returns 0, -EBADMSG, -EINVAL or -ENOTSUP.
+ */
+int config_parse_machine_config(const json_t *body, struct machine_cfg *out, char *err,
+                                size_t errlen);
+
+/*
+ * PATCH /machine-config: every field optional (null = not given); the given fields are
+ * applied over *inout and the result is validated as a whole. *inout changes only on
+ * success. Returns 0, -EBADMSG, -EINVAL, -ENOTSUP, or -ENODATA when no field was given
+ * (Firecracker answers that with "Empty PATCH request.").
+ */
+int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, char *err,
+                                size_t errlen);
+
+/*
+ * Rejects guest memory sizes above brasa's hard cap (LAYOUT_MAX_MEM_BYTES, 255 GiB).
+ * Does not check for 0 (validation does) nor whether the host can really map it (the
+ * VMM finds that out at mmap time). Returns 0 or -EINVAL with a message.
+ */
+int config_check_mem_limit(uint64_t mem_mib, char *err, size_t errlen);
+
+/*
+ * Parses a --config-file document (Firecracker's VmmConfig, kebab-case top-level keys)
+ * of len bytes. "boot-source" is required; "machine-config" optional (null = defaults);
+ * the sections brasa does not implement yet are accepted only as null or [] and refused
+ * otherwise with "<key> is not supported yet by brasa" (-ENOTSUP). Unknown top-level keys
+ * are errors. The message has Firecracker's ResourcesError prefixes ("Invalid JSON: ...",
+ * "VM config error: ..."), so the caller can print "Configuration for VMM from one single
+ * json failed: <msg>". *cfg is (re)initialised; on failure it is left at the defaults.
+ * The caller calls json_object_seed() once, before any thread starts.
+ */
+int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err,
+                      size_t errlen);
+
+/*
+ * Formats a jansson load error as one line, "<text> at line L column C" (serde's shape);
+ * numbers jansson cannot hold are reported as "invalid type: number out of range ...".
+ */
+void config_json_error(const json_error_t *jerr, char *err, size_t errlen);
+
+/* The MachineConfiguration object of GET /machine-config. New reference or NULL (ENOMEM). */
+json_t *config_machine_to_json(const struct machine_cfg *m);
+
+/*
+ * The FullVmConfiguration of GET /vm/config: every top-level key, in Firecracker's order,
+ * with null / [] for the sections brasa does not implement. New reference or NULL.
+ */
+json_t *config_to_json(const struct vm_config *cfg);
+
+#endif /* BRASA_VMM_CONFIG_H */

@@ -1,0 +1,33 @@
+/* libFuzzer target: kernel_load() and initrd_load() on arbitrary bytes into 64 MiB of guest RAM. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/loader.h"
+#include "vmm/guest_mem.h"
+
+#define FUZZ_MEM_SIZE MiB(64)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        static uint8_t *ram;
+        static struct guest_mem mem;
+        struct kernel_info ki;
+        uint64_t gpa;
+        char err[256];
+
+        if (!ram) {
+                ram = calloc(1, FUZZ_MEM_SIZE);
+                if (!ram || guest_mem_attach(&mem, ram, FUZZ_MEM_SIZE))
+                        abort();
+        }
+        if (kernel_load(&mem, data, size, &ki, err, sizeof(err)) == 0) {
+                if (ki.load_end <= LAYOUT_HIMEM_START || ki.entry < LAYOUT_HIMEM_START)
+                        abort();
+                (void)initrd_load(&mem, data, size, ki.load_end, &gpa, err, sizeof(err));
+        }
+        return 0;
+}

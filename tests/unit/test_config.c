@@ -1,0 +1,547 @@
+/* Unit tests for the VM configuration parser (src/vmm/config.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmm/config.h"
+
+#define MSG_VCPUS                                                                                  \
+        "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even "       \
+        "number if SMT is enabled."
+#define MSG_MEM "The memory size (MiB) is either 0, or not a multiple of the configured page size."
+
+/* Firecracker's tests/framework/vm_config.json, drives emptied. */
+static const char VALID_FILE[] = "{\n"
+                                 "  \"boot-source\": {\n"
+                                 "    \"kernel_image_path\": \"vmlinux.bin\",\n"
+                                 "    \"boot_args\": \"console=ttyS0 reboot=k panic=1\",\n"
+                                 "    \"initrd_path\": null\n"
+                                 "  },\n"
+                                 "  \"drives\": [],\n"
+                                 "  \"machine-config\": {\n"
+                                 "    \"vcpu_count\": 2,\n"
+                                 "    \"mem_size_mib\": 1024,\n"
+                                 "    \"smt\": false,\n"
+                                 "    \"track_dirty_pages\": false,\n"
+                                 "    \"huge_pages\": \"None\"\n"
+                                 "  },\n"
+                                 "  \"cpu-config\": null,\n"
+                                 "  \"balloon\": null,\n"
+                                 "  \"network-interfaces\": [],\n"
+                                 "  \"vsock\": null,\n"
+                                 "  \"logger\": null,\n"
+                                 "  \"metrics\": null,\n"
+                                 "  \"mmds-config\": null,\n"
+                                 "  \"entropy\": null,\n"
+                                 "  \"pmem\": [],\n"
+                                 "  \"memory-hotplug\": null\n"
+                                 "}\n";
+
+#define BOOT "\"boot-source\": {\"kernel_image_path\": \"k\"}"
+
+static char err[512];
+
+static int parse_file(const char *text, struct vm_config *cfg)
+{
+        err[0] = '\0';
+        config_init(cfg);
+        return config_parse_file(text, strlen(text), cfg, err, sizeof(err));
+}
+
+/* Parses a whole file, expects rc and (if non-NULL) a message substring. */
+static void file_fails(const char *text, int rc, const char *sub)
+{
+        struct vm_config cfg;
+
+        assert_int_equal(parse_file(text, &cfg), rc);
+        if (sub && !strstr(err, sub))
+                fail_msg("message \"%s\" lacks \"%s\"", err, sub);
+        assert_null(strchr(err, '\n'));
+        assert_false(cfg.has_boot_source);
+        assert_null(cfg.boot.kernel_image_path);
+        assert_int_equal(cfg.machine.vcpu_count, 1);
+        config_free(&cfg);
+}
+
+static int parse_mc(const char *json, struct machine_cfg *out)
+{
+        json_error_t jerr;
+        json_t *body = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+        int rc;
+
+        if (!body)
+                fail_msg("bad test JSON: %s", jerr.text);
+        err[0] = '\0';
+        rc = config_parse_machine_config(body, out, err, sizeof(err));
+        json_decref(body);
+        return rc;
+}
+
+static void mc_fails(const char *json, int rc, const char *sub)
+{
+        struct machine_cfg m;
+
+        config_machine_defaults(&m);
+        m.vcpu_count = 7; /* must stay untouched */
+        assert_int_equal(parse_mc(json, &m), rc);
+        if (!strstr(err, sub))
+                fail_msg("message \"%s\" lacks \"%s\"", err, sub);
+        assert_null(strchr(err, '\n'));
+        assert_int_equal(m.vcpu_count, 7);
+}
+
+static void mc_ok(const char *json, struct machine_cfg *m)
+{
+        if (parse_mc(json, m))
+                fail_msg("%s rejected: %s", json, err);
+}
+
+static void test_defaults(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        config_init(&cfg);
+        assert_false(cfg.has_boot_source);
+        assert_null(cfg.boot.kernel_image_path);
+        assert_int_equal(cfg.machine.vcpu_count, 1);
+        assert_int_equal(cfg.machine.mem_size_mib, 128);
+        assert_false(cfg.machine.smt);
+        assert_false(cfg.machine.track_dirty_pages);
+        assert_int_equal(cfg.machine.huge_pages, HUGE_PAGES_NONE);
+        config_free(&cfg);
+}
+
+static void test_valid_file(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        assert_int_equal(parse_file(VALID_FILE, &cfg), 0);
+        assert_true(cfg.has_boot_source);
+        assert_string_equal(cfg.boot.kernel_image_path, "vmlinux.bin");
+        assert_string_equal(cfg.boot.boot_args, "console=ttyS0 reboot=k panic=1");
+        assert_null(cfg.boot.initrd_path);
+        assert_int_equal(cfg.machine.vcpu_count, 2);
+        assert_int_equal(cfg.machine.mem_size_mib, 1024);
+        assert_false(cfg.machine.smt);
+        config_free(&cfg);
+        assert_null(cfg.boot.kernel_image_path);
+}
+
+static void test_minimal_file_defaults(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        assert_int_equal(parse_file("{" BOOT ", \"machine-config\": null}", &cfg), 0);
+        assert_string_equal(cfg.boot.kernel_image_path, "k");
+        assert_null(cfg.boot.boot_args);
+        assert_null(cfg.boot.initrd_path);
+        assert_int_equal(cfg.machine.vcpu_count, 1);
+        assert_int_equal(cfg.machine.mem_size_mib, 128);
+        config_free(&cfg);
+}
+
+static void test_boot_source_fields(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        assert_int_equal(parse_file("{\"boot-source\": {\"kernel_image_path\": \"/k\", "
+                                    "\"boot_args\": \"\", \"initrd_path\": \"/i\"}}",
+                                    &cfg),
+                         0);
+        assert_string_equal(cfg.boot.boot_args, "");
+        assert_string_equal(cfg.boot.initrd_path, "/i");
+        config_free(&cfg);
+        file_fails("{\"boot-source\": {\"boot_args\": \"x\"}}", -EBADMSG,
+                   "missing field `kernel_image_path` (in `boot-source`)");
+        file_fails("{\"boot-source\": {\"kernel_image_path\": null}}", -EBADMSG,
+                   "invalid type: null, expected a string (field `boot-source.kernel_image_path`)");
+        file_fails("{\"boot-source\": {\"kernel_image_path\": \"k\", \"initrd\": \"i\"}}", -EBADMSG,
+                   "unknown field `initrd`, expected one of `kernel_image_path`, `initrd_path`, "
+                   "`boot_args` (in `boot-source`)");
+        file_fails("{\"boot-source\": null}", -EBADMSG,
+                   "invalid type: null, expected struct BootSourceConfig (field `boot-source`)");
+}
+
+static void test_boot_source_api(void **state)
+{
+        struct boot_source_cfg b = {0};
+        json_t *body;
+
+        (void)state;
+        body = json_loads("{\"kernel_image_path\": \"/k\", \"boot_args\": null}", 0, NULL);
+        assert_int_equal(config_parse_boot_source(body, &b, err, sizeof(err)), 0);
+        assert_string_equal(b.kernel_image_path, "/k");
+        assert_null(b.boot_args);
+        json_decref(body);
+        body = json_loads("{\"boot_args\": \"x\"}", 0, NULL);
+        assert_int_equal(config_parse_boot_source(body, &b, err, sizeof(err)), -EBADMSG);
+        assert_string_equal(err, "missing field `kernel_image_path`");
+        assert_string_equal(b.kernel_image_path, "/k"); /* untouched on failure */
+        json_decref(body);
+        body = json_loads("{\"kernel_image_path\": 5}", 0, NULL);
+        assert_int_equal(config_parse_boot_source(body, &b, err, sizeof(err)), -EBADMSG);
+        assert_string_equal(err, "invalid type: integer `5`, expected a string "
+                                 "(field `kernel_image_path`)");
+        json_decref(body);
+        config_boot_source_free(&b);
+}
+
+static void test_vcpu_range(void **state)
+{
+        struct machine_cfg m;
+
+        (void)state;
+        mc_fails("{\"vcpu_count\": 0, \"mem_size_mib\": 128}", -EINVAL, MSG_VCPUS);
+        mc_ok("{\"vcpu_count\": 1, \"mem_size_mib\": 128}", &m);
+        assert_int_equal(m.vcpu_count, 1);
+        mc_ok("{\"vcpu_count\": 32, \"mem_size_mib\": 128}", &m);
+        assert_int_equal(m.vcpu_count, 32);
+        mc_fails("{\"vcpu_count\": 33, \"mem_size_mib\": 128}", -EINVAL, MSG_VCPUS);
+        file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": 33, \"mem_size_mib\": 128}}",
+                   -EINVAL, "VM config error: " MSG_VCPUS);
+}
+
+static void test_mem_size(void **state)
+{
+        struct machine_cfg m;
+        char e[128];
+
+        (void)state;
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 0}", -EINVAL, MSG_MEM);
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 300000}", -EINVAL,
+                 "The memory size (MiB) 300000 is larger than the 261120 MiB brasa supports.");
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 9223372036854775807}", -EINVAL,
+                 "is larger than");
+        mc_ok("{\"vcpu_count\": 1, \"mem_size_mib\": 261120}", &m);
+        assert_int_equal(m.mem_size_mib, 261120);
+        assert_int_equal(config_check_mem_limit(261120, e, sizeof(e)), 0);
+        assert_int_equal(config_check_mem_limit(261121, e, sizeof(e)), -EINVAL);
+        assert_int_equal(config_check_mem_limit(UINT64_MAX, e, sizeof(e)), -EINVAL);
+        assert_non_null(strstr(e, "18446744073709551615"));
+        assert_int_equal(config_check_mem_limit(UINT64_MAX, NULL, 0), -EINVAL);
+}
+
+static void test_wrong_types(void **state)
+{
+        (void)state;
+        mc_fails("{\"vcpu_count\": \"2\", \"mem_size_mib\": 128}", -EBADMSG,
+                 "invalid type: string \"2\", expected u8 (field `vcpu_count`)");
+        mc_fails("{\"vcpu_count\": 2.0, \"mem_size_mib\": 128}", -EBADMSG,
+                 "invalid type: floating point `2.0`, expected u8");
+        mc_fails("{\"vcpu_count\": 2.5, \"mem_size_mib\": 128}", -EBADMSG,
+                 "invalid type: floating point `2.5`, expected u8");
+        mc_fails("{\"vcpu_count\": -1, \"mem_size_mib\": 128}", -EBADMSG,
+                 "invalid value: integer `-1`, expected u8");
+        mc_fails("{\"vcpu_count\": 256, \"mem_size_mib\": 128}", -EBADMSG,
+                 "invalid value: integer `256`, expected u8");
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": -2}", -EBADMSG,
+                 "invalid value: integer `-2`, expected usize (field `mem_size_mib`)");
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 1, \"smt\": \"random_string\"}", -EBADMSG,
+                 "invalid type: string \"random_string\", expected a boolean (field `smt`)");
+        mc_fails("{\"vcpu_count\": null, \"mem_size_mib\": 1}", -EBADMSG,
+                 "invalid type: null, expected u8");
+        mc_fails("{\"vcpu_count\": [1], \"mem_size_mib\": 1}", -EBADMSG,
+                 "invalid type: sequence, expected u8");
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": {}}", -EBADMSG,
+                 "invalid type: map, expected usize");
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 1, \"huge_pages\": 2}", -EBADMSG,
+                 "invalid type: integer `2`, expected enum HugePageConfig");
+        file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": true, \"mem_size_mib\": 1}}",
+                   -EBADMSG,
+                   "Invalid JSON: invalid type: boolean `true`, expected u8 "
+                   "(field `machine-config.vcpu_count`)");
+        file_fails("{" BOOT ", \"machine-config\": 5}", -EBADMSG,
+                   "invalid type: integer `5`, expected struct MachineConfig "
+                   "(field `machine-config`)");
+        file_fails("[]", -EBADMSG,
+                   "Invalid JSON: invalid type: sequence, expected struct VmmConfig");
+        file_fails("{" BOOT ", \"drives\": {}}", -EBADMSG,
+                   "invalid type: map, expected a sequence (field `drives`)");
+        file_fails("{" BOOT ", \"vsock\": 3}", -EBADMSG,
+                   "invalid type: integer `3`, expected struct VsockDeviceConfig");
+        file_fails("{" BOOT ", \"cpu-config\": 3}", -EBADMSG,
+                   "data did not match any variant of untagged enum CustomCpuTemplateOrPath");
+}
+
+static void test_echo_is_one_line(void **state)
+{
+        char long_str[300];
+
+        (void)state;
+        mc_fails("{\"vcpu_count\": \"a\\nb\\\"c\", \"mem_size_mib\": 1}", -EBADMSG,
+                 "string \"a\\nb\\\"c\"");
+        memset(long_str, 0, sizeof(long_str));
+        strcpy(long_str, "{\"vcpu_count\": \"");
+        memset(long_str + strlen(long_str), 'x', 200);
+        strcat(long_str, "\", \"mem_size_mib\": 1}");
+        mc_fails(long_str, -EBADMSG, "xxx...\", expected u8");
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 1, \"a\\u0001\": 1}", -EBADMSG,
+                 "unknown field `a\\u{1}`");
+}
+
+static void test_unknown_fields(void **state)
+{
+        (void)state;
+        mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 1, \"foo\": 1}", -EBADMSG,
+                 "unknown field `foo`, expected one of `vcpu_count`, `mem_size_mib`, `smt`, "
+                 "`cpu_template`, `track_dirty_pages`, `huge_pages`");
+        file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 1, "
+                   "\"vcpu\": 2}}",
+                   -EBADMSG, "Invalid JSON: unknown field `vcpu`, expected one of `vcpu_count`");
+        file_fails("{" BOOT ", \"foo\": null}", -EBADMSG,
+                   "Invalid JSON: unknown field `foo`, expected one of `balloon`, `drives`, "
+                   "`boot-source`, `cpu-config`, `logger`, `machine-config`, `metrics`, "
+                   "`mmds-config`, `network-interfaces`, `vsock`, `entropy`, `pmem`, "
+                   "`memory-hotplug`");
+        file_fails("{" BOOT ", \"serial\": {}}", -EBADMSG, "unknown field `serial`");
+}
+
+static void test_missing_fields(void **state)
+{
+        (void)state;
+        mc_fails("{\"mem_size_mib\": 128}", -EBADMSG, "missing field `vcpu_count`");
+        mc_fails("{\"vcpu_count\": 2}", -EBADMSG, "missing field `mem_size_mib`");
+        file_fails("{\"machine-config\": null}", -EBADMSG,
+                   "Invalid JSON: missing field `boot-source`");
+        file_fails("{}", -EBADMSG, "missing field `boot-source`");
+        file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": 2}}", -EBADMSG,
+                   "missing field `mem_size_mib` (in `machine-config`)");
+}
+
+static void test_invalid_json(void **state)
+{
+        (void)state;
+        file_fails("{\"boot-source\": ", -EBADMSG, "Invalid JSON: ");
+        file_fails("{\"boot-source\": ", -EBADMSG, " at line 1 column ");
+        file_fails("", -EBADMSG, "at line");
+        file_fails("{" BOOT "} trailing", -EBADMSG, "end of file expected");
+        file_fails("{\n" BOOT ",\n \"machine-config\": {\"vcpu_count\": 1,}\n}", -EBADMSG,
+                   "at line 3 column");
+        file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": "
+                   "18446744073709551616}}",
+                   -EBADMSG, "invalid type: number out of range");
+}
+
+static void test_duplicate_keys(void **state)
+{
+        (void)state;
+        file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": 1, \"vcpu_count\": 2, "
+                   "\"mem_size_mib\": 128}}",
+                   -EBADMSG, "duplicate object key");
+        file_fails("{" BOOT ", " BOOT "}", -EBADMSG, "duplicate object key");
+}
+
+static void test_unsupported_sections(void **state)
+{
+        (void)state;
+        file_fails("{" BOOT ", \"drives\": [{\"drive_id\": \"rootfs\", \"is_root_device\": true, "
+                   "\"path_on_host\": \"r.ext4\"}]}",
+                   -ENOTSUP, "drives is not supported yet by brasa");
+        file_fails("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v\"}}", -ENOTSUP,
+                   "vsock is not supported yet by brasa");
+        file_fails("{" BOOT ", \"cpu-config\": \"/t.json\"}", -ENOTSUP,
+                   "cpu-config is not supported yet by brasa");
+        file_fails("{" BOOT ", \"network-interfaces\": [{}]}", -ENOTSUP,
+                   "network-interfaces is not supported yet by brasa");
+        file_fails("{" BOOT ", \"memory-hotplug\": {}}", -ENOTSUP,
+                   "memory-hotplug is not supported yet by brasa");
+        /* Firecracker's apply order: logger before machine-config. */
+        file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": 0, \"mem_size_mib\": 1}, "
+                   "\"logger\": {\"level\": \"Info\"}}",
+                   -ENOTSUP, "logger is not supported yet by brasa");
+}
+
+static void test_null_sections(void **state)
+{
+        static const char *const keys[] = {"balloon", "drives", "cpu-config", "logger",
+                                           "machine-config", "metrics", "mmds-config",
+                                           "network-interfaces", "vsock", "entropy", "pmem",
+                                           "memory-hotplug"};
+        struct vm_config cfg;
+        char text[256];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                snprintf(text, sizeof(text), "{" BOOT ", \"%s\": null}", keys[i]);
+                if (parse_file(text, &cfg))
+                        fail_msg("%s: %s", text, err);
+                config_free(&cfg);
+        }
+}
+
+static void test_machine_options(void **state)
+{
+        struct machine_cfg m;
+
+        (void)state;
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"track_dirty_pages\": true, "
+              "\"huge_pages\": \"None\", \"cpu_template\": \"None\", \"smt\": false}",
+              &m);
+        assert_true(m.track_dirty_pages);
+        assert_int_equal(m.mem_size_mib, 256);
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": null}", &m);
+        assert_false(m.track_dirty_pages);
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"2M\"}", -ENOTSUP,
+                 "huge_pages 2M is not supported yet by brasa");
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"Transparent\"}",
+                 -ENOTSUP, "huge_pages Transparent is not supported yet");
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 257, \"huge_pages\": \"2M\"}", -EINVAL,
+                 MSG_MEM);
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"4M\"}", -EBADMSG,
+                 "unknown variant `4M`, expected one of `None`, `Transparent`, `2M` "
+                 "(field `huge_pages`)");
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}", -ENOTSUP,
+                 "CPU template T2 is not supported yet");
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}",
+                 -EBADMSG,
+                 "unknown variant `V1N1`, expected one of `C3`, `T2`, `T2S`, `None`, `T2CL`, "
+                 "`T2A`");
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}", -ENOTSUP,
+                 "SMT is not supported yet by brasa");
+        mc_fails("{\"vcpu_count\": 3, \"mem_size_mib\": 256, \"smt\": true}", -EINVAL, MSG_VCPUS);
+}
+
+static void test_patch(void **state)
+{
+        struct machine_cfg m;
+        json_t *body;
+
+        (void)state;
+        config_machine_defaults(&m);
+        body = json_loads("{}", 0, NULL);
+        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -ENODATA);
+        json_decref(body);
+        body = json_loads("{\"vcpu_count\": null}", 0, NULL);
+        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -ENODATA);
+        json_decref(body);
+        body = json_loads("{\"mem_size_mib\": 512, \"track_dirty_pages\": true}", 0, NULL);
+        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), 0);
+        json_decref(body);
+        assert_int_equal(m.mem_size_mib, 512);
+        assert_int_equal(m.vcpu_count, 1);
+        assert_true(m.track_dirty_pages);
+        body = json_loads("{\"mem_size_mib\": 0}", 0, NULL);
+        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, MSG_MEM);
+        json_decref(body);
+        assert_int_equal(m.mem_size_mib, 512);
+        body = json_loads("{\"foo\": 1}", 0, NULL);
+        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -EBADMSG);
+        assert_non_null(strstr(err, "unknown field `foo`"));
+        json_decref(body);
+}
+
+static void test_to_json_round_trip(void **state)
+{
+        static const char *const order[] = {
+                "balloon", "drives", "boot-source", "cpu-config", "logger", "machine-config",
+                "metrics", "mmds-config", "network-interfaces", "vsock", "entropy", "pmem",
+                "memory-hotplug"};
+        struct vm_config cfg, again;
+        json_t *j, *bs, *mc;
+        const char *key;
+        json_t *v;
+        size_t i = 0;
+        char *text;
+
+        (void)state;
+        assert_int_equal(parse_file(VALID_FILE, &cfg), 0);
+        j = config_to_json(&cfg);
+        assert_non_null(j);
+        json_object_foreach (j, key, v) {
+                assert_true(i < sizeof(order) / sizeof(order[0]));
+                assert_string_equal(key, order[i++]);
+        }
+        assert_int_equal(i, sizeof(order) / sizeof(order[0]));
+        assert_true(json_is_null(json_object_get(j, "balloon")));
+        assert_int_equal(json_array_size(json_object_get(j, "drives")), 0);
+        assert_true(json_is_array(json_object_get(j, "pmem")));
+        bs = json_object_get(j, "boot-source");
+        assert_string_equal(json_string_value(json_object_get(bs, "kernel_image_path")),
+                            "vmlinux.bin");
+        assert_true(json_is_null(json_object_get(bs, "initrd_path")));
+        mc = json_object_get(j, "machine-config");
+        assert_int_equal(json_integer_value(json_object_get(mc, "vcpu_count")), 2);
+        assert_int_equal(json_integer_value(json_object_get(mc, "mem_size_mib")), 1024);
+        assert_true(json_is_false(json_object_get(mc, "smt")));
+        assert_true(json_is_false(json_object_get(mc, "track_dirty_pages")));
+        assert_string_equal(json_string_value(json_object_get(mc, "huge_pages")), "None");
+        assert_null(json_object_get(mc, "cpu_template"));
+
+        /* What GET /vm/config returns is a config file brasa accepts, giving the same. */
+        text = json_dumps(j, 0);
+        assert_non_null(text);
+        assert_int_equal(parse_file(text, &again), 0);
+        assert_string_equal(again.boot.kernel_image_path, cfg.boot.kernel_image_path);
+        assert_string_equal(again.boot.boot_args, cfg.boot.boot_args);
+        assert_memory_equal(&again.machine, &cfg.machine, sizeof(cfg.machine));
+        free(text);
+        json_decref(j);
+        config_free(&again);
+        config_free(&cfg);
+
+        /* No boot source yet: Firecracker's default BootSourceConfig. */
+        config_init(&cfg);
+        j = config_to_json(&cfg);
+        bs = json_object_get(j, "boot-source");
+        assert_string_equal(json_string_value(json_object_get(bs, "kernel_image_path")), "");
+        assert_true(json_is_null(json_object_get(bs, "boot_args")));
+        json_decref(j);
+}
+
+static void test_small_err_buffer(void **state)
+{
+        struct vm_config cfg;
+        char small[8];
+
+        (void)state;
+        config_init(&cfg);
+        assert_int_equal(config_parse_file("{}", 2, &cfg, small, sizeof(small)), -EBADMSG);
+        assert_string_equal(small, "Invalid");
+        assert_int_equal(config_parse_file("{}", 2, &cfg, NULL, 0), -EBADMSG);
+        /* Not NUL-terminated input: only len bytes are read. */
+        assert_int_equal(config_parse_file("{" BOOT "}garbage", strlen("{" BOOT "}"), &cfg, err,
+                                           sizeof(err)),
+                         0);
+        config_free(&cfg);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_valid_file),
+                cmocka_unit_test(test_minimal_file_defaults),
+                cmocka_unit_test(test_boot_source_fields),
+                cmocka_unit_test(test_boot_source_api),
+                cmocka_unit_test(test_vcpu_range),
+                cmocka_unit_test(test_mem_size),
+                cmocka_unit_test(test_wrong_types),
+                cmocka_unit_test(test_echo_is_one_line),
+                cmocka_unit_test(test_unknown_fields),
+                cmocka_unit_test(test_missing_fields),
+                cmocka_unit_test(test_invalid_json),
+                cmocka_unit_test(test_duplicate_keys),
+                cmocka_unit_test(test_unsupported_sections),
+                cmocka_unit_test(test_null_sections),
+                cmocka_unit_test(test_machine_options),
+                cmocka_unit_test(test_patch),
+                cmocka_unit_test(test_to_json_round_trip),
+                cmocka_unit_test(test_small_err_buffer),
+        };
+
+        json_object_seed(1);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,71 @@
+/* Shared declarations of the brasa test guest: boot protocols, port I/O, report output. */
+#ifndef BRASA_GUEST_H
+#define BRASA_GUEST_H
+
+/* Values passed in EDI by head.S; must match the constants there. */
+#define PROTO_PVH 0
+#define PROTO_LINUX64 1
+#define PROTO_LINUX32 2
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+/* Our page tables identity-map exactly this much; nothing above may be touched. */
+#define MAPPED_LIMIT (4ULL << 30)
+
+static inline u8 inb(u16 port)
+{
+	u8 v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline void outb(u16 port, u8 v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void cpuid(u32 leaf, u32 sub, u32 r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
+}
+
+/* True when [addr, addr+len) lies inside our identity map. */
+static inline int mapped(u64 addr, u64 len)
+{
+	return addr < MAPPED_LIMIT && len <= MAPPED_LIMIT - addr;
+}
+
+/* Pointer to a physical address; the empty asm keeps gcc from judging small constants as bad pointers. */
+static inline const void *phys(u64 pa)
+{
+	__asm__("" : "+r"(pa));
+	return (const void *)pa;
+}
+
+/* serial.c: COM1 output and input, and the "BRASA " line formatter. */
+void serial_putc(char c);
+int serial_getc(void);
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void say_bytes(const char *prefix, const volatile u8 *p, u64 n);
+void reset_machine(void) __attribute__((noreturn));
+void panic(const char *why) __attribute__((noreturn));
+
+/* head.S */
+void spin_forever(void) __attribute__((noreturn));
+void bad_instruction(void) __attribute__((noreturn));
+extern const u64 isr_table[32];
+
+/* main.c */
+void guest_main(u32 proto, u64 info) __attribute__((noreturn));
+void guest_exception(const u64 *frame) __attribute__((noreturn));
+#endif
+
+#endif

@@ -79,7 +79,7 @@ def measure(name, mk, runs, can_exit):
     firsts, exits, mems = [], [], []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
-            f, e, p = time_run(mk(tmp, "console=ttyS0"), wait_exit=can_exit)
+            f, e, p = time_run(mk(tmp, "console=ttyS0 brasa.quick"), wait_exit=can_exit)
             if not can_exit:
                 p.kill()
                 p.wait()

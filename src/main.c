@@ -15,8 +15,8 @@
 #include "vmm/vmm.h"
 #include "vmm/vmm_boot.h"
 
-#define FC_COMPAT_VERSION   "1.16.1"
-#define CONFIG_FILE_MAX     (1u << 20)
+#define FC_COMPAT_VERSION "1.16.1"
+#define CONFIG_FILE_MAX   (1u << 20)
 
 struct cli {
         const char *config_file;
@@ -29,19 +29,19 @@ struct cli {
 };
 
 static const char usage_text[] =
-        "Usage: brasa [OPTIONS]\n"
-        "  --api-sock PATH            API socket path (default /run/firecracker.socket)\n"
-        "  --config-file PATH         boot the microVM described by this JSON file\n"
-        "  --no-api                   do not start the API server (needs --config-file)\n"
-        "  --id ID                    instance id, 1-64 chars of [A-Za-z0-9-]\n"
-        "  --boot-timer               attach the boot-timer device at 0xc0000000\n"
-        "  --log-path PATH            write the log to PATH instead of stdout\n"
-        "  --level LEVEL              Error, Warning, Info (default), Debug, Trace or Off\n"
-        "  --show-level, --show-log-origin  accepted for compatibility\n"
-        "  --pvm-cpu-template MODE    auto (default), on or off: hide the CPU features that\n"
-        "                             a kvm_pvm host cannot emulate\n"
-        "  --version                  print the version and exit\n"
-        "  --help                     print this help and exit\n";
+    "Usage: brasa [OPTIONS]\n"
+    "  --api-sock PATH            API socket path (default /run/firecracker.socket)\n"
+    "  --config-file PATH         boot the microVM described by this JSON file\n"
+    "  --no-api                   do not start the API server (needs --config-file)\n"
+    "  --id ID                    instance id, 1-64 chars of [A-Za-z0-9-]\n"
+    "  --boot-timer               attach the boot-timer device at 0xc0000000\n"
+    "  --log-path PATH            write the log to PATH instead of stdout\n"
+    "  --level LEVEL              Error, Warning, Info (default), Debug, Trace or Off\n"
+    "  --show-level, --show-log-origin  accepted for compatibility\n"
+    "  --pvm-cpu-template MODE    auto (default), on or off: hide the CPU features that\n"
+    "                             a kvm_pvm host cannot emulate\n"
+    "  --version                  print the version and exit\n"
+    "  --help                     print this help and exit\n";
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
@@ -64,8 +64,8 @@ static bool valid_instance_id(const char *id)
         for (i = 0; i < n; i++) {
                 char c = id[i];
 
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '-'))
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-'))
                         return false;
         }
         return true;
@@ -104,9 +104,9 @@ static int parse_template_mode(const char *s, enum cpu_template_mode *out)
 }
 
 /* Flags that take a value: --flag VALUE or --flag=VALUE. */
-static const char *const value_flags[] = {"--api-sock", "--config-file", "--id", "--log-path",
-                                          "--level", "--pvm-cpu-template", "--metrics-path",
-                                          "--http-api-max-payload-size"};
+static const char *const value_flags[] = {
+    "--api-sock", "--config-file",      "--id",           "--log-path",
+    "--level",    "--pvm-cpu-template", "--metrics-path", "--http-api-max-payload-size"};
 
 static bool takes_value(const char *name)
 {
@@ -132,8 +132,8 @@ static int apply_value(struct cli *c, const char *name, const char *val)
                 return parse_level(val, &c->level) ? usage_error("invalid log level: %s", val) : 0;
         else if (strcmp(name, "--pvm-cpu-template") == 0)
                 return parse_template_mode(val, &c->vmm.pvm_template)
-                               ? usage_error("invalid --pvm-cpu-template mode: %s", val)
-                               : 0;
+                           ? usage_error("invalid --pvm-cpu-template mode: %s", val)
+                           : 0;
         else
                 return usage_error("%s is not supported yet by brasa", name);
         return 0;

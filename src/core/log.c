@@ -48,8 +48,8 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s:%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec, log_instance_id, log_thread);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec, log_instance_id, log_thread);
         if (n < 0 || (size_t)n >= sizeof(buf))
                 return;
         va_start(ap, fmt);

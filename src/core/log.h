@@ -20,7 +20,7 @@ void log_set_thread_name(const char *name);
 
 /* Writes one line at level, if enabled. Never blocks on a full pipe (drops instead). */
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define log_error(...) log_write(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...)  log_write(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)

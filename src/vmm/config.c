@@ -13,8 +13,7 @@
 #define MSG_VCPUS                                                                                  \
         "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even "       \
         "number if SMT is enabled."
-#define MSG_MEM                                                                                    \
-        "The memory size (MiB) is either 0, or not a multiple of the configured page size."
+#define MSG_MEM    "The memory size (MiB) is either 0, or not a multiple of the configured page size."
 #define MAX_ECHO   64 /* bytes of a user string echoed back in a message */
 #define MAX_FIELDS 16
 
@@ -365,8 +364,8 @@ static int missing_field(struct perr *pe, const char *name)
  * Checks obj against fields[] the way serde's derive does: an object, keys in document
  * order (unknown or mistyped first), then missing required ones (not for PATCH).
  */
-static int check_object(struct perr *pe, const json_t *obj, const struct field *fields,
-                        size_t n, const char *type_name, bool patch)
+static int check_object(struct perr *pe, const json_t *obj, const struct field *fields, size_t n,
+                        const char *type_name, bool patch)
 {
         const char *names[MAX_FIELDS];
         const struct field *f;
@@ -379,7 +378,8 @@ static int check_object(struct perr *pe, const json_t *obj, const struct field *
                 return type_error(pe, obj, type_name, NULL);
         for (i = 0; i < n; i++)
                 names[i] = fields[i].name;
-        json_object_foreach ((json_t *)(uintptr_t)obj, key, v) {
+        json_object_foreach((json_t *)(uintptr_t)obj, key, v)
+        {
                 f = find_field(fields, n, key);
                 if (!f)
                         return unknown_field(pe, key, names, n);
@@ -404,9 +404,9 @@ static const json_t *given(const json_t *obj, const char *name)
 /* ---- boot-source ---------------------------------------------------------------------- */
 
 static const struct field boot_fields[] = {
-        {"kernel_image_path", FK_STR, true, false, NULL, NULL},
-        {"initrd_path", FK_STR, false, true, NULL, NULL},
-        {"boot_args", FK_STR, false, true, NULL, NULL},
+    {"kernel_image_path", FK_STR, true, false, NULL, NULL},
+    {"initrd_path", FK_STR, false, true, NULL, NULL},
+    {"boot_args", FK_STR, false, true, NULL, NULL},
 };
 
 static int dup_opt(const json_t *obj, const char *name, char **out)
@@ -462,12 +462,12 @@ static const char *const huge_variants[] = {"None", "Transparent", "2M", NULL};
 static const char *const tmpl_variants[] = {"C3", "T2", "T2S", "None", "T2CL", "T2A", NULL};
 
 static const struct field machine_fields[] = {
-        {"vcpu_count", FK_U8, true, false, NULL, NULL},
-        {"mem_size_mib", FK_USIZE, true, false, NULL, NULL},
-        {"smt", FK_BOOL, false, false, NULL, NULL},
-        {"cpu_template", FK_ENUM, false, true, tmpl_variants, "enum StaticCpuTemplate"},
-        {"track_dirty_pages", FK_BOOL, false, false, NULL, NULL},
-        {"huge_pages", FK_ENUM, false, false, huge_variants, "enum HugePageConfig"},
+    {"vcpu_count", FK_U8, true, false, NULL, NULL},
+    {"mem_size_mib", FK_USIZE, true, false, NULL, NULL},
+    {"smt", FK_BOOL, false, false, NULL, NULL},
+    {"cpu_template", FK_ENUM, false, true, tmpl_variants, "enum StaticCpuTemplate"},
+    {"track_dirty_pages", FK_BOOL, false, false, NULL, NULL},
+    {"huge_pages", FK_ENUM, false, false, huge_variants, "enum HugePageConfig"},
 };
 #define N_MACHINE_FIELDS (sizeof(machine_fields) / sizeof(machine_fields[0]))
 
@@ -511,8 +511,8 @@ static int machine_deserialize(struct perr *pe, const json_t *body, const struct
         const json_t *v;
         int rc;
 
-        rc = check_object(pe, body, machine_fields, N_MACHINE_FIELDS, "struct MachineConfig",
-                          patch);
+        rc =
+            check_object(pe, body, machine_fields, N_MACHINE_FIELDS, "struct MachineConfig", patch);
         if (rc)
                 return rc;
         memset(in, 0, sizeof(*in));
@@ -625,27 +625,38 @@ struct section {
 
 /* VmmConfig's fields in Firecracker's declaration order (that of its error messages). */
 static const struct section sections[] = {
-        {"balloon", SK_OBJECT, "struct BalloonDeviceConfig"},
-        {"drives", SK_ARRAY, "a sequence"},
-        {"boot-source", SK_BOOT, "struct BootSourceConfig"},
-        {"cpu-config", SK_CPU_CONFIG, NULL},
-        {"logger", SK_OBJECT, "struct LoggerConfig"},
-        {"machine-config", SK_MACHINE, "struct MachineConfig"},
-        {"metrics", SK_OBJECT, "struct MetricsConfig"},
-        {"mmds-config", SK_OBJECT, "struct MmdsConfig"},
-        {"network-interfaces", SK_ARRAY, "a sequence"},
-        {"vsock", SK_OBJECT, "struct VsockDeviceConfig"},
-        {"entropy", SK_OBJECT, "struct EntropyDeviceConfig"},
-        {"pmem", SK_ARRAY, "a sequence"},
-        {"memory-hotplug", SK_OBJECT, "struct MemoryHotplugConfig"},
+    {"balloon", SK_OBJECT, "struct BalloonDeviceConfig"},
+    {"drives", SK_ARRAY, "a sequence"},
+    {"boot-source", SK_BOOT, "struct BootSourceConfig"},
+    {"cpu-config", SK_CPU_CONFIG, NULL},
+    {"logger", SK_OBJECT, "struct LoggerConfig"},
+    {"machine-config", SK_MACHINE, "struct MachineConfig"},
+    {"metrics", SK_OBJECT, "struct MetricsConfig"},
+    {"mmds-config", SK_OBJECT, "struct MmdsConfig"},
+    {"network-interfaces", SK_ARRAY, "a sequence"},
+    {"vsock", SK_OBJECT, "struct VsockDeviceConfig"},
+    {"entropy", SK_OBJECT, "struct EntropyDeviceConfig"},
+    {"pmem", SK_ARRAY, "a sequence"},
+    {"memory-hotplug", SK_OBJECT, "struct MemoryHotplugConfig"},
 };
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 /* The order VmResources::from_json() applies the sections in (so errors come in it). */
 static const char *const apply_order[] = {
-        "logger", "metrics", "machine-config", "cpu-config", "boot-source", "drives",
-        "network-interfaces", "vsock", "balloon", "mmds-config", "entropy", "pmem",
-        "memory-hotplug", NULL,
+    "logger",
+    "metrics",
+    "machine-config",
+    "cpu-config",
+    "boot-source",
+    "drives",
+    "network-interfaces",
+    "vsock",
+    "balloon",
+    "mmds-config",
+    "entropy",
+    "pmem",
+    "memory-hotplug",
+    NULL,
 };
 
 /* Parsed file, before it is applied to the vm_config. */
@@ -711,7 +722,8 @@ static int file_deserialize(struct perr *pe, const json_t *root, struct file_in 
                 return type_error(pe, root, "struct VmmConfig", NULL);
         for (i = 0; i < N_SECTIONS; i++)
                 names[i] = sections[i].key;
-        json_object_foreach ((json_t *)(uintptr_t)root, key, v) {
+        json_object_foreach((json_t *)(uintptr_t)root, key, v)
+        {
                 s = find_section(key);
                 if (!s)
                         return unknown_field(pe, key, names, N_SECTIONS);
@@ -755,8 +767,7 @@ static void json_error_msg(const json_error_t *jerr, char *out, size_t len)
                 snprintf(out, len, "invalid type: number out of range, %s at line %d column %d",
                          jerr->text, jerr->line, jerr->column);
         else
-                snprintf(out, len, "%s at line %d column %d", jerr->text, jerr->line,
-                         jerr->column);
+                snprintf(out, len, "%s at line %d column %d", jerr->text, jerr->line, jerr->column);
 }
 
 void config_json_error(const json_error_t *jerr, char *err, size_t errlen)
@@ -767,8 +778,7 @@ void config_json_error(const json_error_t *jerr, char *err, size_t errlen)
         one_line(err);
 }
 
-int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err,
-                      size_t errlen)
+int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err, size_t errlen)
 {
         struct perr pe = {err, errlen, NULL, true};
         char jmsg[JSON_ERROR_TEXT_LENGTH + 96];

@@ -17,8 +17,8 @@ int guest_mem_layout(uint64_t mem_bytes, struct guest_region *out, unsigned int 
         out[0] = (struct guest_region){.gpa = 0, .size = low};
         *nr = 1;
         if (mem_bytes > low) {
-                out[1] = (struct guest_region){.gpa = LAYOUT_RAM_HIGH_START,
-                                               .size = mem_bytes - low};
+                out[1] =
+                    (struct guest_region){.gpa = LAYOUT_RAM_HIGH_START, .size = mem_bytes - low};
                 *nr = 2;
         }
         return 0;

@@ -17,8 +17,8 @@ struct guest_mem {
         struct guest_region regions[GUEST_MEM_MAX_REGIONS];
         unsigned int nr_regions;
         uint64_t total_bytes;
-        uint8_t *map;      /* one host mapping that backs every region */
-        size_t map_bytes;  /* 0 when the caller owns the backing (tests) */
+        uint8_t *map;     /* one host mapping that backs every region */
+        size_t map_bytes; /* 0 when the caller owns the backing (tests) */
 };
 
 /*

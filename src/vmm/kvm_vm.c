@@ -16,10 +16,14 @@ static const struct {
         int cap;
         const char *name;
 } kvm_required_caps[] = {
-        {KVM_CAP_IRQCHIP, "IRQCHIP"},         {KVM_CAP_IOEVENTFD, "IOEVENTFD"},
-        {KVM_CAP_IRQFD, "IRQFD"},             {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
-        {KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"}, {KVM_CAP_PIT2, "PIT2"},
-        {KVM_CAP_EXT_CPUID, "EXT_CPUID"},     {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
+    {KVM_CAP_IRQCHIP, "IRQCHIP"},
+    {KVM_CAP_IOEVENTFD, "IOEVENTFD"},
+    {KVM_CAP_IRQFD, "IRQFD"},
+    {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
+    {KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"},
+    {KVM_CAP_PIT2, "PIT2"},
+    {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
+    {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
 };
 
 static int kvm_check_caps(int kvm_fd, char *err, size_t errlen)
@@ -112,10 +116,10 @@ int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem)
 
         for (i = 0; i < mem->nr_regions; i++) {
                 struct kvm_userspace_memory_region r = {
-                        .slot = i,
-                        .guest_phys_addr = mem->regions[i].gpa,
-                        .memory_size = mem->regions[i].size,
-                        .userspace_addr = (uint64_t)(uintptr_t)mem->regions[i].hva,
+                    .slot = i,
+                    .guest_phys_addr = mem->regions[i].gpa,
+                    .memory_size = mem->regions[i].size,
+                    .userspace_addr = (uint64_t)(uintptr_t)mem->regions[i].hva,
                 };
 
                 if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)

@@ -73,7 +73,8 @@ struct kvm_cpuid2 *vcpu_supported_cpuid(struct kvm_vm *vm)
 
 static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, char *err, size_t errlen)
 {
-        size_t bytes = sizeof(struct kvm_cpuid2) + VCPU_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2);
+        size_t bytes =
+            sizeof(struct kvm_cpuid2) + VCPU_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2);
         struct kvm_cpuid2 *c;
         int rc;
 
@@ -107,8 +108,7 @@ int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, char *err, size
                 return rc;
         rc = regs_setup_vcpu(v->fd, boot->pvh, boot->entry, v->index == 0);
         if (rc)
-                snprintf(err, errlen, "vCPU %u register setup failed: %s", v->index,
-                         strerror(-rc));
+                snprintf(err, errlen, "vCPU %u register setup failed: %s", v->index, strerror(-rc));
         return rc;
 }
 
@@ -202,9 +202,9 @@ static void vcpu_report_unexpected(struct vcpu *v)
         else if (r->exit_reason == KVM_EXIT_FAIL_ENTRY)
                 detail = (uint32_t)r->fail_entry.hardware_entry_failure_reason;
         vcpu_code_bytes(v, &rip, code, sizeof(code));
-        log_error("vCPU %u: %s (exit reason %u, code %u) at RIP 0x%llx, code bytes: %s",
-                  v->index, vcpu_exit_name(r->exit_reason), r->exit_reason, detail,
-                  (unsigned long long)rip, code);
+        log_error("vCPU %u: %s (exit reason %u, code %u) at RIP 0x%llx, code bytes: %s", v->index,
+                  vcpu_exit_name(r->exit_reason), r->exit_reason, detail, (unsigned long long)rip,
+                  code);
 }
 
 /* Returns 0 to keep running, 1 when the VM must stop. */
@@ -225,7 +225,7 @@ static int vcpu_handle_exit(struct vcpu *v)
                     r->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
                         log_info("vCPU %u: guest requested %s", v->index,
                                  r->system_event.type == KVM_SYSTEM_EVENT_RESET ? "reset"
-                                                                                 : "shutdown");
+                                                                                : "shutdown");
                         v->env->request_exit(v->env->ctx, 0);
                         return 1;
                 }

@@ -15,7 +15,6 @@
 #include "core/log.h"
 #include "vmm/vmm_boot.h"
 
-
 void vmm_request_exit(struct vmm *vmm, int code)
 {
         uint64_t one = 1;
@@ -129,8 +128,8 @@ static bool vmm_want_pvm_template(const struct vmm_opts *opts)
         log_info("CPU template for kvm_pvm hosts: %s (host %s kvm_pvm, mode %s)",
                  on ? "applied" : "not applied", host_pvm ? "is" : "is not",
                  opts->pvm_template == CPU_TEMPLATE_AUTO
-                         ? "auto"
-                         : (opts->pvm_template == CPU_TEMPLATE_PVM_ON ? "on" : "off"));
+                     ? "auto"
+                     : (opts->pvm_template == CPU_TEMPLATE_PVM_ON ? "on" : "off"));
         return on;
 }
 
@@ -139,10 +138,10 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
                            char *err, size_t errlen)
 {
         struct vcpu_boot vb = {
-                .pvh = boot->pvh,
-                .entry = boot->entry,
-                .nr_vcpus = cfg->machine.vcpu_count,
-                .pvm_template = vmm_want_pvm_template(opts),
+            .pvh = boot->pvh,
+            .entry = boot->entry,
+            .nr_vcpus = cfg->machine.vcpu_count,
+            .pvm_template = vmm_want_pvm_template(opts),
         };
         struct kvm_cpuid2 *cpuid;
         unsigned int i;
@@ -176,11 +175,11 @@ static void vmm_init_fields(struct vmm *vmm)
         vmm->exit_src.fd = vmm->signal_src.fd = -1;
         vmm->stdin_src.fd = vmm->serial_drain_src.fd = -1;
         vmm->vcpu_env = (struct vcpu_env){
-                .pio = &vmm->pio,
-                .mmio = &vmm->mmio,
-                .mem = &vmm->mem,
-                .request_exit = vmm_env_request_exit,
-                .ctx = vmm,
+            .pio = &vmm->pio,
+            .mmio = &vmm->mmio,
+            .mem = &vmm->mem,
+            .request_exit = vmm_env_request_exit,
+            .ctx = vmm,
         };
 }
 

@@ -153,8 +153,8 @@ int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
         if (rc)
                 return rc;
         if (cfg->boot.initrd_path) {
-                rc = load_initrd(mem, cfg->boot.initrd_path, ki.load_end, &initrd_gpa,
-                                 &initrd_size, err, errlen);
+                rc = load_initrd(mem, cfg->boot.initrd_path, ki.load_end, &initrd_gpa, &initrd_size,
+                                 err, errlen);
                 if (rc)
                         return rc;
         }

@@ -115,7 +115,7 @@ static void vmm_setup_stdin(struct vmm *vmm)
                 log_warn("serial console input disabled: %s", strerror(-rc));
         vmm_tty_raw(vmm);
         vmm->serial_drain_src = (struct ev_source){
-                .fd = serial_input_eventfd(&vmm->serial), .fn = vmm_on_serial_drain, .opaque = vmm};
+            .fd = serial_input_eventfd(&vmm->serial), .fn = vmm_on_serial_drain, .opaque = vmm};
         if (vmm->serial_drain_src.fd >= 0)
                 evloop_add(&vmm->loop, &vmm->serial_drain_src, EPOLLIN);
 }

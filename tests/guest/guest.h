@@ -3,7 +3,7 @@
 #define BRASA_GUEST_H
 
 /* Values passed in EDI by head.S; must match the constants there. */
-#define PROTO_PVH 0
+#define PROTO_PVH     0
 #define PROTO_LINUX64 1
 #define PROTO_LINUX32 2
 
@@ -20,34 +20,35 @@ typedef uint64_t u64;
 
 static inline u8 inb(u16 port)
 {
-	u8 v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
+        u8 v;
+        __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
 }
 
 static inline void outb(u16 port, u8 v)
 {
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+        __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
 }
 
 static inline void cpuid(u32 leaf, u32 sub, u32 r[4])
 {
-	__asm__ volatile("cpuid"
-			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
-			 : "a"(leaf), "c"(sub));
+        __asm__ volatile("cpuid"
+                         : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                         : "a"(leaf), "c"(sub));
 }
 
 /* True when [addr, addr+len) lies inside our identity map. */
 static inline int mapped(u64 addr, u64 len)
 {
-	return addr < MAPPED_LIMIT && len <= MAPPED_LIMIT - addr;
+        return addr < MAPPED_LIMIT && len <= MAPPED_LIMIT - addr;
 }
 
-/* Pointer to a physical address; the empty asm keeps gcc from judging small constants as bad pointers. */
+/* Pointer to a physical address; the empty asm keeps gcc from judging small constants as bad
+ * pointers. */
 static inline const void *phys(u64 pa)
 {
-	__asm__("" : "+r"(pa));
-	return (const void *)pa;
+        __asm__("" : "+r"(pa));
+        return (const void *)pa;
 }
 
 /* serial.c: COM1 output and input, and the "BRASA " line formatter. */

@@ -1,47 +1,48 @@
-/* The test guest's body: report what the VMM handed over, then act on brasa.* command-line words. */
+/* The test guest's body: report what the VMM handed over, then act on brasa.* command-line words.
+ */
 #include <asm/bootparam.h>
 
 #include "guest.h"
 
 /* PVH hvm_start_info and friends (Xen public ABI, version 1 layout). */
 struct pvh_start_info {
-	u32 magic;
-	u32 version;
-	u32 flags;
-	u32 nr_modules;
-	u64 modlist_paddr;
-	u64 cmdline_paddr;
-	u64 rsdp_paddr;
-	u64 memmap_paddr;	/* version >= 1 */
-	u32 memmap_entries;	/* version >= 1 */
-	u32 reserved;
+        u32 magic;
+        u32 version;
+        u32 flags;
+        u32 nr_modules;
+        u64 modlist_paddr;
+        u64 cmdline_paddr;
+        u64 rsdp_paddr;
+        u64 memmap_paddr;   /* version >= 1 */
+        u32 memmap_entries; /* version >= 1 */
+        u32 reserved;
 };
 
 struct pvh_module {
-	u64 paddr;
-	u64 size;
-	u64 cmdline_paddr;
-	u64 reserved;
+        u64 paddr;
+        u64 size;
+        u64 cmdline_paddr;
+        u64 reserved;
 };
 
 struct pvh_memmap_entry {
-	u64 addr;
-	u64 size;
-	u32 type;
-	u32 reserved;
+        u64 addr;
+        u64 size;
+        u32 type;
+        u32 reserved;
 };
 
-#define E820_RAM 1
-#define MAX_MAP_ENTRIES 128	/* the zero page's limit; also caps a garbage PVH count */
-#define MAX_CMDLINE 4096
-#define MAX_ECHO 200
+#define E820_RAM        1
+#define MAX_MAP_ENTRIES 128 /* the zero page's limit; also caps a garbage PVH count */
+#define MAX_CMDLINE     4096
+#define MAX_ECHO        200
 
 /* What both protocols boil down to. */
 struct boot_facts {
-	u64 cmdline; /* physical address, 0 if none */
-	u64 initrd;
-	u64 initrd_size; /* 0: no initrd */
-	u64 mem_top;
+        u64 cmdline; /* physical address, 0 if none */
+        u64 initrd;
+        u64 initrd_size; /* 0: no initrd */
+        u64 mem_top;
 };
 
 typedef u32 __attribute__((may_alias, aligned(1))) u32_any;
@@ -49,193 +50,193 @@ typedef u16 __attribute__((may_alias, aligned(1))) u16_any;
 
 static void report_map_entry(struct boot_facts *f, u64 addr, u64 size, u32 type)
 {
-	say("e820 addr=0x%lx size=0x%lx type=%u", addr, size, type);
-	if (type == E820_RAM && addr + size > f->mem_top)
-		f->mem_top = addr + size;
+        say("e820 addr=0x%lx size=0x%lx type=%u", addr, size, type);
+        if (type == E820_RAM && addr + size > f->mem_top)
+                f->mem_top = addr + size;
 }
 
 static void report_linux(const struct boot_params *bp, struct boot_facts *f)
 {
-	const struct setup_header *h = &bp->hdr;
+        const struct setup_header *h = &bp->hdr;
 
-	say("zeropage type_of_loader=0x%02x boot_flag=0x%04x header=0x%08x version=0x%04x "
-	    "cmd_line_ptr=0x%08x cmdline_size=0x%08x ramdisk_image=0x%08x ramdisk_size=0x%08x "
-	    "kernel_alignment=0x%08x",
-	    h->type_of_loader, h->boot_flag, h->header, h->version, h->cmd_line_ptr,
-	    h->cmdline_size, h->ramdisk_image, h->ramdisk_size, h->kernel_alignment);
-	f->cmdline = h->cmd_line_ptr | (u64)bp->ext_cmd_line_ptr << 32;
-	f->initrd = h->ramdisk_image | (u64)bp->ext_ramdisk_image << 32;
-	f->initrd_size = h->ramdisk_size | (u64)bp->ext_ramdisk_size << 32;
+        say("zeropage type_of_loader=0x%02x boot_flag=0x%04x header=0x%08x version=0x%04x "
+            "cmd_line_ptr=0x%08x cmdline_size=0x%08x ramdisk_image=0x%08x ramdisk_size=0x%08x "
+            "kernel_alignment=0x%08x",
+            h->type_of_loader, h->boot_flag, h->header, h->version, h->cmd_line_ptr,
+            h->cmdline_size, h->ramdisk_image, h->ramdisk_size, h->kernel_alignment);
+        f->cmdline = h->cmd_line_ptr | (u64)bp->ext_cmd_line_ptr << 32;
+        f->initrd = h->ramdisk_image | (u64)bp->ext_ramdisk_image << 32;
+        f->initrd_size = h->ramdisk_size | (u64)bp->ext_ramdisk_size << 32;
 
-	unsigned n = bp->e820_entries;
-	for (unsigned i = 0; i < n && i < MAX_MAP_ENTRIES; i++)
-		report_map_entry(f, bp->e820_table[i].addr, bp->e820_table[i].size,
-				 bp->e820_table[i].type);
-	say("e820-count %u", n);
+        unsigned n = bp->e820_entries;
+        for (unsigned i = 0; i < n && i < MAX_MAP_ENTRIES; i++)
+                report_map_entry(f, bp->e820_table[i].addr, bp->e820_table[i].size,
+                                 bp->e820_table[i].type);
+        say("e820-count %u", n);
 }
 
 static void report_pvh(const struct pvh_start_info *si, struct boot_facts *f)
 {
-	u64 memmap = si->version >= 1 ? si->memmap_paddr : 0;
-	u32 entries = si->version >= 1 ? si->memmap_entries : 0;
+        u64 memmap = si->version >= 1 ? si->memmap_paddr : 0;
+        u32 entries = si->version >= 1 ? si->memmap_entries : 0;
 
-	say("startinfo magic=0x%08x version=%u nr_modules=%u modlist=0x%lx cmdline=0x%lx "
-	    "memmap=0x%lx memmap_entries=%u",
-	    si->magic, si->version, si->nr_modules, si->modlist_paddr, si->cmdline_paddr,
-	    memmap, entries);
-	f->cmdline = si->cmdline_paddr;
-	if (si->nr_modules >= 1) {
-		if (!mapped(si->modlist_paddr, sizeof(struct pvh_module)))
-			panic("modlist-unmapped");
-		const struct pvh_module *m = (const void *)si->modlist_paddr;
-		f->initrd = m->paddr;
-		f->initrd_size = m->size;
-	}
-	if (entries && !mapped(memmap, (u64)entries * sizeof(struct pvh_memmap_entry)))
-		panic("memmap-unmapped");
-	const struct pvh_memmap_entry *e = (const void *)memmap;
-	for (u32 i = 0; i < entries && i < MAX_MAP_ENTRIES; i++)
-		report_map_entry(f, e[i].addr, e[i].size, e[i].type);
-	say("e820-count %u", entries);
+        say("startinfo magic=0x%08x version=%u nr_modules=%u modlist=0x%lx cmdline=0x%lx "
+            "memmap=0x%lx memmap_entries=%u",
+            si->magic, si->version, si->nr_modules, si->modlist_paddr, si->cmdline_paddr, memmap,
+            entries);
+        f->cmdline = si->cmdline_paddr;
+        if (si->nr_modules >= 1) {
+                if (!mapped(si->modlist_paddr, sizeof(struct pvh_module)))
+                        panic("modlist-unmapped");
+                const struct pvh_module *m = (const void *)si->modlist_paddr;
+                f->initrd = m->paddr;
+                f->initrd_size = m->size;
+        }
+        if (entries && !mapped(memmap, (u64)entries * sizeof(struct pvh_memmap_entry)))
+                panic("memmap-unmapped");
+        const struct pvh_memmap_entry *e = (const void *)memmap;
+        for (u32 i = 0; i < entries && i < MAX_MAP_ENTRIES; i++)
+                report_map_entry(f, e[i].addr, e[i].size, e[i].type);
+        say("e820-count %u", entries);
 }
 
 /* Returns the command line's length (up to its NUL) after printing it. */
 static u64 report_cmdline(u64 pa)
 {
-	u64 n = 0;
+        u64 n = 0;
 
-	if (pa && !mapped(pa, MAX_CMDLINE))
-		panic("cmdline-unmapped");
-	const u8 *p = (const u8 *)pa;
-	while (pa && n < MAX_CMDLINE && p[n])
-		n++;
-	say_bytes("cmdline ", p, n);
-	return n;
+        if (pa && !mapped(pa, MAX_CMDLINE))
+                panic("cmdline-unmapped");
+        const u8 *p = (const u8 *)pa;
+        while (pa && n < MAX_CMDLINE && p[n])
+                n++;
+        say_bytes("cmdline ", p, n);
+        return n;
 }
 
 static int has_word(const u8 *s, u64 n, const char *word)
 {
-	u64 i = 0;
+        u64 i = 0;
 
-	while (i < n) {
-		while (i < n && s[i] == ' ')
-			i++;
-		u64 j = 0;
-		while (i + j < n && word[j] && s[i + j] == (u8)word[j])
-			j++;
-		if (!word[j] && (i + j == n || s[i + j] == ' '))
-			return 1;
-		while (i < n && s[i] != ' ')
-			i++;
-	}
-	return 0;
+        while (i < n) {
+                while (i < n && s[i] == ' ')
+                        i++;
+                u64 j = 0;
+                while (i + j < n && word[j] && s[i + j] == (u8)word[j])
+                        j++;
+                if (!word[j] && (i + j == n || s[i + j] == ' '))
+                        return 1;
+                while (i < n && s[i] != ' ')
+                        i++;
+        }
+        return 0;
 }
 
 static int checksum_ok(const u8 *p, u64 n)
 {
-	u8 sum = 0;
+        u8 sum = 0;
 
-	for (u64 i = 0; i < n; i++)
-		sum += p[i];
-	return sum == 0;
+        for (u64 i = 0; i < n; i++)
+                sum += p[i];
+        return sum == 0;
 }
 
-#define MP_FP_SIG 0x5f504d5fu  /* "_MP_" */
+#define MP_FP_SIG  0x5f504d5fu /* "_MP_" */
 #define MP_CFG_SIG 0x504d4350u /* "PCMP" */
 
 /* Scans 16-byte boundaries for a valid MP floating pointer; notes bad-checksum hits. */
 static const u8 *scan_mp(u64 base, u64 len, int *bad)
 {
-	for (u64 a = base; a + 16 <= base + len; a += 16) {
-		const u8 *p = (const u8 *)a;
-		if (*(const u32_any *)p != MP_FP_SIG)
-			continue;
-		if (p[8] != 0 && checksum_ok(p, p[8] * 16u))
-			return p;
-		*bad = 1;
-	}
-	return 0;
+        for (u64 a = base; a + 16 <= base + len; a += 16) {
+                const u8 *p = (const u8 *)a;
+                if (*(const u32_any *)p != MP_FP_SIG)
+                        continue;
+                if (p[8] != 0 && checksum_ok(p, p[8] * 16u))
+                        return p;
+                *bad = 1;
+        }
+        return 0;
 }
 
 /* Counts enabled processor entries of the MP table, or says why it cannot. */
 static void report_cpus(void)
 {
-	int bad = 0;
-	u64 ebda = (u64)*(const u16_any *)phys(0x40e) << 4; /* BDA: EBDA segment */
-	const u8 *fp = 0;
+        int bad = 0;
+        u64 ebda = (u64) * (const u16_any *)phys(0x40e) << 4; /* BDA: EBDA segment */
+        const u8 *fp = 0;
 
-	if (ebda && mapped(ebda, 1024))
-		fp = scan_mp(ebda, 1024, &bad);
-	if (!fp)
-		fp = scan_mp(0x9fc00, 0x400, &bad);
-	if (!fp)
-		fp = scan_mp(0xf0000, 0x10000, &bad);
-	if (!fp) {
-		say("cpus-error %s", bad ? "floating-pointer-checksum" : "no-floating-pointer");
-		return;
-	}
+        if (ebda && mapped(ebda, 1024))
+                fp = scan_mp(ebda, 1024, &bad);
+        if (!fp)
+                fp = scan_mp(0x9fc00, 0x400, &bad);
+        if (!fp)
+                fp = scan_mp(0xf0000, 0x10000, &bad);
+        if (!fp) {
+                say("cpus-error %s", bad ? "floating-pointer-checksum" : "no-floating-pointer");
+                return;
+        }
 
-	u64 cfg_pa = *(const u32_any *)(fp + 4);
-	if (!cfg_pa) {
-		say("cpus-error no-config-table");
-		return;
-	}
-	const u8 *cfg = (const u8 *)cfg_pa;
-	if (*(const u32_any *)cfg != MP_CFG_SIG) {
-		say("cpus-error config-signature");
-		return;
-	}
-	u16 len = *(const u16_any *)(cfg + 4);
-	if (len < 0x2c || !checksum_ok(cfg, len)) {
-		say("cpus-error config-checksum");
-		return;
-	}
+        u64 cfg_pa = *(const u32_any *)(fp + 4);
+        if (!cfg_pa) {
+                say("cpus-error no-config-table");
+                return;
+        }
+        const u8 *cfg = (const u8 *)cfg_pa;
+        if (*(const u32_any *)cfg != MP_CFG_SIG) {
+                say("cpus-error config-signature");
+                return;
+        }
+        u16 len = *(const u16_any *)(cfg + 4);
+        if (len < 0x2c || !checksum_ok(cfg, len)) {
+                say("cpus-error config-checksum");
+                return;
+        }
 
-	/* Walk by the table length, as Linux does; the entry count must agree unless 0 (qboot). */
-	unsigned count = *(const u16_any *)(cfg + 0x22), entries = 0, cpus = 0;
-	const u8 *p = cfg + 0x2c, *end = cfg + len;
-	while (p < end) {
-		unsigned size = p[0] == 0 ? 20 : 8;
-		if (p[0] > 4) {
-			say("cpus-error config-entry-type");
-			return;
-		}
-		if (p + size > end) {
-			say("cpus-error config-overflow");
-			return;
-		}
-		if (p[0] == 0 && (p[3] & 1)) /* processor entry, CPU_ENABLED */
-			cpus++;
-		entries++;
-		p += size;
-	}
-	if (count && count != entries) {
-		say("cpus-error config-entry-count");
-		return;
-	}
-	say("cpus %u", cpus);
+        /* Walk by the table length, as Linux does; the entry count must agree unless 0 (qboot). */
+        unsigned count = *(const u16_any *)(cfg + 0x22), entries = 0, cpus = 0;
+        const u8 *p = cfg + 0x2c, *end = cfg + len;
+        while (p < end) {
+                unsigned size = p[0] == 0 ? 20 : 8;
+                if (p[0] > 4) {
+                        say("cpus-error config-entry-type");
+                        return;
+                }
+                if (p + size > end) {
+                        say("cpus-error config-overflow");
+                        return;
+                }
+                if (p[0] == 0 && (p[3] & 1)) /* processor entry, CPU_ENABLED */
+                        cpus++;
+                entries++;
+                p += size;
+        }
+        if (count && count != entries) {
+                say("cpus-error config-entry-count");
+                return;
+        }
+        say("cpus %u", cpus);
 }
 
 static void report_cpuid(void)
 {
-	u32 r[4], l1[4], l7[4] = { 0, 0, 0, 0 }, hv[4], kvm[4];
-	char vendor[12];
+        u32 r[4], l1[4], l7[4] = {0, 0, 0, 0}, hv[4], kvm[4];
+        char vendor[12];
 
-	cpuid(0, 0, r);
-	for (int i = 0; i < 4; i++) {
-		vendor[i] = (char)(r[1] >> (8 * i));
-		vendor[4 + i] = (char)(r[3] >> (8 * i));
-		vendor[8 + i] = (char)(r[2] >> (8 * i));
-	}
-	cpuid(1, 0, l1);
-	if (r[0] >= 7)
-		cpuid(7, 0, l7);
-	cpuid(0x40000000, 0, hv);
-	cpuid(0x40000001, 0, kvm);
-	say("cpuid leaf1.ecx=0x%08x leaf1.edx=0x%08x leaf7.ebx=0x%08x leaf7.ecx=0x%08x "
-	    "hv=0x%08x kvm.eax=0x%08x",
-	    l1[2], l1[3], l7[1], l7[2], hv[0], kvm[0]);
-	say_bytes("cpuid-vendor ", (const u8 *)vendor, sizeof(vendor));
+        cpuid(0, 0, r);
+        for (int i = 0; i < 4; i++) {
+                vendor[i] = (char)(r[1] >> (8 * i));
+                vendor[4 + i] = (char)(r[3] >> (8 * i));
+                vendor[8 + i] = (char)(r[2] >> (8 * i));
+        }
+        cpuid(1, 0, l1);
+        if (r[0] >= 7)
+                cpuid(7, 0, l7);
+        cpuid(0x40000000, 0, hv);
+        cpuid(0x40000001, 0, kvm);
+        say("cpuid leaf1.ecx=0x%08x leaf1.edx=0x%08x leaf7.ebx=0x%08x leaf7.ecx=0x%08x "
+            "hv=0x%08x kvm.eax=0x%08x",
+            l1[2], l1[3], l7[1], l7[2], hv[0], kvm[0]);
+        say_bytes("cpuid-vendor ", (const u8 *)vendor, sizeof(vendor));
 }
 
 /*
@@ -244,59 +245,59 @@ static void report_cpuid(void)
  */
 static u32 fnv1a32w(const u8 *p, u64 n)
 {
-	const u32 prime = 0x01000193u;
-	const u32_any *w = (const u32_any *)p;
-	u32 h = 0x811c9dc5u;
-	u64 words = n / 4, i = 0;
+        const u32 prime = 0x01000193u;
+        const u32_any *w = (const u32_any *)p;
+        u32 h = 0x811c9dc5u;
+        u64 words = n / 4, i = 0;
 
-	for (; i + 4 <= words; i += 4) { /* unrolled by hand: fewer loop instructions */
-		h = (h ^ w[i]) * prime;
-		h = (h ^ w[i + 1]) * prime;
-		h = (h ^ w[i + 2]) * prime;
-		h = (h ^ w[i + 3]) * prime;
-	}
-	for (; i < words; i++)
-		h = (h ^ w[i]) * prime;
-	for (i = words * 4; i < n; i++)
-		h = (h ^ p[i]) * prime;
-	return h;
+        for (; i + 4 <= words; i += 4) { /* unrolled by hand: fewer loop instructions */
+                h = (h ^ w[i]) * prime;
+                h = (h ^ w[i + 1]) * prime;
+                h = (h ^ w[i + 2]) * prime;
+                h = (h ^ w[i + 3]) * prime;
+        }
+        for (; i < words; i++)
+                h = (h ^ w[i]) * prime;
+        for (i = words * 4; i < n; i++)
+                h = (h ^ p[i]) * prime;
+        return h;
 }
 
 static void report_initrd(const struct boot_facts *f)
 {
-	if (!f->initrd_size) {
-		say("initrd none");
-		return;
-	}
-	if (!mapped(f->initrd, f->initrd_size))
-		panic("initrd-unmapped");
-	say("initrd addr=0x%lx size=0x%lx sum=0x%08x", f->initrd, f->initrd_size,
-	    fnv1a32w((const u8 *)f->initrd, f->initrd_size));
+        if (!f->initrd_size) {
+                say("initrd none");
+                return;
+        }
+        if (!mapped(f->initrd, f->initrd_size))
+                panic("initrd-unmapped");
+        say("initrd addr=0x%lx size=0x%lx sum=0x%08x", f->initrd, f->initrd_size,
+            fnv1a32w((const u8 *)f->initrd, f->initrd_size));
 }
 
 static void echo_line(void)
 {
-	u8 line[MAX_ECHO];
-	u64 n = 0;
+        u8 line[MAX_ECHO];
+        u64 n = 0;
 
-	say("echo ready");
-	while (n < MAX_ECHO) {
-		int c = serial_getc();
-		if (c == '\n' || c == '\r')
-			break;
-		line[n++] = (u8)c;
-	}
-	say_bytes("echo ", line, n);
+        say("echo ready");
+        while (n < MAX_ECHO) {
+                int c = serial_getc();
+                if (c == '\n' || c == '\r')
+                        break;
+                line[n++] = (u8)c;
+        }
+        say_bytes("echo ", line, n);
 }
 
 struct idt_gate {
-	u16 off_lo;
-	u16 selector;
-	u8 ist;
-	u8 type;
-	u16 off_mid;
-	u32 off_hi;
-	u32 zero;
+        u16 off_lo;
+        u16 selector;
+        u8 ist;
+        u8 type;
+        u16 off_mid;
+        u32 off_hi;
+        u32 zero;
 } __attribute__((packed));
 
 static struct idt_gate idt[32];
@@ -304,71 +305,71 @@ static struct idt_gate idt[32];
 /* Exceptions print a panic line instead of silently triple-faulting. */
 static void setup_idt(void)
 {
-	for (int i = 0; i < 32; i++) {
-		u64 a = isr_table[i];
-		idt[i].off_lo = (u16)a;
-		idt[i].selector = 0x08;
-		idt[i].type = 0x8e; /* present, DPL0, 64-bit interrupt gate */
-		idt[i].off_mid = (u16)(a >> 16);
-		idt[i].off_hi = (u32)(a >> 32);
-	}
-	struct {
-		u16 limit;
-		u64 base;
-	} __attribute__((packed)) desc = { sizeof(idt) - 1, (u64)idt };
-	__asm__ volatile("lidt %0" : : "m"(desc));
+        for (int i = 0; i < 32; i++) {
+                u64 a = isr_table[i];
+                idt[i].off_lo = (u16)a;
+                idt[i].selector = 0x08;
+                idt[i].type = 0x8e; /* present, DPL0, 64-bit interrupt gate */
+                idt[i].off_mid = (u16)(a >> 16);
+                idt[i].off_hi = (u32)(a >> 32);
+        }
+        struct {
+                u16 limit;
+                u64 base;
+        } __attribute__((packed)) desc = {sizeof(idt) - 1, (u64)idt};
+        __asm__ volatile("lidt %0" : : "m"(desc));
 }
 
 void guest_exception(const u64 *frame)
 {
-	u64 cr2;
+        u64 cr2;
 
-	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-	say("panic exception vec=%lu err=0x%lx rip=0x%lx cr2=0x%lx", frame[0], frame[1], frame[2],
-	    cr2);
-	reset_machine();
+        __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+        say("panic exception vec=%lu err=0x%lx rip=0x%lx cr2=0x%lx", frame[0], frame[1], frame[2],
+            cr2);
+        reset_machine();
 }
 
 void guest_main(u32 proto, u64 info)
 {
-	static const char *const names[] = { "pvh", "linux64", "linux32" };
-	struct boot_facts f = { 0, 0, 0, 0 };
+        static const char *const names[] = {"pvh", "linux64", "linux32"};
+        struct boot_facts f = {0, 0, 0, 0};
 
-	setup_idt();
-	say("hello proto=%s", names[proto]);
-	if (!mapped(info, 4096))
-		panic("boot-info-unmapped");
-	if (proto == PROTO_PVH)
-		report_pvh((const struct pvh_start_info *)info, &f);
-	else
-		report_linux((const struct boot_params *)info, &f);
-	u64 cmdlen = report_cmdline(f.cmdline);
-	const u8 *cmd = (const u8 *)f.cmdline;
-	if (has_word(cmd, cmdlen, "brasa.quick")) {
-		/* Benchmarks: skip the slow reports (MP scan, checksums) and reset at once. */
-		say("done");
-		reset_machine();
-	}
-	report_cpus();
-	report_cpuid();
-	report_initrd(&f);
-	say("mem-top 0x%lx", f.mem_top);
+        setup_idt();
+        say("hello proto=%s", names[proto]);
+        if (!mapped(info, 4096))
+                panic("boot-info-unmapped");
+        if (proto == PROTO_PVH)
+                report_pvh((const struct pvh_start_info *)info, &f);
+        else
+                report_linux((const struct boot_params *)info, &f);
+        u64 cmdlen = report_cmdline(f.cmdline);
+        const u8 *cmd = (const u8 *)f.cmdline;
+        if (has_word(cmd, cmdlen, "brasa.quick")) {
+                /* Benchmarks: skip the slow reports (MP scan, checksums) and reset at once. */
+                say("done");
+                reset_machine();
+        }
+        report_cpus();
+        report_cpuid();
+        report_initrd(&f);
+        say("mem-top 0x%lx", f.mem_top);
 
-	if (has_word(cmd, cmdlen, "brasa.boottimer")) {
-		/* One movb: the boot timer device reacts to a 1-byte write of 123. */
-		__asm__ volatile("movb %1, (%0)" : : "r"(0xc0000000ul), "i"(123) : "memory");
-		say("boottimer written");
-	}
-	if (has_word(cmd, cmdlen, "brasa.echo"))
-		echo_line();
-	if (has_word(cmd, cmdlen, "brasa.halt")) {
-		say("halting");
-		spin_forever();
-	}
-	if (has_word(cmd, cmdlen, "brasa.badinsn")) {
-		say("badinsn");
-		bad_instruction();
-	}
-	say("done");
-	reset_machine();
+        if (has_word(cmd, cmdlen, "brasa.boottimer")) {
+                /* One movb: the boot timer device reacts to a 1-byte write of 123. */
+                __asm__ volatile("movb %1, (%0)" : : "r"(0xc0000000ul), "i"(123) : "memory");
+                say("boottimer written");
+        }
+        if (has_word(cmd, cmdlen, "brasa.echo"))
+                echo_line();
+        if (has_word(cmd, cmdlen, "brasa.halt")) {
+                say("halting");
+                spin_forever();
+        }
+        if (has_word(cmd, cmdlen, "brasa.badinsn")) {
+                say("badinsn");
+                bad_instruction();
+        }
+        say("done");
+        reset_machine();
 }

@@ -56,7 +56,8 @@ static void layout_low_backed(struct guest_mem *m, uint64_t bytes)
         m->regions[0].hva = ram;
 }
 
-static void assert_entry(const struct boot_e820_entry *e, uint64_t addr, uint64_t size, uint32_t type)
+static void assert_entry(const struct boot_e820_entry *e, uint64_t addr, uint64_t size,
+                         uint32_t type)
 {
         assert_int_equal(e->addr, addr);
         assert_int_equal(e->size, size);
@@ -186,7 +187,8 @@ static void test_zero_page_elf(void **state)
 
 static void test_zero_page_bzimage(void **state)
 {
-        struct kernel_info ki = {.proto = BOOT_PROTO_LINUX64, .entry = 0x100200, .has_setup_header = true};
+        struct kernel_info ki = {
+            .proto = BOOT_PROTO_LINUX64, .entry = 0x100200, .has_setup_header = true};
         struct boot_params *bp = zero_page();
 
         (void)state;
@@ -196,8 +198,8 @@ static void test_zero_page_bzimage(void **state)
         ki.hdr.loadflags = LOADED_HIGH;
         ki.hdr.kernel_alignment = 0x200000;
         ki.hdr.init_size = 0x2000000;
-        ki.hdr.cmdline_size = 0x7ff;     /* overwritten */
-        ki.hdr.type_of_loader = 0;       /* overwritten */
+        ki.hdr.cmdline_size = 0x7ff; /* overwritten */
+        ki.hdr.type_of_loader = 0;   /* overwritten */
         assert_int_equal(zero_page_write(&mem, &ki, 100, 0xff0000, 0x1234), 0);
         assert_int_equal(bp->hdr.setup_sects, 27);
         assert_int_equal(bp->hdr.version, 0x020f);
@@ -259,9 +261,9 @@ static void test_pvh_no_initrd(void **state)
 {
         const struct hvm_start_info *si = start_info();
         const struct hvm_memmap_table_entry *mm =
-                (const struct hvm_memmap_table_entry *)(ram + LAYOUT_PVH_MEMMAP_START);
+            (const struct hvm_memmap_table_entry *)(ram + LAYOUT_PVH_MEMMAP_START);
         const struct hvm_modlist_entry *mod =
-                (const struct hvm_modlist_entry *)(ram + LAYOUT_PVH_MODLIST_START);
+            (const struct hvm_modlist_entry *)(ram + LAYOUT_PVH_MODLIST_START);
 
         (void)state;
         assert_int_equal(pvh_start_info_write(&mem, 20, 0, 0), 0);
@@ -287,7 +289,7 @@ static void test_pvh_initrd(void **state)
 {
         const struct hvm_start_info *si = start_info();
         const struct hvm_modlist_entry *mod =
-                (const struct hvm_modlist_entry *)(ram + LAYOUT_PVH_MODLIST_START);
+            (const struct hvm_modlist_entry *)(ram + LAYOUT_PVH_MODLIST_START);
 
         (void)state;
         memset(ram + LAYOUT_PVH_MODLIST_START, 0xaa, sizeof(*mod));
@@ -304,7 +306,7 @@ static void test_pvh_initrd(void **state)
 static void test_pvh_4g(void **state)
 {
         const struct hvm_memmap_table_entry *mm =
-                (const struct hvm_memmap_table_entry *)(ram + LAYOUT_PVH_MEMMAP_START);
+            (const struct hvm_memmap_table_entry *)(ram + LAYOUT_PVH_MEMMAP_START);
         struct guest_mem m;
 
         (void)state;
@@ -320,19 +322,11 @@ static void test_pvh_4g(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                T(test_e820_128m),
-                T(test_e820_1g),
-                T(test_e820_3g_exactly),
-                T(test_e820_4g),
-                T(test_e820_nospc),
-                T(test_cmdline),
-                T(test_zero_page_elf),
-                T(test_zero_page_bzimage),
-                T(test_zero_page_bad_args),
-                T(test_zero_page_4g),
-                T(test_pvh_no_initrd),
-                T(test_pvh_initrd),
-                T(test_pvh_4g),
+            T(test_e820_128m),     T(test_e820_1g),           T(test_e820_3g_exactly),
+            T(test_e820_4g),       T(test_e820_nospc),        T(test_cmdline),
+            T(test_zero_page_elf), T(test_zero_page_bzimage), T(test_zero_page_bad_args),
+            T(test_zero_page_4g),  T(test_pvh_no_initrd),     T(test_pvh_initrd),
+            T(test_pvh_4g),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,7 +111,8 @@ static void test_small_values_padded(void **state)
         boot_timer_init(&f->t, &wall, &cpu);
         write_bytes(f, 0, 123, 1);
         read_log(f, buf, sizeof(buf));
-        assert_non_null(strstr(buf, "] Guest-boot-time =      0 us 0 ms,      0 CPU us 0 CPU ms\n"));
+        assert_non_null(
+            strstr(buf, "] Guest-boot-time =      0 us 0 ms,      0 CPU us 0 CPU ms\n"));
 }
 
 static void test_other_writes_ignored(void **state)
@@ -150,11 +151,11 @@ static void test_level_off_silences(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_bus_window, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_magic_write_logs, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_small_values_padded, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_other_writes_ignored, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_level_off_silences, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_bus_window, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_magic_write_logs, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_small_values_padded, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_other_writes_ignored, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_level_off_silences, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

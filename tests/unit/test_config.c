@@ -364,10 +364,10 @@ static void test_unsupported_sections(void **state)
 
 static void test_null_sections(void **state)
 {
-        static const char *const keys[] = {"balloon", "drives", "cpu-config", "logger",
-                                           "machine-config", "metrics", "mmds-config",
-                                           "network-interfaces", "vsock", "entropy", "pmem",
-                                           "memory-hotplug"};
+        static const char *const keys[] = {
+            "balloon",        "drives",  "cpu-config",  "logger",
+            "machine-config", "metrics", "mmds-config", "network-interfaces",
+            "vsock",          "entropy", "pmem",        "memory-hotplug"};
         struct vm_config cfg;
         char text[256];
         size_t i;
@@ -404,8 +404,7 @@ static void test_machine_options(void **state)
                  "(field `huge_pages`)");
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}", -ENOTSUP,
                  "CPU template T2 is not supported yet");
-        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}",
-                 -EBADMSG,
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}", -EBADMSG,
                  "unknown variant `V1N1`, expected one of `C3`, `T2`, `T2S`, `None`, `T2CL`, "
                  "`T2A`");
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}", -ENOTSUP,
@@ -446,9 +445,9 @@ static void test_patch(void **state)
 static void test_to_json_round_trip(void **state)
 {
         static const char *const order[] = {
-                "balloon", "drives", "boot-source", "cpu-config", "logger", "machine-config",
-                "metrics", "mmds-config", "network-interfaces", "vsock", "entropy", "pmem",
-                "memory-hotplug"};
+            "balloon",        "drives",  "boot-source",   "cpu-config",         "logger",
+            "machine-config", "metrics", "mmds-config",   "network-interfaces", "vsock",
+            "entropy",        "pmem",    "memory-hotplug"};
         struct vm_config cfg, again;
         json_t *j, *bs, *mc;
         const char *key;
@@ -460,7 +459,8 @@ static void test_to_json_round_trip(void **state)
         assert_int_equal(parse_file(VALID_FILE, &cfg), 0);
         j = config_to_json(&cfg);
         assert_non_null(j);
-        json_object_foreach (j, key, v) {
+        json_object_foreach(j, key, v)
+        {
                 assert_true(i < sizeof(order) / sizeof(order[0]));
                 assert_string_equal(key, order[i++]);
         }
@@ -512,34 +512,34 @@ static void test_small_err_buffer(void **state)
         assert_string_equal(small, "Invalid");
         assert_int_equal(config_parse_file("{}", 2, &cfg, NULL, 0), -EBADMSG);
         /* Not NUL-terminated input: only len bytes are read. */
-        assert_int_equal(config_parse_file("{" BOOT "}garbage", strlen("{" BOOT "}"), &cfg, err,
-                                           sizeof(err)),
-                         0);
+        assert_int_equal(
+            config_parse_file("{" BOOT "}garbage", strlen("{" BOOT "}"), &cfg, err, sizeof(err)),
+            0);
         config_free(&cfg);
 }
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_valid_file),
-                cmocka_unit_test(test_minimal_file_defaults),
-                cmocka_unit_test(test_boot_source_fields),
-                cmocka_unit_test(test_boot_source_api),
-                cmocka_unit_test(test_vcpu_range),
-                cmocka_unit_test(test_mem_size),
-                cmocka_unit_test(test_wrong_types),
-                cmocka_unit_test(test_echo_is_one_line),
-                cmocka_unit_test(test_unknown_fields),
-                cmocka_unit_test(test_missing_fields),
-                cmocka_unit_test(test_invalid_json),
-                cmocka_unit_test(test_duplicate_keys),
-                cmocka_unit_test(test_unsupported_sections),
-                cmocka_unit_test(test_null_sections),
-                cmocka_unit_test(test_machine_options),
-                cmocka_unit_test(test_patch),
-                cmocka_unit_test(test_to_json_round_trip),
-                cmocka_unit_test(test_small_err_buffer),
+            cmocka_unit_test(test_defaults),
+            cmocka_unit_test(test_valid_file),
+            cmocka_unit_test(test_minimal_file_defaults),
+            cmocka_unit_test(test_boot_source_fields),
+            cmocka_unit_test(test_boot_source_api),
+            cmocka_unit_test(test_vcpu_range),
+            cmocka_unit_test(test_mem_size),
+            cmocka_unit_test(test_wrong_types),
+            cmocka_unit_test(test_echo_is_one_line),
+            cmocka_unit_test(test_unknown_fields),
+            cmocka_unit_test(test_missing_fields),
+            cmocka_unit_test(test_invalid_json),
+            cmocka_unit_test(test_duplicate_keys),
+            cmocka_unit_test(test_unsupported_sections),
+            cmocka_unit_test(test_null_sections),
+            cmocka_unit_test(test_machine_options),
+            cmocka_unit_test(test_patch),
+            cmocka_unit_test(test_to_json_round_trip),
+            cmocka_unit_test(test_small_err_buffer),
         };
 
         json_object_seed(1);

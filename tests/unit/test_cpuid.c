@@ -61,10 +61,10 @@ static struct kvm_cpuid2 *intel_table(void)
 
         add(t, 0, 0, 0, 0x1f, 0x756e6547, 0x6c65746e, 0x49656e69); /* GenuineIntel */
         add(t, 1, 0, 0, 0x606a6, 0x07400800, HOST_LEAF1_ECX & ~(1u << 24), HOST_LEAF1_EDX);
-        add(t, 4, 0, SIG, 0x1c004121, 0x02c0003f, 0x3f, 0);    /* L1d */
-        add(t, 4, 1, SIG, 0x1c004122, 0x01c0003f, 0x3f, 0);    /* L1i */
-        add(t, 4, 2, SIG, 0x1c004143, 0x03c0003f, 0x3ff, 0);   /* L2 */
-        add(t, 4, 3, SIG, 0x1c07c163, 0x02c0003f, 0xbfff, 4);  /* L3, 32 sharing */
+        add(t, 4, 0, SIG, 0x1c004121, 0x02c0003f, 0x3f, 0);   /* L1d */
+        add(t, 4, 1, SIG, 0x1c004122, 0x01c0003f, 0x3f, 0);   /* L1i */
+        add(t, 4, 2, SIG, 0x1c004143, 0x03c0003f, 0x3ff, 0);  /* L2 */
+        add(t, 4, 3, SIG, 0x1c07c163, 0x02c0003f, 0xbfff, 4); /* L3, 32 sharing */
         add(t, 4, 4, SIG, 0, 0, 0, 0);
         add(t, 6, 0, 0, 0x77, 0x2, 0x9, 0);
         add(t, 7, 0, SIG, 0, 0xffffffff, 0xffffffff, 0xffffffff);
@@ -120,13 +120,13 @@ static void check_leaf1(struct kvm_cpuid2 *t, unsigned int idx, unsigned int n)
 
         while (pow2 < n)
                 pow2 <<= 1;
-        assert_int_equal(e->ebx >> 24, idx);                /* initial APIC ID */
-        assert_int_equal((e->ebx >> 16) & 0xff, pow2);      /* max logical IDs */
-        assert_int_equal((e->ebx >> 8) & 0xff, 8);          /* CLFLUSH 64 bytes */
-        assert_int_equal(e->ecx & (1u << 15), 0);           /* PDCM */
-        assert_true(e->ecx & (1u << 24));                   /* TSC_DEADLINE */
-        assert_true(e->ecx & (1u << 31));                   /* HYPERVISOR */
-        assert_int_equal(!!(e->edx & (1u << 28)), n > 1);   /* HTT */
+        assert_int_equal(e->ebx >> 24, idx);              /* initial APIC ID */
+        assert_int_equal((e->ebx >> 16) & 0xff, pow2);    /* max logical IDs */
+        assert_int_equal((e->ebx >> 8) & 0xff, 8);        /* CLFLUSH 64 bytes */
+        assert_int_equal(e->ecx & (1u << 15), 0);         /* PDCM */
+        assert_true(e->ecx & (1u << 24));                 /* TSC_DEADLINE */
+        assert_true(e->ecx & (1u << 31));                 /* HYPERVISOR */
+        assert_int_equal(!!(e->edx & (1u << 28)), n > 1); /* HTT */
         /* Bits normalization does not own are untouched. */
         assert_int_equal(e->ecx & ~((1u << 15) | (1u << 24) | (1u << 31)),
                          HOST_LEAF1_ECX & ~((1u << 15) | (1u << 24) | (1u << 31)));
@@ -260,23 +260,22 @@ struct hidden {
 };
 
 static const struct hidden expected_hidden[] = {
-        {1, 0, 2,
-         (1u << 12) | (1u << 13) | (1u << 17) | (1u << 22) | (1u << 23) | (1u << 26) |
-                 (1u << 27) | (1u << 28) | (1u << 29) | (1u << 30)},
-        {7, 0, 1,
-         (1u << 0) | (1u << 3) | (1u << 5) | (1u << 7) | (1u << 8) | (1u << 9) | (1u << 10) |
-                 (1u << 14) | (1u << 16) | (1u << 17) | (1u << 18) | (1u << 20) | (1u << 21) |
-                 (1u << 23) | (1u << 24) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) |
-                 (1u << 31)},
-        {7, 0, 2,
-         (1u << 1) | (1u << 3) | (1u << 4) | (1u << 6) | (1u << 7) | (1u << 9) | (1u << 10) |
-                 (1u << 11) | (1u << 12) | (1u << 14) | (1u << 22)},
-        {7, 0, 3,
-         (1u << 2) | (1u << 3) | (1u << 4) | (1u << 8) | (1u << 20) | (1u << 22) | (1u << 23) |
-                 (1u << 24) | (1u << 25)},
-        {7, 1, 0, (1u << 4) | (1u << 5) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 23)},
-        {0x80000001, 0, 2, (1u << 11) | (1u << 16)},
-        {0x40000001, 0, 0, (1u << 7) | (1u << 11) | (1u << 13)},
+    {1, 0, 2,
+     (1u << 12) | (1u << 13) | (1u << 17) | (1u << 22) | (1u << 23) | (1u << 26) | (1u << 27) |
+         (1u << 28) | (1u << 29) | (1u << 30)},
+    {7, 0, 1,
+     (1u << 0) | (1u << 3) | (1u << 5) | (1u << 7) | (1u << 8) | (1u << 9) | (1u << 10) |
+         (1u << 14) | (1u << 16) | (1u << 17) | (1u << 18) | (1u << 20) | (1u << 21) | (1u << 23) |
+         (1u << 24) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) | (1u << 31)},
+    {7, 0, 2,
+     (1u << 1) | (1u << 3) | (1u << 4) | (1u << 6) | (1u << 7) | (1u << 9) | (1u << 10) |
+         (1u << 11) | (1u << 12) | (1u << 14) | (1u << 22)},
+    {7, 0, 3,
+     (1u << 2) | (1u << 3) | (1u << 4) | (1u << 8) | (1u << 20) | (1u << 22) | (1u << 23) |
+         (1u << 24) | (1u << 25)},
+    {7, 1, 0, (1u << 4) | (1u << 5) | (1u << 10) | (1u << 11) | (1u << 12) | (1u << 23)},
+    {0x80000001, 0, 2, (1u << 11) | (1u << 16)},
+    {0x40000001, 0, 0, (1u << 7) | (1u << 11) | (1u << 13)},
 };
 
 static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, int r)
@@ -407,16 +406,16 @@ static void test_intel_brand(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_intel_one_vcpu),
-                cmocka_unit_test(test_intel_two_vcpus),
-                cmocka_unit_test(test_intel_vendor_leaves),
-                cmocka_unit_test(test_amd),
-                cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_pvm_template),
-                cmocka_unit_test(test_template_after_normalize),
-                cmocka_unit_test(test_pvm_detect),
-                cmocka_unit_test(test_template_wanted),
-                cmocka_unit_test(test_intel_brand),
+            cmocka_unit_test(test_intel_one_vcpu),
+            cmocka_unit_test(test_intel_two_vcpus),
+            cmocka_unit_test(test_intel_vendor_leaves),
+            cmocka_unit_test(test_amd),
+            cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_pvm_template),
+            cmocka_unit_test(test_template_after_normalize),
+            cmocka_unit_test(test_pvm_detect),
+            cmocka_unit_test(test_template_wanted),
+            cmocka_unit_test(test_intel_brand),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

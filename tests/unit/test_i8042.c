@@ -122,7 +122,7 @@ static void test_status_and_control_byte(void **state)
         assert_int_equal(inb(f, CMD), 0x10); /* kbd enabled, OBF clear */
         assert_int_equal(inb(f, DATA), 0);   /* empty buffer reads 0 */
         outb(f, CMD, 0x20);
-        assert_int_equal(inb(f, CMD), 0x11); /* OBF */
+        assert_int_equal(inb(f, CMD), 0x11);  /* OBF */
         assert_int_equal(inb(f, DATA), 0x05); /* POST ok | kbd int */
         assert_int_equal(inb(f, CMD), 0x10);
         outb(f, CMD, 0x60);
@@ -166,7 +166,7 @@ static void test_data_write_acked(void **state)
 static void test_ctrl_alt_del_irq_enabled(void **state)
 {
         struct fixture *f = *state;
-        const uint8_t want[] = { 0x14, 0x11, 0xe0, 0x71 };
+        const uint8_t want[] = {0x14, 0x11, 0xe0, 0x71};
         size_t i;
 
         assert_int_equal(i8042_send_ctrl_alt_del(&f->k), 0);
@@ -216,7 +216,7 @@ static void test_port_61_and_wide(void **state)
 {
         struct fixture *f = *state;
         struct i8042_stats st;
-        uint8_t r[8], w[4] = { 0xfe, 0xfe, 0xfe, 0xfe };
+        uint8_t r[8], w[4] = {0xfe, 0xfe, 0xfe, 0xfe};
 
         assert_int_equal(inb(f, PORT61), 0);
         outb(f, PORT61, 0xfe);
@@ -246,7 +246,7 @@ static void test_port_61_and_wide(void **state)
 static void test_random_pokes(void **state)
 {
         struct fixture *f = *state;
-        static const uint32_t sizes[] = { 1, 2, 4, 8 };
+        static const uint32_t sizes[] = {1, 2, 4, 8};
         uint64_t x = 0x243f6a8885a308d3ULL;
         uint8_t data[8];
         int i;
@@ -276,17 +276,17 @@ static void test_random_pokes(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_bus_window, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reset_command, setup, teardown),
-                cmocka_unit_test(test_reset_without_callback),
-                cmocka_unit_test_setup_teardown(test_status_and_control_byte, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_port, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_data_write_acked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ctrl_alt_del_irq_enabled, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ctrl_alt_del_irq_disabled, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_ctrl_alt_del_buffer_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_port_61_and_wide, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_random_pokes, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_bus_window, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reset_command, setup, teardown),
+            cmocka_unit_test(test_reset_without_callback),
+            cmocka_unit_test_setup_teardown(test_status_and_control_byte, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_output_port, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_data_write_acked, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_ctrl_alt_del_irq_enabled, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_ctrl_alt_del_irq_disabled, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_ctrl_alt_del_buffer_full, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_port_61_and_wide, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_random_pokes, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

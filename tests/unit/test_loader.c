@@ -14,18 +14,18 @@
 #include "arch/x86_64/loader.h"
 #include "vmm/guest_mem.h"
 
-#define MEM_SIZE   MiB(16)
-#define IMG_CAP    0x4000
-#define NSEG       2
-#define SEG_FILESZ 0x100
-#define SEG_MEMSZ  0x300
-#define SEG_PADDR(i) (MiB(2) + (uint64_t)(i) * MiB(1))
-#define SEG_OFF(i)   (0x1000 + (uint64_t)(i) * 0x1000)
-#define NOTE_OFF   0x800
-#define SHDR_OFF   0x3000
-#define ELF_ENTRY  (MiB(2) + 0x40)
-#define PVH_ENTRY  0x2001234ULL
-#define BZ_PAYLOAD 0x2000
+#define MEM_SIZE     MiB(16)
+#define IMG_CAP      0x4000
+#define NSEG         2
+#define SEG_FILESZ   0x100
+#define SEG_MEMSZ    0x300
+#define SEG_PADDR(i) (MiB(2) + (uint64_t)(i)*MiB(1))
+#define SEG_OFF(i)   (0x1000 + (uint64_t)(i)*0x1000)
+#define NOTE_OFF     0x800
+#define SHDR_OFF     0x3000
+#define ELF_ENTRY    (MiB(2) + 0x40)
+#define PVH_ENTRY    0x2001234ULL
+#define BZ_PAYLOAD   0x2000
 
 enum note_kind { NOTE_NONE, NOTE_PVH4, NOTE_PVH8, NOTE_SECTION };
 
@@ -36,14 +36,14 @@ static size_t img_len;
 static char err[256];
 static struct kernel_info ki;
 
-#define assert_fails(call, want_rc, substr)                                                   \
-        do {                                                                                  \
-                int rc_;                                                                      \
-                err[0] = '\0';                                                                \
-                rc_ = (call);                                                                 \
-                if (rc_ != (want_rc) || !strstr(err, (substr)))                               \
-                        fail_msg("rc %d (want %d), err \"%s\" (want \"%s\")", rc_, (want_rc), \
-                                 err, (substr));                                              \
+#define assert_fails(call, want_rc, substr)                                                        \
+        do {                                                                                       \
+                int rc_;                                                                           \
+                err[0] = '\0';                                                                     \
+                rc_ = (call);                                                                      \
+                if (rc_ != (want_rc) || !strstr(err, (substr)))                                    \
+                        fail_msg("rc %d (want %d), err \"%s\" (want \"%s\")", rc_, (want_rc), err, \
+                                 (substr));                                                        \
         } while (0)
 
 static int setup(void **state)
@@ -101,7 +101,8 @@ static void set_phdr(unsigned int i, const Elf64_Phdr *ph)
 static size_t put_note(uint8_t *p, const char *name, uint32_t type, const void *desc,
                        uint32_t descsz)
 {
-        Elf64_Nhdr nh = {.n_namesz = (uint32_t)strlen(name) + 1, .n_descsz = descsz, .n_type = type};
+        Elf64_Nhdr nh = {
+            .n_namesz = (uint32_t)strlen(name) + 1, .n_descsz = descsz, .n_type = type};
         size_t off = sizeof(nh) + ((nh.n_namesz + 3u) & ~3u);
 
         memcpy(p, &nh, sizeof(nh));
@@ -128,8 +129,9 @@ static size_t put_notes(enum note_kind kind)
 
 static void put_section_headers(size_t notes_len)
 {
-        Elf64_Shdr sh[2] = {{0}, {.sh_type = SHT_NOTE, .sh_offset = NOTE_OFF,
-                                  .sh_size = notes_len, .sh_addralign = 4}};
+        Elf64_Shdr sh[2] = {
+            {0},
+            {.sh_type = SHT_NOTE, .sh_offset = NOTE_OFF, .sh_size = notes_len, .sh_addralign = 4}};
         Elf64_Ehdr eh = get_ehdr();
 
         memcpy(img + SHDR_OFF, sh, sizeof(sh));
@@ -141,9 +143,13 @@ static void put_section_headers(size_t notes_len)
 
 static void build_elf(enum note_kind kind)
 {
-        Elf64_Ehdr eh = {.e_type = ET_EXEC, .e_machine = EM_X86_64, .e_version = EV_CURRENT,
-                         .e_entry = ELF_ENTRY, .e_phoff = sizeof(Elf64_Ehdr),
-                         .e_ehsize = sizeof(Elf64_Ehdr), .e_phentsize = sizeof(Elf64_Phdr)};
+        Elf64_Ehdr eh = {.e_type = ET_EXEC,
+                         .e_machine = EM_X86_64,
+                         .e_version = EV_CURRENT,
+                         .e_entry = ELF_ENTRY,
+                         .e_phoff = sizeof(Elf64_Ehdr),
+                         .e_ehsize = sizeof(Elf64_Ehdr),
+                         .e_phentsize = sizeof(Elf64_Phdr)};
         size_t notes_len;
         unsigned int i;
 
@@ -156,16 +162,20 @@ static void build_elf(enum note_kind kind)
         eh.e_phnum = NSEG + (kind == NOTE_PVH4 || kind == NOTE_PVH8);
         set_ehdr(&eh);
         for (i = 0; i < NSEG; i++) {
-                Elf64_Phdr ph = {.p_type = PT_LOAD, .p_offset = SEG_OFF(i), .p_paddr = SEG_PADDR(i),
+                Elf64_Phdr ph = {.p_type = PT_LOAD,
+                                 .p_offset = SEG_OFF(i),
+                                 .p_paddr = SEG_PADDR(i),
                                  .p_vaddr = 0xffffffff80000000ULL + SEG_PADDR(i),
-                                 .p_filesz = SEG_FILESZ, .p_memsz = SEG_MEMSZ, .p_align = 0x1000};
+                                 .p_filesz = SEG_FILESZ,
+                                 .p_memsz = SEG_MEMSZ,
+                                 .p_align = 0x1000};
 
                 set_phdr(i, &ph);
                 memset(img + SEG_OFF(i), 0xa0 + (int)i, SEG_FILESZ);
         }
         if (kind == NOTE_PVH4 || kind == NOTE_PVH8) {
-                Elf64_Phdr ph = {.p_type = PT_NOTE, .p_offset = NOTE_OFF, .p_filesz = notes_len,
-                                 .p_align = 4};
+                Elf64_Phdr ph = {
+                    .p_type = PT_NOTE, .p_offset = NOTE_OFF, .p_filesz = notes_len, .p_align = 4};
                 set_phdr(NSEG, &ph);
         }
         img_len = SHDR_OFF;
@@ -390,7 +400,8 @@ static void test_elf_phdr_table_hostile(void **state)
         eh = get_ehdr();
         eh.e_phoff = img_len + 1;
         set_ehdr(&eh);
-        assert_fails(load(), -EINVAL, "kernel image is truncated: program header 0 extends past end of file");
+        assert_fails(load(), -EINVAL,
+                     "kernel image is truncated: program header 0 extends past end of file");
         eh.e_phoff = UINT64_MAX - 8;
         set_ehdr(&eh);
         assert_fails(load(), -EINVAL, "program header 0 extends past end of file");
@@ -420,7 +431,8 @@ static void test_elf_segment_beyond_file(void **state)
         ph = get_phdr(1);
         ph.p_offset = img_len - 0x10;
         set_phdr(1, &ph);
-        assert_fails(load(), -EINVAL, "kernel image is truncated: segment 1 extends past end of file");
+        assert_fails(load(), -EINVAL,
+                     "kernel image is truncated: segment 1 extends past end of file");
         ph.p_offset = UINT64_MAX - 0x10;
         set_phdr(1, &ph);
         assert_fails(load(), -EINVAL, "segment 1 extends past end of file");
@@ -448,7 +460,8 @@ static void test_elf_segment_beyond_ram(void **state)
         ph.p_paddr = MEM_SIZE - 0x100;
         set_phdr(0, &ph);
         assert_fails(load(), -ENOMEM,
-                     "kernel image does not fit in guest memory: segment 0 ends at 0x1000200, RAM ends at 0x1000000");
+                     "kernel image does not fit in guest memory: segment 0 ends at 0x1000200, RAM "
+                     "ends at 0x1000000");
         ph.p_paddr = GiB(8);
         set_phdr(0, &ph);
         assert_fails(load(), -ENOMEM, "segment 0 ends at 0x200000300");
@@ -466,7 +479,8 @@ static void test_elf_filesz_gt_memsz(void **state)
         ph = get_phdr(1);
         ph.p_filesz = SEG_MEMSZ + 1;
         set_phdr(1, &ph);
-        assert_fails(load(), -EINVAL, "segment 1 is malformed: file size 0x301 exceeds memory size 0x300");
+        assert_fails(load(), -EINVAL,
+                     "segment 1 is malformed: file size 0x301 exceeds memory size 0x300");
 }
 
 static void test_elf_no_loadable_segments(void **state)
@@ -602,7 +616,8 @@ static void test_bz_beyond_ram(void **state)
         build_bz(0x020f, LOADED_HIGH, XLF_KERNEL_64, 4);
         memcpy(big, img, 0x1000);
         assert_fails(kernel_load(&mem, big, len, &ki, err, sizeof(err)), -ENOMEM,
-                     "kernel image does not fit in guest memory: bzImage ends at 0x10ff600, RAM ends at 0x1000000");
+                     "kernel image does not fit in guest memory: bzImage ends at 0x10ff600, RAM "
+                     "ends at 0x1000000");
         free(big);
 }
 
@@ -646,7 +661,8 @@ static void test_initrd_overlaps_kernel(void **state)
         (void)state;
         assert_non_null(rd);
         assert_fails(initrd_load(&mem, rd, MiB(8), MiB(9), &gpa, err, sizeof(err)), -ENOMEM,
-                     "initrd does not fit in guest memory: 8388608 bytes at 0x800000 would overlap the kernel");
+                     "initrd does not fit in guest memory: 8388608 bytes at 0x800000 would overlap "
+                     "the kernel");
         assert_int_equal(initrd_load(&mem, rd, MiB(8), MiB(8), &gpa, err, sizeof(err)), 0);
         assert_int_equal(gpa, MiB(8));
         free(rd);
@@ -657,7 +673,8 @@ static void test_initrd_empty(void **state)
         uint64_t gpa = 0;
 
         (void)state;
-        assert_fails(initrd_load(&mem, img, 0, MiB(3), &gpa, err, sizeof(err)), -EINVAL, "initrd is empty");
+        assert_fails(initrd_load(&mem, img, 0, MiB(3), &gpa, err, sizeof(err)), -EINVAL,
+                     "initrd is empty");
 }
 
 /* ---- robustness: deterministic mutation of valid images must never crash ---- */
@@ -674,7 +691,8 @@ static uint64_t rng(void)
 
 static void mutate_and_load(unsigned int rounds)
 {
-        static const uint64_t evil[] = {0, 1, 0xff, 0xffff, 0xffffffffULL, UINT64_MAX, 0x8000000000000000ULL};
+        static const uint64_t evil[] = {
+            0, 1, 0xff, 0xffff, 0xffffffffULL, UINT64_MAX, 0x8000000000000000ULL};
         uint64_t v;
         unsigned int i, pos;
 
@@ -694,10 +712,18 @@ static void test_mutation_smoke(void **state)
         (void)state;
         for (iter = 0; iter < 20000; iter++) {
                 switch (iter % 4) {
-                case 0: build_elf(NOTE_PVH4); break;
-                case 1: build_elf(NOTE_SECTION); break;
-                case 2: build_elf(NOTE_PVH8); break;
-                default: build_bz(0x020f, LOADED_HIGH, XLF_KERNEL_64, 4); break;
+                case 0:
+                        build_elf(NOTE_PVH4);
+                        break;
+                case 1:
+                        build_elf(NOTE_SECTION);
+                        break;
+                case 2:
+                        build_elf(NOTE_PVH8);
+                        break;
+                default:
+                        build_bz(0x020f, LOADED_HIGH, XLF_KERNEL_64, 4);
+                        break;
                 }
                 mutate_and_load(1 + iter % 6);
         }
@@ -708,41 +734,41 @@ static void test_mutation_smoke(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                T(test_elf_linux64),
-                T(test_elf_notes_without_pvh),
-                T(test_elf_pvh_4byte),
-                T(test_elf_pvh_8byte),
-                T(test_elf_pvh_section_note),
-                T(test_elf_pvh_8byte_too_big),
-                T(test_elf_pvh_bad_desc_size),
-                T(test_elf_note_sizes_wrap),
-                T(test_elf_section_hostile),
-                T(test_elf_truncated_header),
-                T(test_elf_wrong_class),
-                T(test_elf_wrong_machine),
-                T(test_elf_wrong_type),
-                T(test_elf_phdr_table_hostile),
-                T(test_elf_segment_beyond_file),
-                T(test_elf_segment_below_1mib),
-                T(test_elf_segment_beyond_ram),
-                T(test_elf_filesz_gt_memsz),
-                T(test_elf_no_loadable_segments),
-                T(test_elf_entry_below_1mib),
-                T(test_elf_validates_before_writing),
-                T(test_bad_magic),
-                T(test_bz_ok),
-                T(test_bz_setup_sects_zero),
-                T(test_bz_too_old),
-                T(test_bz_not_64bit),
-                T(test_bz_not_loaded_high),
-                T(test_bz_setup_past_file),
-                T(test_bz_truncated_header),
-                T(test_bz_beyond_ram),
-                T(test_initrd_ok),
-                T(test_initrd_too_big),
-                T(test_initrd_overlaps_kernel),
-                T(test_initrd_empty),
-                T(test_mutation_smoke),
+            T(test_elf_linux64),
+            T(test_elf_notes_without_pvh),
+            T(test_elf_pvh_4byte),
+            T(test_elf_pvh_8byte),
+            T(test_elf_pvh_section_note),
+            T(test_elf_pvh_8byte_too_big),
+            T(test_elf_pvh_bad_desc_size),
+            T(test_elf_note_sizes_wrap),
+            T(test_elf_section_hostile),
+            T(test_elf_truncated_header),
+            T(test_elf_wrong_class),
+            T(test_elf_wrong_machine),
+            T(test_elf_wrong_type),
+            T(test_elf_phdr_table_hostile),
+            T(test_elf_segment_beyond_file),
+            T(test_elf_segment_below_1mib),
+            T(test_elf_segment_beyond_ram),
+            T(test_elf_filesz_gt_memsz),
+            T(test_elf_no_loadable_segments),
+            T(test_elf_entry_below_1mib),
+            T(test_elf_validates_before_writing),
+            T(test_bad_magic),
+            T(test_bz_ok),
+            T(test_bz_setup_sects_zero),
+            T(test_bz_too_old),
+            T(test_bz_not_64bit),
+            T(test_bz_not_loaded_high),
+            T(test_bz_setup_past_file),
+            T(test_bz_truncated_header),
+            T(test_bz_beyond_ram),
+            T(test_initrd_ok),
+            T(test_initrd_too_big),
+            T(test_initrd_overlaps_kernel),
+            T(test_initrd_empty),
+            T(test_mutation_smoke),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

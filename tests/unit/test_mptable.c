@@ -176,8 +176,7 @@ static void test_sizes(void **state)
                 /* Nothing outside the table was written. */
                 assert_true(all_zero(f->buf, LAYOUT_SYSTEM_MEM_START));
                 assert_true(all_zero(f->buf + LAYOUT_SYSTEM_MEM_START + mptable_size(ns[i]),
-                                     MEM_BYTES - LAYOUT_SYSTEM_MEM_START -
-                                             mptable_size(ns[i])));
+                                     MEM_BYTES - LAYOUT_SYSTEM_MEM_START - mptable_size(ns[i])));
         }
 }
 
@@ -206,9 +205,9 @@ static void test_too_little_ram(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
-                cmocka_unit_test(test_too_little_ram),
+            cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rejects, setup, teardown),
+            cmocka_unit_test(test_too_little_ram),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

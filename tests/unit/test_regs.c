@@ -213,8 +213,15 @@ static void test_fpu_msrs(void **state)
                 case 0x2ff: /* MTRRdefType */
                         assert_int_equal(msrs[i].data, 0x806);
                         break;
-                case 0x10: case 0x174: case 0x175: case 0x176: case 0xc0000081:
-                case 0xc0000082: case 0xc0000083: case 0xc0000084: case 0xc0000102:
+                case 0x10:
+                case 0x174:
+                case 0x175:
+                case 0x176:
+                case 0xc0000081:
+                case 0xc0000082:
+                case 0xc0000083:
+                case 0xc0000084:
+                case 0xc0000102:
                         assert_int_equal(msrs[i].data, 0);
                         break;
                 default:
@@ -246,16 +253,11 @@ static void test_lapic_lint(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_gdt_entry),
-                cmocka_unit_test(test_segment_decode),
-                cmocka_unit_test(test_linux_tables),
-                cmocka_unit_test(test_pvh_tables),
-                cmocka_unit_test(test_tables_no_ram),
-                cmocka_unit_test(test_boot_regs),
-                cmocka_unit_test(test_boot_sregs_linux),
-                cmocka_unit_test(test_boot_sregs_pvh),
-                cmocka_unit_test(test_fpu_msrs),
-                cmocka_unit_test(test_lapic_lint),
+            cmocka_unit_test(test_gdt_entry),        cmocka_unit_test(test_segment_decode),
+            cmocka_unit_test(test_linux_tables),     cmocka_unit_test(test_pvh_tables),
+            cmocka_unit_test(test_tables_no_ram),    cmocka_unit_test(test_boot_regs),
+            cmocka_unit_test(test_boot_sregs_linux), cmocka_unit_test(test_boot_sregs_pvh),
+            cmocka_unit_test(test_fpu_msrs),         cmocka_unit_test(test_lapic_lint),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* Unit tests for the 16550A model: output, LSR, IIR priority, RX FIFO, interrupts, DLAB, loopback. */
+/* Unit tests for the 16550A model: output, LSR, IIR priority, RX FIFO, interrupts, DLAB, loopback.
+ */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
@@ -277,9 +278,9 @@ static void test_loopback(void **state)
         struct fixture *f = *state;
         char buf[4];
 
-        outb(f, MCR, 0x10 | 0x0a); /* LOOP | RTS | OUT2 */
+        outb(f, MCR, 0x10 | 0x0a);                  /* LOOP | RTS | OUT2 */
         assert_int_equal(inb(f, MSR) & 0xf0, 0x90); /* CTS | DCD: Linux's probe */
-        outb(f, MCR, 0x10 | 0x05); /* LOOP | DTR | OUT1 */
+        outb(f, MCR, 0x10 | 0x05);                  /* LOOP | DTR | OUT1 */
         assert_int_equal(inb(f, MSR) & 0xf0, 0x60); /* DSR | RI */
         outb(f, IER, 0x01);
         outb(f, THR, 'L');
@@ -316,7 +317,7 @@ static void test_input_eventfd_after_drain(void **state)
 {
         struct fixture *f = *state;
         int efd = serial_input_eventfd(&f->s);
-        uint8_t in[70] = { 0 };
+        uint8_t in[70] = {0};
         int i;
 
         assert_true(efd >= 0);
@@ -348,7 +349,7 @@ static void test_input_eventfd_after_drain(void **state)
 static void test_wide_and_odd_accesses(void **state)
 {
         struct fixture *f = *state;
-        uint8_t w[8] = { 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H' };
+        uint8_t w[8] = {'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H'};
         uint8_t r[8];
         char buf[8];
 
@@ -379,7 +380,7 @@ static void test_wide_and_odd_accesses(void **state)
 static void test_random_pokes(void **state)
 {
         struct fixture *f = *state;
-        static const uint32_t sizes[] = { 1, 2, 4, 8 };
+        static const uint32_t sizes[] = {1, 2, 4, 8};
         uint64_t x = 0x9e3779b97f4a7c15ULL;
         uint8_t data[8], sink[256];
         int i;
@@ -431,7 +432,7 @@ static void *stress_pusher(void *arg)
 
 static void test_concurrent_input(void **state)
 {
-        struct stress st = { .f = *state, .total = 20000 };
+        struct stress st = {.f = *state, .total = 20000};
         pthread_t t;
         int got = 0;
 
@@ -448,23 +449,23 @@ static void test_concurrent_input(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_bus_window, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_through_pipe, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_dropped_on_error, setup, teardown),
-                cmocka_unit_test(test_output_discarded_without_fd),
-                cmocka_unit_test_setup_teardown(test_lsr_and_reset_values, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_scratch_and_ier_mask, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_iir_priority, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_thre_interrupt, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rx_fifo_full, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_rda_interrupt, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dlab_divisor, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_loopback_overrun, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_input_eventfd_after_drain, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_wide_and_odd_accesses, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_random_pokes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_concurrent_input, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_bus_window, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_output_through_pipe, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_output_dropped_on_error, setup, teardown),
+            cmocka_unit_test(test_output_discarded_without_fd),
+            cmocka_unit_test_setup_teardown(test_lsr_and_reset_values, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_scratch_and_ier_mask, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_iir_priority, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_thre_interrupt, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rx_fifo_full, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rda_interrupt, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_dlab_divisor, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_loopback_overrun, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_input_eventfd_after_drain, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_wide_and_odd_accesses, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_random_pokes, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_concurrent_input, setup, teardown),
         };
 
         signal(SIGPIPE, SIG_IGN);

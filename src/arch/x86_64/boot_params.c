@@ -7,8 +7,8 @@
 
 #include "arch/x86_64/layout.h"
 
-static int e820_add(struct boot_e820_entry *out, unsigned int max, unsigned int *n,
-                    uint64_t addr, uint64_t size, uint32_t type)
+static int e820_add(struct boot_e820_entry *out, unsigned int max, unsigned int *n, uint64_t addr,
+                    uint64_t size, uint32_t type)
 {
         if (*n >= max)
                 return -ENOSPC;
@@ -33,7 +33,8 @@ int e820_build(const struct guest_mem *m, struct boot_e820_entry *out, unsigned 
                 rc = e820_add(out, max, &n, LAYOUT_PCI_MMCONFIG_START, LAYOUT_PCI_MMCONFIG_SIZE,
                               BOOT_E820_RESERVED);
         for (i = 0; !rc && i < m->nr_regions; i++) {
-                start = m->regions[i].gpa > LAYOUT_HIMEM_START ? m->regions[i].gpa : LAYOUT_HIMEM_START;
+                start =
+                    m->regions[i].gpa > LAYOUT_HIMEM_START ? m->regions[i].gpa : LAYOUT_HIMEM_START;
                 end = m->regions[i].gpa + m->regions[i].size;
                 if (end > start)
                         rc = e820_add(out, max, &n, start, end - start, BOOT_E820_RAM);
@@ -50,8 +51,9 @@ int cmdline_write(const struct guest_mem *m, const char *cmdline, char *err, siz
         len = strlen(cmdline);
         if (len >= LAYOUT_CMDLINE_MAX_SIZE) {
                 if (err && errlen)
-                        snprintf(err, errlen, "kernel command line is too long: %zu bytes, max %llu",
-                                 len, LAYOUT_CMDLINE_MAX_SIZE - 1);
+                        snprintf(err, errlen,
+                                 "kernel command line is too long: %zu bytes, max %llu", len,
+                                 LAYOUT_CMDLINE_MAX_SIZE - 1);
                 return -E2BIG;
         }
         return guest_mem_write(m, LAYOUT_CMDLINE_START, cmdline, len + 1);
@@ -125,10 +127,10 @@ int pvh_start_info_write(const struct guest_mem *m, size_t cmdline_len, uint64_t
                          uint64_t initrd_size)
 {
         struct hvm_start_info si = {
-                .magic = HVM_START_MAGIC_VALUE,
-                .version = 1,
-                .cmdline_paddr = LAYOUT_CMDLINE_START,
-                .memmap_paddr = LAYOUT_PVH_MEMMAP_START,
+            .magic = HVM_START_MAGIC_VALUE,
+            .version = 1,
+            .cmdline_paddr = LAYOUT_CMDLINE_START,
+            .memmap_paddr = LAYOUT_PVH_MEMMAP_START,
         };
         struct hvm_modlist_entry mod = {.paddr = initrd_gpa, .size = initrd_size};
         int rc;

@@ -15,10 +15,10 @@
 #define BOOT_E820_RESERVED 2
 
 /* Zero-page constants (Linux x86 boot protocol). */
-#define BOOT_LOADER_OTHER   0xff
-#define BOOT_FLAG_MAGIC     0xaa55
-#define BOOT_HDR_MAGIC      0x53726448U /* "HdrS" */
-#define BOOT_MIN_ALIGNMENT  0x01000000U /* kernel_alignment when there is no setup header */
+#define BOOT_LOADER_OTHER  0xff
+#define BOOT_FLAG_MAGIC    0xaa55
+#define BOOT_HDR_MAGIC     0x53726448U /* "HdrS" */
+#define BOOT_MIN_ALIGNMENT 0x01000000U /* kernel_alignment when there is no setup header */
 
 /*
  * PVH boot ABI, as defined by Xen's public/arch-x86/hvm/start_info.h
@@ -27,14 +27,14 @@
 #define HVM_START_MAGIC_VALUE 0x336ec578U
 
 struct hvm_start_info {
-        uint32_t magic;          /* HVM_START_MAGIC_VALUE */
-        uint32_t version;        /* 1: memmap fields are valid */
-        uint32_t flags;          /* SIF_* */
+        uint32_t magic;   /* HVM_START_MAGIC_VALUE */
+        uint32_t version; /* 1: memmap fields are valid */
+        uint32_t flags;   /* SIF_* */
         uint32_t nr_modules;
-        uint64_t modlist_paddr;  /* struct hvm_modlist_entry[nr_modules] */
-        uint64_t cmdline_paddr;  /* NUL-terminated */
+        uint64_t modlist_paddr; /* struct hvm_modlist_entry[nr_modules] */
+        uint64_t cmdline_paddr; /* NUL-terminated */
         uint64_t rsdp_paddr;
-        uint64_t memmap_paddr;   /* struct hvm_memmap_table_entry[memmap_entries] */
+        uint64_t memmap_paddr; /* struct hvm_memmap_table_entry[memmap_entries] */
         uint32_t memmap_entries;
         uint32_t reserved;
 };
@@ -49,7 +49,7 @@ struct hvm_modlist_entry {
 struct hvm_memmap_table_entry {
         uint64_t addr;
         uint64_t size;
-        uint32_t type;           /* BOOT_E820_* */
+        uint32_t type; /* BOOT_E820_* */
         uint32_t reserved;
 };
 

@@ -122,7 +122,7 @@ static void normalize_leaf1(struct kvm_cpuid_entry2 *e, unsigned int cpu_index,
         set_field(&e->ebx, 8, 15, CLFLUSH_LINE_QWORDS);
         set_field(&e->ebx, 16, 23, next_pow2(nr_vcpus)); /* max logical IDs per package */
         set_field(&e->ebx, 24, 31, cpu_index);           /* initial APIC ID */
-        e->ecx &= ~CPUID1_ECX_PDCM; /* no perf-capabilities MSR is emulated */
+        e->ecx &= ~CPUID1_ECX_PDCM;                      /* no perf-capabilities MSR is emulated */
         e->ecx |= CPUID1_ECX_TSC_DEADLINE | CPUID1_ECX_HYPERVISOR;
         if (nr_vcpus > 1)
                 e->edx |= CPUID1_EDX_HTT;
@@ -135,8 +135,7 @@ static void normalize_leaf1(struct kvm_cpuid_entry2 *e, unsigned int cpu_index,
  * the core level (nr_vcpus cores); any other subleaf is an invalid level,
  * which ends the guest's enumeration. EDX is always the x2APIC ID.
  */
-static void fill_topology(struct kvm_cpuid_entry2 *e, unsigned int cpu_index,
-                          unsigned int nr_vcpus)
+static void fill_topology(struct kvm_cpuid_entry2 *e, unsigned int cpu_index, unsigned int nr_vcpus)
 {
         e->flags |= KVM_CPUID_FLAG_SIGNIFICANT_INDEX;
         e->eax = 0;
@@ -253,8 +252,8 @@ void cpuid_intel_brand(const char host[CPUID_BRAND_LEN], char out[CPUID_BRAND_LE
                 return;
         /* Walk back over "3.00" to the space before it. */
         start = hz;
-        while (start > 0 && ((host[start - 1] >= '0' && host[start - 1] <= '9') ||
-                             host[start - 1] == '.'))
+        while (start > 0 &&
+               ((host[start - 1] >= '0' && host[start - 1] <= '9') || host[start - 1] == '.'))
                 start--;
         if (start == hz || start == 0 || host[start - 1] != ' ')
                 return;
@@ -314,8 +313,8 @@ static int normalize_amd(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu
         if ((e = cpuid_find(c, 0x80000001, 0)) != NULL)
                 e->ecx |= 1u << 22; /* TOPOEXT: guest reads 0x8000001D/E below */
         if ((e = cpuid_find(c, 0x80000008, 0)) != NULL) {
-                set_field(&e->ecx, 12, 15, 7);            /* APIC ID size (bits) */
-                set_field(&e->ecx, 0, 7, nr_vcpus - 1);   /* threads in package - 1 */
+                set_field(&e->ecx, 12, 15, 7);          /* APIC ID size (bits) */
+                set_field(&e->ecx, 0, 7, nr_vcpus - 1); /* threads in package - 1 */
         }
         for (i = 0; (e = cpuid_find(c, 0x8000001d, i)) != NULL; i++)
                 set_cache_sharing(e, nr_vcpus);
@@ -378,69 +377,69 @@ struct cpuid_bit {
 };
 
 static const struct cpuid_bit pvm_hidden[] = {
-        /* leaf       sub reg    bit  why */
-        {0x1,         0, R_ECX, 12, "FMA: VEX-encoded, needs XSAVE"},
-        {0x1,         0, R_ECX, 13, "CX16: lock cmpxchg16b (SLUB) fails emulation"},
-        {0x1,         0, R_ECX, 17, "PCID: fails emulation"},
-        {0x1,         0, R_ECX, 22, "MOVBE: fails emulation"},
-        {0x1,         0, R_ECX, 23, "POPCNT: fails emulation"},
-        {0x1,         0, R_ECX, 26, "XSAVE: xrstor in FPU init fails emulation"},
-        {0x1,         0, R_ECX, 27, "OSXSAVE: follows XSAVE"},
-        {0x1,         0, R_ECX, 28, "AVX: needs XSAVE"},
-        {0x1,         0, R_ECX, 29, "F16C: VEX-encoded, needs XSAVE"},
-        {0x1,         0, R_ECX, 30, "RDRAND: fails emulation"},
-        {0x7,         0, R_EBX, 0,  "FSGSBASE: fails emulation"},
-        {0x7,         0, R_EBX, 3,  "BMI1: fails emulation"},
-        {0x7,         0, R_EBX, 5,  "AVX2: needs XSAVE"},
-        {0x7,         0, R_EBX, 7,  "SMEP: fails emulation"},
-        {0x7,         0, R_EBX, 8,  "BMI2: fails emulation"},
-        {0x7,         0, R_EBX, 9,  "ERMS: fails emulation"},
-        {0x7,         0, R_EBX, 10, "INVPCID: fails emulation"},
-        {0x7,         0, R_EBX, 14, "MPX: XSAVE state"},
-        {0x7,         0, R_EBX, 16, "AVX512F: needs XSAVE"},
-        {0x7,         0, R_EBX, 17, "AVX512DQ: needs XSAVE"},
-        {0x7,         0, R_EBX, 18, "RDSEED: fails emulation"},
-        {0x7,         0, R_EBX, 20, "SMAP: fails emulation"},
-        {0x7,         0, R_EBX, 21, "AVX512_IFMA: needs XSAVE"},
-        {0x7,         0, R_EBX, 23, "CLFLUSHOPT: fails emulation"},
-        {0x7,         0, R_EBX, 24, "CLWB: fails emulation"},
-        {0x7,         0, R_EBX, 26, "AVX512PF: needs XSAVE"},
-        {0x7,         0, R_EBX, 27, "AVX512ER: needs XSAVE"},
-        {0x7,         0, R_EBX, 28, "AVX512CD: needs XSAVE"},
-        {0x7,         0, R_EBX, 30, "AVX512BW: needs XSAVE"},
-        {0x7,         0, R_EBX, 31, "AVX512VL: needs XSAVE"},
-        {0x7,         0, R_ECX, 1,  "AVX512_VBMI: needs XSAVE"},
-        {0x7,         0, R_ECX, 3,  "PKU: fails emulation"},
-        {0x7,         0, R_ECX, 4,  "OSPKE: follows PKU"},
-        {0x7,         0, R_ECX, 6,  "AVX512_VBMI2: needs XSAVE"},
-        {0x7,         0, R_ECX, 7,  "CET_SS: XSAVES state"},
-        {0x7,         0, R_ECX, 9,  "VAES: VEX-encoded, needs XSAVE"},
-        {0x7,         0, R_ECX, 10, "VPCLMULQDQ: VEX-encoded, needs XSAVE"},
-        {0x7,         0, R_ECX, 11, "AVX512_VNNI: needs XSAVE"},
-        {0x7,         0, R_ECX, 12, "AVX512_BITALG: needs XSAVE"},
-        {0x7,         0, R_ECX, 14, "AVX512_VPOPCNTDQ: needs XSAVE"},
-        {0x7,         0, R_ECX, 22, "RDPID: fails emulation"},
-        {0x7,         0, R_EDX, 2,  "AVX512_4VNNIW: needs XSAVE"},
-        {0x7,         0, R_EDX, 3,  "AVX512_4FMAPS: needs XSAVE"},
-        {0x7,         0, R_EDX, 4,  "FSRM: fails emulation"},
-        {0x7,         0, R_EDX, 8,  "AVX512_VP2INTERSECT: needs XSAVE"},
-        {0x7,         0, R_EDX, 20, "CET_IBT: XSAVES state"},
-        {0x7,         0, R_EDX, 22, "AMX_BF16: needs XSAVE"},
-        {0x7,         0, R_EDX, 23, "AVX512_FP16: needs XSAVE"},
-        {0x7,         0, R_EDX, 24, "AMX_TILE: needs XSAVE"},
-        {0x7,         0, R_EDX, 25, "AMX_INT8: needs XSAVE"},
-        {0x7,         1, R_EAX, 4,  "AVX_VNNI: needs XSAVE"},
-        {0x7,         1, R_EAX, 5,  "AVX512_BF16: needs XSAVE"},
-        {0x7,         1, R_EAX, 10, "fast zero-length rep movsb: like ERMS/FSRM"},
-        {0x7,         1, R_EAX, 11, "fast short rep stosb: like ERMS/FSRM"},
-        {0x7,         1, R_EAX, 12, "fast short rep cmpsb/scasb: like ERMS/FSRM"},
-        {0x7,         1, R_EAX, 23, "AVX_IFMA: needs XSAVE"},
-        {0x80000001,  0, R_ECX, 11, "XOP (AMD): VEX-like, needs XSAVE"},
-        {0x80000001,  0, R_ECX, 16, "FMA4 (AMD): needs XSAVE"},
-        {KVM_CPUID_FEATURES, 0, R_EAX, KVM_FEATURE_PV_UNHALT, "PV_UNHALT: vmcall never returns"},
-        {KVM_CPUID_FEATURES, 0, R_EAX, KVM_FEATURE_PV_SEND_IPI, "PV_SEND_IPI: vmcall never returns"},
-        {KVM_CPUID_FEATURES, 0, R_EAX, KVM_FEATURE_PV_SCHED_YIELD,
-         "PV_SCHED_YIELD: vmcall never returns"},
+    /* leaf       sub reg    bit  why */
+    {0x1, 0, R_ECX, 12, "FMA: VEX-encoded, needs XSAVE"},
+    {0x1, 0, R_ECX, 13, "CX16: lock cmpxchg16b (SLUB) fails emulation"},
+    {0x1, 0, R_ECX, 17, "PCID: fails emulation"},
+    {0x1, 0, R_ECX, 22, "MOVBE: fails emulation"},
+    {0x1, 0, R_ECX, 23, "POPCNT: fails emulation"},
+    {0x1, 0, R_ECX, 26, "XSAVE: xrstor in FPU init fails emulation"},
+    {0x1, 0, R_ECX, 27, "OSXSAVE: follows XSAVE"},
+    {0x1, 0, R_ECX, 28, "AVX: needs XSAVE"},
+    {0x1, 0, R_ECX, 29, "F16C: VEX-encoded, needs XSAVE"},
+    {0x1, 0, R_ECX, 30, "RDRAND: fails emulation"},
+    {0x7, 0, R_EBX, 0, "FSGSBASE: fails emulation"},
+    {0x7, 0, R_EBX, 3, "BMI1: fails emulation"},
+    {0x7, 0, R_EBX, 5, "AVX2: needs XSAVE"},
+    {0x7, 0, R_EBX, 7, "SMEP: fails emulation"},
+    {0x7, 0, R_EBX, 8, "BMI2: fails emulation"},
+    {0x7, 0, R_EBX, 9, "ERMS: fails emulation"},
+    {0x7, 0, R_EBX, 10, "INVPCID: fails emulation"},
+    {0x7, 0, R_EBX, 14, "MPX: XSAVE state"},
+    {0x7, 0, R_EBX, 16, "AVX512F: needs XSAVE"},
+    {0x7, 0, R_EBX, 17, "AVX512DQ: needs XSAVE"},
+    {0x7, 0, R_EBX, 18, "RDSEED: fails emulation"},
+    {0x7, 0, R_EBX, 20, "SMAP: fails emulation"},
+    {0x7, 0, R_EBX, 21, "AVX512_IFMA: needs XSAVE"},
+    {0x7, 0, R_EBX, 23, "CLFLUSHOPT: fails emulation"},
+    {0x7, 0, R_EBX, 24, "CLWB: fails emulation"},
+    {0x7, 0, R_EBX, 26, "AVX512PF: needs XSAVE"},
+    {0x7, 0, R_EBX, 27, "AVX512ER: needs XSAVE"},
+    {0x7, 0, R_EBX, 28, "AVX512CD: needs XSAVE"},
+    {0x7, 0, R_EBX, 30, "AVX512BW: needs XSAVE"},
+    {0x7, 0, R_EBX, 31, "AVX512VL: needs XSAVE"},
+    {0x7, 0, R_ECX, 1, "AVX512_VBMI: needs XSAVE"},
+    {0x7, 0, R_ECX, 3, "PKU: fails emulation"},
+    {0x7, 0, R_ECX, 4, "OSPKE: follows PKU"},
+    {0x7, 0, R_ECX, 6, "AVX512_VBMI2: needs XSAVE"},
+    {0x7, 0, R_ECX, 7, "CET_SS: XSAVES state"},
+    {0x7, 0, R_ECX, 9, "VAES: VEX-encoded, needs XSAVE"},
+    {0x7, 0, R_ECX, 10, "VPCLMULQDQ: VEX-encoded, needs XSAVE"},
+    {0x7, 0, R_ECX, 11, "AVX512_VNNI: needs XSAVE"},
+    {0x7, 0, R_ECX, 12, "AVX512_BITALG: needs XSAVE"},
+    {0x7, 0, R_ECX, 14, "AVX512_VPOPCNTDQ: needs XSAVE"},
+    {0x7, 0, R_ECX, 22, "RDPID: fails emulation"},
+    {0x7, 0, R_EDX, 2, "AVX512_4VNNIW: needs XSAVE"},
+    {0x7, 0, R_EDX, 3, "AVX512_4FMAPS: needs XSAVE"},
+    {0x7, 0, R_EDX, 4, "FSRM: fails emulation"},
+    {0x7, 0, R_EDX, 8, "AVX512_VP2INTERSECT: needs XSAVE"},
+    {0x7, 0, R_EDX, 20, "CET_IBT: XSAVES state"},
+    {0x7, 0, R_EDX, 22, "AMX_BF16: needs XSAVE"},
+    {0x7, 0, R_EDX, 23, "AVX512_FP16: needs XSAVE"},
+    {0x7, 0, R_EDX, 24, "AMX_TILE: needs XSAVE"},
+    {0x7, 0, R_EDX, 25, "AMX_INT8: needs XSAVE"},
+    {0x7, 1, R_EAX, 4, "AVX_VNNI: needs XSAVE"},
+    {0x7, 1, R_EAX, 5, "AVX512_BF16: needs XSAVE"},
+    {0x7, 1, R_EAX, 10, "fast zero-length rep movsb: like ERMS/FSRM"},
+    {0x7, 1, R_EAX, 11, "fast short rep stosb: like ERMS/FSRM"},
+    {0x7, 1, R_EAX, 12, "fast short rep cmpsb/scasb: like ERMS/FSRM"},
+    {0x7, 1, R_EAX, 23, "AVX_IFMA: needs XSAVE"},
+    {0x80000001, 0, R_ECX, 11, "XOP (AMD): VEX-like, needs XSAVE"},
+    {0x80000001, 0, R_ECX, 16, "FMA4 (AMD): needs XSAVE"},
+    {KVM_CPUID_FEATURES, 0, R_EAX, KVM_FEATURE_PV_UNHALT, "PV_UNHALT: vmcall never returns"},
+    {KVM_CPUID_FEATURES, 0, R_EAX, KVM_FEATURE_PV_SEND_IPI, "PV_SEND_IPI: vmcall never returns"},
+    {KVM_CPUID_FEATURES, 0, R_EAX, KVM_FEATURE_PV_SCHED_YIELD,
+     "PV_SCHED_YIELD: vmcall never returns"},
 };
 
 void cpuid_apply_pvm_template(struct kvm_cpuid2 *c)

@@ -23,21 +23,21 @@
 #define LAYOUT_CMDLINE_MAX_SIZE   2048ULL /* including the terminating NUL */
 
 /* EBDA onward: MP table (and, later, ACPI tables). */
-#define LAYOUT_EBDA_START         0x9fc00ULL
-#define LAYOUT_SYSTEM_MEM_START   0x9fc00ULL
-#define LAYOUT_SYSTEM_MEM_SIZE    0x40400ULL /* up to 0xe0000 */
-#define LAYOUT_RSDP_ADDR          0xe0000ULL
-#define LAYOUT_HIMEM_START        0x100000ULL /* kernel load floor */
+#define LAYOUT_EBDA_START       0x9fc00ULL
+#define LAYOUT_SYSTEM_MEM_START 0x9fc00ULL
+#define LAYOUT_SYSTEM_MEM_SIZE  0x40400ULL /* up to 0xe0000 */
+#define LAYOUT_RSDP_ADDR        0xe0000ULL
+#define LAYOUT_HIMEM_START      0x100000ULL /* kernel load floor */
 
 /* RAM regions: [0, 3 GiB) then [4 GiB, ...). */
-#define LAYOUT_MMIO32_START       GiB(3)
-#define LAYOUT_MMIO32_SIZE        GiB(1)
-#define LAYOUT_RAM_HIGH_START     GiB(4)
-#define LAYOUT_MMIO64_START       GiB(256)
-#define LAYOUT_MMIO64_SIZE        GiB(256)
-#define LAYOUT_RAM_TOP_START      GiB(512)
+#define LAYOUT_MMIO32_START   GiB(3)
+#define LAYOUT_MMIO32_SIZE    GiB(1)
+#define LAYOUT_RAM_HIGH_START GiB(4)
+#define LAYOUT_MMIO64_START   GiB(256)
+#define LAYOUT_MMIO64_SIZE    GiB(256)
+#define LAYOUT_RAM_TOP_START  GiB(512)
 /* Guest RAM we accept: stays below the 256 GiB hole (as Firecracker's ~1022 GiB is not needed). */
-#define LAYOUT_MAX_MEM_BYTES      (LAYOUT_MMIO64_START - LAYOUT_MMIO32_SIZE)
+#define LAYOUT_MAX_MEM_BYTES (LAYOUT_MMIO64_START - LAYOUT_MMIO32_SIZE)
 
 /* Devices in the 32-bit MMIO hole. */
 #define LAYOUT_BOOT_TIMER_START   0xc0000000ULL
@@ -51,17 +51,17 @@
 #define LAYOUT_KVM_TSS_ADDR       0xfffbd000ULL
 
 /* Legacy interrupt lines. */
-#define LAYOUT_IRQ_I8042          1
-#define LAYOUT_IRQ_COM1           4
-#define LAYOUT_IRQ_VIRTIO_BASE    5
-#define LAYOUT_IRQ_VIRTIO_LAST    23
+#define LAYOUT_IRQ_I8042       1
+#define LAYOUT_IRQ_COM1        4
+#define LAYOUT_IRQ_VIRTIO_BASE 5
+#define LAYOUT_IRQ_VIRTIO_LAST 23
 
 /* Legacy I/O ports. */
-#define LAYOUT_PORT_COM1          0x3f8
-#define LAYOUT_PORT_COM1_LEN      8
-#define LAYOUT_PORT_I8042_DATA    0x60
-#define LAYOUT_PORT_I8042_CMD     0x64
+#define LAYOUT_PORT_COM1       0x3f8
+#define LAYOUT_PORT_COM1_LEN   8
+#define LAYOUT_PORT_I8042_DATA 0x60
+#define LAYOUT_PORT_I8042_CMD  0x64
 
-#define LAYOUT_MAX_VCPUS          32
+#define LAYOUT_MAX_VCPUS 32
 
 #endif

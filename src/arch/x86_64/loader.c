@@ -37,8 +37,8 @@ struct pvh_scan {
         uint64_t entry;
 };
 
-__attribute__((format(printf, 3, 4)))
-static int fail(const struct ld *c, int rc, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(const struct ld *c, int rc, const char *fmt,
+                                                      ...)
 {
         va_list ap;
 
@@ -86,7 +86,8 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
         uint64_t n;
 
         if (c->len < sizeof(*eh))
-                return fail(c, -EINVAL, "kernel image is truncated: ELF header needs %zu bytes, file has %zu",
+                return fail(c, -EINVAL,
+                            "kernel image is truncated: ELF header needs %zu bytes, file has %zu",
                             sizeof(*eh), c->len);
         memcpy(eh, c->img, sizeof(*eh));
         if (eh->e_ident[EI_CLASS] != ELFCLASS64)
@@ -96,18 +97,23 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
                 return fail(c, -EINVAL, "kernel image is not little-endian (ELF data encoding %u)",
                             eh->e_ident[EI_DATA]);
         if (eh->e_machine != EM_X86_64)
-                return fail(c, -EINVAL, "kernel image is not x86_64 (ELF machine %u)", eh->e_machine);
+                return fail(c, -EINVAL, "kernel image is not x86_64 (ELF machine %u)",
+                            eh->e_machine);
         if (eh->e_type != ET_EXEC)
-                return fail(c, -EINVAL, "kernel image is not an executable (ELF type %u)", eh->e_type);
+                return fail(c, -EINVAL, "kernel image is not an executable (ELF type %u)",
+                            eh->e_type);
         if (eh->e_phnum == 0)
                 return fail(c, -EINVAL, "kernel image has no program headers");
         if (eh->e_phentsize != sizeof(Elf64_Phdr))
-                return fail(c, -EINVAL, "kernel image has bad program header size %u (expected %zu)",
+                return fail(c, -EINVAL,
+                            "kernel image has bad program header size %u (expected %zu)",
                             eh->e_phentsize, sizeof(Elf64_Phdr));
         n = entries_in_file(c, eh->e_phoff, sizeof(Elf64_Phdr));
         if (n < eh->e_phnum)
-                return fail(c, -EINVAL, "kernel image is truncated: program header %" PRIu64
-                            " extends past end of file", n);
+                return fail(c, -EINVAL,
+                            "kernel image is truncated: program header %" PRIu64
+                            " extends past end of file",
+                            n);
         return 0;
 }
 
@@ -120,22 +126,30 @@ static void elf_phdr(const struct ld *c, const Elf64_Ehdr *eh, unsigned int i, E
 static int elf_check_load(const struct ld *c, const Elf64_Phdr *ph, unsigned int i, uint64_t *end)
 {
         if (ph->p_filesz > ph->p_memsz)
-                return fail(c, -EINVAL, "kernel image segment %u is malformed: file size 0x%" PRIx64
-                            " exceeds memory size 0x%" PRIx64, i, ph->p_filesz, ph->p_memsz);
+                return fail(c, -EINVAL,
+                            "kernel image segment %u is malformed: file size 0x%" PRIx64
+                            " exceeds memory size 0x%" PRIx64,
+                            i, ph->p_filesz, ph->p_memsz);
         if (!in_file(c, ph->p_offset, ph->p_filesz))
-                return fail(c, -EINVAL, "kernel image is truncated: segment %u extends past end of file", i);
+                return fail(c, -EINVAL,
+                            "kernel image is truncated: segment %u extends past end of file", i);
         if (ph->p_paddr < LAYOUT_HIMEM_START)
-                return fail(c, -EINVAL, "kernel image segment %u loads at 0x%" PRIx64 ", below 1 MiB",
-                            i, ph->p_paddr);
+                return fail(c, -EINVAL,
+                            "kernel image segment %u loads at 0x%" PRIx64 ", below 1 MiB", i,
+                            ph->p_paddr);
         if (__builtin_add_overflow(ph->p_paddr, ph->p_memsz, end))
                 return fail(c, -EINVAL, "kernel image segment %u address range overflows", i);
         if (!guest_mem_ptr(c->m, ph->p_paddr, ph->p_memsz))
-                return fail(c, -ENOMEM, "kernel image does not fit in guest memory: segment %u ends at 0x%"
-                            PRIx64 ", RAM ends at 0x%" PRIx64, i, *end, ram_end_near(c->m, ph->p_paddr));
+                return fail(
+                    c, -ENOMEM,
+                    "kernel image does not fit in guest memory: segment %u ends at 0x%" PRIx64
+                    ", RAM ends at 0x%" PRIx64,
+                    i, *end, ram_end_near(c->m, ph->p_paddr));
         return 0;
 }
 
-static int pvh_note_desc(const struct ld *c, const uint8_t *desc, uint32_t descsz, struct pvh_scan *s)
+static int pvh_note_desc(const struct ld *c, const uint8_t *desc, uint32_t descsz,
+                         struct pvh_scan *s)
 {
         uint32_t e32;
         uint64_t e64;
@@ -146,11 +160,15 @@ static int pvh_note_desc(const struct ld *c, const uint8_t *desc, uint32_t descs
         } else if (descsz == sizeof(e64)) {
                 memcpy(&e64, desc, sizeof(e64));
                 if (e64 > UINT32_MAX)
-                        return fail(c, -EINVAL, "kernel image PVH entry point 0x%" PRIx64
-                                    " is not a 32-bit address", e64);
+                        return fail(c, -EINVAL,
+                                    "kernel image PVH entry point 0x%" PRIx64
+                                    " is not a 32-bit address",
+                                    e64);
         } else {
-                return fail(c, -EINVAL, "kernel image PVH entry note has a %u-byte descriptor (expected 4 or 8)",
-                            descsz);
+                return fail(
+                    c, -EINVAL,
+                    "kernel image PVH entry note has a %u-byte descriptor (expected 4 or 8)",
+                    descsz);
         }
         s->found = true;
         s->entry = e64;
@@ -182,8 +200,10 @@ static int notes_scan(const struct ld *c, uint64_t off, uint64_t size, uint64_t 
                         break;
                 desc_end = nh.n_descsz ? desc_off + nh.n_descsz : name_end;
                 if (name_end > size || desc_end > size)
-                        return fail(c, -EINVAL, "kernel image is truncated: a note in %s %u extends past its end",
-                                    what, idx);
+                        return fail(
+                            c, -EINVAL,
+                            "kernel image is truncated: a note in %s %u extends past its end", what,
+                            idx);
                 if (is_pvh_note(&nh, p + pos + sizeof(nh))) {
                         rc = pvh_note_desc(c, p + desc_off, nh.n_descsz, s);
                         if (rc)
@@ -199,9 +219,11 @@ static int elf_scan_phdr_notes(const struct ld *c, const Elf64_Phdr *ph, unsigne
                                struct pvh_scan *s)
 {
         if (!in_file(c, ph->p_offset, ph->p_filesz))
-                return fail(c, -EINVAL, "kernel image is truncated: note segment %u extends past end of file", i);
-        return notes_scan(c, ph->p_offset, ph->p_filesz, ph->p_align == 8 ? 8 : 4,
-                          "program header", i, s);
+                return fail(c, -EINVAL,
+                            "kernel image is truncated: note segment %u extends past end of file",
+                            i);
+        return notes_scan(c, ph->p_offset, ph->p_filesz, ph->p_align == 8 ? 8 : 4, "program header",
+                          i, s);
 }
 
 /* Used only when there is no PT_NOTE: SHT_NOTE sections may carry the PVH note. */
@@ -215,19 +237,24 @@ static int elf_scan_section_notes(const struct ld *c, const Elf64_Ehdr *eh, stru
         if (eh->e_shoff == 0 || eh->e_shnum == 0)
                 return 0;
         if (eh->e_shentsize != sizeof(sh))
-                return fail(c, -EINVAL, "kernel image has bad section header size %u (expected %zu)",
+                return fail(c, -EINVAL,
+                            "kernel image has bad section header size %u (expected %zu)",
                             eh->e_shentsize, sizeof(sh));
         n = entries_in_file(c, eh->e_shoff, sizeof(sh));
         if (n < eh->e_shnum)
-                return fail(c, -EINVAL, "kernel image is truncated: section header %" PRIu64
-                            " extends past end of file", n);
+                return fail(c, -EINVAL,
+                            "kernel image is truncated: section header %" PRIu64
+                            " extends past end of file",
+                            n);
         for (i = 0; i < eh->e_shnum && !s->found; i++) {
                 memcpy(&sh, c->img + eh->e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
                 if (sh.sh_type != SHT_NOTE)
                         continue;
                 if (!in_file(c, sh.sh_offset, sh.sh_size))
-                        return fail(c, -EINVAL, "kernel image is truncated: note section %u extends past end of file",
-                                    i);
+                        return fail(
+                            c, -EINVAL,
+                            "kernel image is truncated: note section %u extends past end of file",
+                            i);
                 rc = notes_scan(c, sh.sh_offset, sh.sh_size, sh.sh_addralign == 8 ? 8 : 4,
                                 "section", i, s);
                 if (rc)
@@ -306,8 +333,10 @@ static int elf_load(const struct ld *c, struct kernel_info *ki)
 static int bz_check_header(const struct ld *c, struct setup_header *h)
 {
         if (c->len < BZ_HDR_OFFSET + sizeof(*h))
-                return fail(c, -EINVAL, "kernel image is truncated: bzImage setup header needs %zu bytes, file has %zu",
-                            BZ_HDR_OFFSET + sizeof(*h), c->len);
+                return fail(
+                    c, -EINVAL,
+                    "kernel image is truncated: bzImage setup header needs %zu bytes, file has %zu",
+                    BZ_HDR_OFFSET + sizeof(*h), c->len);
         memcpy(h, c->img + BZ_HDR_OFFSET, sizeof(*h));
         if (h->version < BZ_MIN_VERSION)
                 return fail(c, -EINVAL, "bzImage boot protocol %u.%02u is too old (need 2.12)",
@@ -328,15 +357,20 @@ static int bz_load(const struct ld *c, struct kernel_info *ki)
         rc = bz_check_header(c, &h);
         if (rc)
                 return rc;
-        setup = ((uint64_t)(h.setup_sects ? h.setup_sects : BZ_DEFAULT_SETUP_SECTS) + 1) * BZ_SECTOR_SIZE;
+        setup = ((uint64_t)(h.setup_sects ? h.setup_sects : BZ_DEFAULT_SETUP_SECTS) + 1) *
+                BZ_SECTOR_SIZE;
         if (setup >= c->len)
-                return fail(c, -EINVAL, "kernel image is truncated: bzImage setup (%" PRIu64
-                            " bytes) leaves no kernel in a %zu-byte file", setup, c->len);
+                return fail(c, -EINVAL,
+                            "kernel image is truncated: bzImage setup (%" PRIu64
+                            " bytes) leaves no kernel in a %zu-byte file",
+                            setup, c->len);
         payload = c->len - setup;
         if (__builtin_add_overflow(LAYOUT_HIMEM_START, payload, &end) ||
             guest_mem_write(c->m, LAYOUT_HIMEM_START, c->img + setup, payload))
-                return fail(c, -ENOMEM, "kernel image does not fit in guest memory: bzImage ends at 0x%"
-                            PRIx64 ", RAM ends at 0x%" PRIx64, end, ram_end_near(c->m, LAYOUT_HIMEM_START));
+                return fail(c, -ENOMEM,
+                            "kernel image does not fit in guest memory: bzImage ends at 0x%" PRIx64
+                            ", RAM ends at 0x%" PRIx64,
+                            end, ram_end_near(c->m, LAYOUT_HIMEM_START));
         h.code32_start = (uint32_t)LAYOUT_HIMEM_START;
         ki->proto = BOOT_PROTO_LINUX64;
         ki->entry = LAYOUT_HIMEM_START + BZ_ENTRY64_OFFSET;
@@ -356,10 +390,11 @@ static bool has_bz_magic(const struct ld *c)
         return magic == BZ_HDR_MAGIC;
 }
 
-int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len,
-                struct kernel_info *ki, char *err, size_t errlen)
+int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struct kernel_info *ki,
+                char *err, size_t errlen)
 {
-        const struct ld c = {.m = m, .img = img, .len = img ? len : 0, .err = err, .errlen = errlen};
+        const struct ld c = {
+            .m = m, .img = img, .len = img ? len : 0, .err = err, .errlen = errlen};
 
         memset(ki, 0, sizeof(*ki));
         if (c.len >= SELFMAG && memcmp(img, ELFMAG, SELFMAG) == 0)
@@ -369,8 +404,8 @@ int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len,
         return fail(&c, -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)");
 }
 
-int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len,
-                uint64_t kernel_end, uint64_t *gpa, char *err, size_t errlen)
+int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len, uint64_t kernel_end,
+                uint64_t *gpa, char *err, size_t errlen)
 {
         const struct ld c = {.m = m, .img = img, .len = len, .err = err, .errlen = errlen};
         uint64_t low_end = guest_mem_region_end(m, 0), at;
@@ -379,17 +414,25 @@ int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len,
         if (!img || len == 0)
                 return fail(&c, -EINVAL, "initrd is empty");
         if (len > low_end)
-                return fail(&c, -ENOMEM, "initrd does not fit in guest memory: %zu bytes, low RAM ends at 0x%"
-                            PRIx64, len, low_end);
+                return fail(
+                    &c, -ENOMEM,
+                    "initrd does not fit in guest memory: %zu bytes, low RAM ends at 0x%" PRIx64,
+                    len, low_end);
         at = (low_end - len) & ~(LOADER_PAGE_SIZE - 1);
         if (at < floor && kernel_end > LAYOUT_HIMEM_START)
-                return fail(&c, -ENOMEM, "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
-                            " would overlap the kernel (ends at 0x%" PRIx64 ")", len, at, kernel_end);
+                return fail(&c, -ENOMEM,
+                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
+                            " would overlap the kernel (ends at 0x%" PRIx64 ")",
+                            len, at, kernel_end);
         if (at < floor)
-                return fail(&c, -ENOMEM, "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
-                            " would overlap the boot area below 1 MiB", len, at);
+                return fail(&c, -ENOMEM,
+                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
+                            " would overlap the boot area below 1 MiB",
+                            len, at);
         if (guest_mem_write(m, at, img, len))
-                return fail(&c, -ENOMEM, "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64, len, at);
+                return fail(&c, -ENOMEM,
+                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64, len,
+                            at);
         *gpa = at;
         return 0;
 }

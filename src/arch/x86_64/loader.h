@@ -14,9 +14,9 @@ enum boot_protocol { BOOT_PROTO_LINUX64, BOOT_PROTO_PVH };
 
 struct kernel_info {
         enum boot_protocol proto;
-        uint64_t entry;            /* Linux 64-bit entry, or 32-bit PVH entry */
-        uint64_t load_end;         /* first GPA after the loaded image */
-        bool has_setup_header;     /* bzImage: hdr seeds the zero page */
+        uint64_t entry;        /* Linux 64-bit entry, or 32-bit PVH entry */
+        uint64_t load_end;     /* first GPA after the loaded image */
+        bool has_setup_header; /* bzImage: hdr seeds the zero page */
         struct setup_header hdr;
 };
 
@@ -39,8 +39,8 @@ struct kernel_info {
  * image, or -ENOMEM when it does not fit in guest memory; on error a one-line
  * message is written to err (errlen bytes, may be 0).
  */
-int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len,
-                struct kernel_info *ki, char *err, size_t errlen);
+int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struct kernel_info *ki,
+                char *err, size_t errlen);
 
 /*
  * Copies the initrd img[0..len) to the top of the first RAM region (the one
@@ -50,7 +50,7 @@ int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len,
  * Returns 0, -EINVAL for an empty initrd, or -ENOMEM when it does not fit;
  * on error a one-line message is written to err.
  */
-int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len,
-                uint64_t kernel_end, uint64_t *gpa, char *err, size_t errlen);
+int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len, uint64_t kernel_end,
+                uint64_t *gpa, char *err, size_t errlen);
 
 #endif

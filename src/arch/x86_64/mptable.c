@@ -1,4 +1,5 @@
-/* Intel MultiProcessor Specification 1.4 table for the guest (CPUs, ISA bus, IOAPIC, IRQ routing). */
+/* Intel MultiProcessor Specification 1.4 table for the guest (CPUs, ISA bus, IOAPIC, IRQ routing).
+ */
 #include "arch/x86_64/mptable.h"
 
 #include <errno.h>
@@ -24,17 +25,17 @@
 #define MP_IRQFLAG_DEFAULT 0 /* polarity/trigger conform to the bus (ISA: high, edge) */
 #define MP_ALL_LAPICS      0xff
 
-#define MP_SPEC_REV        4    /* 1.4 */
-#define MP_LAPIC_VERSION   0x14 /* integrated xAPIC, as Firecracker */
-#define MP_IOAPIC_VERSION  0x11 /* what KVM's in-kernel IOAPIC reports */
+#define MP_SPEC_REV       4    /* 1.4 */
+#define MP_LAPIC_VERSION  0x14 /* integrated xAPIC, as Firecracker */
+#define MP_IOAPIC_VERSION 0x11 /* what KVM's in-kernel IOAPIC reports */
 /* Processor signature (family 6) and CPUID features (FPU, APIC), as Firecracker. */
-#define MP_CPU_SIGNATURE   0x600
-#define MP_CPU_FEATURES    0x201
+#define MP_CPU_SIGNATURE 0x600
+#define MP_CPU_FEATURES  0x201
 
 struct mp_floating {
         char signature[4]; /* "_MP_" */
         uint32_t config_addr;
-        uint8_t length;    /* in 16-byte units */
+        uint8_t length; /* in 16-byte units */
         uint8_t spec_rev;
         uint8_t checksum;
         uint8_t features[5]; /* 0: a configuration table is present */
@@ -95,7 +96,7 @@ _Static_assert(sizeof(struct mp_floating) == 16, "MP floating pointer is 16 byte
 _Static_assert(sizeof(struct mp_config) == 44, "MP config header is 44 bytes");
 _Static_assert(sizeof(struct mp_processor) == 20, "MP processor entry is 20 bytes");
 _Static_assert(sizeof(struct mp_bus) == 8 && sizeof(struct mp_ioapic) == 8 &&
-                       sizeof(struct mp_intsrc) == 8,
+                   sizeof(struct mp_intsrc) == 8,
                "MP 8-byte entries");
 
 /* Base-table entries other than processors: bus, IOAPIC, IRQ lines, LINT0, LINT1. */
@@ -144,13 +145,13 @@ static uint8_t *put_intsrc(uint8_t *p, uint8_t type, uint8_t int_type, uint8_t s
                            uint8_t dst_apic, uint8_t dst_pin)
 {
         struct mp_intsrc e = {
-                .type = type,
-                .int_type = int_type,
-                .flags = MP_IRQFLAG_DEFAULT,
-                .src_bus = 0,
-                .src_irq = src_irq,
-                .dst_apic = dst_apic,
-                .dst_pin = dst_pin,
+            .type = type,
+            .int_type = int_type,
+            .flags = MP_IRQFLAG_DEFAULT,
+            .src_bus = 0,
+            .src_irq = src_irq,
+            .dst_apic = dst_apic,
+            .dst_pin = dst_pin,
         };
 
         memcpy(p, &e, sizeof(e));
@@ -160,13 +161,14 @@ static uint8_t *put_intsrc(uint8_t *p, uint8_t type, uint8_t int_type, uint8_t s
 /* Bus, IOAPIC, IRQ i -> IOAPIC pin i (KVM's default GSI routing), LINT0/LINT1. */
 static uint8_t *put_devices(uint8_t *p, uint8_t ioapic_id)
 {
-        struct mp_bus bus = {.type = MP_ENTRY_BUS, .bus_id = 0, .bus_type = {'I', 'S', 'A', ' ', ' ', ' '}};
+        struct mp_bus bus = {
+            .type = MP_ENTRY_BUS, .bus_id = 0, .bus_type = {'I', 'S', 'A', ' ', ' ', ' '}};
         struct mp_ioapic io = {
-                .type = MP_ENTRY_IOAPIC,
-                .apic_id = ioapic_id,
-                .apic_version = MP_IOAPIC_VERSION,
-                .flags = MP_IOAPIC_ENABLED,
-                .addr = (uint32_t)LAYOUT_IOAPIC_START,
+            .type = MP_ENTRY_IOAPIC,
+            .apic_id = ioapic_id,
+            .apic_version = MP_IOAPIC_VERSION,
+            .flags = MP_IOAPIC_ENABLED,
+            .addr = (uint32_t)LAYOUT_IOAPIC_START,
         };
         uint8_t irq;
 
@@ -183,15 +185,14 @@ static uint8_t *put_devices(uint8_t *p, uint8_t ioapic_id)
 
 static void put_headers(uint8_t *base, uint64_t gpa, size_t size, unsigned int nr_vcpus)
 {
-        struct mp_floating fp = {.signature = {'_', 'M', 'P', '_'},
-                                 .length = 1,
-                                 .spec_rev = MP_SPEC_REV};
-        struct mp_config hdr = {.signature = {'P', 'C', 'M', 'P'},
-                                .spec_rev = MP_SPEC_REV,
-                                .oem_id = {'F', 'C', ' ', ' ', ' ', ' ', ' ', ' '},
-                                .product_id = {'B', 'R', 'A', 'S', 'A', ' ', ' ', ' ', ' ',
-                                               ' ', ' ', ' '},
-                                .lapic_addr = (uint32_t)LAYOUT_APIC_START};
+        struct mp_floating fp = {
+            .signature = {'_', 'M', 'P', '_'}, .length = 1, .spec_rev = MP_SPEC_REV};
+        struct mp_config hdr = {
+            .signature = {'P', 'C', 'M', 'P'},
+            .spec_rev = MP_SPEC_REV,
+            .oem_id = {'F', 'C', ' ', ' ', ' ', ' ', ' ', ' '},
+            .product_id = {'B', 'R', 'A', 'S', 'A', ' ', ' ', ' ', ' ', ' ', ' ', ' '},
+            .lapic_addr = (uint32_t)LAYOUT_APIC_START};
         uint8_t *table = base + sizeof(fp);
 
         fp.config_addr = (uint32_t)(gpa + sizeof(fp));

@@ -1,4 +1,5 @@
-/* Intel MultiProcessor Specification 1.4 table for the guest (CPUs, ISA bus, IOAPIC, IRQ routing). */
+/* Intel MultiProcessor Specification 1.4 table for the guest (CPUs, ISA bus, IOAPIC, IRQ routing).
+ */
 #ifndef BRASA_ARCH_X86_64_MPTABLE_H
 #define BRASA_ARCH_X86_64_MPTABLE_H
 

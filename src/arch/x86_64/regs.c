@@ -1,4 +1,5 @@
-/* vCPU boot state: boot GDT/IDT and page tables in guest RAM, and regs/sregs/FPU/MSRs/LAPIC via KVM. */
+/* vCPU boot state: boot GDT/IDT and page tables in guest RAM, and regs/sregs/FPU/MSRs/LAPIC via
+ * KVM. */
 #include "arch/x86_64/regs.h"
 
 #include <errno.h>
@@ -15,9 +16,9 @@
 #define EFER_LMA (1ULL << 10)
 
 /* Page-table entry bits: present, writable, 2 MiB page. */
-#define PTE_P  0x01ULL
-#define PTE_RW 0x02ULL
-#define PTE_PS 0x80ULL
+#define PTE_P      0x01ULL
+#define PTE_RW     0x02ULL
+#define PTE_PS     0x80ULL
 #define PT_ENTRIES 512
 
 /* MSR indices (Intel SDM vol. 4). */
@@ -47,11 +48,9 @@
 
 uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 {
-        return (((uint64_t)base & 0xff000000ULL) << 32) |
-               (((uint64_t)flags & 0xf0ffULL) << 40) |
+        return (((uint64_t)base & 0xff000000ULL) << 32) | (((uint64_t)flags & 0xf0ffULL) << 40) |
                (((uint64_t)limit & 0x000f0000ULL) << 32) |
-               (((uint64_t)base & 0x00ffffffULL) << 16) |
-               ((uint64_t)limit & 0xffffULL);
+               (((uint64_t)base & 0x00ffffffULL) << 16) | ((uint64_t)limit & 0xffffULL);
 }
 
 static uint8_t desc_bit(uint64_t entry, unsigned int bit)
@@ -188,9 +187,15 @@ void regs_boot_fpu(struct kvm_fpu *f)
 void regs_boot_msrs(struct kvm_msr_entry out[REGS_BOOT_MSRS])
 {
         static const uint32_t zeroed[] = {
-                MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
-                MSR_STAR, MSR_CSTAR, MSR_KERNEL_GS_BASE, MSR_SYSCALL_MASK, MSR_LSTAR,
-                MSR_IA32_TSC,
+            MSR_IA32_SYSENTER_CS,
+            MSR_IA32_SYSENTER_ESP,
+            MSR_IA32_SYSENTER_EIP,
+            MSR_STAR,
+            MSR_CSTAR,
+            MSR_KERNEL_GS_BASE,
+            MSR_SYSCALL_MASK,
+            MSR_LSTAR,
+            MSR_IA32_TSC,
         };
         size_t i;
 

@@ -1,4 +1,5 @@
-/* vCPU boot state: boot GDT/IDT and page tables in guest RAM, and regs/sregs/FPU/MSRs/LAPIC via KVM. */
+/* vCPU boot state: boot GDT/IDT and page tables in guest RAM, and regs/sregs/FPU/MSRs/LAPIC via
+ * KVM. */
 #ifndef BRASA_ARCH_X86_64_REGS_H
 #define BRASA_ARCH_X86_64_REGS_H
 

@@ -10,7 +10,8 @@
 /* Microseconds from a to b, clamped at 0 so a clock oddity never prints a huge value. */
 static unsigned long long elapsed_us(const struct timespec *a, const struct timespec *b)
 {
-        long long ns = (long long)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+        long long ns =
+            (long long)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
 
         return ns > 0 ? (unsigned long long)ns / 1000ULL : 0;
 }
@@ -53,11 +54,11 @@ void boot_timer_init(struct boot_timer *t, const struct timespec *start_wall,
 struct bus_dev boot_timer_bus_dev(struct boot_timer *t)
 {
         struct bus_dev d = {
-                .base = LAYOUT_BOOT_TIMER_START,
-                .len = LAYOUT_BOOT_TIMER_SIZE,
-                .opaque = t,
-                .read = boot_timer_read,
-                .write = boot_timer_write,
+            .base = LAYOUT_BOOT_TIMER_START,
+            .len = LAYOUT_BOOT_TIMER_SIZE,
+            .opaque = t,
+            .read = boot_timer_read,
+            .write = boot_timer_write,
         };
 
         return d;

@@ -31,7 +31,7 @@
 #define KBD_ACK 0xfa
 
 /* Set-2 make codes of Ctrl, Alt, Del (Del is an extended key). */
-static const uint8_t ctrl_alt_del[] = { 0x14, 0x11, 0xe0, 0x71 };
+static const uint8_t ctrl_alt_del[] = {0x14, 0x11, 0xe0, 0x71};
 
 static void kbd_interrupt(struct i8042 *k)
 {
@@ -41,8 +41,7 @@ static void kbd_interrupt(struct i8042 *k)
         if (!(k->control & CB_KBD_INT) || k->irq_fd < 0)
                 return;
         if (write(k->irq_fd, &one, sizeof(one)) < 0)
-                log_guest_warn("i8042: cannot raise IRQ %d: %s", LAYOUT_IRQ_I8042,
-                               strerror(errno));
+                log_guest_warn("i8042: cannot raise IRQ %d: %s", LAYOUT_IRQ_I8042, strerror(errno));
 }
 
 static void buf_flush(struct i8042 *k)
@@ -203,11 +202,11 @@ void i8042_destroy(struct i8042 *k)
 struct bus_dev i8042_bus_dev(struct i8042 *k)
 {
         struct bus_dev d = {
-                .base = LAYOUT_PORT_I8042_DATA,
-                .len = LAYOUT_PORT_I8042_CMD - LAYOUT_PORT_I8042_DATA + 1,
-                .opaque = k,
-                .read = i8042_read,
-                .write = i8042_write,
+            .base = LAYOUT_PORT_I8042_DATA,
+            .len = LAYOUT_PORT_I8042_CMD - LAYOUT_PORT_I8042_DATA + 1,
+            .opaque = k,
+            .read = i8042_read,
+            .write = i8042_write,
         };
 
         return d;

@@ -224,7 +224,8 @@ static bool write_thr(struct serial *s, uint8_t byte)
 
 static void write_ier(struct serial *s, uint8_t val)
 {
-        /* A real 16550A raises THRE when ETBEI is enabled while THR is empty (Linux probes this). */
+        /* A real 16550A raises THRE when ETBEI is enabled while THR is empty (Linux probes this).
+         */
         if ((val & IER_THRE) && !(s->ier & IER_THRE))
                 s->thre_pending = true;
         s->ier = val & IER_VALID;
@@ -339,7 +340,7 @@ int serial_init(struct serial *s, int out_fd, int irq_fd)
         }
         s->out_fd = out_fd;
         s->irq_fd = irq_fd;
-        s->lcr = 0x03; /* 8 data bits */
+        s->lcr = 0x03;     /* 8 data bits */
         s->mcr = MCR_OUT2; /* PC boards gate the IRQ line with OUT2; firmware leaves it set */
         s->dll = DEFAULT_DIVISOR;
         return 0;
@@ -356,11 +357,11 @@ void serial_destroy(struct serial *s)
 struct bus_dev serial_bus_dev(struct serial *s)
 {
         struct bus_dev d = {
-                .base = LAYOUT_PORT_COM1,
-                .len = LAYOUT_PORT_COM1_LEN,
-                .opaque = s,
-                .read = serial_read,
-                .write = serial_write,
+            .base = LAYOUT_PORT_COM1,
+            .len = LAYOUT_PORT_COM1_LEN,
+            .opaque = s,
+            .read = serial_read,
+            .write = serial_write,
         };
 
         return d;

@@ -13,10 +13,11 @@
 
 /* Counters; snapshot them with serial_get_stats(). */
 struct serial_stats {
-        uint64_t tx_bytes;      /* THR bytes handed to out_fd (or discarded when out_fd < 0) */
-        uint64_t rx_bytes;      /* bytes that entered the RX FIFO (host input or loopback) */
-        uint64_t dropped_bytes; /* THR bytes lost: write() failed or was short, or loopback overrun */
-        uint64_t missed_reads;  /* RBR reads while the RX FIFO was empty (returned 0) */
+        uint64_t tx_bytes; /* THR bytes handed to out_fd (or discarded when out_fd < 0) */
+        uint64_t rx_bytes; /* bytes that entered the RX FIFO (host input or loopback) */
+        uint64_t
+            dropped_bytes; /* THR bytes lost: write() failed or was short, or loopback overrun */
+        uint64_t missed_reads; /* RBR reads while the RX FIFO was empty (returned 0) */
 };
 
 /*

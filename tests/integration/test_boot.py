@@ -1,5 +1,6 @@
 """Boot the test guests through every protocol and check, from inside, what they were given."""
 import os
+import subprocess
 import signal
 import time
 import zlib
@@ -222,3 +223,34 @@ def test_cpu_template_off_keeps_normalized_cpuid(brasa):
     assert c_off["kvm.eax"] & pv
     assert not c_on["kvm.eax"] & pv
     assert c_off["kvm.eax"] & ~pv == c_on["kvm.eax"] & ~pv
+
+
+def test_serial_input_from_a_terminal(brasa):
+    """A TTY on stdin is put in raw mode for the guest and restored afterwards."""
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    cfg = make_config(KERNELS["pvh"], "console=ttyS0 brasa.echo")
+    config_path = brasa.write_config(cfg)
+    p = subprocess.Popen(brasa.argv(config_path), stdin=slave, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        out = wait_for_line(p, r"BRASA echo ready")
+        during = termios.tcgetattr(slave)
+        # Raw mode: no line editing, echo or signal keys, and CR is not turned into NL.
+        assert not during[3] & (termios.ICANON | termios.ECHO | termios.ISIG)
+        assert not during[0] & termios.ICRNL
+        os.write(master, b"typed on a tty\r")
+        out += p.communicate(timeout=20)[0].decode(errors="replace")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    after = termios.tcgetattr(slave)
+    os.close(master)
+    os.close(slave)
+    assert p.returncode == 0, out
+    assert "BRASA echo typed on a tty" in out
+    assert before == after, "terminal settings were not restored"

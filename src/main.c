@@ -231,8 +231,8 @@ static int load_config(const char *path, struct vm_config *cfg)
 
 static int boot_from_config(const struct cli *c)
 {
-        struct vm_config cfg;
         static struct vmm vmm; /* large: keep it off the stack */
+        struct vm_config cfg;
         char err[512] = "";
         int rc;
 
@@ -241,16 +241,24 @@ static int boot_from_config(const struct cli *c)
                 config_free(&cfg);
                 return VMM_EXIT_BAD_CONFIG;
         }
-        rc = vmm_build(&vmm, &cfg, &c->vmm, err, sizeof(err));
-        config_free(&cfg);
+        rc = vmm_init(&vmm, &c->vmm);
+        if (rc) {
+                log_error("Cannot set up the VMM: %s", strerror(-rc));
+                rc = VMM_EXIT_GENERIC;
+                goto out;
+        }
+        rc = vmm_boot(&vmm, &cfg, err, sizeof(err));
         if (rc) {
                 log_error("Building VMM configured from cmdline json failed: %s", err);
-                return VMM_EXIT_BAD_CONFIG;
+                rc = VMM_EXIT_BAD_CONFIG;
+                goto out;
         }
         log_info("Successfully started microvm that was configured from one single json");
-        rc = vmm_run(&vmm);
-        vmm_destroy(&vmm);
+        rc = vmm_loop(&vmm);
         log_info("Brasa exiting with code %d", rc);
+out:
+        vmm_destroy(&vmm);
+        config_free(&cfg);
         return rc;
 }
 

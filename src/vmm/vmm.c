@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "vmm/vmm_boot.h"
+#include "vmm/vmm_priv.h"
 
 void vmm_request_exit(struct vmm *vmm, int code)
 {
@@ -183,32 +184,54 @@ static void vmm_init_fields(struct vmm *vmm)
         };
 }
 
-int vmm_build(struct vmm *vmm, const struct vm_config *cfg, const struct vmm_opts *opts, char *err,
-              size_t errlen)
+int vmm_init(struct vmm *vmm, const struct vmm_opts *opts)
+{
+        vmm_init_fields(vmm);
+        vmm->opts = *opts;
+        return vmm_loop_init(vmm);
+}
+
+bool vmm_started(const struct vmm *vmm)
+{
+        return vmm->started;
+}
+
+static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen)
 {
         struct vmm_boot_result boot;
         int rc;
 
-        vmm_init_fields(vmm);
-        clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
         rc = kvm_vm_create(&vmm->vm, err, errlen);
         if (rc)
-                goto fail;
+                return rc;
         rc = vmm_setup_memory(vmm, cfg, err, errlen);
         if (rc)
-                goto fail;
+                return rc;
         rc = vmm_boot_load(&vmm->mem, cfg, &boot, err, errlen);
         if (rc)
-                goto fail;
-        rc = vmm_setup_legacy(vmm, opts, err, errlen);
+                return rc;
+        rc = vmm_setup_legacy(vmm, &vmm->opts, err, errlen);
         if (rc)
-                goto fail;
-        rc = vmm_setup_vcpus(vmm, cfg, opts, &boot, err, errlen);
-        if (rc)
-                goto fail;
+                return rc;
+        return vmm_setup_vcpus(vmm, cfg, &vmm->opts, &boot, err, errlen);
+}
+
+int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+        int rc;
+
+        if (vmm->started)
+                return -EALREADY;
+        /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
+        clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
+        rc = vmm_build(vmm, cfg, err, errlen);
+        if (rc == 0)
+                rc = vmm_start(vmm, err, errlen);
+        if (rc) {
+                vmm_release_vm(vmm);
+                return rc;
+        }
+        vmm->started = true;
         return 0;
-fail:
-        vmm_destroy(vmm);
-        return rc;
 }

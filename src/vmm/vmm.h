@@ -34,6 +34,8 @@ struct vmm_opts {
 };
 
 struct vmm {
+        struct vmm_opts opts;
+        bool started;
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;
@@ -64,19 +66,29 @@ struct vmm {
 };
 
 /*
- * Builds the microVM described by cfg: KVM VM, memory, kernel, initrd,
- * boot structures, legacy devices and configured vCPUs (not yet running).
- * On failure, err holds one line and everything acquired is released.
- * Returns 0 or -errno.
+ * Prepares an empty microVM: fields, the VMM event loop, the exit eventfd and
+ * the termination signals (signalfd). Call on the thread that will run
+ * vmm_loop(). Returns 0 or -errno; on failure vmm_destroy() is still safe.
  */
-int vmm_build(struct vmm *vmm, const struct vm_config *cfg, const struct vmm_opts *opts, char *err,
-              size_t errlen);
+int vmm_init(struct vmm *vmm, const struct vmm_opts *opts);
 
 /*
- * Starts the vCPUs and runs the VMM event loop on the calling thread until the
- * guest resets, a signal asks to stop, or an error. Returns the exit code.
+ * Builds the microVM described by cfg (KVM VM, memory, kernel, initrd, boot
+ * structures, legacy devices, vCPUs), hooks up console input and starts the
+ * vCPUs. Runs on the VMM thread, after vmm_init(). On failure, err holds one
+ * line and everything this call acquired is released; the VMM stays usable
+ * (not started). Returns 0, -EALREADY when already started, or -errno.
  */
-int vmm_run(struct vmm *vmm);
+int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen);
+
+/* True once vmm_boot() succeeded. */
+bool vmm_started(const struct vmm *vmm);
+
+/*
+ * Runs the VMM event loop on the calling thread until the guest resets, a
+ * signal asks to stop, or an error. Returns the process exit code.
+ */
+int vmm_loop(struct vmm *vmm);
 
 /* Stops vCPUs, closes every fd and unmaps memory. Safe after a failed build. */
 void vmm_destroy(struct vmm *vmm);

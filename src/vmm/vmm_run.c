@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "vmm/vmm_priv.h"
 
 #define VMM_STDIN_CHUNK 64
 
@@ -138,7 +139,7 @@ static int vmm_setup_signals(struct vmm *vmm)
         return evloop_add(&vmm->loop, &vmm->signal_src, EPOLLIN);
 }
 
-static int vmm_setup_loop(struct vmm *vmm)
+int vmm_loop_init(struct vmm *vmm)
 {
         int fd, rc;
 
@@ -152,44 +153,35 @@ static int vmm_setup_loop(struct vmm *vmm)
         rc = evloop_add(&vmm->loop, &vmm->exit_src, EPOLLIN);
         if (rc)
                 return rc;
-        rc = vmm_setup_signals(vmm);
-        if (rc)
-                return rc;
-        vmm_setup_stdin(vmm);
-        return 0;
+        return vmm_setup_signals(vmm);
 }
 
-static int vmm_start_vcpus(struct vmm *vmm)
+int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 {
         unsigned int i;
         int rc;
 
         rc = vcpu_signal_setup();
-        if (rc)
+        if (rc) {
+                snprintf(err, errlen, "cannot install the vCPU kick handler: %s", strerror(-rc));
                 return rc;
+        }
+        vmm_setup_stdin(vmm);
         for (i = 0; i < vmm->nr_vcpus; i++) {
                 rc = vcpu_start(&vmm->vcpus[i]);
                 if (rc) {
-                        log_error("cannot start vCPU %u: %s", i, strerror(-rc));
+                        snprintf(err, errlen, "cannot start vCPU %u: %s", i, strerror(-rc));
                         return rc;
                 }
         }
         return 0;
 }
 
-int vmm_run(struct vmm *vmm)
+int vmm_loop(struct vmm *vmm)
 {
         int rc;
 
         log_set_thread_name("fc_vmm");
-        rc = vmm_setup_loop(vmm);
-        if (rc) {
-                log_error("cannot set up the VMM event loop: %s", strerror(-rc));
-                return VMM_EXIT_GENERIC;
-        }
-        rc = vmm_start_vcpus(vmm);
-        if (rc)
-                vmm_request_exit(vmm, VMM_EXIT_GENERIC);
         rc = evloop_run(&vmm->loop);
         if (rc) {
                 log_error("VMM event loop failed: %s", strerror(-rc));
@@ -205,7 +197,7 @@ static void close_fd(int *fd)
         *fd = -1;
 }
 
-void vmm_destroy(struct vmm *vmm)
+void vmm_release_vm(struct vmm *vmm)
 {
         unsigned int i;
 
@@ -214,6 +206,8 @@ void vmm_destroy(struct vmm *vmm)
         for (i = 0; i < vmm->nr_vcpus; i++)
                 vcpu_destroy(&vmm->vcpus[i]);
         vmm->nr_vcpus = 0;
+        evloop_del(&vmm->loop, &vmm->stdin_src);
+        evloop_del(&vmm->loop, &vmm->serial_drain_src);
         if (vmm->tty_raw)
                 tcsetattr(STDIN_FILENO, TCSANOW, &vmm->tty_saved);
         vmm->tty_raw = false;
@@ -224,9 +218,17 @@ void vmm_destroy(struct vmm *vmm)
         vmm->i8042_ready = vmm->serial_ready = false;
         close_fd(&vmm->serial_irq_fd);
         close_fd(&vmm->i8042_irq_fd);
-        close_fd(&vmm->exit_src.fd);
-        close_fd(&vmm->signal_src.fd);
-        evloop_fini(&vmm->loop);
+        memset(&vmm->pio, 0, sizeof(vmm->pio));
+        memset(&vmm->mmio, 0, sizeof(vmm->mmio));
         guest_mem_destroy(&vmm->mem);
         kvm_vm_destroy(&vmm->vm);
+        vmm->started = false;
+}
+
+void vmm_destroy(struct vmm *vmm)
+{
+        vmm_release_vm(vmm);
+        evloop_fini(&vmm->loop);
+        close_fd(&vmm->exit_src.fd);
+        close_fd(&vmm->signal_src.fd);
 }

@@ -196,7 +196,7 @@ def test_cpu_template_hides_features(brasa):
         assert not kvm & (1 << bit), f"KVM {name} visible to the guest"
     if not host_is_pvm():
         # Hardware KVM honours the whole table (kvm_pvm overrides leaf 1's SIMD bits and
-        # leaf 7 with the host's values whatever KVM_SET_CPUID2 says: see docs/compat.md).
+        # leaf 7 with the host's values whatever KVM_SET_CPUID2 says: see docs/compatibility.md).
         for bit, name in [(23, "POPCNT"), (26, "XSAVE"), (28, "AVX"), (22, "MOVBE")]:
             assert not ecx & (1 << bit), f"{name} visible to the guest"
         for bit, name in [(3, "BMI1"), (8, "BMI2"), (7, "SMEP"), (20, "SMAP")]:

@@ -49,7 +49,42 @@ struct machine_cfg {
         /* cpu_template: only "None" is accepted for now, so nothing to store. */
 };
 
+/* TokenBucket: size and refill_time (ms) required, one_time_burst optional (0). */
+struct token_bucket_cfg {
+        bool present;
+        uint64_t size;
+        uint64_t one_time_burst;
+        uint64_t refill_time_ms;
+};
+
+/* RateLimiter: bandwidth (bytes) and ops buckets, each optional. */
+struct rate_limiter_cfg {
+        struct token_bucket_cfg bandwidth;
+        struct token_bucket_cfg ops;
+};
+
+enum drive_cache_type { DRIVE_CACHE_UNSAFE, DRIVE_CACHE_WRITEBACK };
+enum drive_io_engine { DRIVE_IO_SYNC, DRIVE_IO_ASYNC };
+
+#define CONFIG_MAX_DRIVES 16
+
+/* Drive (virtio-block), as PUT /drives/{id} and the `drives` config key. */
+struct drive_cfg {
+        char *drive_id;     /* malloc'd; required */
+        char *path_on_host; /* malloc'd; required for virtio-blk */
+        char *partuuid;     /* malloc'd; NULL when absent */
+        bool is_root_device;
+        bool is_read_only;
+        enum drive_cache_type cache_type;
+        enum drive_io_engine io_engine;
+        bool has_rate_limiter;
+        struct rate_limiter_cfg rate_limiter;
+};
+
 struct vm_config {
+        /* Drives in attach order: the root device (at most one) is kept first. */
+        struct drive_cfg drives[CONFIG_MAX_DRIVES];
+        unsigned int nr_drives;
         bool has_boot_source;
         struct boot_source_cfg boot;
         struct machine_cfg machine; /* default 1 vCPU, 128 MiB, as Firecracker */

@@ -27,9 +27,14 @@ void log_set_fd(int fd)
         log_fd = fd;
 }
 
-void log_set_thread_name(const char *name)
+void log_set_thread_label(const char *name)
 {
         snprintf(log_thread, sizeof(log_thread), "%s", name);
+}
+
+void log_set_thread_name(const char *name)
+{
+        log_set_thread_label(name);
         prctl(PR_SET_NAME, log_thread, 0, 0, 0);
 }
 

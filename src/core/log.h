@@ -18,6 +18,12 @@ void log_set_fd(int fd);
 /* Names the calling thread for log lines (and for the kernel, via prctl). */
 void log_set_thread_name(const char *name);
 
+/*
+ * Names the calling thread for log lines only. The main thread uses this so the
+ * process keeps its name for ps/pgrep/pkill.
+ */
+void log_set_thread_label(const char *name);
+
 /* Writes one line at level, if enabled. Never blocks on a full pipe (drops instead). */
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

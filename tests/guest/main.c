@@ -362,6 +362,12 @@ void guest_main(u32 proto, u64 info)
         }
         if (has_word(cmd, cmdlen, "brasa.echo"))
                 echo_line();
+        if (has_word(cmd, cmdlen, "brasa.idle")) {
+                /* Idle like a quiet guest: the vCPU sleeps in the kernel, using no host CPU. */
+                say("idle");
+                for (;;)
+                        __asm__ volatile("cli; hlt");
+        }
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");
                 spin_forever();

@@ -4,6 +4,10 @@ set -euo pipefail
 PKGS=(gcc make cmake ninja-build pkg-config libjansson-dev libseccomp-dev liburing-dev
       libcmocka-dev python3-pytest python3-pytest-timeout python3-yaml python3-jsonschema
       clang-format)
+if [ "${1:-}" = "--bench" ]; then
+        # Only `make bench` needs these: the peer VMM and the chart library.
+        PKGS=(qemu-system-x86 python3-matplotlib)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

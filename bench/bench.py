@@ -1,0 +1,501 @@
+#!/usr/bin/python3
+"""brasa against QEMU microvm, side by side: boot, memory, creation rate, idle density.
+
+Run through `make bench`. Each figure alternates the two VMMs (A B A B) in one
+session; only the ratios of one run mean anything on a shared, noisy machine.
+Writes the results into docs/benchmarks.md (between the bench markers) and
+docs/benchmarks.png. Every run must reach its marker; failed runs are reported
+and never averaged in.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BRASA = ROOT / "build" / "brasa"
+GUEST = ROOT / "build" / "guest-tests" / "pvh.elf"
+DOC = ROOT / "docs" / "benchmarks.md"
+CHART = ROOT / "docs" / "benchmarks.png"
+MEM_MIB = 128
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Firecracker's published figures (SPECIFICATION.md); not measured here.
+PUBLISHED = {
+    "boot_to_init_ms": 125.0,
+    "overhead_mib": 5.0,
+    "api_cpu_ms": 8.0,
+    "vms_per_core_s": 5.0,
+}
+
+
+class Vmm:
+    """How to start one monitor on the test guest."""
+
+    def __init__(self, name, ok_exit):
+        self.name = name
+        self.ok_exit = ok_exit
+
+    def argv(self, tmp, boot_args):
+        raise NotImplementedError
+
+    def proc_name(self):
+        raise NotImplementedError
+
+
+class Brasa(Vmm):
+    def __init__(self):
+        super().__init__("brasa", 0)
+
+    def argv(self, tmp, boot_args, extra=()):
+        cfg = {"boot-source": {"kernel_image_path": str(GUEST), "boot_args": boot_args},
+               "machine-config": {"vcpu_count": 1, "mem_size_mib": MEM_MIB}}
+        path = Path(tmp) / "vm.json"
+        path.write_text(json.dumps(cfg))
+        return [str(BRASA), "--no-api", "--config-file", str(path), "--log-path",
+                str(Path(tmp) / "brasa.log"), *extra]
+
+    def command_text(self):
+        return ("build/brasa --no-api --config-file vm.json --log-path brasa.log "
+                f"(pvh.elf, 1 vCPU, {MEM_MIB} MiB)")
+
+    def proc_name(self):
+        return "brasa"
+
+
+class Qemu(Vmm):
+    def __init__(self):
+        super().__init__("QEMU microvm", 1)  # isa-debug-exit: (0 << 1) | 1
+
+    def argv(self, tmp, boot_args, extra=()):
+        return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off,acpi=off",
+                "-enable-kvm", "-m", str(MEM_MIB), "-smp", "1", "-nodefaults",
+                "-no-user-config", "-nographic", "-serial", "stdio",
+                "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                "-kernel", str(GUEST), "-append", boot_args]
+
+    def command_text(self):
+        return ("qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off,acpi=off -enable-kvm "
+                f"-m {MEM_MIB} -smp 1 -nodefaults -no-user-config -nographic -serial stdio "
+                "-device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel pvh.elf -append …")
+
+    def proc_name(self):
+        return "qemu-system-x86"
+
+
+def count_procs(name):
+    n = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip().startswith(name):
+                    n += 1
+            except OSError:
+                pass
+    return n
+
+
+def read_until(proc, marker, deadline):
+    """Reads proc's stdout until marker; returns the time it appeared, or None."""
+    buf = b""
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            chunk = None
+        if chunk:
+            buf += chunk
+            if marker in buf:
+                return time.monotonic()
+        elif chunk == b"" or proc.poll() is not None:
+            if marker in buf:
+                return time.monotonic()
+            return None
+        else:
+            time.sleep(0.0005)
+    return None
+
+
+def drain(proc):
+    try:
+        while os.read(proc.stdout.fileno(), 65536):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def one_boot(vmm, tmp, boot_args="console=ttyS0 brasa.quick", timeout=20):
+    """start → first output and start → exit, or None on failure."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(vmm.argv(tmp, boot_args), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    first = read_until(p, b"BRASA hello", t0 + timeout)
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return None
+    t_exit = time.monotonic()
+    if first is None or p.returncode != vmm.ok_exit:
+        return None
+    return (first - t0) * 1000, (t_exit - t0) * 1000
+
+
+def overhead_kib(pid, guest_bytes):
+    """RSS of every mapping except guest RAM (Firecracker's method), in KiB."""
+    total, size = 0, 0
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+$", parts[0]):
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                size = hi - lo
+            elif parts[0] == "Rss:" and size < guest_bytes:
+                total += int(parts[1])
+    return total
+
+
+def one_memory(vmm, tmp, timeout=20):
+    p = subprocess.Popen(vmm.argv(tmp, "console=ttyS0 brasa.idle"), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        if read_until(p, b"BRASA idle", time.monotonic() + timeout) is None:
+            return None
+        time.sleep(0.1)
+        return overhead_kib(p.pid, MEM_MIB << 20) / 1024
+    finally:
+        p.kill()
+        p.wait()
+
+
+class Figure:
+    def __init__(self, key, label, unit, published=None):
+        self.key, self.label, self.unit, self.published = key, label, unit, published
+        self.samples = {}
+        self.failed = {}
+        self.note = ""
+
+    def add(self, vmm, value):
+        if value is None:
+            self.failed[vmm] = self.failed.get(vmm, 0) + 1
+        else:
+            self.samples.setdefault(vmm, []).append(value)
+
+
+def alternate(vmms, runs, fn):
+    """Runs fn(vmm, tmp) as A B A B …; returns {name: [results]}."""
+    out = {v.name: [] for v in vmms}
+    for _ in range(runs):
+        for v in vmms:
+            with tempfile.TemporaryDirectory() as tmp:
+                out[v.name].append(fn(v, tmp))
+    return out
+
+
+def bench_boot(vmms, runs, figs):
+    res = alternate(vmms, runs, one_boot)
+    for name, rs in res.items():
+        for r in rs:
+            figs["first"].add(name, r[0] if r else None)
+            figs["exit"].add(name, r[1] if r else None)
+
+
+def bench_memory(vmms, runs, figs):
+    for name, rs in alternate(vmms, runs, one_memory).items():
+        for r in rs:
+            figs["mem"].add(name, r)
+
+
+def boot_timer_us(tmp):
+    vmm = Brasa()
+    argv = vmm.argv(tmp, "console=ttyS0 brasa.quick brasa.boottimer", ("--boot-timer",))
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       stdin=subprocess.DEVNULL, timeout=20)
+    m = re.search(r"Guest-boot-time = +(\d+) us", (Path(tmp) / "brasa.log").read_text())
+    return int(m.group(1)) / 1000 if (m and p.returncode == 0) else None
+
+
+def proc_cpu_ms(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / CLK_TCK
+
+
+def api_ready(tmp, timeout=5):
+    """exec → API socket accepting: (wall ms, process CPU ms), or None without an API."""
+    sock = Path(tmp) / "api.sock"
+    t0 = time.monotonic()
+    p = subprocess.Popen([str(BRASA), "--api-sock", str(sock), "--log-path",
+                          str(Path(tmp) / "log")], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        while time.monotonic() - t0 < timeout and p.poll() is None:
+            if sock.exists():
+                s = socket.socket(socket.AF_UNIX)
+                try:
+                    s.connect(str(sock))
+                    wall = (time.monotonic() - t0) * 1000
+                    return wall, proc_cpu_ms(p.pid)
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+            time.sleep(0.0002)
+        return None
+    finally:
+        p.kill()
+        p.wait()
+
+
+def bench_brasa_only(runs, figs):
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            figs["bt"].add("brasa", boot_timer_us(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            r = api_ready(tmp)
+        figs["api_wall"].add("brasa", r[0] if r else None)
+        figs["api_cpu"].add("brasa", r[1] if r else None)
+
+
+def creation_rate(vmm, count, parallel):
+    """microVMs per second, each going start → output → exit; None if any failed."""
+    def start():
+        tmp = tempfile.mkdtemp()
+        p = subprocess.Popen(vmm.argv(tmp, "console=ttyS0 brasa.quick"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL)
+        return p, tmp
+
+    t0 = time.monotonic()
+    running, done, ok = [], 0, True
+    while done < count:
+        while len(running) < parallel and done + len(running) < count:
+            running.append(start())
+        p, tmp = running.pop(0)
+        p.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+        ok &= p.returncode == vmm.ok_exit
+        done += 1
+    return count / (time.monotonic() - t0) if ok else None
+
+
+def bench_rate(vmms, rounds, count, figs):
+    for par, key in ((1, "rate1"), (2, "rate2")):
+        for name, rs in alternate(vmms, rounds,
+                                  lambda v, tmp: creation_rate(v, count, par)).items():
+            for r in rs:
+                figs[key].add(name, r)
+
+
+def idle_fleet(vmm, n, timeout=180):
+    """Starts n idle microVMs at once: (all came up, host MiB per VM)."""
+    before = meminfo_used_mib()
+    procs, tmps = [], []
+    try:
+        for _ in range(n):
+            tmp = tempfile.mkdtemp()
+            tmps.append(tmp)
+            procs.append(subprocess.Popen(vmm.argv(tmp, "console=ttyS0 brasa.idle"),
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                          stdin=subprocess.DEVNULL))
+        deadline = time.monotonic() + timeout
+        up = sum(read_until(p, b"BRASA idle", deadline) is not None for p in procs)
+        time.sleep(0.5)
+        per_vm = (meminfo_used_mib() - before) / n
+        return up, per_vm
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+        for t in tmps:
+            shutil.rmtree(t, ignore_errors=True)
+
+
+def meminfo_used_mib():
+    info = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        k, v = line.split(":", 1)
+        info[k] = int(v.split()[0])
+    return (info["MemTotal"] - info["MemAvailable"]) / 1024
+
+
+def bench_fleet(vmms, sizes):
+    rows = []
+    for n in sizes:
+        for v in vmms:
+            if v.name != "brasa" and n > 100:
+                rows.append((n, v.name, None, None, "skipped: ~35 MiB each would not fit"))
+                continue
+            up, per_vm = idle_fleet(v, n)
+            rows.append((n, v.name, up, per_vm, "" if up == n else "NOT all came up"))
+    return rows
+
+
+def stats(xs):
+    if not xs:
+        return None
+    return statistics.median(xs), min(xs), max(xs), len(xs)
+
+
+def fmt(x):
+    return "n/a" if x is None else (f"{x:.2f}" if abs(x) < 1000 else f"{x:.0f}")
+
+
+def render(figs, fleet_rows, vmms, args, elapsed, procs_ok):
+    names = [v.name for v in vmms]
+    out = ["<!-- bench:begin (generated by `make bench`; do not edit by hand) -->",
+           "## Side by side: brasa and QEMU microvm (`make bench`)", "",
+           f"- Date: {datetime.datetime.now():%Y-%m-%d %H:%M}; machine: {platform.node()}, "
+           f"{os.cpu_count()} CPUs, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
+           f"kernel {platform.release()}, /dev/kvm = "
+           f"{'kvm_pvm (software-based, nested)' if os.path.exists('/sys/module/kvm_pvm') else 'hardware KVM'}",
+           f"- Command: `make bench` (= `/usr/bin/python3 bench/bench.py --runs {args.runs}`), "
+           f"{elapsed:.0f} s in all; the VMMs alternate A B A B in every figure.",
+           f"- brasa: `{vmms[0].command_text()}`"]
+    if len(vmms) > 1:
+        out.append(f"- QEMU: `{vmms[1].command_text()}`")
+    out += ["- Guest: `build/guest-tests/pvh.elf` (tests/guest/README.md): `brasa.quick` prints "
+            "its first lines and resets; `brasa.idle` prints, then sleeps in `hlt`.",
+            f"- Sanity: every run must reach its marker and exit as expected; failed runs are "
+            f"counted, never averaged in. Process counts before/after balance: "
+            f"{'yes' if procs_ok else 'NO'}.", "",
+            "| figure | VMM | median | min | max | runs | failed | brasa/QEMU | Firecracker (published, not measured here) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for f in figs.values():
+        base = stats(f.samples.get(names[-1], [])) if len(names) > 1 else None
+        for name in names:
+            if name not in f.samples and name not in f.failed:
+                continue
+            s = stats(f.samples.get(name, []))
+            ratio = ""
+            if name == "brasa" and s and base and base[0]:
+                ratio = f"{s[0] / base[0]:.2f}"
+            pub = f"{f.published}" if f.published is not None and name == "brasa" else ""
+            med, lo, hi, n = s if s else (None, None, None, 0)
+            out.append(f"| {f.label} ({f.unit}) | {name} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | "
+                       f"{n} | {f.failed.get(name, 0)} | {ratio} | {pub} |")
+    out += ["", "Idle microVMs started at once (host memory = MemTotal − MemAvailable, before vs. "
+            "all up, divided by N):", "",
+            "| N | VMM | came up | host MiB per VM | note |", "|---|---|---|---|---|"]
+    for n, name, up, per_vm, note in fleet_rows:
+        out.append(f"| {n} | {name} | {'n/a' if up is None else f'{up}/{n}'} | {fmt(per_vm)} | {note} |")
+    out += ["", "Not measured yet: device cost per virtio-blk request / MiB and per virtio-net "
+            "packet (those devices are later milestones), and the real-Linux boot to init.",
+            "", "![brasa vs QEMU microvm](benchmarks.png)", "<!-- bench:end -->"]
+    return "\n".join(out)
+
+
+def write_doc(section):
+    text = DOC.read_text() if DOC.exists() else "# brasa benchmarks\n"
+    begin, end = "<!-- bench:begin", "<!-- bench:end -->"
+    if begin in text and end in text:
+        a = text.index(begin)
+        b = text.index(end) + len(end)
+        text = text[:a] + section + text[b:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOC.write_text(text)
+
+
+def chart(figs, fleet_rows, names):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [f for f in figs.values() if f.samples]
+    fig, axes = plt.subplots(1, len(shown) + 1, figsize=(3.2 * (len(shown) + 1), 4))
+    colors = {"brasa": "#d9480f", "QEMU microvm": "#1971c2"}
+    for ax, f in zip(axes, shown):
+        labels = [n for n in names if f.samples.get(n)]
+        meds = [statistics.median(f.samples[n]) for n in labels]
+        ax.bar(labels, meds, color=[colors.get(n, "grey") for n in labels])
+        if f.published is not None:
+            ax.axhline(f.published, color="black", linestyle="--", linewidth=1)
+            ax.text(0.02, f.published, "Firecracker (published)", fontsize=7,
+                    va="bottom", transform=ax.get_yaxis_transform())
+        ax.set_title(f"{f.label}\n({f.unit}, median)", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+    ax = axes[-1]
+    for name in names:
+        pts = [(n, v) for n, nm, up, v, _ in fleet_rows if nm == name and v is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name,
+                    color=colors.get(name, "grey"))
+    ax.set_xscale("log")
+    ax.set_title("idle microVMs:\nhost MiB per VM vs N", fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(CHART, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--rate-count", type=int, default=20, help="microVMs per creation-rate round")
+    ap.add_argument("--rate-rounds", type=int, default=3)
+    ap.add_argument("--fleet", default="10,100,1000")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    if not BRASA.exists() or not GUEST.exists():
+        sys.exit("build first: tools/build.sh")
+    vmms = [Brasa()]
+    if shutil.which("qemu-system-x86_64"):
+        vmms.append(Qemu())
+    else:
+        print("bench: qemu-system-x86_64 not found; brasa only", file=sys.stderr)
+    names = [v.name for v in vmms]
+    figs = {
+        "first": Figure("first", "process start → first guest output", "ms"),
+        "exit": Figure("exit", "process start → exit after guest reset", "ms"),
+        "mem": Figure("mem", "VMM RSS minus guest RAM, 1 vCPU/128 MiB", "MiB",
+                      PUBLISHED["overhead_mib"]),
+        "bt": Figure("bt", "InstanceStart → guest boot-timer write", "ms",
+                     PUBLISHED["boot_to_init_ms"]),
+        "api_wall": Figure("api_wall", "exec → API socket ready, wall", "ms"),
+        "api_cpu": Figure("api_cpu", "exec → API socket ready, CPU", "CPU ms",
+                          PUBLISHED["api_cpu_ms"]),
+        "rate1": Figure("rate1", "creation rate, 1 at a time", "VMs/s",
+                        PUBLISHED["vms_per_core_s"] * (os.cpu_count() or 1)),
+        "rate2": Figure("rate2", "creation rate, 2 at a time", "VMs/s",
+                        PUBLISHED["vms_per_core_s"] * (os.cpu_count() or 1)),
+    }
+    before = {v.name: count_procs(v.proc_name()) for v in vmms}
+    t0 = time.monotonic()
+    print("bench: boot times", flush=True)
+    bench_boot(vmms, args.runs, figs)
+    print("bench: memory overhead", flush=True)
+    bench_memory(vmms, args.runs, figs)
+    print("bench: brasa-only figures", flush=True)
+    bench_brasa_only(args.runs, figs)
+    print("bench: creation rate", flush=True)
+    bench_rate(vmms, args.rate_rounds, args.rate_count, figs)
+    print("bench: idle fleets", flush=True)
+    fleet_rows = bench_fleet(vmms, [int(x) for x in args.fleet.split(",")])
+    elapsed = time.monotonic() - t0
+    time.sleep(0.5)
+    procs_ok = all(count_procs(v.proc_name()) == before[v.name] for v in vmms)
+    section = render(figs, fleet_rows, vmms, args, elapsed, procs_ok)
+    print(section)
+    if not args.no_write:
+        write_doc(section)
+        chart(figs, fleet_rows, names)
+        print(f"bench: wrote {DOC} and {CHART}")
+    return 0 if procs_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

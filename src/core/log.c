@@ -1,16 +1,31 @@
-/* Logger: formats lines with a timestamp, instance id and thread name. */
+/* Logger: formats lines with a local timestamp, instance id, thread name, level and origin. */
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/metrics.h"
+
+#define RL_WINDOW_S 5
+#define RL_BURST    10
+
 static char log_instance_id[65] = "anonymous-instance";
-static enum log_level log_level_max = LOG_INFO;
+static int log_level_max = LOG_INFO;
+/* log_fd may be swapped by PUT /logger while other threads write: both under log_lock. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = 2;
+static int log_owned_fd = -1;
+static bool log_show_level, log_show_origin;
+static char log_module[128];
 static __thread char log_thread[16] = "main";
+
+static const char *const level_names[] = {"OFF", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
 
 void log_set_instance_id(const char *id)
 {
@@ -19,12 +34,52 @@ void log_set_instance_id(const char *id)
 
 void log_set_level(enum log_level level)
 {
-        log_level_max = level;
+        __atomic_store_n(&log_level_max, (int)level, __ATOMIC_RELAXED);
+}
+
+bool log_enabled(enum log_level level)
+{
+        return level != LOG_OFF && (int)level <= __atomic_load_n(&log_level_max, __ATOMIC_RELAXED);
 }
 
 void log_set_fd(int fd)
 {
+        pthread_mutex_lock(&log_lock);
         log_fd = fd;
+        pthread_mutex_unlock(&log_lock);
+}
+
+int log_open_path(const char *path)
+{
+        int fd, old;
+
+        /* O_RDWR: opening a FIFO without a reader must not fail (Firecracker does the same). */
+        fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        pthread_mutex_lock(&log_lock);
+        old = log_owned_fd;
+        log_owned_fd = fd;
+        log_fd = fd;
+        pthread_mutex_unlock(&log_lock);
+        if (old >= 0)
+                close(old); /* no writer can still be using it: they hold log_lock */
+        return 0;
+}
+
+void log_set_format(int show_level, int show_origin)
+{
+        if (show_level >= 0)
+                log_show_level = show_level;
+        if (show_origin >= 0)
+                log_show_origin = show_origin;
+}
+
+void log_set_module(const char *prefix)
+{
+        pthread_mutex_lock(&log_lock);
+        snprintf(log_module, sizeof(log_module), "%s", prefix ? prefix : "");
+        pthread_mutex_unlock(&log_lock);
 }
 
 void log_set_thread_label(const char *name)
@@ -38,24 +93,66 @@ void log_set_thread_name(const char *name)
         prctl(PR_SET_NAME, log_thread, 0, 0, 0);
 }
 
-void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
+bool log_ratelimit_ok(struct log_ratelimit *rl)
 {
-        char buf[1024];
+        struct timespec ts;
+        bool ok;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        /* Races between threads only blur the count a little; no lock on this path. */
+        if (ts.tv_sec - __atomic_load_n(&rl->window_start_s, __ATOMIC_RELAXED) >= RL_WINDOW_S) {
+                __atomic_store_n(&rl->window_start_s, (long)ts.tv_sec, __ATOMIC_RELAXED);
+                __atomic_store_n(&rl->count, 0, __ATOMIC_RELAXED);
+        }
+        ok = __atomic_add_fetch(&rl->count, 1, __ATOMIC_RELAXED) <= RL_BURST;
+        if (!ok)
+                metrics_inc(&metrics.logger.rate_limited_log_count);
+        return ok;
+}
+
+/* The source path from "src/" on, as Rust's file!() shows it relative to the crate. */
+static const char *origin_path(const char *file)
+{
+        const char *p = strstr(file, "src/");
+
+        return p ? p : file;
+}
+
+static int format_prefix(char *buf, size_t len, enum log_level level, const char *file, int line)
+{
         struct timespec ts;
         struct tm tm;
+        int n, m = 0;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        localtime_r(&ts.tv_sec, &tm);
+        n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s:%s", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec,
+                     log_instance_id, log_thread);
+        if (n < 0 || (size_t)n >= len)
+                return -1;
+        if (log_show_level)
+                m = snprintf(buf + n, len - (size_t)n, ":%s", level_names[level]);
+        if (m >= 0 && (size_t)(n + m) < len)
+                n += m;
+        if (log_show_origin)
+                m = snprintf(buf + n, len - (size_t)n, ":%s:%d", origin_path(file), line);
+        if (m >= 0 && (size_t)(n + m) < len)
+                n += m;
+        m = snprintf(buf + n, len - (size_t)n, "] ");
+        return (m >= 0 && (size_t)(n + m) < len) ? n + m : -1;
+}
+
+void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
+{
+        char buf[2048];
         va_list ap;
         int n, m;
 
-        (void)file;
-        (void)line;
-        if (level == LOG_OFF || level > log_level_max)
+        if (!log_enabled(level))
                 return;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        gmtime_r(&ts.tv_sec, &tm);
-        n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s:%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec, log_instance_id, log_thread);
-        if (n < 0 || (size_t)n >= sizeof(buf))
+        n = format_prefix(buf, sizeof(buf), level, file, line);
+        if (n < 0)
                 return;
         va_start(ap, fmt);
         m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
@@ -67,6 +164,11 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
                 n = (int)sizeof(buf) - 2;
         buf[n++] = '\n';
         /* One write() per line keeps lines whole when threads interleave. */
-        if (write(log_fd, buf, (size_t)n) < 0)
-                return;
+        pthread_mutex_lock(&log_lock);
+        /* Firecracker's `module` filter: only lines from source paths under the prefix. */
+        if (!log_module[0] || strncmp(origin_path(file), log_module, strlen(log_module)) == 0) {
+                if (write(log_fd, buf, (size_t)n) != n)
+                        metrics_inc(&metrics.logger.missed_log_count);
+        }
+        pthread_mutex_unlock(&log_lock);
 }

@@ -1,8 +1,10 @@
-/* Process-wide logger in Firecracker's line format: "<time> [<id>:<thread>] <msg>". */
+/* Process-wide logger in Firecracker's line format: "<time> [<id>:<thread>[:LEVEL][:file:line]]
+ * <msg>". */
 #ifndef BRASA_CORE_LOG_H
 #define BRASA_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level { LOG_OFF = 0, LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 
@@ -12,8 +14,27 @@ void log_set_instance_id(const char *id);
 /* Sets the most verbose level that is written. Default LOG_INFO. */
 void log_set_level(enum log_level level);
 
+/* True when a line at level would be written. */
+bool log_enabled(enum log_level level);
+
 /* Sets the fd lines go to (default 2, stderr). The fd is not owned. */
 void log_set_fd(int fd);
+
+/*
+ * Sends lines to path (a file or FIFO, created if missing, opened O_NONBLOCK as
+ * Firecracker's open_file_nonblock; a full FIFO drops lines and counts them in
+ * logger.missed_log_count). The previous file opened this way is closed. Returns 0 or -errno.
+ */
+int log_open_path(const char *path);
+
+/*
+ * Shows ":LEVEL" and/or ":file:line" after the thread name (Firecracker's show_level and
+ * show_log_origin): 1 on, 0 off, -1 unchanged.
+ */
+void log_set_format(int show_level, int show_origin);
+
+/* Keeps only lines whose source path starts with prefix (Firecracker's `module`); NULL: all. */
+void log_set_module(const char *prefix);
 
 /* Names the calling thread for log lines (and for the kernel, via prctl). */
 void log_set_thread_name(const char *name);
@@ -24,7 +45,7 @@ void log_set_thread_name(const char *name);
  */
 void log_set_thread_label(const char *name);
 
-/* Writes one line at level, if enabled. Never blocks on a full pipe (drops instead). */
+/* Writes one line at level, if enabled. Never blocks on a full pipe (drops and counts instead). */
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -33,15 +54,26 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
 #define log_info(...)  log_write(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
 #define log_debug(...) log_write(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
+/* Per-call-site state of log_guest_warn(). */
+struct log_ratelimit {
+        long window_start_s; /* CLOCK_MONOTONIC seconds */
+        unsigned int count;
+};
+
 /*
- * Guest-triggerable messages: rate limited per call site (at most 10 lines,
- * then one every 1024 calls) so a hostile guest cannot flood the host log.
+ * True when the call site may log now: at most 10 lines per 5 s window, as Firecracker's
+ * rate-limited macros; a refused line is counted in logger.rate_limited_log_count.
+ */
+bool log_ratelimit_ok(struct log_ratelimit *rl);
+
+/*
+ * Guest-triggerable messages: rate limited per call site so a hostile guest cannot
+ * flood the host log.
  */
 #define log_guest_warn(...)                                                                        \
         do {                                                                                       \
-                static unsigned long log_guest_count_;                                             \
-                unsigned long n_ = __atomic_fetch_add(&log_guest_count_, 1, __ATOMIC_RELAXED);     \
-                if (n_ < 10 || (n_ & 1023) == 0)                                                   \
+                static struct log_ratelimit log_rl_;                                               \
+                if (log_ratelimit_ok(&log_rl_))                                                    \
                         log_write(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__);                      \
         } while (0)
 

@@ -9,23 +9,16 @@
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
+#include "vmm/config_priv.h"
 
 #define MSG_VCPUS                                                                                  \
         "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even "       \
         "number if SMT is enabled."
 #define MSG_MEM    "The memory size (MiB) is either 0, or not a multiple of the configured page size."
-#define MAX_ECHO   64 /* bytes of a user string echoed back in a message */
+#define MAX_ECHO   CFG_MAX_ECHO
 #define MAX_FIELDS 16
 
 /* ---- messages ---------------------------------------------------------------------------- */
-
-/* Where a message goes and what it is about. */
-struct perr {
-        char *buf;
-        size_t len;
-        const char *sect; /* config-file section the body came from; NULL for API bodies */
-        bool file;        /* add Firecracker's ResourcesError prefixes */
-};
 
 struct sbuf {
         char *p;
@@ -109,7 +102,7 @@ static const char *rc_prefix(const struct perr *pe, int rc)
         if (rc == -EBADMSG)
                 return "Invalid JSON: ";
         if (rc == -EINVAL)
-                return "VM config error: ";
+                return pe->prefix ? pe->prefix : "VM config error: ";
         return "";
 }
 
@@ -252,17 +245,6 @@ static int type_error(struct perr *pe, const json_t *v, const char *expected, co
 
 /* ---- table-driven field checker ------------------------------------------------------------ */
 
-enum fkind { FK_U8, FK_USIZE, FK_BOOL, FK_STR, FK_ENUM };
-
-struct field {
-        const char *name;
-        enum fkind kind;
-        bool required;               /* PUT semantics: must be present */
-        bool nullable;               /* Option<T>: null reads as absent */
-        const char *const *variants; /* FK_ENUM: NULL-terminated */
-        const char *expected;        /* FK_ENUM: "enum HugePageConfig" */
-};
-
 static size_t count_names(const char *const *names)
 {
         size_t n = 0;
@@ -313,6 +295,18 @@ static int check_value(struct perr *pe, const json_t *v, const struct field *f, 
         switch (f->kind) {
         case FK_U8:
                 return check_uint(pe, v, 255, "u8", f->name);
+        case FK_U16:
+                return check_uint(pe, v, 65535, "u16", f->name);
+        case FK_U32:
+                return check_uint(pe, v, 4294967295LL, "u32", f->name);
+        case FK_U64:
+                return check_uint(pe, v, LLONG_MAX, "u64", f->name);
+        case FK_OBJECT:
+                return json_is_object(v) ? 0 : type_error(pe, v, f->expected, f->name);
+        case FK_ARRAY:
+                return json_is_array(v) ? 0 : type_error(pe, v, "a sequence", f->name);
+        case FK_ANY:
+                return 0;
         case FK_USIZE:
                 return check_uint(pe, v, LLONG_MAX, "usize", f->name);
         case FK_BOOL:
@@ -364,8 +358,8 @@ static int missing_field(struct perr *pe, const char *name)
  * Checks obj against fields[] the way serde's derive does: an object, keys in document
  * order (unknown or mistyped first), then missing required ones (not for PATCH).
  */
-static int check_object(struct perr *pe, const json_t *obj, const struct field *fields, size_t n,
-                        const char *type_name, bool patch)
+static int check_object_ex(struct perr *pe, const json_t *obj, const struct field *fields, size_t n,
+                           const char *type_name, bool patch, bool lax)
 {
         const char *names[MAX_FIELDS];
         const struct field *f;
@@ -381,6 +375,8 @@ static int check_object(struct perr *pe, const json_t *obj, const struct field *
         json_object_foreach((json_t *)(uintptr_t)obj, key, v)
         {
                 f = find_field(fields, n, key);
+                if (!f && lax)
+                        continue; /* serde without deny_unknown_fields */
                 if (!f)
                         return unknown_field(pe, key, names, n);
                 rc = check_value(pe, v, f, patch);
@@ -391,6 +387,12 @@ static int check_object(struct perr *pe, const json_t *obj, const struct field *
                 if (fields[i].required && !json_object_get(obj, fields[i].name))
                         return missing_field(pe, fields[i].name);
         return 0;
+}
+
+static int check_object(struct perr *pe, const json_t *obj, const struct field *fields, size_t n,
+                        const char *type_name, bool patch)
+{
+        return check_object_ex(pe, obj, fields, n, type_name, patch, false);
 }
 
 /* The value of a checked field, or NULL when it is absent or null. */
@@ -450,9 +452,53 @@ static int boot_parse(struct perr *pe, const json_t *body, struct boot_source_cf
 int config_parse_boot_source(const json_t *body, struct boot_source_cfg *out, char *err,
                              size_t errlen)
 {
-        struct perr pe = {err, errlen, NULL, false};
+        struct perr pe = {err, errlen, NULL, false, NULL};
 
         return boot_parse(&pe, body, out);
+}
+
+/* ---- exported to the other config parsers (config_priv.h) ---------------------------- */
+
+int cfg_fail(struct perr *pe, int rc, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        return fail(pe, rc, "%s", msg);
+}
+
+int cfg_type_error(struct perr *pe, const json_t *v, const char *expected, const char *field)
+{
+        return type_error(pe, v, expected, field);
+}
+
+void cfg_escape(const char *s, size_t n, char *out, size_t outlen)
+{
+        escape(s, n, out, outlen);
+}
+
+int cfg_check_object(struct perr *pe, const json_t *obj, const struct field *fields, size_t n,
+                     const char *type_name, bool patch, bool lax)
+{
+        return check_object_ex(pe, obj, fields, n, type_name, patch, lax);
+}
+
+const json_t *cfg_given(const json_t *obj, const char *name)
+{
+        return given(obj, name);
+}
+
+int cfg_dup_opt(const json_t *obj, const char *name, char **out)
+{
+        return dup_opt(obj, name, out);
+}
+
+void cfg_one_line(char *s)
+{
+        one_line(s);
 }
 
 /* ---- machine-config ------------------------------------------------------------------- */
@@ -547,7 +593,7 @@ static int mem_limit(struct perr *pe, uint64_t mem_mib)
 
 int config_check_mem_limit(uint64_t mem_mib, char *err, size_t errlen)
 {
-        struct perr pe = {err, errlen, NULL, false};
+        struct perr pe = {err, errlen, NULL, false, NULL};
 
         return mem_limit(&pe, mem_mib);
 }
@@ -581,7 +627,7 @@ static int machine_validate(struct perr *pe, const struct machine_in *in)
 int config_parse_machine_config(const json_t *body, struct machine_cfg *out, char *err,
                                 size_t errlen)
 {
-        struct perr pe = {err, errlen, NULL, false};
+        struct perr pe = {err, errlen, NULL, false, NULL};
         struct machine_cfg defaults;
         struct machine_in in;
         int rc;
@@ -598,7 +644,7 @@ int config_parse_machine_config(const json_t *body, struct machine_cfg *out, cha
 int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, char *err,
                                 size_t errlen)
 {
-        struct perr pe = {err, errlen, NULL, false};
+        struct perr pe = {err, errlen, NULL, false, NULL};
         struct machine_in in;
         int rc;
 
@@ -681,6 +727,7 @@ static const struct section *find_section(const char *key)
 static int section_deserialize(struct perr *pe, const struct section *s, const json_t *v,
                                struct file_in *in)
 {
+        const struct cfg_section_ops *ops = cfg_section_ops(s->key);
         struct machine_cfg defaults;
 
         pe->sect = s->key;
@@ -690,6 +737,8 @@ static int section_deserialize(struct perr *pe, const struct section *s, const j
         }
         if (json_is_null(v))
                 return 0;
+        if (ops)
+                return ops->check(pe, v);
         switch (s->kind) {
         case SK_MACHINE:
                 in->has_machine = true;
@@ -737,9 +786,25 @@ static int file_deserialize(struct perr *pe, const json_t *root, struct file_in 
         return 0;
 }
 
-/* Pass 2: validates the sections in Firecracker's order; refuses what brasa lacks. */
-static int file_validate(struct perr *pe, const json_t *root, const struct file_in *in)
+/* Applies a section that has handlers (config_res.c) into cfg. */
+static int section_apply(struct perr *pe, const struct cfg_section_ops *ops, const json_t *v,
+                         struct vm_config *cfg)
 {
+        int rc;
+
+        pe->sect = ops->key;
+        pe->prefix = ops->prefix;
+        rc = ops->apply(pe, v, cfg);
+        pe->sect = NULL;
+        pe->prefix = NULL;
+        return rc;
+}
+
+/* Pass 2: validates the sections in Firecracker's order; refuses what brasa lacks. */
+static int file_validate(struct perr *pe, const json_t *root, const struct file_in *in,
+                         struct vm_config *cfg)
+{
+        const struct cfg_section_ops *ops;
         const json_t *v;
         size_t i;
         int rc;
@@ -748,6 +813,13 @@ static int file_validate(struct perr *pe, const json_t *root, const struct file_
                 v = given(root, apply_order[i]);
                 if (!v || strcmp(apply_order[i], "boot-source") == 0)
                         continue;
+                ops = cfg_section_ops(apply_order[i]);
+                if (ops) {
+                        rc = section_apply(pe, ops, v, cfg);
+                        if (rc)
+                                return rc;
+                        continue;
+                }
                 if (strcmp(apply_order[i], "machine-config") == 0) {
                         rc = machine_validate(pe, &in->machine);
                         if (rc)
@@ -780,7 +852,7 @@ void config_json_error(const json_error_t *jerr, char *err, size_t errlen)
 
 int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err, size_t errlen)
 {
-        struct perr pe = {err, errlen, NULL, true};
+        struct perr pe = {err, errlen, NULL, true, NULL};
         char jmsg[JSON_ERROR_TEXT_LENGTH + 96];
         struct file_in in;
         json_error_t jerr;
@@ -796,10 +868,11 @@ int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char 
         }
         rc = file_deserialize(&pe, root, &in);
         if (!rc)
-                rc = file_validate(&pe, root, &in);
+                rc = file_validate(&pe, root, &in, cfg);
         json_decref(root); /* in.machine.cpu_template dangles from here on; not used */
         if (rc) {
                 config_boot_source_free(&in.boot);
+                config_free(cfg);
                 return rc;
         }
         cfg->has_boot_source = true;
@@ -819,6 +892,7 @@ void config_init(struct vm_config *cfg)
 
 void config_free(struct vm_config *cfg)
 {
+        cfg_free_resources(cfg);
         config_boot_source_free(&cfg->boot);
         config_init(cfg);
 }
@@ -869,6 +943,10 @@ static json_t *boot_to_json(const struct vm_config *cfg)
 
 static json_t *section_to_json(const struct vm_config *cfg, const struct section *s)
 {
+        const struct cfg_section_ops *ops = cfg_section_ops(s->key);
+
+        if (ops && ops->to_json)
+                return ops->to_json(cfg);
         switch (s->kind) {
         case SK_BOOT:
                 return boot_to_json(cfg);

@@ -81,6 +81,91 @@ struct drive_cfg {
         struct rate_limiter_cfg rate_limiter;
 };
 
+#define CONFIG_MAX_NETS  16
+#define CONFIG_MAX_PMEMS 16
+
+/* NetworkInterface (virtio-net), as PUT /network-interfaces/{id}. */
+struct net_cfg {
+        char *iface_id;      /* malloc'd */
+        char *host_dev_name; /* malloc'd; TAP name, < 16 bytes */
+        bool has_mac;
+        uint8_t guest_mac[6];
+        bool has_mtu;
+        uint16_t mtu;
+        struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter;
+};
+
+/* Vsock (virtio-vsock), as PUT /vsock. */
+struct vsock_cfg {
+        bool present;
+        uint32_t guest_cid;
+        char *uds_path; /* malloc'd */
+};
+
+/* EntropyDevice (virtio-rng), as PUT /entropy. */
+struct entropy_cfg {
+        bool present;
+        struct rate_limiter_cfg rate_limiter;
+};
+
+/* Balloon, as PUT /balloon. */
+struct balloon_cfg {
+        bool present;
+        uint32_t amount_mib;
+        bool deflate_on_oom;
+        uint16_t stats_polling_interval_s;
+        bool free_page_hinting;
+        bool free_page_reporting;
+};
+
+/* Pmem (virtio-pmem), as PUT /pmem/{id}. */
+struct pmem_cfg {
+        char *id;           /* malloc'd */
+        char *path_on_host; /* malloc'd */
+        bool root_device;
+        bool read_only;
+        struct rate_limiter_cfg rate_limiter;
+};
+
+/* MemoryHotplugConfig (virtio-mem), as PUT /hotplug/memory. */
+struct mem_hotplug_cfg {
+        bool present;
+        uint64_t total_size_mib, block_size_mib, slot_size_mib;
+};
+
+/* MmdsConfig, as PUT /mmds/config. */
+struct mmds_cfg {
+        bool present;
+        unsigned int version; /* 1 or 2 */
+        char **ifaces;        /* malloc'd iface ids */
+        unsigned int nr_ifaces;
+        uint32_t ipv4_address; /* host order; default 169.254.169.254 */
+        bool imds_compat;
+};
+
+/* SerialDevice, as PUT /serial (API only; not a config-file key). */
+struct serial_cfg {
+        bool present;
+        char *serial_out_path; /* malloc'd; NULL = stdout */
+        struct token_bucket_cfg rate_limiter;
+};
+
+/* Logger, as PUT /logger and the config file's "logger": unset fields keep their value. */
+struct logger_cfg {
+        bool present;
+        char *log_path; /* malloc'd; NULL = unchanged */
+        int level;      /* enum log_level, or -1 = Firecracker's default (Info) */
+        int show_level; /* -1 unset, 0/1 */
+        int show_log_origin;
+        char *module; /* malloc'd; NULL = no filter */
+};
+
+/* Metrics, as PUT /metrics and the config file's "metrics". */
+struct metrics_cfg {
+        bool present;
+        char *metrics_path; /* malloc'd */
+};
+
 struct vm_config {
         /* Drives in attach order: the root device (at most one) is kept first. */
         struct drive_cfg drives[CONFIG_MAX_DRIVES];
@@ -88,6 +173,42 @@ struct vm_config {
         bool has_boot_source;
         struct boot_source_cfg boot;
         struct machine_cfg machine; /* default 1 vCPU, 128 MiB, as Firecracker */
+        /* Resources whose devices arrive with later milestones: validated and stored now. */
+        struct net_cfg nets[CONFIG_MAX_NETS];
+        unsigned int nr_nets;
+        struct vsock_cfg vsock;
+        struct entropy_cfg entropy;
+        struct balloon_cfg balloon;
+        struct pmem_cfg pmems[CONFIG_MAX_PMEMS];
+        unsigned int nr_pmems;
+        struct mem_hotplug_cfg mem_hotplug;
+        struct mmds_cfg mmds;
+        struct serial_cfg serial;
+        json_t *cpu_config; /* custom CPU template (owned reference), or NULL */
+        /* Applied by the caller when parsed from the config file (not shown in /vm/config). */
+        struct logger_cfg logger;
+        struct metrics_cfg metrics;
+};
+
+/* How a PATCH changes one token bucket (Firecracker's BucketUpdate). */
+enum bucket_update {
+        BUCKET_KEEP,    /* bucket not given: unchanged */
+        BUCKET_DISABLE, /* given with size 0 or refill_time 0: rate limiting off */
+        BUCKET_SET,     /* given: replace with the new values */
+};
+
+/* A RateLimiter in a PATCH body (PartialDrive, PartialNetworkInterface, ...). */
+struct rate_limiter_update {
+        enum bucket_update bandwidth_op, ops_op;
+        struct token_bucket_cfg bandwidth, ops; /* used when *_op == BUCKET_SET */
+};
+
+/* PATCH /drives/{id} (PartialDrive), accepted only after InstanceStart. */
+struct drive_update {
+        char *drive_id;     /* malloc'd */
+        char *path_on_host; /* malloc'd; NULL = keep the current backing file */
+        bool has_rate_limiter;
+        struct rate_limiter_update rate_limiter;
 };
 
 /* Sets *cfg to Firecracker's defaults: no boot source, 1 vCPU, 128 MiB, no SMT/THP. */
@@ -154,6 +275,67 @@ int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char 
  * numbers jansson cannot hold are reported as "invalid type: number out of range ...".
  */
 void config_json_error(const json_error_t *jerr, char *err, size_t errlen);
+
+/* ---- drives (src/vmm/config_drive.c) ---------------------------------------------------- */
+
+/*
+ * PUT /drives/{path_id} before boot (also used for each element of the config file's
+ * "drives"): deserializes a Drive body (Firecracker's BlockDeviceConfig, unknown fields
+ * rejected), checks the body's drive_id equals path_id (path_id NULL: no check), checks the
+ * backing file opens (read-only or read-write as asked, as Firecracker does at PUT time),
+ * then inserts or replaces the drive in cfg->drives[] with Firecracker's ordering: a new
+ * root device goes first, a second root device is refused. A vhost-user "socket" drive is
+ * refused with -ENOTSUP. Returns 0, -EBADMSG (deserialize), -EXDEV (id mismatch: message is
+ * "The id from the path does not match the id from the body!"), -EINVAL (message without
+ * Firecracker's "Drive config error: " prefix, e.g. "A root block device already exists!"),
+ * -ENOTSUP, -ENOSPC (more than CONFIG_MAX_DRIVES) or -ENOMEM. cfg changes only on success.
+ */
+int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path_id, char *err,
+                     size_t errlen);
+
+/*
+ * PATCH /drives/{path_id} (after boot): deserializes a PartialDrive (drive_id required,
+ * path_on_host and rate_limiter optional) into *out and checks the ids match and that the
+ * drive exists in cfg. The VMM applies it to the device, then calls
+ * config_apply_drive_update() so GET /vm/config shows the new values. Returns 0, -EBADMSG,
+ * -EXDEV (id mismatch), -ENOENT (no such drive; message is Firecracker's) or -ENOMEM.
+ * On success the caller frees *out with config_drive_update_free().
+ */
+int config_patch_drive(const struct vm_config *cfg, const json_t *body, const char *path_id,
+                       struct drive_update *out, char *err, size_t errlen);
+
+/*
+ * Deserialization only (the API thread's check, before any state is looked at): a Drive
+ * (patch false) or PartialDrive (patch true) body, and the path/body id match.
+ * Returns 0, -EBADMSG or -EXDEV.
+ */
+int config_check_drive_body(const json_t *body, const char *path_id, bool patch, char *err,
+                            size_t errlen);
+
+/* Records an applied PATCH in cfg->drives[] (new path, new rate limiter). 0 or -ENOMEM/-ENOENT. */
+int config_apply_drive_update(struct vm_config *cfg, const struct drive_update *u);
+
+/* Frees what *u owns and zeroes it. */
+void config_drive_update_free(struct drive_update *u);
+
+/* Frees the strings of *d and zeroes it. */
+void config_drive_free(struct drive_cfg *d);
+
+/* Applies a rate-limiter PATCH to a stored RateLimiter config. */
+void config_rate_limiter_apply(struct rate_limiter_cfg *rl, const struct rate_limiter_update *u);
+
+/* True when the bucket limits anything (given, size > 0 and refill_time > 0). */
+bool config_bucket_active(const struct token_bucket_cfg *tb);
+
+/* The Drive objects of GET /vm/config, in attach order. New reference or NULL. */
+json_t *config_drives_to_json(const struct vm_config *cfg);
+
+/*
+ * Refuses every configured resource whose device brasa does not have yet with
+ * "<what> is not supported yet by brasa" (-ENOTSUP). InstanceStart and the config-file
+ * boot call it right before vmm_boot(). When a device lands, its helper removes it here.
+ */
+int config_check_supported(const struct vm_config *cfg, char *err, size_t errlen);
 
 /* The MachineConfiguration object of GET /machine-config. New reference or NULL (ENOMEM). */
 json_t *config_machine_to_json(const struct machine_cfg *m);

@@ -1,0 +1,141 @@
+/* The Firecracker-compatible REST API: request routing (API thread) and handling (VMM thread). */
+#ifndef BRASA_API_API_H
+#define BRASA_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/http.h"
+#include "vmm/config.h"
+#include "vmm/config_dev.h"
+
+#define API_FC_VERSION "1.16.1" /* the Firecracker version brasa answers as */
+#define API_MAX_ID     256u     /* bytes of a path id kept (longer ones are refused) */
+
+struct vmm;
+
+enum api_route {
+        R_NONE, /* stage 1 already produced the response */
+        R_GET_INFO,
+        R_GET_VERSION,
+        R_GET_VM_CONFIG,
+        R_GET_MACHINE,
+        R_GET_MMDS,
+        R_GET_HOTPLUG,
+        R_GET_BALLOON,
+        R_GET_BALLOON_STATS,
+        R_GET_HINTING_STATUS,
+        R_PUT_ACTIONS,
+        R_PUT_BALLOON,
+        R_PUT_BOOT,
+        R_PUT_CPU,
+        R_PUT_DRIVE,
+        R_PUT_PMEM,
+        R_PUT_LOGGER,
+        R_PUT_SERIAL,
+        R_PUT_MACHINE,
+        R_PUT_METRICS,
+        R_PUT_MMDS,
+        R_PUT_MMDS_CONFIG,
+        R_PUT_NET,
+        R_PUT_SNAP_CREATE,
+        R_PUT_SNAP_LOAD,
+        R_PUT_VSOCK,
+        R_PUT_ENTROPY,
+        R_PUT_HOTPLUG,
+        R_PATCH_BALLOON,
+        R_PATCH_BALLOON_STATS,
+        R_PATCH_HINT_START,
+        R_PATCH_HINT_STOP,
+        R_PATCH_DRIVE,
+        R_PATCH_MACHINE,
+        R_PATCH_MMDS,
+        R_PATCH_NET,
+        R_PATCH_PMEM,
+        R_PATCH_VM,
+        R_PATCH_HOTPLUG,
+        R_DELETE_DRIVE,
+        R_DELETE_PMEM,
+        R_DELETE_NET,
+};
+
+struct api_response {
+        int status; /* 200, 204, 400 or 413 */
+        char *body; /* malloc'd JSON (NULL for 204) */
+        size_t len;
+        bool deprecation; /* add "Deprecation: true" */
+};
+
+/* One request between the two stages. */
+struct api_call {
+        enum api_route route;
+        enum http_method method;
+        char id[API_MAX_ID + 1]; /* second path token (resource id), "" if none */
+        json_t *body;            /* parsed body (owned), or NULL */
+        const char *deprecation; /* deprecation warning to log, or NULL */
+        struct api_response resp;
+};
+
+/* Post-boot device updates, provided by the device implementations (NULL: no device yet). */
+struct api_device_hooks {
+        /* PATCH /drives/{id}: swap the backing file and/or the rate limiter. */
+        int (*update_drive)(struct vmm *vmm, const struct drive_update *u, char *err,
+                            size_t errlen);
+        /* PATCH /network-interfaces/{id}: swap rate limiters. */
+        int (*update_net)(struct vmm *vmm, const struct net_update *u, char *err, size_t errlen);
+};
+
+/* What the handlers act on; owned by the VMM thread. */
+struct api_ctx {
+        struct vmm *vmm;       /* NULL in tests: InstanceStart then answers an error */
+        struct vm_config *cfg; /* the configured resources (not owned) */
+        const char *instance_id;
+        bool started;      /* InstanceStart (or the config-file boot) succeeded */
+        bool boot_path;    /* a boot-specific resource was configured: no snapshot load */
+        json_t *mmds;      /* MMDS data store (owned), NULL until first written */
+        bool mmds_exists;  /* the store was created (any MMDS request before boot) */
+        size_t mmds_limit; /* bytes of the serialized store (--mmds-size-limit) */
+        struct api_device_hooks hooks;
+};
+
+/*
+ * Stage 1, API thread: matches method and path to a route as Firecracker's
+ * ParsedRequest::try_from() does, checks the body's presence, parses and deserializes it
+ * (types, unknown fields, ids) without touching any state. On failure call->route is
+ * R_NONE and call->resp holds the 400. call->body is freed by api_call_fini().
+ */
+void api_route(const struct http_request *req, struct api_call *call);
+
+/*
+ * Stage 2, VMM thread: applies the pre-/post-boot gates and runs the request against
+ * ctx, filling call->resp. Never blocks on a client.
+ */
+void api_handle(struct api_ctx *ctx, struct api_call *call);
+
+/* Counts a failed request in Firecracker's put/patch_api_requests.<resource>_fails. */
+void api_count_failure(const struct http_request *req);
+
+/* Frees what call owns (body, response body). */
+void api_call_fini(struct api_call *call);
+
+/* Initialises ctx around cfg (not owned) with Firecracker's defaults. */
+void api_ctx_init(struct api_ctx *ctx, struct vmm *vmm, struct vm_config *cfg,
+                  const char *instance_id, size_t mmds_limit);
+
+/* Frees what ctx owns (the MMDS store). */
+void api_ctx_fini(struct api_ctx *ctx);
+
+/*
+ * Applies a Logger body to the process logger as Firecracker's Logger::update(): opens
+ * log_path first (O_NONBLOCK, created if missing), then sets level (default Info),
+ * show_level, show_log_origin and module where given. Returns 0 or -errno (nothing changed).
+ */
+int api_apply_logger(const struct logger_cfg *l);
+
+/* Sets resp to a 400 (or code) with {"fault_message": msg}; logs nothing. */
+void api_fault(struct api_response *resp, int code, const char *msg);
+
+#endif

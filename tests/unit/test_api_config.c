@@ -1,0 +1,351 @@
+/* Unit tests for the API resource parsers (src/vmm/config_drive.c, config_res.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vmm/config.h"
+#include "vmm/config_dev.h"
+
+static char err[512];
+
+static json_t *load(const char *text)
+{
+        json_error_t jerr;
+        json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+
+        if (!j)
+                fail_msg("bad test JSON %s: %s", text, jerr.text);
+        return j;
+}
+
+static int put_drive(struct vm_config *cfg, const char *id, const char *text)
+{
+        json_t *j = load(text);
+        int rc;
+
+        err[0] = '\0';
+        rc = config_put_drive(cfg, j, id, err, sizeof(err));
+        json_decref(j);
+        return rc;
+}
+
+static void expect_err(int rc, int want, const char *sub)
+{
+        if (rc != want)
+                fail_msg("rc %d, want %d (%s)", rc, want, err);
+        if (sub && !strstr(err, sub))
+                fail_msg("message \"%s\" lacks \"%s\"", err, sub);
+}
+
+#define DRIVE(id, root)                                                                            \
+        "{\"drive_id\": \"" id "\", \"is_root_device\": " root ", "                                \
+        "\"path_on_host\": \"/dev/null\"}"
+
+static void test_drive_put_order(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        config_init(&cfg);
+        assert_int_equal(put_drive(&cfg, "a", DRIVE("a", "false")), 0);
+        assert_int_equal(put_drive(&cfg, "b", DRIVE("b", "false")), 0);
+        assert_int_equal(put_drive(&cfg, "root", DRIVE("root", "true")), 0);
+        assert_int_equal(cfg.nr_drives, 3);
+        assert_string_equal(cfg.drives[0].drive_id, "root");
+        assert_string_equal(cfg.drives[1].drive_id, "a");
+        expect_err(put_drive(&cfg, "r2", DRIVE("r2", "true")), -EINVAL,
+                   "A root block device already exists!");
+        /* Replacing the root keeps it first; making "b" root swaps it to the front. */
+        assert_int_equal(put_drive(&cfg, "root", DRIVE("root", "false")), 0);
+        assert_int_equal(put_drive(&cfg, "b", DRIVE("b", "true")), 0);
+        assert_string_equal(cfg.drives[0].drive_id, "b");
+        assert_true(cfg.drives[0].is_root_device);
+        assert_string_equal(cfg.drives[2].drive_id, "root");
+        assert_int_equal(cfg.nr_drives, 3);
+        config_free(&cfg);
+        assert_int_equal(cfg.nr_drives, 0);
+}
+
+static void test_drive_fields(void **state)
+{
+        struct vm_config cfg;
+        struct drive_cfg *d;
+
+        (void)state;
+        config_init(&cfg);
+        assert_int_equal(put_drive(&cfg, "x",
+                                   "{\"drive_id\": \"x\", \"is_root_device\": true, \"partuuid\": "
+                                   "\"0eaa91a0-01\", \"cache_type\": \"Writeback\", "
+                                   "\"is_read_only\": true, \"path_on_host\": \"/dev/null\", "
+                                   "\"io_engine\": \"Async\", \"rate_limiter\": {\"bandwidth\": "
+                                   "{\"size\": 1000, \"refill_time\": 100, \"extra\": 1}, \"ops\": "
+                                   "{\"size\": 0, \"refill_time\": 5, \"one_time_burst\": 7}}}"),
+                         0);
+        d = &cfg.drives[0];
+        assert_string_equal(d->partuuid, "0eaa91a0-01");
+        assert_int_equal(d->cache_type, DRIVE_CACHE_WRITEBACK);
+        assert_int_equal(d->io_engine, DRIVE_IO_ASYNC);
+        assert_true(d->is_read_only);
+        assert_true(d->has_rate_limiter);
+        assert_true(config_bucket_active(&d->rate_limiter.bandwidth));
+        assert_int_equal(d->rate_limiter.bandwidth.size, 1000);
+        assert_false(config_bucket_active(&d->rate_limiter.ops)); /* size 0 disables */
+        config_free(&cfg);
+}
+
+static void test_drive_errors(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        config_init(&cfg);
+        expect_err(put_drive(&cfg, "y", DRIVE("x", "false")), -EXDEV,
+                   "The id from the path does not match the id from the body!");
+        expect_err(put_drive(&cfg, "x", "{\"drive_id\": \"x\"}"), -EBADMSG,
+                   "missing field `is_root_device`");
+        expect_err(put_drive(&cfg, "x", "{\"drive_id\": \"x\", \"is_root_device\": 1}"), -EBADMSG,
+                   "invalid type: integer `1`, expected a boolean");
+        expect_err(put_drive(&cfg, "x",
+                             "{\"drive_id\": \"x\", \"is_root_device\": false, "
+                             "\"foo\": 1}"),
+                   -EBADMSG, "unknown field `foo`, expected one of `drive_id`, `partuuid`");
+        expect_err(put_drive(&cfg, "x",
+                             "{\"drive_id\": \"x\", \"is_root_device\": false, "
+                             "\"cache_type\": \"None\"}"),
+                   -EBADMSG, "unknown variant `None`, expected `Unsafe` or `Writeback`");
+        expect_err(put_drive(&cfg, "x", "{\"drive_id\": \"x\", \"is_root_device\": false}"),
+                   -EINVAL, "Unable to create the virtio block device: Invalid block config.");
+        expect_err(put_drive(&cfg, "x",
+                             "{\"drive_id\": \"x\", \"is_root_device\": false, "
+                             "\"path_on_host\": \"/nonexistent/disk\"}"),
+                   -EINVAL,
+                   "Error manipulating the backing file: No such file or directory (os error 2) "
+                   "/nonexistent/disk");
+        expect_err(put_drive(&cfg, "x",
+                             "{\"drive_id\": \"x\", \"is_root_device\": false, "
+                             "\"socket\": \"/s\"}"),
+                   -ENOTSUP, "not supported yet by brasa");
+        expect_err(put_drive(&cfg, "x",
+                             "{\"drive_id\": \"x\", \"is_root_device\": false, "
+                             "\"path_on_host\": \"/dev/null\", \"rate_limiter\": "
+                             "{\"bandwidth\": {\"size\": -1, \"refill_time\": 1}}}"),
+                   -EBADMSG, "invalid value: integer `-1`, expected u64");
+        expect_err(put_drive(&cfg, "x",
+                             "{\"drive_id\": \"x\", \"is_root_device\": false, "
+                             "\"path_on_host\": \"/dev/null\", \"rate_limiter\": "
+                             "{\"bw\": {}}}"),
+                   -EBADMSG, "unknown field `bw`, expected `bandwidth` or `ops`");
+        expect_err(put_drive(&cfg, "x",
+                             "{\"drive_id\": \"x\", \"is_root_device\": false, "
+                             "\"path_on_host\": \"/dev/null\", \"rate_limiter\": "
+                             "{\"ops\": {\"size\": 1}}}"),
+                   -EBADMSG, "missing field `refill_time`");
+        assert_int_equal(cfg.nr_drives, 0);
+        config_free(&cfg);
+}
+
+static void test_drive_patch(void **state)
+{
+        struct drive_update u;
+        struct vm_config cfg;
+        json_t *j;
+
+        (void)state;
+        config_init(&cfg);
+        assert_int_equal(put_drive(&cfg, "a", DRIVE("a", "true")), 0);
+        j = load("{\"drive_id\": \"a\", \"path_on_host\": \"/dev/zero\", \"rate_limiter\": "
+                 "{\"ops\": {\"size\": 10, \"refill_time\": 1000}}}");
+        assert_int_equal(config_patch_drive(&cfg, j, "a", &u, err, sizeof(err)), 0);
+        json_decref(j);
+        assert_string_equal(u.path_on_host, "/dev/zero");
+        assert_int_equal(u.rate_limiter.ops_op, BUCKET_SET);
+        assert_int_equal(u.rate_limiter.bandwidth_op, BUCKET_KEEP);
+        assert_int_equal(config_apply_drive_update(&cfg, &u), 0);
+        config_drive_update_free(&u);
+        assert_string_equal(cfg.drives[0].path_on_host, "/dev/zero");
+        assert_int_equal(cfg.drives[0].rate_limiter.ops.size, 10);
+
+        j = load("{\"drive_id\": \"b\", \"path_on_host\": \"/dev/zero\"}");
+        expect_err(config_patch_drive(&cfg, j, "b", &u, err, sizeof(err)), -ENOENT,
+                   "Device not found");
+        expect_err(config_patch_drive(&cfg, j, "a", &u, err, sizeof(err)), -EXDEV,
+                   "does not match");
+        json_decref(j);
+        j = load("{\"drive_id\": \"a\", \"is_read_only\": true}");
+        expect_err(config_patch_drive(&cfg, j, "a", &u, err, sizeof(err)), -EBADMSG,
+                   "unknown field `is_read_only`, expected one of `drive_id`, `path_on_host`, "
+                   "`rate_limiter`");
+        json_decref(j);
+        config_free(&cfg);
+}
+
+static void test_drives_in_file_and_json(void **state)
+{
+        static const char text[] =
+            "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": ["
+            "{\"drive_id\": \"data\", \"is_root_device\": false, \"path_on_host\": \"/dev/null\"},"
+            "{\"drive_id\": \"rootfs\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\", "
+            "\"rate_limiter\": {\"bandwidth\": {\"size\": 5, \"refill_time\": 6}}}]}";
+        struct vm_config cfg;
+        json_t *j, *d;
+
+        (void)state;
+        config_init(&cfg);
+        assert_int_equal(config_parse_file(text, strlen(text), &cfg, err, sizeof(err)), 0);
+        assert_int_equal(cfg.nr_drives, 2);
+        assert_string_equal(cfg.drives[0].drive_id, "rootfs");
+        j = config_to_json(&cfg);
+        d = json_array_get(json_object_get(j, "drives"), 0);
+        assert_string_equal(json_string_value(json_object_get(d, "drive_id")), "rootfs");
+        assert_string_equal(json_string_value(json_object_get(d, "cache_type")), "Unsafe");
+        assert_string_equal(json_string_value(json_object_get(d, "io_engine")), "Sync");
+        assert_true(json_is_false(json_object_get(d, "is_read_only")));
+        assert_true(json_is_null(json_object_get(d, "socket")));
+        assert_int_equal(
+            json_integer_value(json_object_get(
+                json_object_get(json_object_get(d, "rate_limiter"), "bandwidth"), "size")),
+            5);
+        assert_true(json_is_null(json_object_get(json_object_get(d, "rate_limiter"), "ops")));
+        d = json_array_get(json_object_get(j, "drives"), 1);
+        assert_true(json_is_null(json_object_get(d, "rate_limiter")));
+        json_decref(j);
+        config_free(&cfg);
+
+        static const char two_roots[] =
+            "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": ["
+            "{\"drive_id\": \"a\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\"},"
+            "{\"drive_id\": \"b\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\"}]}";
+        expect_err(config_parse_file(two_roots, strlen(two_roots), &cfg, err, sizeof(err)), -EINVAL,
+                   "Block device error: A root block device already exists!");
+        assert_int_equal(cfg.nr_drives, 0);
+        static const char bad_type[] = "{\"boot-source\": {\"kernel_image_path\": \"k\"}, "
+                                       "\"drives\": [{\"drive_id\": 1}]}";
+        expect_err(config_parse_file(bad_type, strlen(bad_type), &cfg, err, sizeof(err)), -EBADMSG,
+                   "Invalid JSON: invalid type: integer `1`, expected a string");
+}
+
+static int put_body(struct vm_config *cfg, enum cfg_body kind, const char *id, const char *text)
+{
+        json_t *j = load(text);
+        int rc;
+
+        err[0] = '\0';
+        rc = config_check_body(kind, j, id, err, sizeof(err));
+        if (!rc)
+                rc = config_put_body(kind, cfg, j, id, err, sizeof(err));
+        json_decref(j);
+        return rc;
+}
+
+static void test_net(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        config_init(&cfg);
+        assert_int_equal(put_body(&cfg, CFG_BODY_NET, "a",
+                                  "{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\", "
+                                  "\"guest_mac\": \"06:00:AC:10:00:02\", \"mtu\": 1500}"),
+                         0);
+        assert_int_equal(
+            put_body(&cfg, CFG_BODY_NET, "b", "{\"iface_id\": \"b\", \"host_dev_name\": \"tap1\"}"),
+            0);
+        /* Replacing "a" moves it last (Firecracker's swap_remove + push). */
+        assert_int_equal(
+            put_body(&cfg, CFG_BODY_NET, "a", "{\"iface_id\": \"a\", \"host_dev_name\": \"tap2\"}"),
+            0);
+        assert_int_equal(cfg.nr_nets, 2);
+        assert_string_equal(cfg.nets[0].iface_id, "b");
+        assert_string_equal(cfg.nets[1].host_dev_name, "tap2");
+        expect_err(put_body(&cfg, CFG_BODY_NET, "c",
+                            "{\"iface_id\": \"c\", \"host_dev_name\": \"0123456789abcdef\"}"),
+                   -EINVAL, "Open tap device failed: Invalid interface name");
+        expect_err(put_body(&cfg, CFG_BODY_NET, "c",
+                            "{\"iface_id\": \"c\", \"host_dev_name\": \"t\", \"mtu\": 67}"),
+                   -EINVAL, "MTU 67 is out of range [68, 65535]");
+        expect_err(put_body(&cfg, CFG_BODY_NET, "c",
+                            "{\"iface_id\": \"c\", \"host_dev_name\": \"t\", \"guest_mac\": "
+                            "\"06:00:AC:10:00\"}"),
+                   -EBADMSG, "The provided MAC address is invalid.");
+        expect_err(
+            put_body(&cfg, CFG_BODY_NET, "c", "{\"iface_id\": \"d\", \"host_dev_name\": \"t\"}"),
+            -EXDEV, "The id from the path [c] does not match the id from the body [d]!");
+        config_free(&cfg);
+        assert_int_equal(cfg.nr_nets, 0);
+}
+
+static void test_mmds_and_hotplug(void **state)
+{
+        struct vm_config cfg;
+
+        (void)state;
+        config_init(&cfg);
+        expect_err(put_body(&cfg, CFG_BODY_MMDS_CONFIG, NULL, "{\"network_interfaces\": []}"),
+                   -EINVAL, "is empty.");
+        put_body(&cfg, CFG_BODY_NET, "n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}");
+        expect_err(put_body(&cfg, CFG_BODY_MMDS_CONFIG, NULL,
+                            "{\"network_interfaces\": [\"n\"], \"ipv4_address\": \"169.254.0.1\"}"),
+                   -EINVAL, "not link local");
+        assert_int_equal(put_body(&cfg, CFG_BODY_MMDS_CONFIG, NULL,
+                                  "{\"network_interfaces\": [\"n\"], \"version\": \"V2\"}"),
+                         0);
+        assert_int_equal(cfg.mmds.version, 2);
+        assert_int_equal(cfg.mmds.ipv4_address, 0xa9fea9fe);
+        expect_err(put_body(&cfg, CFG_BODY_HOTPLUG, NULL,
+                            "{\"total_size_mib\": 1024, "
+                            "\"block_size_mib\": 3}"),
+                   -EINVAL, "Block size must be a power of 2");
+        expect_err(put_body(&cfg, CFG_BODY_HOTPLUG, NULL, "{\"total_size_mib\": 64}"), -EINVAL,
+                   "Total size must not be lower than slot size (128 MiB)");
+        assert_int_equal(put_body(&cfg, CFG_BODY_HOTPLUG, NULL,
+                                  "{\"total_size_mib\": 1024, \"slot_size_mib\": 256}"),
+                         0);
+        assert_int_equal(config_check_supported(&cfg, err, sizeof(err)), -ENOTSUP);
+        config_free(&cfg);
+}
+
+static void test_logger_body(void **state)
+{
+        struct logger_cfg l;
+        json_t *j = load("{\"level\": \"warning\", \"show_level\": true}");
+
+        (void)state;
+        assert_int_equal(config_parse_logger(j, &l, err, sizeof(err)), 0);
+        assert_int_equal(l.level, 2); /* LOG_WARN */
+        assert_int_equal(l.show_level, 1);
+        assert_int_equal(l.show_log_origin, -1);
+        assert_null(l.log_path);
+        config_logger_free(&l);
+        json_decref(j);
+        j = load("{\"level\": \"loud\"}");
+        expect_err(config_check_body(CFG_BODY_LOGGER, j, NULL, err, sizeof(err)), -EBADMSG,
+                   "Invalid LevelFilter");
+        json_decref(j);
+        j = load("{\"metrics_path\": \"/m\", \"extra\": 1}"); /* Metrics ignores unknown keys */
+        assert_int_equal(config_check_body(CFG_BODY_METRICS, j, NULL, err, sizeof(err)), 0);
+        json_decref(j);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_drive_put_order),
+            cmocka_unit_test(test_drive_fields),
+            cmocka_unit_test(test_drive_errors),
+            cmocka_unit_test(test_drive_patch),
+            cmocka_unit_test(test_drives_in_file_and_json),
+            cmocka_unit_test(test_net),
+            cmocka_unit_test(test_mmds_and_hotplug),
+            cmocka_unit_test(test_logger_body),
+        };
+
+        json_object_seed(1);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,91 @@
+/* virtio-block: one queue of 256 over a host file, Sync or Async engine, rate limited, metrics. */
+#ifndef BRASA_DEVICES_VIRTIO_BLOCK_VIRTIO_BLK_H
+#define BRASA_DEVICES_VIRTIO_BLOCK_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/evloop.h"
+#include "core/rate_limiter.h"
+#include "devices/virtio/block/io.h"
+#include "devices/virtio/block/metrics.h"
+#include "devices/virtio/block/request.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/config.h"
+
+/* A request handed to the Async engine, waiting for its completion. */
+struct blk_pending {
+        bool busy;
+        uint32_t type;
+        uint16_t head;
+        uint8_t *status;
+        uint32_t data_len;
+        struct iovec *iov; /* grown on demand, kept for reuse */
+        unsigned int iov_cap;
+};
+
+struct virtio_blk {
+        struct virtio_dev dev; /* first: the transport hands back &dev */
+        char *drive_id;
+        char *path;
+        bool read_only;
+        bool root;
+        enum drive_cache_type cache_type;
+        enum drive_io_engine engine;
+
+        int fd;
+        uint64_t nsectors;
+        uint8_t config[8]; /* virtio_blk_config.capacity, little-endian */
+        uint8_t image_id[BLK_ID_BYTES];
+
+        struct rate_limiter rl;
+        struct blk_aio *aio; /* Async engine only */
+        struct blk_pending pending[BLK_AIO_DEPTH];
+        bool io_throttled; /* Async: queue full, resume on completions */
+
+        struct evloop *loop;
+        struct ev_source rl_src;
+        struct ev_source aio_src;
+
+        struct virtq_chain chain;        /* scratch for the chain being parsed */
+        struct blk_request req;          /* scratch for the request being run */
+        struct blk_metrics metrics;      /* cumulative */
+        struct blk_metrics metrics_prev; /* as of the last metrics line */
+};
+
+/*
+ * Opens cfg->path_on_host (read-only when is_read_only), sizes it, builds the GET_ID
+ * string (st_dev, st_rdev, st_ino, as Firecracker) and the rate limiter, and creates the
+ * engine. When loop is not NULL, the limiter's timerfd and the Async completion eventfd
+ * are watched there (VMM thread). Returns 0 or -errno with one line in err.
+ */
+int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
+                      const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen);
+
+/* Waits for in-flight I/O, fsyncs a Writeback drive, closes everything, frees b. */
+void virtio_blk_destroy(struct virtio_blk *b);
+
+/*
+ * PATCH path_on_host (VMM thread): opens the new file with the drive's mode, waits for
+ * in-flight I/O on the old one and completes it, swaps the file, updates capacity and
+ * GET_ID, and raises a config interrupt if the device is active. On failure the old
+ * file stays. Returns 0 or -errno with one line in err.
+ */
+int virtio_blk_update_path(struct virtio_blk *b, const char *path, char *err, size_t errlen);
+
+/* PATCH rate_limiter (VMM thread): applies Firecracker's bucket updates. */
+void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rate_limiter_update *u);
+
+/* The rate limiter's timer fired (VMM thread): resume the queue. */
+void virtio_blk_rate_limiter_event(struct virtio_blk *b);
+
+/* Async completions are ready (VMM thread): finish them and resume a throttled queue. */
+void virtio_blk_aio_event(struct virtio_blk *b);
+
+/*
+ * For a metrics line (any thread): the counters since the previous call and the request
+ * latencies of that interval, as Firecracker's block_<id> reports them.
+ */
+void virtio_blk_metrics_take(struct virtio_blk *b, struct blk_metrics *delta);
+
+#endif

@@ -1,0 +1,361 @@
+/* virtio-mmio v2 registers: feature negotiation, the status state machine, queue setup, reset. */
+#include "devices/virtio/mmio.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "arch/x86_64/layout.h"
+#include "core/log.h"
+
+#define S_ACK       VIRTIO_CONFIG_S_ACKNOWLEDGE
+#define S_DRIVER    VIRTIO_CONFIG_S_DRIVER
+#define S_FEAT_OK   VIRTIO_CONFIG_S_FEATURES_OK
+#define S_DRIVER_OK VIRTIO_CONFIG_S_DRIVER_OK
+#define S_NEEDS_RST VIRTIO_CONFIG_S_NEEDS_RESET
+#define S_FAILED    VIRTIO_CONFIG_S_FAILED
+
+void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev)
+{
+        memset(m, 0, sizeof(*m));
+        m->dev = dev;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+        p[0] = (uint8_t)v;
+        p[1] = (uint8_t)(v >> 8);
+        p[2] = (uint8_t)(v >> 16);
+        p[3] = (uint8_t)(v >> 24);
+}
+
+/* True when every bit of set is in status and no bit of clear is. */
+static bool status_is(const struct virtio_dev *d, uint32_t set, uint32_t clear)
+{
+        return (d->status & (set | clear)) == set;
+}
+
+static struct virtq *selected_queue(struct virtio_mmio *m)
+{
+        return m->queue_sel < m->dev->nr_queues ? &m->dev->queues[m->queue_sel] : NULL;
+}
+
+static uint32_t read_reg(struct virtio_mmio *m, uint64_t off)
+{
+        struct virtio_dev *d = m->dev;
+        struct virtq *q = selected_queue(m);
+
+        switch (off) {
+        case VIRTIO_MMIO_MAGIC_VALUE:
+                return VIRTIO_MMIO_MAGIC_VAL;
+        case VIRTIO_MMIO_VERSION:
+                return VIRTIO_MMIO_VERSION_VAL;
+        case VIRTIO_MMIO_DEVICE_ID:
+                return d->device_id;
+        case VIRTIO_MMIO_VENDOR_ID:
+                return VIRTIO_MMIO_VENDOR_VAL;
+        case VIRTIO_MMIO_DEVICE_FEATURES:
+                return m->features_sel < 2 ? (uint32_t)(d->avail_features >> (32 * m->features_sel))
+                                           : 0;
+        case VIRTIO_MMIO_QUEUE_NUM_MAX:
+                return q ? q->max_size : 0;
+        case VIRTIO_MMIO_QUEUE_READY:
+                return q ? q->ready : 0;
+        case VIRTIO_MMIO_INTERRUPT_STATUS:
+                return __atomic_load_n(&d->isr, __ATOMIC_SEQ_CST);
+        case VIRTIO_MMIO_STATUS:
+                return d->status;
+        case VIRTIO_MMIO_SHM_LEN_LOW:
+        case VIRTIO_MMIO_SHM_LEN_HIGH:
+                return 0xffffffffu; /* no shared memory regions */
+        case VIRTIO_MMIO_CONFIG_GENERATION:
+                return d->config_generation;
+        default:
+                log_guest_warn("%s: read of unknown or write-only register 0x%llx", d->name,
+                               (unsigned long long)off);
+                return 0;
+        }
+}
+
+void virtio_mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+        struct virtio_mmio *m = opaque;
+        struct virtio_dev *d = m->dev;
+
+        memset(data, 0, len);
+        virtio_dev_lock(d);
+        if (off >= VIRTIO_MMIO_CONFIG) {
+                d->ops->read_config(d, off - VIRTIO_MMIO_CONFIG, data, len);
+        } else if (len == 4 && off % 4 == 0) {
+                put_le32(data, read_reg(m, off));
+        } else {
+                log_guest_warn("%s: %u-byte read at 0x%llx: registers are 32-bit", d->name, len,
+                               (unsigned long long)off);
+        }
+        virtio_dev_unlock(d);
+}
+
+static void ack_features(struct virtio_mmio *m, uint32_t v)
+{
+        struct virtio_dev *d = m->dev;
+        unsigned int shift = 32 * m->driver_features_sel;
+        uint32_t offered;
+
+        if (!status_is(d, S_DRIVER, S_FEAT_OK | S_FAILED | S_NEEDS_RST)) {
+                log_guest_warn("%s: features written in status 0x%x", d->name, d->status);
+                return;
+        }
+        if (m->driver_features_sel > 1) {
+                if (v)
+                        log_guest_warn("%s: unknown feature page %u acked", d->name,
+                                       m->driver_features_sel);
+                return;
+        }
+        offered = (uint32_t)(d->avail_features >> shift);
+        if (v & ~offered)
+                log_guest_warn("%s: driver acked features 0x%x that were not offered", d->name,
+                               v & ~offered);
+        d->acked_features &= ~(0xffffffffULL << shift);
+        d->acked_features |= (uint64_t)(v & offered) << shift;
+}
+
+static void reset_device(struct virtio_mmio *m)
+{
+        struct virtio_dev *d = m->dev;
+        unsigned int i;
+
+        d->ops->reset(d);
+        for (i = 0; i < d->nr_queues; i++)
+                virtq_reset(&d->queues[i]);
+        d->activated = false;
+        d->acked_features = 0;
+        d->status = 0;
+        __atomic_store_n(&d->isr, 0, __ATOMIC_SEQ_CST);
+        m->features_sel = m->driver_features_sel = m->queue_sel = 0;
+        /* config_generation keeps counting: a driver must never see it go back. */
+}
+
+static void activate(struct virtio_mmio *m)
+{
+        struct virtio_dev *d = m->dev;
+        bool event_idx = virtio_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
+        char why[160], msg[200];
+        unsigned int i;
+        int rc;
+
+        for (i = 0; i < d->nr_queues; i++) {
+                if (virtq_activate(&d->queues[i], d->mem, event_idx, why, sizeof(why))) {
+                        snprintf(msg, sizeof(msg), "queue %u: %s", i, why);
+                        virtio_dev_needs_reset(d, msg);
+                        return;
+                }
+        }
+        rc = d->ops->activate(d);
+        if (rc) {
+                snprintf(msg, sizeof(msg), "activation failed: %s", strerror(-rc));
+                virtio_dev_needs_reset(d, msg);
+                return;
+        }
+        d->activated = true;
+        /* Buffers made available before DRIVER_OK had their kick dropped: look again. */
+        for (i = 0; i < d->nr_queues; i++)
+                virtio_dev_kick(d, i);
+}
+
+/* The steps of virtio 1.x §3.1.1, each adding one bit to the previous status. */
+static bool valid_step(uint32_t from, uint32_t to)
+{
+        static const uint32_t steps[][2] = {
+            {0, S_ACK},
+            {S_ACK, S_ACK | S_DRIVER},
+            {S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEAT_OK},
+            {S_ACK | S_DRIVER | S_FEAT_OK, S_ACK | S_DRIVER | S_FEAT_OK | S_DRIVER_OK},
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+                if (steps[i][0] == from && steps[i][1] == to)
+                        return true;
+        return false;
+}
+
+static void set_status(struct virtio_mmio *m, uint32_t v)
+{
+        struct virtio_dev *d = m->dev;
+        uint32_t from = d->status & ~S_NEEDS_RST, to = v & ~S_NEEDS_RST;
+
+        if (v & S_FAILED) {
+                d->status |= S_FAILED;
+                return;
+        }
+        if (v == 0) {
+                if (d->status)
+                        reset_device(m);
+                return;
+        }
+        if (!valid_step(from, to)) {
+                log_guest_warn("%s: invalid status transition 0x%x -> 0x%x", d->name, d->status, v);
+                return;
+        }
+        if ((to & S_FEAT_OK) && !(from & S_FEAT_OK) &&
+            !virtio_dev_has_feature(d, VIRTIO_F_VERSION_1)) {
+                /* Leaving FEATURES_OK clear tells the driver its subset is refused. */
+                log_guest_warn("%s: driver did not accept VIRTIO_F_VERSION_1", d->name);
+                return;
+        }
+        d->status = to | (d->status & S_NEEDS_RST);
+        if ((to & S_DRIVER_OK) && !(from & S_DRIVER_OK))
+                activate(m);
+}
+
+/* The selected queue when its registers may change now; NULL (and the policy applied) if not. */
+static struct virtq *writable_queue(struct virtio_mmio *m)
+{
+        struct virtio_dev *d = m->dev;
+        struct virtq *q = selected_queue(m);
+
+        if (d->status & S_DRIVER_OK) {
+                virtio_dev_needs_reset(d, "queue register written after DRIVER_OK");
+                return NULL;
+        }
+        if (!status_is(d, S_FEAT_OK, S_FAILED)) {
+                log_guest_warn("%s: queue register written in status 0x%x", d->name, d->status);
+                return NULL;
+        }
+        if (!q)
+                log_guest_warn("%s: queue register written for missing queue %u", d->name,
+                               m->queue_sel);
+        return q;
+}
+
+static void set_addr_half(uint64_t *addr, bool high, uint32_t v)
+{
+        if (high)
+                *addr = (*addr & 0xffffffffULL) | (uint64_t)v << 32;
+        else
+                *addr = (*addr & ~0xffffffffULL) | v;
+}
+
+static void write_queue_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
+{
+        struct virtq *q = writable_queue(m);
+
+        if (!q)
+                return;
+        switch (off) {
+        case VIRTIO_MMIO_QUEUE_NUM:
+                q->size = (uint16_t)v; /* checked when the device is activated */
+                break;
+        case VIRTIO_MMIO_QUEUE_READY:
+                q->ready = v == 1;
+                break;
+        case VIRTIO_MMIO_QUEUE_DESC_LOW:
+        case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+                set_addr_half(&q->desc_gpa, off == VIRTIO_MMIO_QUEUE_DESC_HIGH, v);
+                break;
+        case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+        case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+                set_addr_half(&q->avail_gpa, off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH, v);
+                break;
+        default:
+                set_addr_half(&q->used_gpa, off == VIRTIO_MMIO_QUEUE_USED_HIGH, v);
+                break;
+        }
+}
+
+static void notify(struct virtio_mmio *m, uint32_t v)
+{
+        struct virtio_dev *d = m->dev;
+        char msg[80];
+
+        if (v < d->nr_queues) {
+                /* Normally an ioeventfd catches this; either way the VMM thread does the work. */
+                virtio_dev_kick(d, v);
+                return;
+        }
+        if (virtio_dev_running(d)) {
+                snprintf(msg, sizeof(msg), "notify of queue %u, which does not exist", v);
+                virtio_dev_needs_reset(d, msg);
+                return;
+        }
+        log_guest_warn("%s: notify of queue %u in status 0x%x", d->name, v, d->status);
+}
+
+static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
+{
+        struct virtio_dev *d = m->dev;
+
+        switch (off) {
+        case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+                m->features_sel = v;
+                break;
+        case VIRTIO_MMIO_DRIVER_FEATURES:
+                ack_features(m, v);
+                break;
+        case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+                m->driver_features_sel = v;
+                break;
+        case VIRTIO_MMIO_QUEUE_SEL:
+                m->queue_sel = v;
+                break;
+        case VIRTIO_MMIO_QUEUE_NUM:
+        case VIRTIO_MMIO_QUEUE_READY:
+        case VIRTIO_MMIO_QUEUE_DESC_LOW:
+        case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+        case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+        case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+        case VIRTIO_MMIO_QUEUE_USED_LOW:
+        case VIRTIO_MMIO_QUEUE_USED_HIGH:
+                write_queue_reg(m, off, v);
+                break;
+        case VIRTIO_MMIO_QUEUE_NOTIFY:
+                notify(m, v);
+                break;
+        case VIRTIO_MMIO_INTERRUPT_ACK:
+                if (d->status & S_DRIVER_OK)
+                        __atomic_fetch_and(&d->isr, ~v, __ATOMIC_SEQ_CST);
+                break;
+        case VIRTIO_MMIO_STATUS:
+                set_status(m, v);
+                break;
+        default:
+                log_guest_warn("%s: write of unknown or read-only register 0x%llx", d->name,
+                               (unsigned long long)off);
+                break;
+        }
+}
+
+void virtio_mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+        struct virtio_mmio *m = opaque;
+        struct virtio_dev *d = m->dev;
+
+        virtio_dev_lock(d);
+        if (off >= VIRTIO_MMIO_CONFIG) {
+                if (status_is(d, S_DRIVER, S_FAILED | S_NEEDS_RST))
+                        d->ops->write_config(d, off - VIRTIO_MMIO_CONFIG, data, len);
+                else
+                        log_guest_warn("%s: config written in status 0x%x", d->name, d->status);
+        } else if (len == 4 && off % 4 == 0) {
+                write_reg(m, off, get_le32(data));
+        } else {
+                log_guest_warn("%s: %u-byte write at 0x%llx: registers are 32-bit", d->name, len,
+                               (unsigned long long)off);
+        }
+        virtio_dev_unlock(d);
+}
+
+struct bus_dev virtio_mmio_bus_dev(struct virtio_mmio *m, uint64_t base)
+{
+        return (struct bus_dev){
+            .base = base,
+            .len = LAYOUT_VIRTIO_MMIO_SIZE,
+            .opaque = m,
+            .read = virtio_mmio_read,
+            .write = virtio_mmio_write,
+        };
+}

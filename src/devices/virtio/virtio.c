@@ -1,0 +1,109 @@
+/* Common virtio device state: locking, interrupts, the NEEDS_RESET policy, queue events. */
+#include "devices/virtio/virtio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
+                    uint32_t device_id, uint64_t features, unsigned int nr_queues,
+                    uint16_t max_size, const struct guest_mem *mem)
+{
+        unsigned int i;
+        int rc;
+
+        memset(d, 0, sizeof(*d));
+        if (nr_queues == 0 || nr_queues > VIRTIO_MAX_QUEUES)
+                return -EINVAL;
+        rc = pthread_mutex_init(&d->lock, NULL);
+        if (rc)
+                return -rc;
+        d->ops = ops;
+        snprintf(d->name, sizeof(d->name), "%s", name);
+        d->device_id = device_id;
+        d->avail_features = features | (1ULL << VIRTIO_F_VERSION_1);
+        d->irq_fd = -1;
+        d->mem = mem;
+        d->nr_queues = nr_queues;
+        for (i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+                virtq_init(&d->queues[i], i < nr_queues ? max_size : 0);
+                d->notify_fds[i] = -1;
+        }
+        return 0;
+}
+
+void virtio_dev_fini(struct virtio_dev *d)
+{
+        pthread_mutex_destroy(&d->lock);
+}
+
+void virtio_dev_lock(struct virtio_dev *d)
+{
+        pthread_mutex_lock(&d->lock);
+}
+
+void virtio_dev_unlock(struct virtio_dev *d)
+{
+        pthread_mutex_unlock(&d->lock);
+}
+
+bool virtio_dev_has_feature(const struct virtio_dev *d, unsigned int bit)
+{
+        return bit < 64 && (d->acked_features >> bit) & 1;
+}
+
+bool virtio_dev_running(const struct virtio_dev *d)
+{
+        return d->activated &&
+               !(d->status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED));
+}
+
+void virtio_dev_signal(struct virtio_dev *d, uint32_t bits)
+{
+        uint64_t one = 1;
+
+        __atomic_fetch_or(&d->isr, bits, __ATOMIC_SEQ_CST);
+        __atomic_fetch_add(&d->interrupts, 1, __ATOMIC_RELAXED);
+        if (d->irq_fd >= 0 && write(d->irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                log_error("%s: raising the interrupt failed: %s", d->name, strerror(errno));
+}
+
+void virtio_dev_config_changed(struct virtio_dev *d)
+{
+        d->config_generation++;
+        virtio_dev_signal(d, VIRTIO_INT_CONFIG);
+}
+
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
+{
+        if (d->status & VIRTIO_CONFIG_S_NEEDS_RESET)
+                return;
+        log_guest_warn("%s: broken virtio driver (%s): device needs reset", d->name, why);
+        d->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+        virtio_dev_signal(d, VIRTIO_INT_CONFIG);
+}
+
+void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q)
+{
+        uint64_t v;
+
+        if (q < d->nr_queues && d->notify_fds[q] >= 0 &&
+            read(d->notify_fds[q], &v, sizeof(v)) < 0 && errno != EAGAIN)
+                log_warn("%s: reading queue %u's eventfd failed: %s", d->name, q, strerror(errno));
+        virtio_dev_lock(d);
+        if (q < d->nr_queues && virtio_dev_running(d))
+                d->ops->queue_notify(d, q);
+        virtio_dev_unlock(d);
+}
+
+void virtio_dev_kick(struct virtio_dev *d, unsigned int q)
+{
+        uint64_t one = 1;
+
+        if (q < d->nr_queues && d->notify_fds[q] >= 0 &&
+            write(d->notify_fds[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
+                log_warn("%s: kicking queue %u failed: %s", d->name, q, strerror(errno));
+}

@@ -1,0 +1,102 @@
+/* A virtio device as the transport sees it: features, status, queues, interrupts, one lock. */
+#ifndef BRASA_DEVICES_VIRTIO_VIRTIO_H
+#define BRASA_DEVICES_VIRTIO_VIRTIO_H
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/virtio/queue.h"
+#include "vmm/guest_mem.h"
+
+#define VIRTIO_MAX_QUEUES 8
+
+/* InterruptStatus bits (virtio-mmio). */
+#define VIRTIO_INT_VRING  0x1u
+#define VIRTIO_INT_CONFIG 0x2u
+
+struct virtio_dev;
+
+/*
+ * What a device implements. Every callback runs with dev->lock held: read_config,
+ * write_config, activate and reset on the vCPU thread that touched the registers;
+ * queue_notify on the VMM thread.
+ */
+struct virtio_dev_ops {
+        /* Fills data[0..len) from config space at off; bytes past its end read as 0. */
+        void (*read_config)(struct virtio_dev *d, uint64_t off, uint8_t *data, uint32_t len);
+        /* A driver write to config space (most devices refuse and count it). */
+        void (*write_config)(struct virtio_dev *d, uint64_t off, const uint8_t *data, uint32_t len);
+        /* DRIVER_OK with every queue validated. Returns 0 or -errno (device needs reset). */
+        int (*activate)(struct virtio_dev *d);
+        /* The driver reset the device: quiesce in-flight work; queues are reset after. */
+        void (*reset)(struct virtio_dev *d);
+        /* The driver notified queue q (which exists) of an active, healthy device. */
+        void (*queue_notify)(struct virtio_dev *d, unsigned int q);
+};
+
+struct virtio_dev {
+        pthread_mutex_t lock; /* guards everything below except isr */
+        const struct virtio_dev_ops *ops;
+        char name[80]; /* for log lines, e.g. "block rootfs" */
+        uint32_t device_id;
+        uint64_t avail_features;
+        uint64_t acked_features;
+        uint32_t status; /* as the driver reads it, NEEDS_RESET included */
+        bool activated;
+        uint32_t config_generation;
+        uint32_t isr; /* InterruptStatus; atomic */
+        int irq_fd;   /* irqfd eventfd, -1 when none (unit tests) */
+        const struct guest_mem *mem;
+        struct virtq queues[VIRTIO_MAX_QUEUES];
+        unsigned int nr_queues;
+        int notify_fds[VIRTIO_MAX_QUEUES]; /* ioeventfds, -1 when none */
+        uint64_t interrupts;               /* interrupts raised (metrics) */
+};
+
+/*
+ * Initializes the common part: nr_queues queues of max_size, VIRTIO_F_VERSION_1 added to
+ * features, no irq or notify fds yet. Returns 0, -EINVAL (bad nr_queues) or -errno.
+ */
+int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
+                    uint32_t device_id, uint64_t features, unsigned int nr_queues,
+                    uint16_t max_size, const struct guest_mem *mem);
+
+/* Releases the lock. The fds are owned by whoever set them. */
+void virtio_dev_fini(struct virtio_dev *d);
+
+void virtio_dev_lock(struct virtio_dev *d);
+void virtio_dev_unlock(struct virtio_dev *d);
+
+/* True when the driver acked feature bit. */
+bool virtio_dev_has_feature(const struct virtio_dev *d, unsigned int bit);
+
+/* True when queues may be processed: activated and neither NEEDS_RESET nor FAILED. */
+bool virtio_dev_running(const struct virtio_dev *d);
+
+/* Sets InterruptStatus bits and raises the device's interrupt. Any thread. */
+void virtio_dev_signal(struct virtio_dev *d, uint32_t bits);
+
+/* Config space changed: bumps ConfigGeneration and raises a config interrupt. Lock held. */
+void virtio_dev_config_changed(struct virtio_dev *d);
+
+/*
+ * The driver broke the device contract: sets DEVICE_NEEDS_RESET, raises a config
+ * interrupt (virtio 1.x §2.1.2) and logs why, rate limited. Queues stay stopped until the
+ * driver resets the device. Lock held.
+ */
+void virtio_dev_needs_reset(struct virtio_dev *d, const char *why);
+
+/*
+ * VMM thread, on a queue's ioeventfd: drains the eventfd and, when the device is
+ * running, calls queue_notify under the lock.
+ */
+void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q);
+
+/* Writes the queue's notify eventfd so the VMM thread processes it (no-op without one). */
+void virtio_dev_kick(struct virtio_dev *d, unsigned int q);
+
+#endif

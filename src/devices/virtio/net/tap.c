@@ -1,0 +1,65 @@
+/* TAP backend for virtio-net: TUNSETIFF on an existing interface, vnet header, offloads. */
+#include "devices/virtio/net/tap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static int tap_attach(int fd, const char *name)
+{
+        struct ifreq ifr;
+        int hdr = TAP_VNET_HDR_LEN;
+
+        memset(&ifr, 0, sizeof(ifr));
+        memcpy(ifr.ifr_name, name, strlen(name));
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+                return -errno;
+        /*
+         * With CAP_NET_ADMIN, TUNSETIFF creates a missing tap. A tap the user prepared with
+         * `ip tuntap add` is persistent, and a non-persistent one held elsewhere gives EBUSY
+         * above, so a non-persistent tap here is one we just created: refuse it (closing the
+         * fd removes it again). Firecracker's users always prepare the tap.
+         */
+        if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+                return -errno;
+        if (!(ifr.ifr_flags & IFF_PERSIST))
+                return -ENODEV;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)
+                return -errno;
+        return 0;
+}
+
+int tap_open(const char *name, char *err, size_t errlen)
+{
+        int fd, rc;
+
+        if (strlen(name) >= IFNAMSIZ) {
+                snprintf(err, errlen, "Open tap device failed: Invalid interface name");
+                return -EINVAL;
+        }
+        fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+                rc = -errno;
+                snprintf(err, errlen, "Open tap device failed: /dev/net/tun: %s", strerror(-rc));
+                return rc;
+        }
+        rc = tap_attach(fd, name);
+        if (rc) {
+                snprintf(err, errlen, "Open tap device failed: %s: %s", name,
+                         rc == -ENODEV ? "no such tap device" : strerror(-rc));
+                close(fd);
+                return rc;
+        }
+        return fd;
+}
+
+int tap_set_offload(int fd, unsigned int flags)
+{
+        return ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags) < 0 ? -errno : 0;
+}

@@ -1,0 +1,87 @@
+/* virtio-net: RX and TX queues of 256 over an existing tap, offloads, rate limiters, metrics. */
+#ifndef BRASA_DEVICES_VIRTIO_NET_VIRTIO_NET_H
+#define BRASA_DEVICES_VIRTIO_NET_VIRTIO_NET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/evloop.h"
+#include "core/rate_limiter.h"
+#include "devices/virtio/net/metrics.h"
+#include "devices/virtio/net/tap.h"
+#include "devices/virtio/virtio.h"
+#include "vmm/config.h"
+
+#define NET_QUEUE_SIZE 256
+#define NET_RXQ        0
+#define NET_TXQ        1
+/* The largest frame either way, vnet header included (Firecracker's MAX_BUFFER_SIZE). */
+#define NET_MAX_FRAME (TAP_VNET_HDR_LEN + 65550)
+/* Config space: mac[6], status, max_virtqueue_pairs, mtu (virtio 1.x 5.1.4). */
+#define NET_CONFIG_SIZE 12
+
+struct virtio_net {
+        struct virtio_dev dev; /* first: the transport hands back &dev */
+        char *iface_id;
+        char *host_dev_name;
+        int tap_fd; /* -1 in tests that drive the device without a tap */
+        bool has_mac;
+        uint8_t mac[6];
+        uint8_t config[NET_CONFIG_SIZE];
+
+        struct rate_limiter rx_rl, tx_rl;
+        struct evloop *loop; /* NULL in unit tests and fuzzers */
+        struct ev_source tap_src, rx_rl_src, tx_rl_src;
+        bool tap_polled;       /* tap_src is in the loop (or would be, without one) */
+        bool offloads_pending; /* activated: TUNSETOFFLOAD on the VMM thread */
+
+        uint32_t rx_len; /* a frame read from the tap, not yet in the guest (0: none) */
+        uint8_t rx_buf[NET_MAX_FRAME];
+        uint8_t tx_buf[NET_MAX_FRAME];
+        uint16_t rx_heads[NET_QUEUE_SIZE];
+        uint32_t rx_lens[NET_QUEUE_SIZE];
+        struct virtq_chain chain;        /* scratch for the chain being handled */
+        struct virtq_chain first_chain;  /* RX: the chain that holds the frame's header */
+        struct net_metrics metrics;      /* cumulative */
+        struct net_metrics metrics_prev; /* as of the last metrics line */
+};
+
+/*
+ * Opens cfg->host_dev_name (tap_open()), builds the features (MAC and MTU only when
+ * given), config space and both rate limiters. When loop is not NULL the limiters'
+ * timerfds are watched there and the tap is watched once the device runs (VMM thread).
+ * Returns 0 or -errno with one line in err.
+ */
+int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
+                      const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen);
+
+/*
+ * As virtio_net_create() but over an already open fd (a tap, or one end of a socketpair
+ * in tests and fuzzers, which gets no TUNSETOFFLOAD). Takes ownership of fd.
+ */
+int virtio_net_create_fd(struct virtio_net **out, const struct net_cfg *cfg, int fd,
+                         const struct guest_mem *mem, struct evloop *loop, char *err,
+                         size_t errlen);
+
+/* Stops watching, closes the tap and timerfds, frees n (NULL is fine). */
+void virtio_net_destroy(struct virtio_net *n);
+
+/* PATCH (VMM thread): applies Firecracker's bucket updates to the RX and TX limiters. */
+void virtio_net_update_rate_limiters(struct virtio_net *n, const struct rate_limiter_update *rx,
+                                     const struct rate_limiter_update *tx);
+
+/*
+ * The tap is readable (VMM thread): moves frames into the guest's RX buffers, at most a
+ * queue's worth per call. Stops watching the tap while the guest has no buffers, the RX
+ * limiter is blocked or the device is not running; the frame already read is kept.
+ */
+void virtio_net_tap_event(struct virtio_net *n);
+
+/* A rate limiter's timer fired (VMM thread): resume that direction. */
+void virtio_net_rx_rate_limiter_event(struct virtio_net *n);
+void virtio_net_tx_rate_limiter_event(struct virtio_net *n);
+
+/* For a metrics line (any thread): the counters since the previous call. */
+void virtio_net_metrics_take(struct virtio_net *n, struct net_metrics *delta);
+
+#endif

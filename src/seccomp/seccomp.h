@@ -1,0 +1,35 @@
+/* Per-thread seccomp filters: choosing them, installing them, and reporting a blocked syscall. */
+#ifndef BRASA_SECCOMP_SECCOMP_H
+#define BRASA_SECCOMP_SECCOMP_H
+
+#include <stddef.h>
+
+#include "seccomp/seccomp_filters.h"
+
+/* Exit code after a blocked syscall, as Firecracker's FcExitCode::BadSyscall. */
+#define SECCOMP_EXIT_BAD_SYSCALL 148
+
+enum seccomp_policy {
+        SECCOMP_POLICY_BUILTIN, /* compiled from the rule files in src/seccomp (default) */
+        SECCOMP_POLICY_OFF,     /* --no-seccomp */
+        SECCOMP_POLICY_FILE,    /* --seccomp-filter FILE */
+};
+
+/*
+ * Chooses the filters (built-in, none, or those of the file at path), sets
+ * no_new_privs and installs the SIGSYS handler. Call once from main() before
+ * any other thread exists. Sanitizer builds turn filtering off (ASan and
+ * LeakSanitizer need syscalls no policy should allow) and log that. Returns 0,
+ * or -errno with one line in err (unreadable or malformed filter file).
+ */
+int seccomp_setup(enum seccomp_policy policy, const char *path, char *err, size_t errlen);
+
+/*
+ * Installs role's filter on the calling thread only (no TSYNC), after
+ * unblocking SIGSYS there so a violation always reaches the handler. Threads
+ * the caller starts later inherit the filter. A no-op when filtering is off or
+ * the role's filter is empty. Returns 0 or -errno.
+ */
+int seccomp_apply(enum seccomp_role role);
+
+#endif

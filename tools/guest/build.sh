@@ -1,0 +1,63 @@
+#!/bin/bash
+# Builds (or reuses from the cache) the guest Linux: kernel, busybox initramfs, ext4 rootfs,
+# all from Debian packages, and exposes them in build/guest/ (or $BRASA_GUEST_OUT).
+#
+# The cache lives outside the build tree, in $BRASA_GUEST_CACHE (default /var/cache/brasa-guest,
+# or ~/.cache/brasa-guest when that is not writable). Each artifact set sits in a directory named
+# by a hash of its inputs (package versions, compiler, scripts, config fragment, patches), so a
+# change to any input rebuilds it and an unchanged tree reuses it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=${BRASA_GUEST_OUT:-$root/build/guest}
+
+cache=${BRASA_GUEST_CACHE:-/var/cache/brasa-guest}
+if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
+        cache=${XDG_CACHE_HOME:-$HOME/.cache}/brasa-guest
+        mkdir -p "$cache"
+fi
+
+pkgver() { dpkg-query -W -f='${Package} ${Version}\n' "$@"; }
+
+# Prints a short hash of everything that determines an artifact set.
+key() {
+        local kind=$1
+        shift
+        {
+                echo "$kind"
+                for f in "$@"; do
+                        echo "== $(basename "$f")"
+                        cat "$f"
+                done
+        } | sha256sum | cut -c1-16
+}
+
+kernel_key=$(key kernel "$here/kernel.sh" "$here/kernel.config" "$here"/patches/*.patch \
+        <(pkgver linux-source-6.1 gcc binutils) <(gcc --version | head -n 1))
+images_key=$(key images "$here/images.sh" "$here/init" <(pkgver busybox-static e2fsprogs cpio gzip))
+kdir=$cache/kernel-$kernel_key
+idir=$cache/images-$images_key
+
+# flock serialises concurrent runs (two test sessions) on the same cache entry.
+exec 9>"$cache/.lock"
+flock 9
+# Work trees of builds that were killed (a kernel tree is ~1.5 GiB); nobody else builds now.
+rm -rf "$cache"/.kernel-build.* "$cache"/.images-build.*
+if [ -d "$kdir" ]; then
+        echo "guest: kernel: cached in $kdir"
+else
+        "$here/kernel.sh" "$kdir"
+fi
+if [ -d "$idir" ]; then
+        echo "guest: images: cached in $idir"
+else
+        "$here/images.sh" "$idir"
+fi
+flock -u 9
+
+mkdir -p "$out"
+for f in "$kdir"/vmlinux "$kdir"/bzImage "$kdir"/config "$idir"/initramfs.cpio.gz \
+        "$idir"/initramfs.cpio "$idir"/rootfs.ext4; do
+        ln -sfn "$f" "$out/$(basename "$f")"
+done
+echo "guest: artifacts in $out: $(cd "$out" && echo *)"

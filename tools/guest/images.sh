@@ -1,0 +1,58 @@
+#!/bin/bash
+# Builds the guest's user space from Debian's busybox-static and tools/guest/init: an initramfs
+# (initramfs.cpio.gz and the same archive uncompressed, initramfs.cpio) and an ext4 root file
+# system image (rootfs.ext4) into DEST. Needs no root (cpio -R 0:0 and mke2fs -d; init runs as
+# root in the guest whoever owns the files).
+# Usage: images.sh DEST   (DEST must not exist; it appears only when the build succeeded)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dest=$1
+busybox=/bin/busybox
+
+[ -e "$dest" ] && { echo "guest: $dest already exists" >&2; exit 1; }
+[ -x "$busybox" ] || { echo "guest: $busybox is missing (apt-get install busybox-static)" >&2; exit 1; }
+work=$(mktemp -d "$(dirname "$dest")/.images-build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# The initramfs holds busybox, /bin/sh and init as /init: Debian's busybox runs its applets from
+# the shell without symlinks, and on kvm_pvm the kernel spends ~10 ms per file unpacking it.
+# The ext4 root adds a symlink per applet (they cost nothing at boot there), init as /sbin/init.
+tree=$work/tree
+mkdir -p "$tree"/{bin,sbin,dev,proc,sys,tmp,root,etc,mnt}
+cp "$busybox" "$tree/bin/busybox"
+ln -s busybox "$tree/bin/sh"
+install -m 0755 "$here/init" "$tree/init"
+echo "root:x:0:0:root:/root:/bin/sh" >"$tree/etc/passwd"
+echo "root:x:0:" >"$tree/etc/group"
+echo "brasa" >"$tree/etc/hostname"
+# init mounts everything with one `mount -a`; only the initramfs needs devtmpfs there.
+printf '%s\n' "proc /proc proc defaults 0 0" "sysfs /sys sysfs defaults 0 0" >"$work/fstab.rootfs"
+cp "$work/fstab.rootfs" "$tree/etc/fstab"
+echo "devtmpfs /dev devtmpfs defaults 0 0" >>"$tree/etc/fstab"
+chmod 1777 "$tree/tmp"
+# Fixed times make the images depend only on their inputs.
+stamp() { find "$1" -exec touch -h -d @1767225600 {} +; }
+stamp "$tree"
+
+mkdir "$work/out"
+(cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) \
+        >"$work/out/initramfs.cpio"
+gzip -9 -n -c "$work/out/initramfs.cpio" >"$work/out/initramfs.cpio.gz"
+
+rtree=$work/rootfs
+cp -a "$tree" "$rtree"
+rm "$rtree/init"
+install -m 0755 "$here/init" "$rtree/sbin/init"
+cp "$work/fstab.rootfs" "$rtree/etc/fstab"
+for applet in $("$busybox" --list); do
+        [ -e "$rtree/bin/$applet" ] || ln -s busybox "$rtree/bin/$applet"
+done
+stamp "$rtree"
+# A 32 MiB ext4 image filled from that tree.
+truncate -s 32M "$work/out/rootfs.ext4"
+E2FSPROGS_FAKE_TIME=1767225600 mkfs.ext4 -q -F -L brasa-root -U 62726173-6100-4000-8000-000000000001 \
+        -E root_owner=0:0,hash_seed=62726173-6100-4000-8000-000000000002 \
+        -d "$rtree" "$work/out/rootfs.ext4"
+mv "$work/out" "$dest"
+echo "guest: images: initramfs $(stat -c %s "$dest/initramfs.cpio.gz") bytes gzipped," \
+        "rootfs.ext4 $(stat -c %s "$dest/rootfs.ext4") bytes"

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,7 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api_metrics.h"
+#include "api/server.h"
 #include "core/log.h"
+#include "core/metrics.h"
+#include "seccomp/seccomp.h"
 #include "vmm/config.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_boot.h"
@@ -23,8 +28,15 @@ struct cli {
         const char *api_sock;
         const char *id;
         const char *log_path;
+        const char *metrics_path;
+        const char *module;
         enum log_level level;
+        bool show_level, show_origin;
+        uint32_t max_payload; /* --http-api-max-payload-size */
+        uint64_t mmds_limit;  /* --mmds-size-limit; 0 = the payload limit */
         bool no_api;
+        enum seccomp_policy seccomp;
+        const char *seccomp_filter;
         struct vmm_opts vmm;
 };
 
@@ -37,9 +49,18 @@ static const char usage_text[] =
     "  --boot-timer               attach the boot-timer device at 0xc0000000\n"
     "  --log-path PATH            write the log to PATH instead of stdout\n"
     "  --level LEVEL              Error, Warning, Info (default), Debug, Trace or Off\n"
-    "  --show-level, --show-log-origin  accepted for compatibility\n"
+    "  --show-level, --show-log-origin  add the level / the source file:line to log lines\n"
+    "  --module PREFIX            log only lines from source files under PREFIX\n"
+    "  --metrics-path PATH        write metrics (one JSON line per flush) to PATH\n"
+    "  --http-api-max-payload-size BYTES  largest API request body (default 51200)\n"
+    "  --mmds-size-limit BYTES    largest MMDS data store (default: the payload limit)\n"
     "  --pvm-cpu-template MODE    auto (default), on or off: hide the CPU features that\n"
     "                             a kvm_pvm host cannot emulate\n"
+    "  --no-seccomp               do not install the per-thread seccomp filters\n"
+    "  --seccomp-filter FILE      install the filters of FILE instead of the built-in ones\n"
+    "                             (format: docs/security.md; brasa-seccomp-gen bin)\n"
+    "  --start-time-us US, --start-time-cpu-us US, --parent-cpu-time-us US\n"
+    "                             passed by the jailer; accepted and not used yet\n"
     "  --version                  print the version and exit\n"
     "  --help                     print this help and exit\n";
 
@@ -69,6 +90,18 @@ static bool valid_instance_id(const char *id)
                         return false;
         }
         return true;
+}
+
+/* The jailer's timestamps: decimal microseconds. */
+static bool valid_u64(const char *s)
+{
+        char *end;
+
+        errno = 0;
+        if (*s < '0' || *s > '9')
+                return false;
+        (void)strtoull(s, &end, 10);
+        return errno == 0 && *end == '\0';
 }
 
 static int parse_level(const char *s, enum log_level *out)
@@ -104,9 +137,20 @@ static int parse_template_mode(const char *s, enum cpu_template_mode *out)
 }
 
 /* Flags that take a value: --flag VALUE or --flag=VALUE. */
-static const char *const value_flags[] = {
-    "--api-sock", "--config-file",      "--id",           "--log-path",
-    "--level",    "--pvm-cpu-template", "--metrics-path", "--http-api-max-payload-size"};
+static const char *const value_flags[] = {"--api-sock",
+                                          "--config-file",
+                                          "--id",
+                                          "--log-path",
+                                          "--level",
+                                          "--pvm-cpu-template",
+                                          "--metrics-path",
+                                          "--http-api-max-payload-size",
+                                          "--seccomp-filter",
+                                          "--start-time-us",
+                                          "--start-time-cpu-us",
+                                          "--parent-cpu-time-us",
+                                          "--mmds-size-limit",
+                                          "--module"};
 
 static bool takes_value(const char *name)
 {
@@ -116,6 +160,40 @@ static bool takes_value(const char *name)
                 if (strcmp(name, value_flags[i]) == 0)
                         return true;
         return false;
+}
+
+/* A byte count: decimal digits only, at most max. */
+static int parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+        char *end;
+
+        errno = 0;
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        *out = strtoull(s, &end, 10);
+        return errno || *end || *out > max ? -EINVAL : 0;
+}
+
+/* The API and logging flags (Firecracker's names and semantics). */
+static int apply_api_value(struct cli *c, const char *name, const char *val)
+{
+        uint64_t v;
+
+        if (strcmp(name, "--metrics-path") == 0) {
+                c->metrics_path = val;
+        } else if (strcmp(name, "--module") == 0) {
+                c->module = val;
+        } else if (strcmp(name, "--http-api-max-payload-size") == 0) {
+                if (parse_size(val, UINT32_MAX, &v))
+                        return usage_error("invalid value for %s: %s", name, val);
+                c->max_payload = (uint32_t)v;
+        } else if (strcmp(name, "--mmds-size-limit") == 0) {
+                if (parse_size(val, UINT64_MAX, &c->mmds_limit))
+                        return usage_error("invalid value for %s: %s", name, val);
+        } else {
+                return usage_error("%s is not supported yet by brasa", name);
+        }
+        return 0;
 }
 
 static int apply_value(struct cli *c, const char *name, const char *val)
@@ -130,12 +208,17 @@ static int apply_value(struct cli *c, const char *name, const char *val)
                 c->log_path = val;
         else if (strcmp(name, "--level") == 0)
                 return parse_level(val, &c->level) ? usage_error("invalid log level: %s", val) : 0;
+        else if (strcmp(name, "--seccomp-filter") == 0)
+                c->seccomp_filter = val;
+        else if (strncmp(name, "--start-time", 12) == 0 ||
+                 strcmp(name, "--parent-cpu-time-us") == 0)
+                return valid_u64(val) ? 0 : usage_error("invalid value for %s: %s", name, val);
         else if (strcmp(name, "--pvm-cpu-template") == 0)
                 return parse_template_mode(val, &c->vmm.pvm_template)
                            ? usage_error("invalid --pvm-cpu-template mode: %s", val)
                            : 0;
         else
-                return usage_error("%s is not supported yet by brasa", name);
+                return apply_api_value(c, name, val);
         return 0;
 }
 
@@ -145,8 +228,12 @@ static int apply_switch(struct cli *c, const char *name)
                 c->no_api = true;
         else if (strcmp(name, "--boot-timer") == 0)
                 c->vmm.boot_timer = true;
-        else if (strcmp(name, "--show-level") == 0 || strcmp(name, "--show-log-origin") == 0)
-                return 0;
+        else if (strcmp(name, "--no-seccomp") == 0)
+                c->seccomp = SECCOMP_POLICY_OFF;
+        else if (strcmp(name, "--show-level") == 0)
+                c->show_level = true;
+        else if (strcmp(name, "--show-log-origin") == 0)
+                c->show_origin = true;
         else
                 return usage_error("unknown argument: %s", name);
         return 0;
@@ -190,26 +277,61 @@ static int check_args(const struct cli *c)
                 return usage_error("invalid instance id: %s", c->id);
         if (c->no_api && !c->config_file)
                 return usage_error("%s", "--no-api requires --config-file");
+        if (c->seccomp_filter && c->seccomp == SECCOMP_POLICY_OFF)
+                return usage_error("%s",
+                                   "--seccomp-filter and --no-seccomp cannot be used together");
         return 0;
 }
 
 static int setup_logging(const struct cli *c)
 {
-        int fd;
+        int rc;
 
+        tzset(); /* log lines use local time; read the zone once, before threads and seccomp */
         log_set_level(c->level);
+        log_set_format(c->show_level, c->show_origin);
+        log_set_module(c->module);
         if (c->id)
                 log_set_instance_id(c->id);
-        if (!c->log_path)
-                return 0;
-        fd = open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                fprintf(stderr, "brasa: cannot open log file %s: %s\n", c->log_path,
-                        strerror(errno));
+        if (c->metrics_path && (rc = metrics_init(c->metrics_path))) {
+                fprintf(stderr, "brasa: cannot open metrics file %s: %s\n", c->metrics_path,
+                        strerror(-rc));
                 return VMM_EXIT_ARG_PARSING;
         }
-        log_set_fd(fd);
+        if (!c->log_path)
+                return 0;
+        /* Firecracker's open_file_nonblock(): a FIFO without a reader is fine. */
+        rc = log_open_path(c->log_path);
+        if (rc) {
+                fprintf(stderr, "brasa: cannot open log file %s: %s\n", c->log_path, strerror(-rc));
+                return VMM_EXIT_ARG_PARSING;
+        }
         return 0;
+}
+
+/* The config file's "logger" and "metrics", applied first as Firecracker's from_json() does. */
+static int apply_file_logging(const struct vm_config *cfg, char *err, size_t errlen)
+{
+        int rc;
+
+        if (cfg->logger.present && (rc = api_apply_logger(&cfg->logger))) {
+                snprintf(err, errlen, "Logger error: Failed to open target file: %s (os error %d)",
+                         strerror(-rc), -rc);
+                return rc;
+        }
+        if (!cfg->metrics.present)
+                return 0;
+        rc = metrics_init(cfg->metrics.metrics_path);
+        if (rc == -EALREADY)
+                snprintf(err, errlen,
+                         "Metrics error: Cannot initialize the metrics system due to bad user "
+                         "input: Reinitialization of metrics not allowed.");
+        else if (rc)
+                snprintf(err, errlen,
+                         "Metrics error: Cannot initialize the metrics system due to bad user "
+                         "input: %s (os error %d)",
+                         strerror(-rc), -rc);
+        return rc;
 }
 
 static int load_config(const char *path, struct vm_config *cfg)
@@ -224,6 +346,10 @@ static int load_config(const char *path, struct vm_config *cfg)
                 rc = config_parse_file((const char *)text, len, cfg, err, sizeof(err));
                 free(text);
         }
+        if (rc == 0)
+                rc = apply_file_logging(cfg, err, sizeof(err));
+        if (rc == 0)
+                rc = config_check_supported(cfg, err, sizeof(err));
         if (rc)
                 log_error("Configuration for VMM from one single json failed: %s", err);
         return rc;
@@ -253,6 +379,14 @@ static int boot_from_config(const struct cli *c)
                 rc = VMM_EXIT_BAD_CONFIG;
                 goto out;
         }
+        /* Set-up is over: from here the VMM thread only runs the guest's devices. */
+        log_set_thread_label("fc_vmm");
+        rc = seccomp_apply(SECCOMP_ROLE_VMM);
+        if (rc) {
+                log_error("Cannot install the seccomp filter of the VMM thread: %s", strerror(-rc));
+                rc = VMM_EXIT_GENERIC;
+                goto out;
+        }
         log_info("Successfully started microvm that was configured from one single json");
         rc = vmm_loop(&vmm);
         log_info("Brasa exiting with code %d", rc);
@@ -260,6 +394,103 @@ out:
         vmm_destroy(&vmm);
         config_free(&cfg);
         return rc;
+}
+
+/* The API-mode process: everything run_with_api() sets up, torn down in reverse. */
+struct api_run {
+        struct vmm vmm;
+        struct vm_config cfg;
+        struct api_ctx ctx;
+        struct api_server server;
+        struct api_metrics_timer timer;
+};
+
+/* --config-file with the API up: boot now, keep serving (exit 152 if the file is bad). */
+static int api_boot_from_file(const struct cli *c, struct api_run *r)
+{
+        char err[512] = "";
+
+        if (load_config(c->config_file, &r->cfg))
+                return VMM_EXIT_BAD_CONFIG;
+        if (vmm_boot(&r->vmm, &r->cfg, err, sizeof(err))) {
+                log_error("Building VMM configured from cmdline json failed: %s", err);
+                return VMM_EXIT_BAD_CONFIG;
+        }
+        r->ctx.started = true;
+        r->ctx.boot_path = true;
+        metrics_flush();
+        log_info("Successfully started microvm that was configured from one single json");
+        return 0;
+}
+
+static int api_setup(const struct cli *c, struct api_run *r)
+{
+        uint32_t payload = c->max_payload ? c->max_payload : HTTP_DEFAULT_PAYLOAD;
+        char err[512] = "";
+        int rc;
+
+        rc = vmm_init(&r->vmm, &c->vmm);
+        if (rc) {
+                log_error("Cannot set up the VMM: %s", strerror(-rc));
+                return VMM_EXIT_GENERIC;
+        }
+        api_ctx_init(&r->ctx, &r->vmm, &r->cfg, c->id, c->mmds_limit ? c->mmds_limit : payload);
+        /* Device hooks for post-boot PATCH requests are set here as devices land. */
+        r->ctx.hooks.update_drive = vmm_update_drive;
+        r->ctx.hooks.update_net = vmm_update_net;
+        rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, err,
+                             sizeof(err));
+        if (!rc)
+                rc = api_metrics_timer_start(&r->timer, &r->vmm.loop, &r->ctx);
+        if (!rc)
+                rc = api_server_start(&r->server);
+        if (rc) {
+                log_error("%s", err[0] ? err : strerror(-rc));
+                return VMM_EXIT_GENERIC;
+        }
+        return c->config_file ? api_boot_from_file(c, r) : 0;
+}
+
+/* Firecracker's default mode: the API on a Unix socket, InstanceStart boots the VM. */
+static int run_with_api(const struct cli *c)
+{
+        static struct api_run r; /* large: keep it off the stack */
+        int rc;
+
+        config_init(&r.cfg);
+        rc = api_setup(c, &r);
+        if (rc)
+                goto out;
+        log_set_thread_label("fc_vmm");
+        rc = seccomp_apply(SECCOMP_ROLE_VMM);
+        if (rc) {
+                log_error("Cannot install the seccomp filter of the VMM thread: %s", strerror(-rc));
+                rc = VMM_EXIT_GENERIC;
+                goto out;
+        }
+        r.server.serving = true;
+        rc = vmm_loop(&r.vmm);
+        log_info("Brasa exiting with code %d", rc);
+out:
+        api_server_close(&r.server);
+        api_metrics_timer_stop(&r.timer);
+        vmm_destroy(&r.vmm);
+        api_ctx_fini(&r.ctx);
+        config_free(&r.cfg);
+        return rc;
+}
+
+/* Before any thread starts: every thread inherits no_new_privs and the SIGSYS handler. */
+static int setup_seccomp(struct cli *c)
+{
+        char err[256] = "";
+
+        if (c->seccomp_filter)
+                c->seccomp = SECCOMP_POLICY_FILE;
+        if (seccomp_setup(c->seccomp, c->seccomp_filter, err, sizeof(err)) == 0)
+                return 0;
+        log_error("Seccomp error: %s", err);
+        return VMM_EXIT_GENERIC;
 }
 
 int main(int argc, char **argv)
@@ -281,10 +512,15 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         /* jansson seeds its hash from /dev/urandom on first use; do it before any sandboxing. */
         json_object_seed(0);
-        if (!c.no_api) {
-                log_error("The API server is not implemented yet: run with --no-api "
-                          "--config-file PATH");
-                return VMM_EXIT_GENERIC;
-        }
+        /*
+         * One malloc arena (brk) for every thread: glibc's first trim of a per-thread arena
+         * opens /proc/sys/vm/overcommit_memory, which the API and vCPU filters forbid.
+         */
+        mallopt(M_ARENA_MAX, 1);
+        rc = setup_seccomp(&c);
+        if (rc)
+                return rc;
+        if (!c.no_api)
+                return run_with_api(&c);
         return boot_from_config(&c);
 }

@@ -3,7 +3,12 @@
 set -euo pipefail
 PKGS=(gcc make cmake ninja-build pkg-config libjansson-dev libseccomp-dev liburing-dev
       libcmocka-dev python3-pytest python3-pytest-timeout python3-yaml python3-jsonschema
-      clang-format)
+      clang-format
+      iproute2 binutils # jailer tests (ip netns), tools/size-check.sh (strip, readelf)
+      clang libclang-rt-dev # libFuzzer targets (tests/fuzz)
+      # The guest Linux (tools/guest): kernel source, its build tools, busybox, image tools.
+      linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils lz4 patch
+      busybox-static cpio gzip e2fsprogs)
 if [ "${1:-}" = "--bench" ]; then
         # Only `make bench` needs these: the peer VMM and the chart library.
         PKGS=(qemu-system-x86 python3-matplotlib)

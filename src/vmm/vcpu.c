@@ -13,6 +13,7 @@
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/regs.h"
 #include "core/log.h"
+#include "seccomp/seccomp.h"
 
 #define VCPU_CPUID_CAPACITY 256
 #define VCPU_EXIT_GENERIC   1
@@ -245,6 +246,12 @@ static void *vcpu_thread(void *arg)
 
         snprintf(name, sizeof(name), "fc_vcpu %u", v->index);
         log_set_thread_name(name);
+        /* Before the first KVM_RUN: guest-triggered emulation only ever runs filtered. */
+        if (seccomp_apply(SECCOMP_ROLE_VCPU)) {
+                log_error("vCPU %u: cannot install the seccomp filter", v->index);
+                v->env->request_exit(v->env->ctx, VCPU_EXIT_GENERIC);
+                return NULL;
+        }
         while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
                 if (ioctl(v->fd, KVM_RUN, 0) < 0) {
                         if (errno == EINTR || errno == EAGAIN) {
@@ -269,6 +276,7 @@ int vcpu_start(struct vcpu *v)
         /* The thread inherits this mask: only the kick signal may interrupt it. */
         sigfillset(&set);
         sigdelset(&set, SIGRTMIN);
+        sigdelset(&set, SIGSYS); /* a blocked SIGSYS would kill without the seccomp report */
         pthread_sigmask(SIG_SETMASK, &set, &old);
         rc = -pthread_create(&v->thread, NULL, vcpu_thread, v);
         pthread_sigmask(SIG_SETMASK, &old, NULL);

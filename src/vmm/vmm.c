@@ -196,6 +196,47 @@ bool vmm_started(const struct vmm *vmm)
         return vmm->started;
 }
 
+int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, char *err, size_t errlen)
+{
+        struct virtio_blk *b;
+        int rc;
+
+        if (!vmm->started) {
+                snprintf(err, errlen, "the microVM is not running");
+                return -EAGAIN;
+        }
+        b = device_mgr_find_drive(&vmm->devices, u->drive_id);
+        if (!b) {
+                snprintf(err, errlen, "no drive with id %s", u->drive_id);
+                return -ENOENT;
+        }
+        if (u->path_on_host) {
+                rc = virtio_blk_update_path(b, u->path_on_host, err, errlen);
+                if (rc)
+                        return rc;
+        }
+        if (u->has_rate_limiter)
+                virtio_blk_update_rate_limiter(b, &u->rate_limiter);
+        return 0;
+}
+
+int vmm_update_net(struct vmm *vmm, const struct net_update *u, char *err, size_t errlen)
+{
+        struct virtio_net *n;
+
+        if (!vmm->started) {
+                snprintf(err, errlen, "the microVM is not running");
+                return -EAGAIN;
+        }
+        n = device_mgr_find_net(&vmm->devices, u->iface_id);
+        if (!n) {
+                snprintf(err, errlen, "no network interface with id %s", u->iface_id);
+                return -ENOENT;
+        }
+        virtio_net_update_rate_limiters(n, &u->rx, &u->tx);
+        return 0;
+}
+
 static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen)
 {
         struct vmm_boot_result boot;
@@ -207,7 +248,14 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, char *err, si
         rc = vmm_setup_memory(vmm, cfg, err, errlen);
         if (rc)
                 return rc;
-        rc = vmm_boot_load(&vmm->mem, cfg, &boot, err, errlen);
+        device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
+        rc = device_mgr_attach_drives(&vmm->devices, cfg, err, errlen);
+        if (rc)
+                return rc;
+        rc = device_mgr_attach_nets(&vmm->devices, cfg, err, errlen);
+        if (rc)
+                return rc;
+        rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, err, errlen);
         if (rc)
                 return rc;
         rc = vmm_setup_legacy(vmm, &vmm->opts, err, errlen);

@@ -15,6 +15,8 @@
 #include "devices/legacy/serial.h"
 #include "vmm/bus.h"
 #include "vmm/config.h"
+#include "vmm/config_dev.h"
+#include "vmm/device_mgr.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/vcpu.h"
@@ -47,6 +49,7 @@ struct vmm {
         struct serial serial;
         struct i8042 i8042;
         struct boot_timer boot_timer;
+        struct device_mgr devices; /* virtio-mmio devices */
         bool serial_ready, i8042_ready;
         int serial_irq_fd;
         int i8042_irq_fd;
@@ -92,6 +95,23 @@ int vmm_loop(struct vmm *vmm);
 
 /* Stops vCPUs, closes every fd and unmaps memory. Safe after a failed build. */
 void vmm_destroy(struct vmm *vmm);
+
+/*
+ * PATCH /drives/{id} after boot, on the VMM thread (the API's update_drive hook):
+ * u->path_on_host (NULL = keep) swaps the backing file, opened with the drive's read-only
+ * mode, after in-flight I/O on the old one finished; the guest gets a config-change
+ * interrupt and reads the new capacity. u->rate_limiter (when has_rate_limiter) updates
+ * the buckets as Firecracker does. Nothing changes when the new file cannot be opened.
+ * Returns 0, -ENOENT (no such drive), -EAGAIN (not started) or -errno, with one line in err.
+ */
+int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, char *err, size_t errlen);
+
+/*
+ * PATCH /network-interfaces/{id} after boot, on the VMM thread (the API's update_net
+ * hook): applies the RX and TX rate-limiter updates as Firecracker does.
+ * Returns 0, -ENOENT (no such interface) or -EAGAIN (not started), with one line in err.
+ */
+int vmm_update_net(struct vmm *vmm, const struct net_update *u, char *err, size_t errlen);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

@@ -111,14 +111,38 @@ static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t k
         return rc;
 }
 
-static int write_boot_structures(const struct guest_mem *mem, const struct vm_config *cfg,
-                                 const struct kernel_info *ki, uint64_t initrd_gpa,
-                                 uint64_t initrd_size, char *err, size_t errlen)
+/* The user's boot_args, then brasa's additions (devices, root=): never the other way round. */
+static int build_cmdline(const struct vm_config *cfg, const char *extra, char *out, size_t outlen,
+                         char *err, size_t errlen)
 {
-        const char *cmdline = cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS;
-        size_t cmdline_len = strlen(cmdline);
+        const char *user = cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS;
+        int n;
+
+        if (extra && extra[0])
+                n = snprintf(out, outlen, "%s%s%s", user, user[0] ? " " : "", extra);
+        else
+                n = snprintf(out, outlen, "%s", user);
+        if (n < 0 || (size_t)n >= outlen) {
+                snprintf(err, errlen, "kernel command line is too long: max %llu bytes",
+                         LAYOUT_CMDLINE_MAX_SIZE - 1);
+                return -E2BIG;
+        }
+        return 0;
+}
+
+static int write_boot_structures(const struct guest_mem *mem, const struct vm_config *cfg,
+                                 const char *cmdline_extra, const struct kernel_info *ki,
+                                 uint64_t initrd_gpa, uint64_t initrd_size, char *err,
+                                 size_t errlen)
+{
+        char cmdline[2 * LAYOUT_CMDLINE_MAX_SIZE];
+        size_t cmdline_len;
         int rc;
 
+        rc = build_cmdline(cfg, cmdline_extra, cmdline, sizeof(cmdline), err, errlen);
+        if (rc)
+                return rc;
+        cmdline_len = strlen(cmdline);
         rc = cmdline_write(mem, cmdline, err, errlen);
         if (rc)
                 return rc;
@@ -142,7 +166,7 @@ static int write_boot_structures(const struct guest_mem *mem, const struct vm_co
 }
 
 int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
-                  struct vmm_boot_result *res, char *err, size_t errlen)
+                  const char *cmdline_extra, struct vmm_boot_result *res, char *err, size_t errlen)
 {
         struct kernel_info ki;
         uint64_t initrd_gpa = 0, initrd_size = 0;
@@ -158,7 +182,8 @@ int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
                 if (rc)
                         return rc;
         }
-        rc = write_boot_structures(mem, cfg, &ki, initrd_gpa, initrd_size, err, errlen);
+        rc = write_boot_structures(mem, cfg, cmdline_extra, &ki, initrd_gpa, initrd_size, err,
+                                   errlen);
         if (rc)
                 return rc;
         res->pvh = ki.proto == BOOT_PROTO_PVH;

@@ -206,6 +206,7 @@ void vmm_release_vm(struct vmm *vmm)
         for (i = 0; i < vmm->nr_vcpus; i++)
                 vcpu_destroy(&vmm->vcpus[i]);
         vmm->nr_vcpus = 0;
+        device_mgr_destroy(&vmm->devices); /* after the vCPUs: nothing touches them now */
         evloop_del(&vmm->loop, &vmm->stdin_src);
         evloop_del(&vmm->loop, &vmm->serial_drain_src);
         if (vmm->tty_raw)

@@ -67,6 +67,13 @@ extern const u64 isr_table[32];
 /* main.c */
 void guest_main(u32 proto, u64 info) __attribute__((noreturn));
 void guest_exception(const u64 *frame) __attribute__((noreturn));
+u32 fnv1a32w(const u8 *p, u64 n);
+
+/* virtio.c: the virtio-mmio block driver, run when a brasa.blk* word is on the command line. */
+void virtio_tests(const u8 *cmd, u64 n);
+
+/* net.c: the virtio-net driver, run when a brasa.net* word is on the command line. */
+void net_tests(const u8 *cmd, u64 n);
 #endif
 
 #endif

@@ -243,7 +243,7 @@ static void report_cpuid(void)
  * FNV-1a 32 over little-endian 32-bit words, then over the 0-3 tail bytes:
  * a quarter of byte-wise FNV's emulated instructions. README.md has a Python copy.
  */
-static u32 fnv1a32w(const u8 *p, u64 n)
+u32 fnv1a32w(const u8 *p, u64 n)
 {
         const u32 prime = 0x01000193u;
         const u32_any *w = (const u32_any *)p;
@@ -373,6 +373,8 @@ void guest_main(u32 proto, u64 info)
                 for (;;)
                         __asm__ volatile("cli; hlt");
         }
+        net_tests(cmd, cmdlen); /* before the block driver: hostile net, then healthy block */
+        virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");
                 spin_forever();

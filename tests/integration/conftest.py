@@ -1,9 +1,13 @@
 """Shared fixtures for brasa's integration tests: run build/brasa on the test guests."""
+import http.client
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +184,100 @@ def wait_for_line(proc, pattern, timeout=30):
             break
         time.sleep(0.01)
     raise AssertionError(f"timed out waiting for {pattern!r}; got {buf!r}")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over an AF_UNIX socket: one keep-alive connection, like curl or the SDKs."""
+
+    def __init__(self, sock_path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.sock_path = str(sock_path)
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self.sock_path)
+        self.sock = sock
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict
+    raw: bytes
+
+    def json(self):
+        return json.loads(self.raw) if self.raw else None
+
+    def fault(self):
+        return self.json()["fault_message"]
+
+
+class ApiVm:
+    """brasa in API mode (the default) with its socket in a short private directory."""
+
+    def __init__(self, tmp_path, args=(), validate=None):
+        self.dir = tmp_path
+        self.sock_dir = Path(tempfile.mkdtemp(prefix="brasa-api-"))
+        self.sock = self.sock_dir / "api.sock"
+        self.log = tmp_path / "brasa.log"
+        self.validate = validate  # callable(method, path, status, body) or None
+        self.proc = subprocess.Popen(
+            [str(BRASA), "--api-sock", str(self.sock), "--log-path", str(self.log), *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not self.sock.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"API socket never appeared: {self.output()}")
+            time.sleep(0.002)
+        self.conn = UnixHTTPConnection(self.sock)
+
+    def request(self, method, path, body=None, headers=None):
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        self.conn.request(method, path, body=data, headers=headers or {})
+        r = self.conn.getresponse()
+        resp = ApiResponse(r.status, dict(r.getheaders()), r.read())
+        if self.validate:
+            self.validate(method, path, resp.status, resp.json() if resp.raw else None)
+        return resp
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def put(self, path, body):
+        return self.request("PUT", path, body)
+
+    def patch(self, path, body):
+        return self.request("PATCH", path, body)
+
+    def output(self):
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self):
+        """Terminates brasa (SIGTERM) and returns its exit code; safe to call twice."""
+        self.conn.close()
+        if self.proc.stdout.closed:
+            return self.proc.returncode
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stdout = self.proc.stdout.read().decode(errors="replace")
+        self.proc.stdout.close()
+        shutil.rmtree(self.sock_dir, ignore_errors=True)
+        return self.proc.returncode
+
+
+@pytest.fixture
+def api_vm(tmp_path):
+    vm = ApiVm(tmp_path)
+    yield vm
+    vm.stop()
 
 
 def pytest_configure(config):

@@ -141,8 +141,11 @@ def test_memory_larger_than_host(brasa):
      '"machine-config": {"vcpu_count": 1, "vcpu_count": 2, "mem_size_mib": 128}}',
      r"duplicate"),
     ('{"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}}', r"boot-source"),
+    ('{"boot-source": {"kernel_image_path": "k"}, "drives": [{"drive_id": "r", '
+     '"is_root_device": true, "path_on_host": "/nonexistent/r.img"}]}',
+     r"backing file: No such file or directory .*/nonexistent/r.img"),
     ('{"boot-source": {"kernel_image_path": "k"}, "drives": [{"drive_id": "r"}]}',
-     r"drives is not supported yet"),
+     r"missing field `is_root_device`"),
     ('[1, 2]', r"single json failed"),
 ])
 def test_bad_config_file(brasa, text, pattern):

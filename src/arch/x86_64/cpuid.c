@@ -476,7 +476,12 @@ bool cpuid_host_is_pvm(void)
                 vmx = c & (1u << 5);
         if (__get_cpuid(0x80000001, &a, &b, &c, &d))
                 svm = c & (1u << 2);
-        return cpuid_pvm_detect(vmx, svm, stat("/sys/module/kvm_pvm", &st) == 0);
+        /*
+         * Inside a jail /sys is usually absent. A /dev/kvm that works without VMX or SVM
+         * can then only be a software KVM, so treat "no sysfs" as "module present".
+         */
+        return cpuid_pvm_detect(
+            vmx, svm, stat("/sys/module/kvm_pvm", &st) == 0 || stat("/sys/module", &st) != 0);
 }
 
 bool cpuid_template_wanted(enum cpu_template_mode mode, bool host_is_pvm)

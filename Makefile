@@ -12,7 +12,8 @@ test:
 demo:
 	tools/demo.sh
 
-# brasa vs QEMU microvm; writes docs/benchmarks.md (bench section) and docs/benchmarks.png.
+# brasa vs QEMU microvm (root: the device-cost runs create and delete their own tap);
+# writes docs/benchmarks.md (bench section) and docs/benchmarks.png.
 bench:
 	tools/deps.sh
 	tools/deps.sh --bench

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""brasa against QEMU microvm, side by side: boot, memory, creation rate, idle density.
+"""brasa against QEMU microvm, side by side: boot, memory, creation rate, idle density, device cost.
 
 Run through `make bench`. Each figure alternates the two VMMs (A B A B) in one
 session; only the ratios of one run mean anything on a shared, noisy machine.
@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import devices
 
 ROOT = Path(__file__).resolve().parents[1]
 BRASA = ROOT / "build" / "brasa"
@@ -360,11 +362,26 @@ def render(figs, fleet_rows, vmms, args, elapsed, procs_ok):
            f"{os.cpu_count()} CPUs, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
            f"kernel {platform.release()}, /dev/kvm = "
            f"{'kvm_pvm (software-based, nested)' if os.path.exists('/sys/module/kvm_pvm') else 'hardware KVM'}",
-           f"- Command: `make bench` (= `/usr/bin/python3 bench/bench.py --runs {args.runs}`), "
+           ("- Command: `make bench` (= `/usr/bin/python3 bench/bench.py`), " if len(sys.argv) == 1
+            else f"- Command: `/usr/bin/python3 bench/bench.py {' '.join(sys.argv[1:])}` (a reduced "
+            "pass, not the default `make bench`), ")
+           + f"{args.runs} runs per VMM per figure ({args.device_runs} for device cost), "
            f"{elapsed:.0f} s in all; the VMMs alternate A B A B in every figure.",
            f"- brasa: `{vmms[0].command_text()}`"]
     if len(vmms) > 1:
         out.append(f"- QEMU: `{vmms[1].command_text()}`")
+    if args.device_runs:
+        out += devices.command_lines()
+        out.append("- Device cost is host CPU time per unit of guest I/O, from "
+                   "`/proc/PID/task/TID/schedstat` (on-CPU ns) read at the guest's start and done "
+                   "lines. \"VMM thread\" is the thread with TID = PID: brasa's main thread (its "
+                   "epoll loop runs every device) and QEMU's main-loop thread (virtio-mmio notifies "
+                   "reach it through ioeventfd; its virtqueue handling, tap back end and block completions "
+                   "run there; `-name debug-threads=on` names its vCPU thread). \"All non-vCPU "
+                   "threads\" adds every other thread but the vCPUs (and KVM's kernel threads): "
+                   "QEMU's aio=threads `worker` threads do its block reads, brasa (io_engine Sync) "
+                   "does them on its VMM thread. A device run's marker is the guest's done line "
+                   "with every request OK; the VMM is then stopped with SIGTERM.")
     out += ["- Guest: `build/guest-tests/pvh.elf` (tests/guest/README.md): `brasa.quick` prints "
             "its first lines and resets; `brasa.idle` prints, then sleeps in `hlt`.",
             f"- Sanity: every run must reach its marker and exit as expected; failed runs are "
@@ -390,8 +407,8 @@ def render(figs, fleet_rows, vmms, args, elapsed, procs_ok):
             "| N | VMM | came up | host MiB per VM | note |", "|---|---|---|---|---|"]
     for n, name, up, per_vm, note in fleet_rows:
         out.append(f"| {n} | {name} | {'n/a' if up is None else f'{up}/{n}'} | {fmt(per_vm)} | {note} |")
-    out += ["", "Not measured yet: device cost per virtio-blk request / MiB and per virtio-net "
-            "packet (those devices are later milestones), and the real-Linux boot to init.",
+    out += ["", "Not measured by `make bench`: the real-Linux boot to init (minutes per boot on "
+            "kvm_pvm; see the hand-written section above).",
             "", "![brasa vs QEMU microvm](benchmarks.png)", "<!-- bench:end -->"]
     return "\n".join(out)
 
@@ -450,8 +467,16 @@ def main():
     ap.add_argument("--rate-count", type=int, default=20, help="microVMs per creation-rate round")
     ap.add_argument("--rate-rounds", type=int, default=3)
     ap.add_argument("--fleet", default="10,100,1000")
+    ap.add_argument("--device-runs", type=int, default=None,
+                    help="runs per VMM of each device-cost case (default: --runs; 0 skips)")
+    ap.add_argument("--build", default=str(ROOT / "build"), help="brasa build directory")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
+    if args.device_runs is None:
+        args.device_runs = args.runs
+    global BRASA, GUEST
+    BRASA = Path(args.build) / "brasa"
+    GUEST = Path(args.build) / "guest-tests" / "pvh.elf"
     if not BRASA.exists() or not GUEST.exists():
         sys.exit("build first: tools/build.sh")
     vmms = [Brasa()]
@@ -475,6 +500,9 @@ def main():
         "rate2": Figure("rate2", "creation rate, 2 at a time", "VMs/s",
                         PUBLISHED["vms_per_core_s"] * (os.cpu_count() or 1)),
     }
+    if args.device_runs:
+        for key, label, unit in devices.figures():
+            figs[key] = Figure(key, label, unit)
     t0 = time.monotonic()
     print("bench: boot times", flush=True)
     bench_boot(vmms, args.runs, figs)
@@ -486,6 +514,10 @@ def main():
     bench_rate(vmms, args.rate_rounds, args.rate_count, figs)
     print("bench: idle fleets", flush=True)
     fleet_rows = bench_fleet(vmms, [int(x) for x in args.fleet.split(",")])
+    if args.device_runs:
+        print("bench: device cost", flush=True)
+        devices.run_all(names, str(Path(args.build)), args.device_runs,
+                        lambda key, name, value: figs[key].add(name, value))
     elapsed = time.monotonic() - t0
     time.sleep(0.5)
     procs_ok = not own_children()

@@ -355,6 +355,20 @@ static int load_config(const char *path, struct vm_config *cfg)
         return rc;
 }
 
+/* Set-up is over: from here the VMM thread only runs the loop, under its seccomp filter. */
+static int confine_vmm_thread(void)
+{
+        int rc;
+
+        log_set_thread_label("fc_vmm");
+        rc = seccomp_apply(SECCOMP_ROLE_VMM);
+        if (rc) {
+                log_error("Cannot install the seccomp filter of the VMM thread: %s", strerror(-rc));
+                return VMM_EXIT_GENERIC;
+        }
+        return 0;
+}
+
 static int boot_from_config(const struct cli *c)
 {
         static struct vmm vmm; /* large: keep it off the stack */
@@ -379,14 +393,9 @@ static int boot_from_config(const struct cli *c)
                 rc = VMM_EXIT_BAD_CONFIG;
                 goto out;
         }
-        /* Set-up is over: from here the VMM thread only runs the guest's devices. */
-        log_set_thread_label("fc_vmm");
-        rc = seccomp_apply(SECCOMP_ROLE_VMM);
-        if (rc) {
-                log_error("Cannot install the seccomp filter of the VMM thread: %s", strerror(-rc));
-                rc = VMM_EXIT_GENERIC;
+        rc = confine_vmm_thread();
+        if (rc)
                 goto out;
-        }
         log_info("Successfully started microvm that was configured from one single json");
         rc = vmm_loop(&vmm);
         log_info("Brasa exiting with code %d", rc);
@@ -461,13 +470,9 @@ static int run_with_api(const struct cli *c)
         rc = api_setup(c, &r);
         if (rc)
                 goto out;
-        log_set_thread_label("fc_vmm");
-        rc = seccomp_apply(SECCOMP_ROLE_VMM);
-        if (rc) {
-                log_error("Cannot install the seccomp filter of the VMM thread: %s", strerror(-rc));
-                rc = VMM_EXIT_GENERIC;
+        rc = confine_vmm_thread();
+        if (rc)
                 goto out;
-        }
         r.server.serving = true;
         rc = vmm_loop(&r.vmm);
         log_info("Brasa exiting with code %d", rc);

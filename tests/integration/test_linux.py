@@ -169,8 +169,7 @@ def test_linux_initramfs_boot(tmp_path, capsys, kernel, vcpus, mem):
 
 @pytest.mark.timeout(BOOT_TIMEOUT + 20)
 def test_linux_rootfs_on_virtio_block(tmp_path, capsys):
-    """ext4 root on /dev/vda. Runs as soon as brasa accepts `drives` (virtio-block, issue 5);
-    until then brasa refuses the section with exit 152 and this test skips, saying so."""
+    """ext4 root on /dev/vda through virtio-block."""
     disk = tmp_path / "rootfs.ext4"
     shutil.copyfile(ROOTFS, disk)
     args = boot_args()
@@ -178,8 +177,6 @@ def test_linux_rootfs_on_virtio_block(tmp_path, capsys):
                           "is_root_device": True, "is_read_only": False}]}
     boot = run_guest(tmp_path, vm_config(KERNELS["pvh"], args, 1, 256, initrd=None,
                                          extra=drives), "pvh, 1 vCPU, 256 MiB, ext4 root", capsys)
-    if boot.rc == 152 and "drives is not supported yet by brasa" in boot.out + boot.log:
-        pytest.skip("waiting for virtio-block (issue 5): brasa does not accept `drives` yet")
     assert boot.rc == 0 and boot.marker, boot.describe()
     assert boot.mounts["/"][0] == "ext4", boot.mounts
     assert "root=/dev/vda" in boot.cmdline.split()

@@ -13,6 +13,8 @@
 #include "arch/x86_64/layout.h"
 #include "devices/legacy/i8042.h"
 
+#include "bus_test_util.h"
+
 enum { DATA = 0, PORT61 = 1, CMD = 4 };
 
 struct fixture {
@@ -52,27 +54,8 @@ static int teardown(void **state)
         return 0;
 }
 
-static uint8_t inb(struct fixture *f, uint64_t off)
-{
-        uint8_t v = 0xee;
-
-        f->dev.read(f->dev.opaque, off, &v, 1);
-        return v;
-}
-
-static void outb(struct fixture *f, uint64_t off, uint8_t v)
-{
-        f->dev.write(f->dev.opaque, off, &v, 1);
-}
-
-static uint64_t evt_take(int fd)
-{
-        uint64_t v = 0;
-
-        if (read(fd, &v, sizeof(v)) != sizeof(v))
-                return 0;
-        return v;
-}
+#define inb(f, off)     bus_test_inb(&(f)->dev, (off))
+#define outb(f, off, v) bus_test_outb(&(f)->dev, (off), (v))
 
 static void test_bus_window(void **state)
 {

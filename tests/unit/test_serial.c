@@ -18,6 +18,8 @@
 #include "arch/x86_64/layout.h"
 #include "devices/legacy/serial.h"
 
+#include "bus_test_util.h"
+
 enum { THR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
 struct fixture {
@@ -52,28 +54,8 @@ static int teardown(void **state)
         return 0;
 }
 
-static uint8_t inb(struct fixture *f, uint64_t off)
-{
-        uint8_t v = 0xee;
-
-        f->dev.read(f->dev.opaque, off, &v, 1);
-        return v;
-}
-
-static void outb(struct fixture *f, uint64_t off, uint8_t v)
-{
-        f->dev.write(f->dev.opaque, off, &v, 1);
-}
-
-/* Reads and clears an eventfd; 0 when it was not signalled. */
-static uint64_t evt_take(int fd)
-{
-        uint64_t v = 0;
-
-        if (read(fd, &v, sizeof(v)) != sizeof(v))
-                return 0;
-        return v;
-}
+#define inb(f, off)     bus_test_inb(&(f)->dev, (off))
+#define outb(f, off, v) bus_test_outb(&(f)->dev, (off), (v))
 
 static size_t drain_out(struct fixture *f, char *buf, size_t cap)
 {

@@ -1,14 +1,11 @@
-/* microVM lifecycle: build, run the VMM epoll loop, tear down on every path. */
+/* microVM build: KVM VM, memory, boot payload, devices and vCPUs (vmm_run.c runs and tears down).
+ */
 #include "vmm/vmm.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 

@@ -1,5 +1,4 @@
-/* microVM build: KVM VM, memory, boot payload, devices and vCPUs (vmm_run.c runs and tears down).
- */
+/* microVM build: KVM VM, memory, boot payload, devices, vCPUs (vmm_run.c runs it). */
 #include "vmm/vmm.h"
 
 #include <errno.h>

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/text.h"
+
 #define MSG_INVALID "Invalid request."
 
 /* A header's text, bounded (not NUL-terminated in the buffer). */
@@ -58,38 +60,6 @@ static enum http_status bad(char *msg, const char *fmt, ...)
         vsnprintf(msg, HTTP_MAX_MSG, fmt, ap);
         va_end(ap);
         return HTTP_BAD;
-}
-
-static bool valid_utf8(const unsigned char *s, size_t n)
-{
-        size_t i = 0, k, len;
-        unsigned char c;
-
-        while (i < n) {
-                c = s[i];
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf)
-                        len = 2;
-                else if (c >= 0xe0 && c <= 0xef)
-                        len = 3;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        len = 4;
-                else
-                        return false;
-                if (i + len > n)
-                        return false;
-                for (k = 1; k < len; k++)
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return false;
-                if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
-                    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
-                        return false;
-                i += len;
-        }
-        return true;
 }
 
 static int parse_method(struct span m, enum http_method *out)
@@ -149,7 +119,7 @@ static enum http_status parse_request_line(struct span line, struct http_request
                 return bad(msg, "Invalid HTTP Method: Unsupported HTTP method.");
         if (uri.n == 0)
                 return bad(msg, "Invalid URI: Empty URI not allowed.");
-        if (!valid_utf8((const unsigned char *)uri.p, uri.n))
+        if (!utf8_valid(uri.p, uri.n))
                 return bad(msg, "Invalid URI: Cannot parse URI as UTF-8.");
         if (ver.n == 8 && memcmp(ver.p, "HTTP/1.1", 8) == 0)
                 req->http10 = false;

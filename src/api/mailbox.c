@@ -7,6 +7,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 int mailbox_init(struct mailbox *m)
 {
         memset(m, 0, sizeof(*m));
@@ -29,15 +31,6 @@ void mailbox_destroy(struct mailbox *m)
         m->efd = m->resp_efd = -1;
 }
 
-static void kick(int fd)
-{
-        uint64_t one = 1;
-
-        /* A full counter means a wakeup is already pending: nothing is lost. */
-        if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-                return;
-}
-
 int mailbox_call(struct mailbox *m, void *item)
 {
         uint64_t v;
@@ -51,7 +44,7 @@ int mailbox_call(struct mailbox *m, void *item)
         m->slot = item;
         m->done = false;
         pthread_mutex_unlock(&m->lock);
-        kick(m->efd);
+        efd_signal(m->efd);
         while (read(m->resp_efd, &v, sizeof(v)) < 0 && errno == EINTR)
                 ;
         pthread_mutex_lock(&m->lock);
@@ -63,10 +56,9 @@ int mailbox_call(struct mailbox *m, void *item)
 
 void *mailbox_take(struct mailbox *m)
 {
-        uint64_t v;
         void *item;
 
-        if (read(m->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        if (efd_drain(m->efd, NULL))
                 return NULL;
         pthread_mutex_lock(&m->lock);
         item = m->done || m->closed ? NULL : m->slot;
@@ -79,7 +71,7 @@ void mailbox_reply(struct mailbox *m)
         pthread_mutex_lock(&m->lock);
         m->done = true;
         pthread_mutex_unlock(&m->lock);
-        kick(m->resp_efd);
+        efd_signal(m->resp_efd);
 }
 
 void mailbox_close(struct mailbox *m)
@@ -87,5 +79,5 @@ void mailbox_close(struct mailbox *m)
         pthread_mutex_lock(&m->lock);
         m->closed = true;
         pthread_mutex_unlock(&m->lock);
-        kick(m->resp_efd);
+        efd_signal(m->resp_efd);
 }

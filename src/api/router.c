@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "core/metrics.h"
 #include "vmm/config_dev.h"
 
@@ -519,34 +520,13 @@ static void route_delete(const struct http_request *req, const struct path_token
 
 /* ---- logging and entry point ---------------------------------------------------------------- */
 
-/* Rust's {:?} of a str: quoted, with \", \\, \n, \r, \t and \u{..} escapes. */
-static void debug_str(const uint8_t *s, size_t n, char *out, size_t outlen)
+/* Rust's {:?} of a str: quoted and escaped, cut to fit out. */
+static void debug_str(const void *s, size_t n, char *out, size_t outlen)
 {
-        size_t i, o = 0;
-        int w;
+        size_t o = 1;
 
-        if (outlen < 3)
-                return;
-        out[o++] = '"';
-        for (i = 0; i < n && o + 12 < outlen; i++) {
-                unsigned char c = s[i];
-
-                if (c == '"' || c == '\\')
-                        w = snprintf(out + o, outlen - o, "\\%c", c);
-                else if (c == '\n')
-                        w = snprintf(out + o, outlen - o, "\\n");
-                else if (c == '\r')
-                        w = snprintf(out + o, outlen - o, "\\r");
-                else if (c == '\t')
-                        w = snprintf(out + o, outlen - o, "\\t");
-                else if (c < 0x20 || c == 0x7f)
-                        w = snprintf(out + o, outlen - o, "\\u{%x}", c);
-                else
-                        w = snprintf(out + o, outlen - o, "%c", c);
-                o += (size_t)(w > 0 ? w : 0);
-        }
-        if (i < n && o + 4 < outlen)
-                o += (size_t)snprintf(out + o, outlen - o, "...");
+        out[0] = '"';
+        o += text_debug_escape(s, n, n, out + 1, outlen - 2);
         snprintf(out + o, outlen - o, "\"");
 }
 

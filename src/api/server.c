@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "seccomp/seccomp.h"
 #include "vmm/vmm.h"
 
@@ -38,22 +39,6 @@ struct conn {
 };
 
 typedef void (*dispatch_fn)(void *opaque, struct api_call *call);
-
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* ---- output ------------------------------------------------------------------------------ */
 
@@ -601,15 +586,16 @@ int api_server_start(struct api_server *s)
 
 void api_server_close(struct api_server *s)
 {
-        uint64_t one = 1;
+        int rc;
 
         if (!s->sock_path)
                 return; /* never opened */
         if (s->mbox.efd >= 0)
                 mailbox_close(&s->mbox);
         if (s->thread_started) {
-                if (write(s->stop_fd, &one, sizeof(one)) < 0)
-                        log_warn("cannot stop the API thread: %s", strerror(errno));
+                rc = efd_signal(s->stop_fd);
+                if (rc)
+                        log_warn("cannot stop the API thread: %s", strerror(-rc));
                 pthread_join(s->thread, NULL);
                 s->thread_started = false;
         }

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 #define HEADER_LEN 16u
 #define ENTRY_LEN  (SECCOMP_FILE_NAME_LEN + 4u)
 #define INSN_LEN   8u
@@ -18,11 +20,6 @@ static const char *const role_names[SECCOMP_ROLE_COUNT] = {"vmm", "api", "vcpu"}
 const char *seccomp_role_name(enum seccomp_role role)
 {
         return (unsigned int)role < SECCOMP_ROLE_COUNT ? role_names[role] : "unknown";
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* The role named by a 16-byte NUL-padded field, or -1. */
@@ -51,7 +48,7 @@ static void decode_insns(const uint8_t *p, uint32_t n, struct sock_filter *out)
                 out[i].code = (uint16_t)(p[0] | p[1] << 8);
                 out[i].jt = p[2];
                 out[i].jf = p[3];
-                out[i].k = le32(p + 4);
+                out[i].k = ld_le32(p + 4);
         }
 }
 
@@ -61,13 +58,13 @@ static int parse_header(const uint8_t *buf, size_t len, char *err, size_t errlen
                 snprintf(err, errlen, "not a brasa seccomp filter file (bad magic)");
                 return -EINVAL;
         }
-        if (le32(buf + 8) != SECCOMP_FILE_VERSION) {
-                snprintf(err, errlen, "unsupported filter file version %u", le32(buf + 8));
+        if (ld_le32(buf + 8) != SECCOMP_FILE_VERSION) {
+                snprintf(err, errlen, "unsupported filter file version %u", ld_le32(buf + 8));
                 return -EINVAL;
         }
-        if (le32(buf + 12) != SECCOMP_ROLE_COUNT) {
+        if (ld_le32(buf + 12) != SECCOMP_ROLE_COUNT) {
                 snprintf(err, errlen, "filter file must have %d thread entries, not %u",
-                         SECCOMP_ROLE_COUNT, le32(buf + 12));
+                         SECCOMP_ROLE_COUNT, ld_le32(buf + 12));
                 return -EINVAL;
         }
         return 0;
@@ -89,7 +86,7 @@ static int parse_entry(const uint8_t *buf, size_t len, size_t *off, size_t *used
                 snprintf(err, errlen, "unknown or repeated thread name in filter file");
                 return -EINVAL;
         }
-        n = le32(buf + *off + SECCOMP_FILE_NAME_LEN);
+        n = ld_le32(buf + *off + SECCOMP_FILE_NAME_LEN);
         *off += ENTRY_LEN;
         if (n > SECCOMP_FILE_MAX_INSNS || (size_t)n * INSN_LEN > len - *off) {
                 snprintf(err, errlen, "bad instruction count %u for thread %s", n,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
+#include "core/text.h"
 #include "vmm/config_priv.h"
 
 #define MSG_VCPUS                                                                                  \
@@ -44,57 +45,6 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
                 b->pos = b->len - 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most avail bytes), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-        unsigned char lo = 0x80, hi = 0xbf;
-        size_t n, i;
-
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf)
-                n = 2;
-        else if (s[0] >= 0xe0 && s[0] <= 0xef)
-                n = 3;
-        else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-                n = 4;
-        else
-                return 0;
-        if (s[0] == 0xe0)
-                lo = 0xa0;
-        else if (s[0] == 0xed)
-                hi = 0x9f;
-        else if (s[0] == 0xf0)
-                lo = 0x90;
-        else if (s[0] == 0xf4)
-                hi = 0x8f;
-        if (n > avail || s[1] < lo || s[1] > hi)
-                return 0;
-        for (i = 2; i < n; i++)
-                if (s[i] < 0x80 || s[i] > 0xbf)
-                        return 0;
-        return n;
-}
-
-/* Makes a message one line of valid UTF-8 (it may end up in a JSON response). */
-static void one_line(char *s)
-{
-        unsigned char *p = (unsigned char *)s;
-        size_t left = strlen(s), n;
-
-        while (left) {
-                n = utf8_len(p, left);
-                if (n == 0) {
-                        *p = '?';
-                        n = 1;
-                } else if (n == 1 && (*p < 0x20 || *p == 0x7f)) {
-                        *p = ' ';
-                }
-                p += n;
-                left -= n;
-        }
-}
-
 static const char *rc_prefix(const struct perr *pe, int rc)
 {
         if (!pe->file)
@@ -122,40 +72,14 @@ static int fail(struct perr *pe, int rc, const char *fmt, ...)
                 vsnprintf(pe->buf + n, pe->len - (size_t)n, fmt, ap);
                 va_end(ap);
         }
-        one_line(pe->buf);
+        text_one_line(pe->buf);
         return rc;
 }
 
 /* Copies n bytes of s as Rust's Debug shows a str (escaped, one line), cut at MAX_ECHO. */
 static void escape(const char *s, size_t n, char *out, size_t outlen)
 {
-        struct sbuf b = {out, outlen, 0};
-        size_t i, lim = n;
-        unsigned char c;
-
-        out[0] = '\0';
-        if (lim > MAX_ECHO) {
-                lim = MAX_ECHO;
-                while (lim && ((unsigned char)s[lim] & 0xc0) == 0x80)
-                        lim--;
-        }
-        for (i = 0; i < lim; i++) {
-                c = (unsigned char)s[i];
-                if (c == '"' || c == '\\')
-                        sb_printf(&b, "\\%c", c);
-                else if (c == '\n')
-                        sb_printf(&b, "\\n");
-                else if (c == '\t')
-                        sb_printf(&b, "\\t");
-                else if (c == '\r')
-                        sb_printf(&b, "\\r");
-                else if (c < 0x20 || c == 0x7f)
-                        sb_printf(&b, "\\u{%x}", c);
-                else
-                        sb_printf(&b, "%c", c);
-        }
-        if (lim < n)
-                sb_printf(&b, "...");
+        text_debug_escape(s, n, MAX_ECHO, out, outlen);
 }
 
 /* Shortest round-tripping form with a decimal point, as serde prints a float (1000.0). */
@@ -176,7 +100,7 @@ static void fmt_float(double d, char *out, size_t len)
 /* serde_json's description of a value that has the wrong type ("string \"2\""). */
 static void describe(const json_t *v, char *out, size_t len)
 {
-        char tmp[MAX_ECHO * 6 + 8];
+        char tmp[MAX_ECHO * 6 + 16];
 
         switch (json_typeof(v)) {
         case JSON_NULL:
@@ -272,7 +196,7 @@ static int check_uint(struct perr *pe, const json_t *v, json_int_t max, const ch
 
 static int check_enum(struct perr *pe, const json_t *v, const struct field *f)
 {
-        char got[MAX_ECHO * 6 + 8], list[256], ctx[128];
+        char got[MAX_ECHO * 6 + 16], list[256], ctx[128];
         const char *s;
         size_t i;
 
@@ -334,7 +258,7 @@ static const struct field *find_field(const struct field *fields, size_t n, cons
 
 static int unknown_field(struct perr *pe, const char *key, const char *const *names, size_t n)
 {
-        char got[MAX_ECHO * 6 + 8], list[512], ctx[128];
+        char got[MAX_ECHO * 6 + 16], list[512], ctx[128];
 
         escape(key, strlen(key), got, sizeof(got));
         one_of(names, n, list, sizeof(list));
@@ -498,7 +422,7 @@ int cfg_dup_opt(const json_t *obj, const char *name, char **out)
 
 void cfg_one_line(char *s)
 {
-        one_line(s);
+        text_one_line(s);
 }
 
 /* ---- machine-config ------------------------------------------------------------------- */
@@ -847,7 +771,7 @@ void config_json_error(const json_error_t *jerr, char *err, size_t errlen)
         if (!err || !errlen)
                 return;
         json_error_msg(jerr, err, errlen);
-        one_line(err);
+        text_one_line(err);
 }
 
 int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err, size_t errlen)

@@ -217,7 +217,7 @@ int cfg_drive_deserialize(struct perr *pe, const json_t *body, struct drive_cfg 
 /* Opens the backing file as the device will, so a bad path fails now (Firecracker's PUT). */
 static int drive_open_check(struct perr *pe, const struct drive_cfg *d)
 {
-        char path[CFG_MAX_ECHO * 6 + 8];
+        char path[CFG_MAX_ECHO * 6 + 16];
         int fd, e;
 
         fd = open(d->path_on_host, (d->is_read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);

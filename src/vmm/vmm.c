@@ -9,19 +9,18 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "vmm/vmm_boot.h"
 #include "vmm/vmm_priv.h"
 
 void vmm_request_exit(struct vmm *vmm, int code)
 {
-        uint64_t one = 1;
         bool expected = false;
 
         if (__atomic_compare_exchange_n(&vmm->exit_requested, &expected, true, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 __atomic_store_n(&vmm->exit_code, code, __ATOMIC_RELEASE);
-        if (vmm->exit_src.fd >= 0 && write(vmm->exit_src.fd, &one, sizeof(one)) < 0)
-                return; /* the counter can only be full if a wakeup is already pending */
+        efd_signal(vmm->exit_src.fd); /* a full counter: a wakeup is already pending */
 }
 
 static void vmm_env_request_exit(void *ctx, int code)

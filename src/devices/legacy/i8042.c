@@ -8,6 +8,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "core/log.h"
+#include "core/util.h"
 
 #define OFS_DATA   0 /* port 0x60 */
 #define OFS_STATUS 4 /* port 0x64: status (read), command (write) */
@@ -35,13 +36,14 @@ static const uint8_t ctrl_alt_del[] = {0x14, 0x11, 0xe0, 0x71};
 
 static void kbd_interrupt(struct i8042 *k)
 {
-        uint64_t one = 1;
+        int rc;
 
         /* The guest masked keyboard interrupts: it will poll OBF instead. */
         if (!(k->control & CB_KBD_INT) || k->irq_fd < 0)
                 return;
-        if (write(k->irq_fd, &one, sizeof(one)) < 0)
-                log_guest_warn("i8042: cannot raise IRQ %d: %s", LAYOUT_IRQ_I8042, strerror(errno));
+        rc = efd_signal(k->irq_fd);
+        if (rc)
+                log_guest_warn("i8042: cannot raise IRQ %d: %s", LAYOUT_IRQ_I8042, strerror(-rc));
 }
 
 static void buf_flush(struct i8042 *k)

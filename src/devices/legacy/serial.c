@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
+#include "core/util.h"
 
 /* Register offsets from the base port. */
 enum {
@@ -48,15 +49,6 @@ enum {
 /* 115200 / 12 = 9600 baud, the conventional reset divisor. */
 #define DEFAULT_DIVISOR 12
 
-static void eventfd_signal(int fd)
-{
-        uint64_t one = 1;
-
-        /* EAGAIN means the counter is saturated: the event is already pending. */
-        if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
-                return;
-}
-
 static bool loopback(const struct serial *s)
 {
         return (s->mcr & MCR_LOOP) != 0;
@@ -86,7 +78,7 @@ static void update_irq(struct serial *s)
         bool level = rda_active(s) || thre_active(s);
 
         if (level && !s->irq_level)
-                eventfd_signal(s->irq_fd);
+                efd_signal(s->irq_fd);
         s->irq_level = level;
 }
 
@@ -95,7 +87,7 @@ static void maybe_wake_input(struct serial *s)
 {
         if (s->input_waiting && s->rx_count == 0 && !loopback(s)) {
                 s->input_waiting = false;
-                eventfd_signal(s->input_evt_fd);
+                efd_signal(s->input_evt_fd);
         }
 }
 

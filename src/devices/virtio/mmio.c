@@ -6,6 +6,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "core/log.h"
+#include "core/util.h"
 
 #define S_ACK       VIRTIO_CONFIG_S_ACKNOWLEDGE
 #define S_DRIVER    VIRTIO_CONFIG_S_DRIVER
@@ -18,19 +19,6 @@ void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev)
 {
         memset(m, 0, sizeof(*m));
         m->dev = dev;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-        return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-        p[0] = (uint8_t)v;
-        p[1] = (uint8_t)(v >> 8);
-        p[2] = (uint8_t)(v >> 16);
-        p[3] = (uint8_t)(v >> 24);
 }
 
 /* True when every bit of set is in status and no bit of clear is. */
@@ -91,7 +79,7 @@ void virtio_mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
         if (off >= VIRTIO_MMIO_CONFIG) {
                 d->ops->read_config(d, off - VIRTIO_MMIO_CONFIG, data, len);
         } else if (len == 4 && off % 4 == 0) {
-                put_le32(data, read_reg(m, off));
+                st_le32(data, read_reg(m, off));
         } else {
                 log_guest_warn("%s: %u-byte read at 0x%llx: registers are 32-bit", d->name, len,
                                (unsigned long long)off);
@@ -341,7 +329,7 @@ void virtio_mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
                 else
                         log_guest_warn("%s: config written in status 0x%x", d->name, d->status);
         } else if (len == 4 && off % 4 == 0) {
-                write_reg(m, off, get_le32(data));
+                write_reg(m, off, ld_le32(data));
         } else {
                 log_guest_warn("%s: %u-byte write at 0x%llx: registers are 32-bit", d->name, len,
                                (unsigned long long)off);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
                     uint32_t device_id, uint64_t features, unsigned int nr_queues,
@@ -63,12 +64,13 @@ bool virtio_dev_running(const struct virtio_dev *d)
 
 void virtio_dev_signal(struct virtio_dev *d, uint32_t bits)
 {
-        uint64_t one = 1;
+        int rc;
 
         __atomic_fetch_or(&d->isr, bits, __ATOMIC_SEQ_CST);
         __atomic_fetch_add(&d->interrupts, 1, __ATOMIC_RELAXED);
-        if (d->irq_fd >= 0 && write(d->irq_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-                log_error("%s: raising the interrupt failed: %s", d->name, strerror(errno));
+        rc = d->irq_fd >= 0 ? efd_signal(d->irq_fd) : 0;
+        if (rc)
+                log_error("%s: raising the interrupt failed: %s", d->name, strerror(-rc));
 }
 
 void virtio_dev_config_changed(struct virtio_dev *d)
@@ -88,11 +90,10 @@ void virtio_dev_needs_reset(struct virtio_dev *d, const char *why)
 
 void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q)
 {
-        uint64_t v;
+        int rc = q < d->nr_queues && d->notify_fds[q] >= 0 ? efd_drain(d->notify_fds[q], NULL) : 0;
 
-        if (q < d->nr_queues && d->notify_fds[q] >= 0 &&
-            read(d->notify_fds[q], &v, sizeof(v)) < 0 && errno != EAGAIN)
-                log_warn("%s: reading queue %u's eventfd failed: %s", d->name, q, strerror(errno));
+        if (rc)
+                log_warn("%s: reading queue %u's eventfd failed: %s", d->name, q, strerror(-rc));
         virtio_dev_lock(d);
         if (q < d->nr_queues && virtio_dev_running(d))
                 d->ops->queue_notify(d, q);
@@ -101,9 +102,8 @@ void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q)
 
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q)
 {
-        uint64_t one = 1;
+        int rc = q < d->nr_queues && d->notify_fds[q] >= 0 ? efd_signal(d->notify_fds[q]) : 0;
 
-        if (q < d->nr_queues && d->notify_fds[q] >= 0 &&
-            write(d->notify_fds[q], &one, sizeof(one)) < 0 && errno != EAGAIN)
-                log_warn("%s: kicking queue %u failed: %s", d->name, q, strerror(errno));
+        if (rc)
+                log_warn("%s: kicking queue %u failed: %s", d->name, q, strerror(-rc));
 }

@@ -4,16 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/util.h"
+
 #define BLK_HEADER_BYTES 16u
-
-static uint64_t get_le(const uint8_t *p, unsigned int n)
-{
-        uint64_t v = 0;
-
-        while (n--)
-                v = v << 8 | p[n];
-        return v;
-}
 
 /* Copies the first len readable bytes of the chain (the header may span descriptors). */
 static void gather(const struct virtq_chain *c, uint8_t *out, uint32_t len)
@@ -109,8 +102,8 @@ int blk_request_parse(const struct virtq_chain *c, uint64_t nsectors, bool read_
                 return -EPROTO;
         }
         gather(c, hdr, sizeof(hdr));
-        r->type = (uint32_t)get_le(hdr, 4);
-        r->sector = get_le(hdr + 8, 8);
+        r->type = (uint32_t)ld_le(hdr, 4);
+        r->sector = ld_le(hdr + 8, 8);
         r->head = c->head;
         last = &c->segs[c->nsegs - 1]; /* writable: writable bytes come last */
         r->status = last->hva + last->len - 1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 #define BLK_QUEUE_SIZE 256
 #define BLK_REAP_BATCH 32
@@ -185,14 +186,6 @@ static enum run_result run_sync(struct virtio_blk *b, uint32_t *used)
                                 r->niov);
         *used = finish_io(b, r->type, r->status, r->data_len, res);
         return RUN_DONE;
-}
-
-static uint64_t now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* Runs a read, write or flush, timing reads and writes as Firecracker's read_agg/write_agg. */

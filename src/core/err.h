@@ -1,0 +1,37 @@
+/* One error type for the whole tree: a negative errno plus one line of text for the user. */
+#ifndef BRASA_CORE_ERR_H
+#define BRASA_CORE_ERR_H
+
+#include <stddef.h>
+
+#define ERR_MSG_MAX 1024
+
+/*
+ * What a failing call reports: rc is 0 or a negative errno, msg one line of valid UTF-8
+ * (never a '\n'), fit to be shown in a log line or a JSON fault_message. Callers may pass
+ * NULL when they only want the return code.
+ */
+struct err {
+        int rc;
+        char msg[ERR_MSG_MAX];
+};
+
+#define ERR_INIT                                                                                   \
+        {                                                                                          \
+                0, ""                                                                              \
+        }
+
+/* Sets *e to rc and the formatted message (made one line). Returns rc; e may be NULL. */
+int err_set(struct err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Puts the formatted text in front of the message already in e, as Firecracker composes
+ * "<outer error>: <inner error>" (the caller writes the separator into fmt). Returns e->rc
+ * (0 when e is NULL).
+ */
+int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Resets *e to no error. */
+void err_clear(struct err *e);
+
+#endif

@@ -5,7 +5,36 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/config.h"
+/* ---- configuration: what the API and the config file describe ---- */
+
+/* TokenBucket: size and refill_time (ms) required, one_time_burst optional (0). */
+struct token_bucket_cfg {
+        bool present;
+        uint64_t size;
+        uint64_t one_time_burst;
+        uint64_t refill_time_ms;
+};
+
+/* RateLimiter: bandwidth (bytes) and ops buckets, each optional. */
+struct rate_limiter_cfg {
+        struct token_bucket_cfg bandwidth;
+        struct token_bucket_cfg ops;
+};
+
+/* How a PATCH changes one token bucket (Firecracker's BucketUpdate). */
+enum bucket_update {
+        BUCKET_KEEP,    /* bucket not given: unchanged */
+        BUCKET_DISABLE, /* given with size 0 or refill_time 0: rate limiting off */
+        BUCKET_SET,     /* given: replace with the new values */
+};
+
+/* A RateLimiter in a PATCH body (PartialDrive, PartialNetworkInterface, ...). */
+struct rate_limiter_update {
+        enum bucket_update bandwidth_op, ops_op;
+        struct token_bucket_cfg bandwidth, ops; /* used when *_op == BUCKET_SET */
+};
+
+/* ---- the limiter ---- */
 
 /* While blocked on an empty bucket, the limiter re-checks after this long (Firecracker's). */
 #define RATE_LIMITER_RETRY_NS 100000000ULL

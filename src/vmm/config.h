@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "core/rate_limiter.h"
+
 /*
  * Error convention for every parser below: returns 0 on success, or a negative errno
  * and writes a single-line message (no '\n') into err[errlen] (err may be NULL):
@@ -47,20 +49,6 @@ struct machine_cfg {
         bool track_dirty_pages;
         enum huge_pages huge_pages;
         /* cpu_template: only "None" is accepted for now, so nothing to store. */
-};
-
-/* TokenBucket: size and refill_time (ms) required, one_time_burst optional (0). */
-struct token_bucket_cfg {
-        bool present;
-        uint64_t size;
-        uint64_t one_time_burst;
-        uint64_t refill_time_ms;
-};
-
-/* RateLimiter: bandwidth (bytes) and ops buckets, each optional. */
-struct rate_limiter_cfg {
-        struct token_bucket_cfg bandwidth;
-        struct token_bucket_cfg ops;
 };
 
 enum drive_cache_type { DRIVE_CACHE_UNSAFE, DRIVE_CACHE_WRITEBACK };
@@ -188,19 +176,6 @@ struct vm_config {
         /* Applied by the caller when parsed from the config file (not shown in /vm/config). */
         struct logger_cfg logger;
         struct metrics_cfg metrics;
-};
-
-/* How a PATCH changes one token bucket (Firecracker's BucketUpdate). */
-enum bucket_update {
-        BUCKET_KEEP,    /* bucket not given: unchanged */
-        BUCKET_DISABLE, /* given with size 0 or refill_time 0: rate limiting off */
-        BUCKET_SET,     /* given: replace with the new values */
-};
-
-/* A RateLimiter in a PATCH body (PartialDrive, PartialNetworkInterface, ...). */
-struct rate_limiter_update {
-        enum bucket_update bandwidth_op, ops_op;
-        struct token_bucket_cfg bandwidth, ops; /* used when *_op == BUCKET_SET */
 };
 
 /* PATCH /drives/{id} (PartialDrive), accepted only after InstanceStart. */

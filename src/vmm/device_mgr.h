@@ -9,7 +9,7 @@
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net/virtio_net.h"
-#include "vmm/bus.h"
+#include "devices/bus.h"
 #include "vmm/config.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm_vm.h"

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "devices/bus.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm_vm.h"
 

@@ -13,7 +13,7 @@
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/i8042.h"
 #include "devices/legacy/serial.h"
-#include "vmm/bus.h"
+#include "devices/bus.h"
 #include "vmm/config.h"
 #include "vmm/config_dev.h"
 #include "vmm/device_mgr.h"

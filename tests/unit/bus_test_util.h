@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
-#include "vmm/bus.h"
+#include "devices/bus.h"
 
 /* Reads one byte at off, as a vCPU's 1-byte IN would; 0xee marks "not written". */
 static inline uint8_t bus_test_inb(const struct bus_dev *dev, uint64_t off)

@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-#include "vmm/bus.h"
+#include "devices/bus.h"
 
 #define BOOT_TIMER_MAGIC 123
 

@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "devices/bus.h"
 
 #define I8042_BUF_SIZE 16
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/bus.h"
+#include "devices/bus.h"
 
 #define SERIAL_FIFO_SIZE 64
 

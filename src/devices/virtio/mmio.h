@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "devices/virtio/virtio.h"
-#include "vmm/bus.h"
+#include "devices/bus.h"
 
 /* Register offsets (VIRTIO_MMIO_STATUS, ...) come from the UAPI header; these are values. */
 #define VIRTIO_MMIO_MAGIC_VAL   0x74726976u /* "virt" */

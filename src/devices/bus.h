@@ -1,6 +1,6 @@
 /* The PIO and MMIO buses: address ranges mapped to device callbacks. */
-#ifndef BRASA_VMM_BUS_H
-#define BRASA_VMM_BUS_H
+#ifndef BRASA_DEVICES_BUS_H
+#define BRASA_DEVICES_BUS_H
 
 #include <stdint.h>
 

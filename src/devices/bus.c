@@ -1,5 +1,5 @@
 /* PIO/MMIO bus: a small sorted-free table, searched linearly (a microVM has few devices). */
-#include "vmm/bus.h"
+#include "devices/bus.h"
 
 #include <errno.h>
 #include <string.h>

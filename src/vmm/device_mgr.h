@@ -6,12 +6,12 @@
 
 #include "arch/x86_64/layout.h"
 #include "core/evloop.h"
+#include "core/guest_mem.h"
+#include "devices/bus.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net/virtio_net.h"
-#include "devices/bus.h"
 #include "vmm/config.h"
-#include "vmm/guest_mem.h"
 #include "vmm/kvm_vm.h"
 
 /* One legacy GSI per device: 5..23 (Firecracker's MMIO-mode limit). */

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 struct kvm_vm {
         int kvm_fd;

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/guest_mem.h"
 #include "devices/bus.h"
-#include "vmm/guest_mem.h"
 #include "vmm/kvm_vm.h"
 
 /* What every vCPU thread shares: the buses, guest memory and how to stop the VM. */

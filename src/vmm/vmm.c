@@ -8,6 +8,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "vmm/vmm_boot.h"
@@ -59,7 +60,7 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, char *
         rc = vmm_check_host_memory(bytes, err, errlen);
         if (rc)
                 return rc;
-        rc = guest_mem_create(&vmm->mem, bytes);
+        rc = mem_layout_map(&vmm->mem, NULL, bytes);
         if (rc) {
                 snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
                          (unsigned long long)cfg->machine.mem_size_mib, strerror(-rc));

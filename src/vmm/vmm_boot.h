@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/guest_mem.h"
 #include "vmm/config.h"
-#include "vmm/guest_mem.h"
 
 struct vmm_boot_result {
         bool pvh;

@@ -5,7 +5,8 @@
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
-#include "vmm/guest_mem.h"
+#include "arch/x86_64/mem_layout.h"
+#include "core/guest_mem.h"
 
 #define FUZZ_MEM_SIZE MiB(64)
 
@@ -21,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (!ram) {
                 ram = calloc(1, FUZZ_MEM_SIZE);
-                if (!ram || guest_mem_attach(&mem, ram, FUZZ_MEM_SIZE))
+                if (!ram || mem_layout_map(&mem, ram, FUZZ_MEM_SIZE))
                         abort();
         }
         if (kernel_load(&mem, data, size, &ki, err, sizeof(err)) == 0) {

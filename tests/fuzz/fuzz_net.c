@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net/virtio_net.h"
@@ -53,7 +54,7 @@ static struct ctx *ctx_get(void)
                 return &c;
         log_set_level(LOG_OFF);
         c.ram = calloc(1, MEM_SIZE);
-        if (!c.ram || guest_mem_attach(&c.mem, c.ram, MEM_SIZE))
+        if (!c.ram || mem_layout_map(&c.mem, c.ram, MEM_SIZE))
                 abort();
         if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
                 abort();

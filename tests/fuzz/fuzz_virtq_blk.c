@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/mmio.h"
@@ -68,7 +69,7 @@ static struct ctx *ctx_get(void)
         if (!c.ram) {
                 log_set_level(LOG_OFF);
                 c.ram = calloc(1, MEM_SIZE);
-                if (!c.ram || guest_mem_attach(&c.mem, c.ram, MEM_SIZE))
+                if (!c.ram || mem_layout_map(&c.mem, c.ram, MEM_SIZE))
                         abort();
                 c.blk[0] = make_drive(&c, false);
                 c.blk[1] = make_drive(&c, true);

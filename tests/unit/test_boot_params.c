@@ -11,7 +11,8 @@
 
 #include "arch/x86_64/boot_params.h"
 #include "arch/x86_64/layout.h"
-#include "vmm/guest_mem.h"
+#include "arch/x86_64/mem_layout.h"
+#include "core/guest_mem.h"
 
 #define MEM_SIZE MiB(16)
 
@@ -24,7 +25,7 @@ static int setup(void **state)
         (void)state;
         ram = calloc(1, MEM_SIZE);
         assert_non_null(ram);
-        assert_int_equal(guest_mem_attach(&mem, ram, MEM_SIZE), 0);
+        assert_int_equal(mem_layout_map(&mem, ram, MEM_SIZE), 0);
         memset(err, 0, sizeof(err));
         return 0;
 }
@@ -41,7 +42,7 @@ static int teardown(void **state)
 static void layout_only(struct guest_mem *m, uint64_t bytes)
 {
         memset(m, 0, sizeof(*m));
-        assert_int_equal(guest_mem_layout(bytes, m->regions, &m->nr_regions), 0);
+        assert_int_equal(mem_layout(bytes, m->regions, &m->nr_regions), 0);
         m->total_bytes = bytes;
 }
 

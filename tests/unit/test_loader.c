@@ -12,7 +12,8 @@
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
-#include "vmm/guest_mem.h"
+#include "arch/x86_64/mem_layout.h"
+#include "core/guest_mem.h"
 
 #define MEM_SIZE     MiB(16)
 #define IMG_CAP      0x4000
@@ -51,7 +52,7 @@ static int setup(void **state)
         (void)state;
         ram = calloc(1, MEM_SIZE);
         assert_non_null(ram);
-        assert_int_equal(guest_mem_attach(&mem, ram, MEM_SIZE), 0);
+        assert_int_equal(mem_layout_map(&mem, ram, MEM_SIZE), 0);
         memset(img, 0, sizeof(img));
         memset(err, 0, sizeof(err));
         return 0;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/mem_layout.h"
 #include "arch/x86_64/mptable.h"
 
 #define MEM_BYTES MiB(1)
@@ -24,7 +25,7 @@ static int setup(void **state)
         struct fixture *f = test_calloc(1, sizeof(*f));
 
         f->buf = test_calloc(1, MEM_BYTES);
-        assert_int_equal(guest_mem_attach(&f->m, f->buf, MEM_BYTES), 0);
+        assert_int_equal(mem_layout_map(&f->m, f->buf, MEM_BYTES), 0);
         *state = f;
         return 0;
 }
@@ -197,7 +198,7 @@ static void test_too_little_ram(void **state)
         uint8_t *buf = test_calloc(1, KiB(636));
 
         (void)state;
-        assert_int_equal(guest_mem_attach(&small, buf, KiB(636)), 0);
+        assert_int_equal(mem_layout_map(&small, buf, KiB(636)), 0);
         assert_int_equal(mptable_write(&small, 1), -ENOSPC);
         test_free(buf);
 }

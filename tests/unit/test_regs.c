@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "arch/x86_64/layout.h"
+#include "arch/x86_64/mem_layout.h"
 #include "arch/x86_64/regs.h"
 
 #define MEM_BYTES MiB(1)
@@ -84,7 +85,7 @@ static void test_linux_tables(void **state)
 
         (void)state;
         memset(buf, 0xaa, sizeof(buf)); /* poison: every table entry must be written */
-        assert_int_equal(guest_mem_attach(&m, buf, MEM_BYTES), 0);
+        assert_int_equal(mem_layout_map(&m, buf, MEM_BYTES), 0);
         assert_int_equal(regs_write_boot_tables(&m, false), 0);
         assert_int_equal(rd64(buf, LAYOUT_BOOT_GDT_START), 0);
         assert_int_equal(rd64(buf, LAYOUT_BOOT_GDT_START + 8), 0x00af9b000000ffffULL);
@@ -109,7 +110,7 @@ static void test_pvh_tables(void **state)
 
         (void)state;
         memset(buf, 0xaa, sizeof(buf));
-        assert_int_equal(guest_mem_attach(&m, buf, MEM_BYTES), 0);
+        assert_int_equal(mem_layout_map(&m, buf, MEM_BYTES), 0);
         assert_int_equal(regs_write_boot_tables(&m, true), 0);
         assert_int_equal(rd64(buf, LAYOUT_BOOT_GDT_START + 8), 0x00cf9b000000ffffULL);
         assert_int_equal(rd64(buf, LAYOUT_BOOT_GDT_START + 16), 0x00cf93000000ffffULL);

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "arch/x86_64/mem_layout.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/mmio.h"
 #include "vq_driver.h"
@@ -119,7 +120,7 @@ static int setup_engine(void **state, enum drive_io_engine engine)
         struct bfx *f = test_calloc(1, sizeof(*f));
 
         f->ram = test_calloc(1, MEM_SIZE);
-        assert_int_equal(guest_mem_attach(&f->mem, f->ram, MEM_SIZE), 0);
+        assert_int_equal(mem_layout_map(&f->mem, f->ram, MEM_SIZE), 0);
         make_file(f->path, sizeof(f->path), DISK_SIZE, 1);
         f->cfg.drive_id = drive_id;
         f->cfg.path_on_host = f->path;

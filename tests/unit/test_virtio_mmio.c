@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "arch/x86_64/mem_layout.h"
 #include "devices/virtio/mmio.h"
 #include "vq_driver.h"
 
@@ -82,7 +83,7 @@ static int setup(void **state)
         struct fx *f = test_calloc(1, sizeof(*f));
 
         f->ram = test_calloc(1, MEM_SIZE);
-        assert_int_equal(guest_mem_attach(&f->mem, f->ram, MEM_SIZE), 0);
+        assert_int_equal(mem_layout_map(&f->mem, f->ram, MEM_SIZE), 0);
         assert_int_equal(virtio_dev_init(&f->dev, &ops, "dummy", 42,
                                          1ULL << 5 | 1ULL << VIRTIO_RING_F_EVENT_IDX, 2, 16,
                                          &f->mem),

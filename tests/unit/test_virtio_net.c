@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "arch/x86_64/mem_layout.h"
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "vq_driver.h"
@@ -107,7 +108,7 @@ static int setup_cfg(void **state, bool mac, bool mrg)
         uint32_t feat = 1u << VIRTIO_NET_F_MAC | 1u << VIRTIO_NET_F_CSUM;
 
         f->ram = test_calloc(1, MEM_SIZE);
-        assert_int_equal(guest_mem_attach(&f->mem, f->ram, MEM_SIZE), 0);
+        assert_int_equal(mem_layout_map(&f->mem, f->ram, MEM_SIZE), 0);
         f->cfg.iface_id = iface;
         f->cfg.host_dev_name = tapname;
         f->cfg.has_mac = mac;
@@ -190,7 +191,7 @@ static void test_no_mac_no_feature(void **state)
 
         (void)state;
         f->ram = test_calloc(1, MEM_SIZE);
-        assert_int_equal(guest_mem_attach(&f->mem, f->ram, MEM_SIZE), 0);
+        assert_int_equal(mem_layout_map(&f->mem, f->ram, MEM_SIZE), 0);
         f->cfg.iface_id = iface;
         f->cfg.has_mtu = true;
         f->cfg.mtu = 9000;

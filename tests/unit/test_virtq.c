@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "arch/x86_64/mem_layout.h"
 #include "devices/virtio/queue.h"
 #include "vq_driver.h"
 
@@ -32,7 +33,7 @@ static int setup(void **state)
         struct fx *f = test_calloc(1, sizeof(*f));
 
         f->ram = test_calloc(1, MEM_SIZE);
-        assert_int_equal(guest_mem_attach(&f->mem, f->ram, MEM_SIZE), 0);
+        assert_int_equal(mem_layout_map(&f->mem, f->ram, MEM_SIZE), 0);
         td_init(&f->t, &f->mem, QSIZE);
         virtq_init(&f->q, 256);
         f->q.size = QSIZE;
@@ -343,7 +344,7 @@ static void test_chain_over_4gib(void **state)
         ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
         assert_true(ram != MAP_FAILED);
-        assert_int_equal(guest_mem_attach(&mem, ram, size), 0);
+        assert_int_equal(mem_layout_map(&mem, ram, size), 0);
         td_init(&t, &mem, QSIZE);
         virtq_init(&q, 256);
         q.size = QSIZE;

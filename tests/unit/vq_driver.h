@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 /* Layout used by the tests inside their guest memory. */
 #define TD_DESC     0x1000ULL

@@ -8,7 +8,7 @@
 #include <asm/bootparam.h>
 
 #include "arch/x86_64/loader.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 /* e820 / PVH memmap entry types (same values in both ABIs). */
 #define BOOT_E820_RAM      1

@@ -8,7 +8,7 @@
 
 #include <asm/bootparam.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 enum boot_protocol { BOOT_PROTO_LINUX64, BOOT_PROTO_PVH };
 

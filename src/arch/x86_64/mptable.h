@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 /* APIC IDs are 8 bits, 0xff is broadcast and the IOAPIC takes one: as Firecracker. */
 #define MPTABLE_MAX_CPUS 254

@@ -10,7 +10,7 @@
 #include <linux/kvm.h>
 
 #include "arch/x86_64/layout.h"
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 /* Boot MSRs written on every vCPU (regs_boot_msrs()). */
 #define REGS_BOOT_MSRS 11

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 /* Largest queue brasa offers (Firecracker's FIRECRACKER_MAX_QUEUE_SIZE). */
 #define VIRTQ_MAX_SIZE 256

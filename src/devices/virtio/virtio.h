@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/guest_mem.h"
 #include "devices/virtio/queue.h"
-#include "vmm/guest_mem.h"
 
 #define VIRTIO_MAX_QUEUES 8
 

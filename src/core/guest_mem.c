@@ -1,73 +1,60 @@
 /* Guest RAM mapping and the single checked guest-physical accessor. */
-#include "vmm/guest_mem.h"
+#include "core/guest_mem.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "arch/x86_64/layout.h"
-
-int guest_mem_layout(uint64_t mem_bytes, struct guest_region *out, unsigned int *nr)
+/* Sums the region sizes; 0 for a table guest_mem cannot hold. */
+static uint64_t layout_bytes(const struct guest_region *layout, unsigned int nr)
 {
-        uint64_t low;
+        uint64_t total = 0;
+        unsigned int i;
 
-        if (mem_bytes == 0 || (mem_bytes & 0xfff) || mem_bytes > LAYOUT_MAX_MEM_BYTES)
-                return -EINVAL;
-        low = mem_bytes < LAYOUT_MMIO32_START ? mem_bytes : LAYOUT_MMIO32_START;
-        out[0] = (struct guest_region){.gpa = 0, .size = low};
-        *nr = 1;
-        if (mem_bytes > low) {
-                out[1] =
-                    (struct guest_region){.gpa = LAYOUT_RAM_HIGH_START, .size = mem_bytes - low};
-                *nr = 2;
+        if (nr == 0 || nr > GUEST_MEM_MAX_REGIONS)
+                return 0;
+        for (i = 0; i < nr; i++) {
+                if (layout[i].size == 0 || __builtin_add_overflow(total, layout[i].size, &total))
+                        return 0;
         }
-        return 0;
+        return total;
 }
 
-static int guest_mem_setup(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes)
+int guest_mem_attach(struct guest_mem *m, uint8_t *buf, const struct guest_region *layout,
+                     unsigned int nr)
 {
-        uint64_t off = 0;
+        uint64_t total = layout_bytes(layout, nr), off = 0;
         unsigned int i;
-        int rc;
 
-        rc = guest_mem_layout(mem_bytes, m->regions, &m->nr_regions);
-        if (rc)
-                return rc;
-        for (i = 0; i < m->nr_regions; i++) {
-                m->regions[i].hva = buf + off;
-                off += m->regions[i].size;
+        memset(m, 0, sizeof(*m));
+        if (total == 0)
+                return -EINVAL;
+        for (i = 0; i < nr; i++) {
+                m->regions[i] = (struct guest_region){
+                    .gpa = layout[i].gpa, .size = layout[i].size, .hva = buf + off};
+                off += layout[i].size;
         }
-        m->total_bytes = mem_bytes;
+        m->nr_regions = nr;
+        m->total_bytes = total;
         m->map = buf;
         return 0;
 }
 
-int guest_mem_create(struct guest_mem *m, uint64_t mem_bytes)
+int guest_mem_create(struct guest_mem *m, const struct guest_region *layout, unsigned int nr)
 {
+        uint64_t total = layout_bytes(layout, nr);
         void *p;
-        int rc;
 
         memset(m, 0, sizeof(*m));
-        if (mem_bytes == 0 || mem_bytes > LAYOUT_MAX_MEM_BYTES)
+        if (total == 0)
                 return -EINVAL;
-        p = mmap(NULL, mem_bytes, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
         if (p == MAP_FAILED)
                 return -errno;
-        rc = guest_mem_setup(m, p, mem_bytes);
-        if (rc) {
-                munmap(p, mem_bytes);
-                memset(m, 0, sizeof(*m));
-                return rc;
-        }
-        m->map_bytes = mem_bytes;
+        guest_mem_attach(m, p, layout, nr);
+        m->map_bytes = total;
         return 0;
-}
-
-int guest_mem_attach(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes)
-{
-        memset(m, 0, sizeof(*m));
-        return guest_mem_setup(m, buf, mem_bytes);
 }
 
 void guest_mem_destroy(struct guest_mem *m)

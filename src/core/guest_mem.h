@@ -1,6 +1,6 @@
 /* Guest RAM: the mapping, its regions, and the one checked guest-physical accessor. */
-#ifndef BRASA_VMM_GUEST_MEM_H
-#define BRASA_VMM_GUEST_MEM_H
+#ifndef BRASA_CORE_GUEST_MEM_H
+#define BRASA_CORE_GUEST_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,23 +22,19 @@ struct guest_mem {
 };
 
 /*
- * Splits mem_bytes of RAM into the x86_64 regions ([0, 3 GiB) then from 4 GiB).
- * Fills out[] (GUEST_MEM_MAX_REGIONS entries) with gpa/size only, sets *nr.
- * Returns 0, or -EINVAL when mem_bytes is 0, not page aligned or too large.
+ * Maps the total size of layout[0..nr) (gpa/size only; hva is ignored) as one anonymous,
+ * private, non-reserved mapping and places the regions in it, in order. The caller computes
+ * the layout (arch/x86_64/mem_layout.h). Returns 0, -EINVAL (no regions, more than
+ * GUEST_MEM_MAX_REGIONS, or an empty one) or -errno; on failure *m is left empty.
  */
-int guest_mem_layout(uint64_t mem_bytes, struct guest_region *out, unsigned int *nr);
+int guest_mem_create(struct guest_mem *m, const struct guest_region *layout, unsigned int nr);
 
 /*
- * Maps mem_bytes of anonymous, private, non-reserved memory and lays it out.
- * Returns 0 or -errno; on failure *m is left empty.
+ * As guest_mem_create() over a caller-owned buffer (unit tests, fuzzers), which must hold
+ * the regions' total size. Returns 0 or -EINVAL.
  */
-int guest_mem_create(struct guest_mem *m, uint64_t mem_bytes);
-
-/*
- * Lays out mem_bytes over a caller-owned buffer (unit tests, fuzzers).
- * buf must hold mem_bytes. Returns 0 or -EINVAL.
- */
-int guest_mem_attach(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes);
+int guest_mem_attach(struct guest_mem *m, uint8_t *buf, const struct guest_region *layout,
+                     unsigned int nr);
 
 /* Unmaps memory from guest_mem_create(); a no-op for attached buffers. */
 void guest_mem_destroy(struct guest_mem *m);

@@ -161,6 +161,40 @@ static int root_cmdline(struct device_mgr *dm, const struct drive_cfg *d)
         return rc ? rc : cmdline_add(dm, "%s", d->is_read_only ? "ro" : "rw");
 }
 
+/* The device's view of a drive (Firecracker's VirtioBlockConfig from BlockDeviceConfig). */
+static struct blk_params blk_params_of(const struct drive_cfg *d)
+{
+        struct blk_params p = {
+            .drive_id = d->drive_id,
+            .path = d->path_on_host,
+            .read_only = d->is_read_only,
+            .cache =
+                d->cache_type == DRIVE_CACHE_WRITEBACK ? BLK_CACHE_WRITEBACK : BLK_CACHE_UNSAFE,
+            .engine = d->io_engine == DRIVE_IO_ASYNC ? BLK_ENGINE_ASYNC : BLK_ENGINE_SYNC,
+        };
+
+        if (d->has_rate_limiter)
+                p.rate_limiter = d->rate_limiter;
+        return p;
+}
+
+/* The device's view of a network interface. */
+static struct net_params net_params_of(const struct net_cfg *c)
+{
+        struct net_params p = {
+            .iface_id = c->iface_id,
+            .host_dev_name = c->host_dev_name,
+            .has_mac = c->has_mac,
+            .has_mtu = c->has_mtu,
+            .mtu = c->mtu,
+            .rx_rate_limiter = c->rx_rate_limiter,
+            .tx_rate_limiter = c->tx_rate_limiter,
+        };
+
+        memcpy(p.mac, c->guest_mac, sizeof(p.mac));
+        return p;
+}
+
 int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, char *err,
                              size_t errlen)
 {
@@ -170,8 +204,9 @@ int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg,
 
         for (i = 0; i < cfg->nr_drives; i++) {
                 const struct drive_cfg *d = &cfg->drives[i];
+                struct blk_params p = blk_params_of(d);
 
-                rc = virtio_blk_create(&b, d, dm->mem, dm->loop, err, errlen);
+                rc = virtio_blk_create(&b, &p, dm->mem, dm->loop, err, errlen);
                 if (rc)
                         return rc;
                 dm->blocks[dm->nr_blocks++] = b;
@@ -203,7 +238,9 @@ int device_mgr_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, c
         int rc;
 
         for (i = 0; i < cfg->nr_nets; i++) {
-                rc = virtio_net_create(&n, &cfg->nets[i], dm->mem, dm->loop, err, errlen);
+                struct net_params p = net_params_of(&cfg->nets[i]);
+
+                rc = virtio_net_create(&n, &p, dm->mem, dm->loop, err, errlen);
                 if (rc)
                         return rc;
                 dm->nets[dm->nr_nets++] = n;

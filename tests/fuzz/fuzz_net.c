@@ -46,7 +46,7 @@ static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
 static struct ctx *ctx_get(void)
 {
         static struct ctx c;
-        struct net_cfg cfg;
+        struct net_params cfg;
         char err[256];
         int sv[2];
 

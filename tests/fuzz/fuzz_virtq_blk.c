@@ -45,7 +45,7 @@ static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
 static struct virtio_blk *make_drive(struct ctx *c, bool ro)
 {
         char path[64], err[256];
-        struct drive_cfg cfg;
+        struct blk_params cfg;
         struct virtio_blk *b;
         int fd = memfd_create("fuzz-disk", MFD_CLOEXEC);
 
@@ -54,9 +54,9 @@ static struct virtio_blk *make_drive(struct ctx *c, bool ro)
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
         memset(&cfg, 0, sizeof(cfg));
         cfg.drive_id = (char[]){"fuzz"};
-        cfg.path_on_host = path;
-        cfg.is_read_only = ro;
-        cfg.cache_type = DRIVE_CACHE_WRITEBACK;
+        cfg.path = path;
+        cfg.read_only = ro;
+        cfg.cache = BLK_CACHE_WRITEBACK;
         if (virtio_blk_create(&b, &cfg, &c->mem, NULL, err, sizeof(err)))
                 abort();
         return b;

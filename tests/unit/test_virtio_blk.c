@@ -32,7 +32,7 @@
 struct bfx {
         uint8_t *ram;
         struct guest_mem mem;
-        struct drive_cfg cfg;
+        struct blk_params cfg;
         struct virtio_blk *b;
         struct virtio_mmio m;
         struct tdrv t;
@@ -115,7 +115,7 @@ static int create(struct bfx *f)
 
 static char drive_id[] = "rootfs";
 
-static int setup_engine(void **state, enum drive_io_engine engine)
+static int setup_engine(void **state, enum blk_engine engine)
 {
         struct bfx *f = test_calloc(1, sizeof(*f));
 
@@ -123,9 +123,9 @@ static int setup_engine(void **state, enum drive_io_engine engine)
         assert_int_equal(mem_layout_map(&f->mem, f->ram, MEM_SIZE), 0);
         make_file(f->path, sizeof(f->path), DISK_SIZE, 1);
         f->cfg.drive_id = drive_id;
-        f->cfg.path_on_host = f->path;
-        f->cfg.cache_type = DRIVE_CACHE_WRITEBACK;
-        f->cfg.io_engine = engine;
+        f->cfg.path = f->path;
+        f->cfg.cache = BLK_CACHE_WRITEBACK;
+        f->cfg.engine = engine;
         assert_int_equal(create(f), 0);
         bring_up(f);
         *state = f;
@@ -134,12 +134,12 @@ static int setup_engine(void **state, enum drive_io_engine engine)
 
 static int setup_sync(void **state)
 {
-        return setup_engine(state, DRIVE_IO_SYNC);
+        return setup_engine(state, BLK_ENGINE_SYNC);
 }
 
 static int setup_async(void **state)
 {
-        return setup_engine(state, DRIVE_IO_ASYNC);
+        return setup_engine(state, BLK_ENGINE_ASYNC);
 }
 
 static int teardown(void **state)
@@ -299,7 +299,7 @@ static void test_read_only_drive(void **state)
         uint8_t before[512], after[512];
 
         virtio_blk_destroy(f->b);
-        f->cfg.is_read_only = true;
+        f->cfg.read_only = true;
         assert_int_equal(create(f), 0);
         wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
         assert_true(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_BLK_F_RO));
@@ -320,7 +320,7 @@ static void test_features_follow_config(void **state)
         wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
         assert_true(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_BLK_F_FLUSH));
         virtio_blk_destroy(f->b);
-        f->cfg.cache_type = DRIVE_CACHE_UNSAFE;
+        f->cfg.cache = BLK_CACHE_UNSAFE;
         assert_int_equal(create(f), 0);
         assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES),
                          1u << VIRTIO_RING_F_EVENT_IDX | 1u << VIRTIO_RING_F_INDIRECT_DESC);
@@ -465,7 +465,6 @@ static void test_rate_limited(void **state)
         uint16_t h;
 
         virtio_blk_destroy(f->b);
-        f->cfg.has_rate_limiter = true;
         f->cfg.rate_limiter.ops =
             (struct token_bucket_cfg){.present = true, .size = 1, .refill_time_ms = 100};
         assert_int_equal(create(f), 0);
@@ -550,8 +549,7 @@ static void test_reset_while_busy(void **state)
 
 static void test_missing_file(void **state)
 {
-        struct drive_cfg cfg = {.drive_id = (char[]){"x"},
-                                .path_on_host = (char[]){"/nonexistent/x.img"}};
+        struct blk_params cfg = {.drive_id = "x", .path = "/nonexistent/x.img"};
         struct guest_mem mem = {0};
         struct virtio_blk *b = NULL;
         char err[256] = "";

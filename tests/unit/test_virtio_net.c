@@ -32,7 +32,7 @@
 struct nfx {
         uint8_t *ram;
         struct guest_mem mem;
-        struct net_cfg cfg;
+        struct net_params cfg;
         struct virtio_net *n;
         struct virtio_mmio m;
         struct tdrv rx, tx;
@@ -112,7 +112,7 @@ static int setup_cfg(void **state, bool mac, bool mrg)
         f->cfg.iface_id = iface;
         f->cfg.host_dev_name = tapname;
         f->cfg.has_mac = mac;
-        memcpy(f->cfg.guest_mac, guest_mac, 6);
+        memcpy(f->cfg.mac, guest_mac, 6);
         assert_int_equal(create(f), 0);
         if (mrg)
                 feat |= 1u << VIRTIO_NET_F_MRG_RXBUF;

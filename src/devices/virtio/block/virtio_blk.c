@@ -470,13 +470,13 @@ static void install_disk(struct virtio_blk *b, const struct disk *disk)
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-static uint64_t blk_features(const struct drive_cfg *cfg)
+static uint64_t blk_features(const struct blk_params *p)
 {
         uint64_t f = 1ULL << VIRTIO_RING_F_EVENT_IDX | 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 
-        if (cfg->cache_type == DRIVE_CACHE_WRITEBACK)
+        if (p->cache == BLK_CACHE_WRITEBACK)
                 f |= 1ULL << VIRTIO_BLK_F_FLUSH;
-        if (cfg->is_read_only)
+        if (p->read_only)
                 f |= 1ULL << VIRTIO_BLK_F_RO;
         return f;
 }
@@ -487,25 +487,25 @@ static int watch(struct virtio_blk *b, struct ev_source *src, int fd, ev_handler
         return b->loop ? evloop_add(b->loop, src, EPOLLIN) : 0;
 }
 
-static int blk_setup(struct virtio_blk *b, const struct drive_cfg *cfg, char *err, size_t errlen)
+static int blk_setup(struct virtio_blk *b, const struct blk_params *p, char *err, size_t errlen)
 {
         struct disk disk;
         int rc;
 
-        b->drive_id = strdup(cfg->drive_id);
-        b->path = strdup(cfg->path_on_host);
+        b->drive_id = strdup(p->drive_id);
+        b->path = strdup(p->path);
         if (!b->drive_id || !b->path)
                 return -ENOMEM;
-        rc = open_disk(cfg->path_on_host, cfg->is_read_only, &disk, err, errlen);
+        rc = open_disk(p->path, p->read_only, &disk, err, errlen);
         if (rc)
                 return rc;
         install_disk(b, &disk);
-        rc = rate_limiter_init(&b->rl, cfg->has_rate_limiter ? &cfg->rate_limiter : NULL);
+        rc = rate_limiter_init(&b->rl, &p->rate_limiter);
         if (rc) {
                 snprintf(err, errlen, "cannot create the rate limiter: %s", strerror(-rc));
                 return rc;
         }
-        if (cfg->io_engine == DRIVE_IO_ASYNC) {
+        if (p->engine == BLK_ENGINE_ASYNC) {
                 rc = blk_aio_create(&b->aio, b->fd);
                 if (rc) {
                         snprintf(err, errlen, "cannot set up io_uring: %s", strerror(-rc));
@@ -518,7 +518,7 @@ static int blk_setup(struct virtio_blk *b, const struct drive_cfg *cfg, char *er
         return watch(b, &b->rl_src, b->rl.timer_fd, on_rate_limiter);
 }
 
-int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
+int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
                       const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
 {
         struct virtio_blk *b;
@@ -531,21 +531,20 @@ int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
                 return -ENOMEM;
         b->fd = -1;
         b->loop = loop;
-        b->read_only = cfg->is_read_only;
-        b->root = cfg->is_root_device;
-        b->cache_type = cfg->cache_type;
-        b->engine = cfg->io_engine;
-        snprintf(name, sizeof(name), "block %s", cfg->drive_id);
-        rc = virtio_dev_init(&b->dev, &blk_ops, name, VIRTIO_ID_BLOCK, blk_features(cfg), 1,
+        b->read_only = p->read_only;
+        b->cache = p->cache;
+        b->engine = p->engine;
+        snprintf(name, sizeof(name), "block %s", p->drive_id);
+        rc = virtio_dev_init(&b->dev, &blk_ops, name, VIRTIO_ID_BLOCK, blk_features(p), 1,
                              BLK_QUEUE_SIZE, mem);
         if (rc) {
                 free(b);
-                snprintf(err, errlen, "drive %s: %s", cfg->drive_id, strerror(-rc));
+                snprintf(err, errlen, "drive %s: %s", p->drive_id, strerror(-rc));
                 return rc;
         }
-        rc = blk_setup(b, cfg, why, sizeof(why));
+        rc = blk_setup(b, p, why, sizeof(why));
         if (rc) {
-                snprintf(err, errlen, "drive %s: %s", cfg->drive_id, why[0] ? why : strerror(-rc));
+                snprintf(err, errlen, "drive %s: %s", p->drive_id, why[0] ? why : strerror(-rc));
                 virtio_blk_destroy(b);
                 return rc;
         }
@@ -565,7 +564,7 @@ void virtio_blk_destroy(struct virtio_blk *b)
         }
         blk_aio_destroy(b->aio); /* waits for in-flight operations */
         if (b->fd >= 0) {
-                if (b->cache_type == DRIVE_CACHE_WRITEBACK && !b->read_only && fsync(b->fd) < 0)
+                if (b->cache == BLK_CACHE_WRITEBACK && !b->read_only && fsync(b->fd) < 0)
                         log_error("%s: flushing on exit failed: %s", b->dev.name, strerror(errno));
                 close(b->fd);
         }

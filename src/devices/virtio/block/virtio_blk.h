@@ -11,7 +11,25 @@
 #include "devices/virtio/block/metrics.h"
 #include "devices/virtio/block/request.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/config.h"
+
+/* Host cache mode: Writeback offers VIRTIO_BLK_F_FLUSH and fsyncs on flush and at exit. */
+enum blk_cache { BLK_CACHE_UNSAFE, BLK_CACHE_WRITEBACK };
+
+/* How requests reach the file: preadv/pwritev on the VMM thread, or io_uring. */
+enum blk_engine { BLK_ENGINE_SYNC, BLK_ENGINE_ASYNC };
+
+/*
+ * What one virtio-block device is made from (Firecracker's VirtioBlockConfig); the VMM
+ * builds it from the drive's configuration. The strings are copied by virtio_blk_create().
+ */
+struct blk_params {
+        const char *drive_id; /* names the device in logs and metrics */
+        const char *path;     /* the backing file */
+        bool read_only;       /* opened O_RDONLY, VIRTIO_BLK_F_RO offered */
+        enum blk_cache cache;
+        enum blk_engine engine;
+        struct rate_limiter_cfg rate_limiter; /* buckets not present: no limit */
+};
 
 /* A request handed to the Async engine, waiting for its completion. */
 struct blk_pending {
@@ -29,9 +47,8 @@ struct virtio_blk {
         char *drive_id;
         char *path;
         bool read_only;
-        bool root;
-        enum drive_cache_type cache_type;
-        enum drive_io_engine engine;
+        enum blk_cache cache;
+        enum blk_engine engine;
 
         int fd;
         uint64_t nsectors;
@@ -54,12 +71,12 @@ struct virtio_blk {
 };
 
 /*
- * Opens cfg->path_on_host (read-only when is_read_only), sizes it, builds the GET_ID
+ * Opens p->path (read-only when p->read_only), sizes it, builds the GET_ID
  * string (st_dev, st_rdev, st_ino, as Firecracker) and the rate limiter, and creates the
  * engine. When loop is not NULL, the limiter's timerfd and the Async completion eventfd
  * are watched there (VMM thread). Returns 0 or -errno with one line in err.
  */
-int virtio_blk_create(struct virtio_blk **out, const struct drive_cfg *cfg,
+int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
                       const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen);
 
 /* Waits for in-flight I/O, fsyncs a Writeback drive, closes everything, frees b. */

@@ -504,7 +504,7 @@ static void on_tx_rl(struct ev_source *src, uint32_t events)
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-static uint64_t net_features(const struct net_cfg *cfg)
+static uint64_t net_features(const struct net_params *p)
 {
         uint64_t f = 0;
 
@@ -514,9 +514,9 @@ static uint64_t net_features(const struct net_cfg *cfg)
         f |= 1ULL << VIRTIO_NET_F_HOST_TSO4 | 1ULL << VIRTIO_NET_F_HOST_TSO6;
         f |= 1ULL << VIRTIO_NET_F_HOST_UFO;
         f |= 1ULL << VIRTIO_NET_F_MRG_RXBUF | 1ULL << VIRTIO_RING_F_EVENT_IDX;
-        if (cfg->has_mac)
+        if (p->has_mac)
                 f |= 1ULL << VIRTIO_NET_F_MAC;
-        if (cfg->has_mtu)
+        if (p->has_mtu)
                 f |= 1ULL << VIRTIO_NET_F_MTU;
         return f;
 }
@@ -527,24 +527,24 @@ static int watch(struct virtio_net *n, struct ev_source *src, int fd, ev_handler
         return n->loop ? evloop_add(n->loop, src, EPOLLIN) : 0;
 }
 
-static int net_setup(struct virtio_net *n, const struct net_cfg *cfg, char *err, size_t errlen)
+static int net_setup(struct virtio_net *n, const struct net_params *p, char *err, size_t errlen)
 {
         int rc;
 
-        n->iface_id = strdup(cfg->iface_id);
+        n->iface_id = strdup(p->iface_id);
         if (!n->iface_id)
                 return -ENOMEM;
-        n->has_mac = cfg->has_mac;
-        memcpy(n->mac, cfg->guest_mac, sizeof(n->mac));
-        if (cfg->has_mac)
-                memcpy(n->config, cfg->guest_mac, sizeof(n->mac));
-        if (cfg->has_mtu) {
-                n->config[10] = (uint8_t)cfg->mtu;
-                n->config[11] = (uint8_t)(cfg->mtu >> 8);
+        n->has_mac = p->has_mac;
+        memcpy(n->mac, p->mac, sizeof(n->mac));
+        if (p->has_mac)
+                memcpy(n->config, p->mac, sizeof(n->mac));
+        if (p->has_mtu) {
+                n->config[10] = (uint8_t)p->mtu;
+                n->config[11] = (uint8_t)(p->mtu >> 8);
         }
-        rc = rate_limiter_init(&n->rx_rl, &cfg->rx_rate_limiter);
+        rc = rate_limiter_init(&n->rx_rl, &p->rx_rate_limiter);
         if (!rc)
-                rc = rate_limiter_init(&n->tx_rl, &cfg->tx_rate_limiter);
+                rc = rate_limiter_init(&n->tx_rl, &p->tx_rate_limiter);
         if (rc) {
                 snprintf(err, errlen, "cannot create the rate limiters: %s", strerror(-rc));
                 return rc;
@@ -554,7 +554,7 @@ static int net_setup(struct virtio_net *n, const struct net_cfg *cfg, char *err,
         return rc ? rc : watch(n, &n->tx_rl_src, n->tx_rl.timer_fd, on_tx_rl);
 }
 
-int virtio_net_create_fd(struct virtio_net **out, const struct net_cfg *cfg, int fd,
+int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
                          const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
 {
         struct virtio_net *n;
@@ -569,18 +569,18 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_cfg *cfg, int
         }
         n->tap_fd = fd;
         n->loop = loop;
-        snprintf(name, sizeof(name), "net %s", cfg->iface_id);
-        rc = virtio_dev_init(&n->dev, &net_ops, name, VIRTIO_ID_NET, net_features(cfg), 2,
+        snprintf(name, sizeof(name), "net %s", p->iface_id);
+        rc = virtio_dev_init(&n->dev, &net_ops, name, VIRTIO_ID_NET, net_features(p), 2,
                              NET_QUEUE_SIZE, mem);
         if (rc) {
                 close(fd);
                 free(n);
-                snprintf(err, errlen, "network interface %s: %s", cfg->iface_id, strerror(-rc));
+                snprintf(err, errlen, "network interface %s: %s", p->iface_id, strerror(-rc));
                 return rc;
         }
-        rc = net_setup(n, cfg, why, sizeof(why));
+        rc = net_setup(n, p, why, sizeof(why));
         if (rc) {
-                snprintf(err, errlen, "network interface %s: %s", cfg->iface_id,
+                snprintf(err, errlen, "network interface %s: %s", p->iface_id,
                          why[0] ? why : strerror(-rc));
                 virtio_net_destroy(n);
                 return rc;
@@ -589,7 +589,7 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_cfg *cfg, int
         return 0;
 }
 
-int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
+int virtio_net_create(struct virtio_net **out, const struct net_params *p,
                       const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
 {
         char why[200] = "";
@@ -597,18 +597,18 @@ int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
         int fd, rc;
 
         *out = NULL;
-        fd = tap_open(cfg->host_dev_name, why, sizeof(why));
+        fd = tap_open(p->host_dev_name, why, sizeof(why));
         if (fd < 0) {
-                snprintf(err, errlen, "Could not create the network device %s: %s", cfg->iface_id,
+                snprintf(err, errlen, "Could not create the network device %s: %s", p->iface_id,
                          why);
                 return fd;
         }
-        dev_name = strdup(cfg->host_dev_name);
+        dev_name = strdup(p->host_dev_name);
         if (!dev_name) {
                 close(fd);
                 return -ENOMEM;
         }
-        rc = virtio_net_create_fd(out, cfg, fd, mem, loop, err, errlen);
+        rc = virtio_net_create_fd(out, p, fd, mem, loop, err, errlen);
         if (rc) {
                 free(dev_name);
                 return rc;

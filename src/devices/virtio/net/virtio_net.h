@@ -10,7 +10,6 @@
 #include "devices/virtio/net/metrics.h"
 #include "devices/virtio/net/tap.h"
 #include "devices/virtio/virtio.h"
-#include "vmm/config.h"
 
 #define NET_QUEUE_SIZE 256
 #define NET_RXQ        0
@@ -19,6 +18,20 @@
 #define NET_MAX_FRAME (TAP_VNET_HDR_LEN + 65550)
 /* Config space: mac[6], status, max_virtqueue_pairs, mtu (virtio 1.x 5.1.4). */
 #define NET_CONFIG_SIZE 12
+
+/*
+ * What one virtio-net device is made from (Firecracker's NetBuilder inputs); the VMM
+ * builds it from the network interface's configuration. Strings are copied.
+ */
+struct net_params {
+        const char *iface_id;      /* names the device in logs and metrics */
+        const char *host_dev_name; /* the existing tap (virtio_net_create() only) */
+        bool has_mac;              /* offer VIRTIO_NET_F_MAC with mac */
+        uint8_t mac[6];
+        bool has_mtu; /* offer VIRTIO_NET_F_MTU with mtu */
+        uint16_t mtu;
+        struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter; /* not present: no limit */
+};
 
 struct virtio_net {
         struct virtio_dev dev; /* first: the transport hands back &dev */
@@ -47,19 +60,19 @@ struct virtio_net {
 };
 
 /*
- * Opens cfg->host_dev_name (tap_open()), builds the features (MAC and MTU only when
+ * Opens p->host_dev_name (tap_open()), builds the features (MAC and MTU only when
  * given), config space and both rate limiters. When loop is not NULL the limiters'
  * timerfds are watched there and the tap is watched once the device runs (VMM thread).
  * Returns 0 or -errno with one line in err.
  */
-int virtio_net_create(struct virtio_net **out, const struct net_cfg *cfg,
+int virtio_net_create(struct virtio_net **out, const struct net_params *p,
                       const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen);
 
 /*
  * As virtio_net_create() but over an already open fd (a tap, or one end of a socketpair
  * in tests and fuzzers, which gets no TUNSETOFFLOAD). Takes ownership of fd.
  */
-int virtio_net_create_fd(struct virtio_net **out, const struct net_cfg *cfg, int fd,
+int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
                          const struct guest_mem *mem, struct evloop *loop, char *err,
                          size_t errlen);
 

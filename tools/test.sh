@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/deps.sh
 tools/format-check.sh
+tools/layers.sh
 tools/build.sh
 echo "== static binaries and their size budget"
 tools/size-check.sh build

@@ -8,7 +8,6 @@
 
 #include "api/api.h"
 #include "api/api_priv.h"
-#include "arch/x86_64/layout.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "vmm/vmm.h"
@@ -135,7 +134,7 @@ static int boot_validate(const struct boot_source_cfg *b, char *err, size_t errl
                 }
                 close(fd);
         }
-        if (b->boot_args && strlen(b->boot_args) >= LAYOUT_CMDLINE_MAX_SIZE) {
+        if (b->boot_args && strlen(b->boot_args) >= VMM_CMDLINE_MAX_SIZE) {
                 snprintf(err, errlen,
                          "The kernel command line is invalid: Command line string too large");
                 return -EINVAL;

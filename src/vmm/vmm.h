@@ -30,6 +30,9 @@ enum vmm_exit_code {
         VMM_EXIT_ARG_PARSING = 153,
 };
 
+/* The longest kernel command line the VMM writes: boot_args must fit in it. */
+#define VMM_CMDLINE_MAX_SIZE LAYOUT_CMDLINE_MAX_SIZE
+
 struct vmm_opts {
         bool boot_timer;
         enum cpu_template_mode pvm_template;

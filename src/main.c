@@ -336,12 +336,14 @@ static int apply_file_logging(const struct vm_config *cfg, char *err, size_t err
 
 static int load_config(const char *path, struct vm_config *cfg)
 {
+        struct err e = ERR_INIT;
         char err[512] = "";
         uint8_t *text;
         size_t len;
         int rc;
 
-        rc = vmm_read_file("config file", path, CONFIG_FILE_MAX, &text, &len, err, sizeof(err));
+        rc = vmm_read_file("config file", path, CONFIG_FILE_MAX, &text, &len, &e);
+        snprintf(err, sizeof(err), "%s", e.msg);
         if (rc == 0) {
                 rc = config_parse_file((const char *)text, len, cfg, err, sizeof(err));
                 free(text);
@@ -373,7 +375,7 @@ static int boot_from_config(const struct cli *c)
 {
         static struct vmm vmm; /* large: keep it off the stack */
         struct vm_config cfg;
-        char err[512] = "";
+        struct err e = ERR_INIT;
         int rc;
 
         config_init(&cfg);
@@ -387,9 +389,9 @@ static int boot_from_config(const struct cli *c)
                 rc = VMM_EXIT_GENERIC;
                 goto out;
         }
-        rc = vmm_boot(&vmm, &cfg, err, sizeof(err));
+        rc = vmm_boot(&vmm, &cfg, &e);
         if (rc) {
-                log_error("Building VMM configured from cmdline json failed: %s", err);
+                log_error("Building VMM configured from cmdline json failed: %s", e.msg);
                 rc = VMM_EXIT_BAD_CONFIG;
                 goto out;
         }
@@ -417,12 +419,12 @@ struct api_run {
 /* --config-file with the API up: boot now, keep serving (exit 152 if the file is bad). */
 static int api_boot_from_file(const struct cli *c, struct api_run *r)
 {
-        char err[512] = "";
+        struct err e = ERR_INIT;
 
         if (load_config(c->config_file, &r->cfg))
                 return VMM_EXIT_BAD_CONFIG;
-        if (vmm_boot(&r->vmm, &r->cfg, err, sizeof(err))) {
-                log_error("Building VMM configured from cmdline json failed: %s", err);
+        if (vmm_boot(&r->vmm, &r->cfg, &e)) {
+                log_error("Building VMM configured from cmdline json failed: %s", e.msg);
                 return VMM_EXIT_BAD_CONFIG;
         }
         r->ctx.started = true;
@@ -488,13 +490,13 @@ out:
 /* Before any thread starts: every thread inherits no_new_privs and the SIGSYS handler. */
 static int setup_seccomp(struct cli *c)
 {
-        char err[256] = "";
+        struct err e = ERR_INIT;
 
         if (c->seccomp_filter)
                 c->seccomp = SECCOMP_POLICY_FILE;
-        if (seccomp_setup(c->seccomp, c->seccomp_filter, err, sizeof(err)) == 0)
+        if (seccomp_setup(c->seccomp, c->seccomp_filter, &e) == 0)
                 return 0;
-        log_error("Seccomp error: %s", err);
+        log_error("Seccomp error: %s", e.msg);
         return VMM_EXIT_GENERIC;
 }
 

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "api/http.h"
+#include "core/err.h"
 #include "vmm/config.h"
 #include "vmm/config_dev.h"
 
@@ -82,10 +83,9 @@ struct api_call {
 /* Post-boot device updates, provided by the device implementations (NULL: no device yet). */
 struct api_device_hooks {
         /* PATCH /drives/{id}: swap the backing file and/or the rate limiter. */
-        int (*update_drive)(struct vmm *vmm, const struct drive_update *u, char *err,
-                            size_t errlen);
+        int (*update_drive)(struct vmm *vmm, const struct drive_update *u, struct err *e);
         /* PATCH /network-interfaces/{id}: swap rate limiters. */
-        int (*update_net)(struct vmm *vmm, const struct net_update *u, char *err, size_t errlen);
+        int (*update_net)(struct vmm *vmm, const struct net_update *u, struct err *e);
 };
 
 /* What the handlers act on; owned by the VMM thread. */

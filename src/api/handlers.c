@@ -205,6 +205,7 @@ static void put_machine(struct api_ctx *ctx, struct api_call *call, bool patch)
 
 static void instance_start(struct api_ctx *ctx, struct api_call *call)
 {
+        struct err e = ERR_INIT;
         char err[512] = "";
         int rc;
 
@@ -222,7 +223,8 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
                 fail_with(call, "Start microvm error: ", "no VMM in this process");
                 return;
         }
-        rc = vmm_boot(ctx->vmm, ctx->cfg, err, sizeof(err));
+        rc = vmm_boot(ctx->vmm, ctx->cfg, &e);
+        snprintf(err, sizeof(err), "%s", e.msg);
         if (rc) {
                 fail_with(call, "Start microvm error: ", err);
                 return;
@@ -304,6 +306,7 @@ static void put_drive(struct api_ctx *ctx, struct api_call *call)
 static void patch_drive(struct api_ctx *ctx, struct api_call *call)
 {
         struct drive_update u;
+        struct err e = ERR_INIT;
         char err[512] = "";
         int rc;
 
@@ -319,7 +322,8 @@ static void patch_drive(struct api_ctx *ctx, struct api_call *call)
                          "Unable to patch the block device: " MSG_NOTFOUND
                          " Please verify the request arguments.");
         } else {
-                rc = ctx->hooks.update_drive(ctx->vmm, &u, err, sizeof(err));
+                rc = ctx->hooks.update_drive(ctx->vmm, &u, &e);
+                snprintf(err, sizeof(err), "%s", e.msg);
         }
         if (!rc)
                 rc = config_apply_drive_update(ctx->cfg, &u);
@@ -330,6 +334,7 @@ static void patch_drive(struct api_ctx *ctx, struct api_call *call)
 static void patch_net(struct api_ctx *ctx, struct api_call *call)
 {
         struct net_update u;
+        struct err e = ERR_INIT;
         char err[512] = "";
         int rc;
 
@@ -339,7 +344,8 @@ static void patch_net(struct api_ctx *ctx, struct api_call *call)
                 rc = -ENOENT;
                 snprintf(err, sizeof(err), "Unable to update the net device: " MSG_NOTFOUND);
         } else if (!rc) {
-                rc = ctx->hooks.update_net(ctx->vmm, &u, err, sizeof(err));
+                rc = ctx->hooks.update_net(ctx->vmm, &u, &e);
+                snprintf(err, sizeof(err), "%s", e.msg);
         }
         finish(call, rc, "Network config error: ", err);
 }

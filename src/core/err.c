@@ -7,17 +7,23 @@
 
 #include "core/text.h"
 
+int err_vset(struct err *e, int rc, const char *fmt, va_list ap)
+{
+        if (!e)
+                return rc;
+        e->rc = rc;
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        text_one_line(e->msg);
+        return rc;
+}
+
 int err_set(struct err *e, int rc, const char *fmt, ...)
 {
         va_list ap;
 
-        if (!e)
-                return rc;
-        e->rc = rc;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        rc = err_vset(e, rc, fmt, ap);
         va_end(ap);
-        text_one_line(e->msg);
         return rc;
 }
 
@@ -38,6 +44,11 @@ int err_prefix(struct err *e, const char *fmt, ...)
         e->msg[sizeof(e->msg) - 1] = '\0';
         text_one_line(e->msg);
         return e->rc;
+}
+
+int err_errno(struct err *e, int rc)
+{
+        return err_set(e, rc, "%s", strerror(-rc));
 }
 
 void err_clear(struct err *e)

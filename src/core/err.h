@@ -2,6 +2,7 @@
 #ifndef BRASA_CORE_ERR_H
 #define BRASA_CORE_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define ERR_MSG_MAX 1024
@@ -24,12 +25,19 @@ struct err {
 /* Sets *e to rc and the formatted message (made one line). Returns rc; e may be NULL. */
 int err_set(struct err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* err_set() for wrappers that take their own format and arguments (va_list). */
+int err_vset(struct err *e, int rc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 /*
  * Puts the formatted text in front of the message already in e, as Firecracker composes
  * "<outer error>: <inner error>" (the caller writes the separator into fmt). Returns e->rc
  * (0 when e is NULL).
  */
 int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* err_set() with strerror(-rc) as the message, for a failure with nothing more to say. */
+int err_errno(struct err *e, int rc);
 
 /* Resets *e to no error. */
 void err_clear(struct err *e);

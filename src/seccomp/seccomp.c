@@ -120,12 +120,12 @@ static int seccomp_install_handler(void)
         return sigaction(SIGSYS, &sa, NULL) < 0 ? -errno : 0;
 }
 
-static int seccomp_choose(enum seccomp_policy policy, const char *path, char *err, size_t errlen)
+static int seccomp_choose(enum seccomp_policy policy, const char *path, struct err *e)
 {
         int rc;
 
         if (policy == SECCOMP_POLICY_FILE) {
-                rc = seccomp_file_load(path, &seccomp_custom, err, errlen);
+                rc = seccomp_file_load(path, &seccomp_custom, e);
                 if (rc)
                         return rc;
                 seccomp_progs = seccomp_custom.progs;
@@ -139,24 +139,21 @@ static int seccomp_choose(enum seccomp_policy policy, const char *path, char *er
         return 0;
 }
 
-int seccomp_setup(enum seccomp_policy policy, const char *path, char *err, size_t errlen)
+int seccomp_setup(enum seccomp_policy policy, const char *path, struct err *e)
 {
         int rc;
 
-        rc = seccomp_choose(policy, path, err, errlen);
+        rc = seccomp_choose(policy, path, e);
         if (rc || !seccomp_on)
                 return rc;
         /* Inherited by every later thread; needed to filter without CAP_SYS_ADMIN. */
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "cannot set no_new_privs: %s", strerror(-rc));
-                return rc;
+                return err_set(e, rc, "cannot set no_new_privs: %s", strerror(-rc));
         }
         rc = seccomp_install_handler();
-        if (rc) {
-                snprintf(err, errlen, "cannot install the SIGSYS handler: %s", strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot install the SIGSYS handler: %s", strerror(-rc));
         /* glibc reads /etc/localtime on the first time conversion (log lines): do it unfiltered. */
         tzset();
         /*
@@ -164,10 +161,8 @@ int seccomp_setup(enum seccomp_policy policy, const char *path, char *err, size_
          * /proc/sys/vm/overcommit_memory (glibc's check_may_shrink_heap), at a
          * moment no filtered thread can predict. The main arena only uses brk/mmap.
          */
-        if (mallopt(M_ARENA_MAX, 1) != 1) {
-                snprintf(err, errlen, "cannot limit malloc to one arena");
-                return -EINVAL;
-        }
+        if (mallopt(M_ARENA_MAX, 1) != 1)
+                return err_set(e, -EINVAL, "cannot limit malloc to one arena");
         seccomp_hooks_init();
         return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "core/err.h"
 #include "seccomp/seccomp_filters.h"
 
 /* Exit code after a blocked syscall, as Firecracker's FcExitCode::BadSyscall. */
@@ -20,9 +21,9 @@ enum seccomp_policy {
  * no_new_privs and installs the SIGSYS handler. Call once from main() before
  * any other thread exists. Sanitizer builds turn filtering off (ASan and
  * LeakSanitizer need syscalls no policy should allow) and log that. Returns 0,
- * or -errno with one line in err (unreadable or malformed filter file).
+ * or -errno with one line in e (unreadable or malformed filter file).
  */
-int seccomp_setup(enum seccomp_policy policy, const char *path, char *err, size_t errlen);
+int seccomp_setup(enum seccomp_policy policy, const char *path, struct err *e);
 
 /*
  * Installs role's filter on the calling thread only (no TSYNC), after

@@ -52,47 +52,35 @@ static void decode_insns(const uint8_t *p, uint32_t n, struct sock_filter *out)
         }
 }
 
-static int parse_header(const uint8_t *buf, size_t len, char *err, size_t errlen)
+static int parse_header(const uint8_t *buf, size_t len, struct err *e)
 {
-        if (len < HEADER_LEN || memcmp(buf, SECCOMP_FILE_MAGIC, 8) != 0) {
-                snprintf(err, errlen, "not a brasa seccomp filter file (bad magic)");
-                return -EINVAL;
-        }
-        if (ld_le32(buf + 8) != SECCOMP_FILE_VERSION) {
-                snprintf(err, errlen, "unsupported filter file version %u", ld_le32(buf + 8));
-                return -EINVAL;
-        }
-        if (ld_le32(buf + 12) != SECCOMP_ROLE_COUNT) {
-                snprintf(err, errlen, "filter file must have %d thread entries, not %u",
-                         SECCOMP_ROLE_COUNT, ld_le32(buf + 12));
-                return -EINVAL;
-        }
+        if (len < HEADER_LEN || memcmp(buf, SECCOMP_FILE_MAGIC, 8) != 0)
+                return err_set(e, -EINVAL, "not a brasa seccomp filter file (bad magic)");
+        if (ld_le32(buf + 8) != SECCOMP_FILE_VERSION)
+                return err_set(e, -EINVAL, "unsupported filter file version %u", ld_le32(buf + 8));
+        if (ld_le32(buf + 12) != SECCOMP_ROLE_COUNT)
+                return err_set(e, -EINVAL, "filter file must have %d thread entries, not %u",
+                               SECCOMP_ROLE_COUNT, ld_le32(buf + 12));
         return 0;
 }
 
 /* Decodes the entry at *off into out->insns + *used. */
 static int parse_entry(const uint8_t *buf, size_t len, size_t *off, size_t *used,
-                       struct seccomp_file *out, char *err, size_t errlen)
+                       struct seccomp_file *out, struct err *e)
 {
         uint32_t n;
         int role;
 
-        if (len - *off < ENTRY_LEN) {
-                snprintf(err, errlen, "filter file is truncated");
-                return -EINVAL;
-        }
+        if (len - *off < ENTRY_LEN)
+                return err_set(e, -EINVAL, "filter file is truncated");
         role = role_of(buf + *off);
-        if (role < 0 || out->progs[role].insns) {
-                snprintf(err, errlen, "unknown or repeated thread name in filter file");
-                return -EINVAL;
-        }
+        if (role < 0 || out->progs[role].insns)
+                return err_set(e, -EINVAL, "unknown or repeated thread name in filter file");
         n = ld_le32(buf + *off + SECCOMP_FILE_NAME_LEN);
         *off += ENTRY_LEN;
-        if (n > SECCOMP_FILE_MAX_INSNS || (size_t)n * INSN_LEN > len - *off) {
-                snprintf(err, errlen, "bad instruction count %u for thread %s", n,
-                         role_names[role]);
-                return -EINVAL;
-        }
+        if (n > SECCOMP_FILE_MAX_INSNS || (size_t)n * INSN_LEN > len - *off)
+                return err_set(e, -EINVAL, "bad instruction count %u for thread %s", n,
+                               role_names[role]);
         decode_insns(buf + *off, n, out->insns + *used);
         out->progs[role] = (struct seccomp_prog){out->insns + *used, n};
         *off += (size_t)n * INSN_LEN;
@@ -100,28 +88,23 @@ static int parse_entry(const uint8_t *buf, size_t len, size_t *off, size_t *used
         return 0;
 }
 
-int seccomp_file_parse(const uint8_t *buf, size_t len, struct seccomp_file *out, char *err,
-                       size_t errlen)
+int seccomp_file_parse(const uint8_t *buf, size_t len, struct seccomp_file *out, struct err *e)
 {
         size_t off = HEADER_LEN, used = 0;
         int i, rc;
 
         memset(out, 0, sizeof(*out));
-        rc = parse_header(buf, len, err, errlen);
+        rc = parse_header(buf, len, e);
         if (rc)
                 return rc;
         /* Room for every instruction the file could hold (+1: never malloc(0)). */
         out->insns = calloc((len - HEADER_LEN) / INSN_LEN + 1, sizeof(*out->insns));
-        if (!out->insns) {
-                snprintf(err, errlen, "out of memory");
-                return -ENOMEM;
-        }
+        if (!out->insns)
+                return err_set(e, -ENOMEM, "out of memory");
         for (i = 0; i < SECCOMP_ROLE_COUNT && rc == 0; i++)
-                rc = parse_entry(buf, len, &off, &used, out, err, errlen);
-        if (rc == 0 && off != len) {
-                snprintf(err, errlen, "filter file has %zu trailing bytes", len - off);
-                rc = -EINVAL;
-        }
+                rc = parse_entry(buf, len, &off, &used, out, e);
+        if (rc == 0 && off != len)
+                rc = err_set(e, -EINVAL, "filter file has %zu trailing bytes", len - off);
         if (rc)
                 seccomp_file_free(out);
         return rc;
@@ -143,7 +126,7 @@ static int read_bounded(int fd, uint8_t *buf, size_t max, size_t *len)
         return 0;
 }
 
-int seccomp_file_load(const char *path, struct seccomp_file *out, char *err, size_t errlen)
+int seccomp_file_load(const char *path, struct seccomp_file *out, struct err *e)
 {
         size_t max = SECCOMP_FILE_MAX_SIZE + 1, len;
         uint8_t *buf;
@@ -153,21 +136,18 @@ int seccomp_file_load(const char *path, struct seccomp_file *out, char *err, siz
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "cannot open seccomp filter file %s: %s", path,
-                         strerror(-rc));
-                return rc;
+                return err_set(e, rc, "cannot open seccomp filter file %s: %s", path,
+                               strerror(-rc));
         }
         buf = malloc(max);
         rc = buf ? read_bounded(fd, buf, max, &len) : -ENOMEM;
         close(fd);
         if (rc) {
-                snprintf(err, errlen, "cannot read seccomp filter file %s: %s", path,
-                         strerror(-rc));
+                err_set(e, rc, "cannot read seccomp filter file %s: %s", path, strerror(-rc));
         } else if (len == max) {
-                rc = -EFBIG;
-                snprintf(err, errlen, "seccomp filter file %s is too large", path);
+                rc = err_set(e, -EFBIG, "seccomp filter file %s is too large", path);
         } else {
-                rc = seccomp_file_parse(buf, len, out, err, errlen);
+                rc = seccomp_file_parse(buf, len, out, e);
         }
         free(buf);
         return rc;

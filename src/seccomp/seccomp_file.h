@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "seccomp/seccomp_filters.h"
 
 #define SECCOMP_FILE_MAGIC     "BRASABPF"
@@ -26,16 +27,15 @@ struct seccomp_file {
  * name, a 32-bit instruction count (0..4096; 0 = no filter for that role) and
  * the struct sock_filter instructions, all little-endian, with no trailing
  * bytes. The kernel checks the BPF itself when the filter is installed.
- * Returns 0 or -EINVAL with one line in err; on failure out owns nothing.
+ * Returns 0 or -EINVAL with one line in e; on failure out owns nothing.
  */
-int seccomp_file_parse(const uint8_t *buf, size_t len, struct seccomp_file *out, char *err,
-                       size_t errlen);
+int seccomp_file_parse(const uint8_t *buf, size_t len, struct seccomp_file *out, struct err *e);
 
 /*
  * Reads and parses the filter file at path (at most SECCOMP_FILE_MAX_SIZE
- * bytes). Returns 0 or -errno with one line in err.
+ * bytes). Returns 0 or -errno with one line in e.
  */
-int seccomp_file_load(const char *path, struct seccomp_file *out, char *err, size_t errlen);
+int seccomp_file_load(const char *path, struct seccomp_file *out, struct err *e);
 
 /* Releases what seccomp_file_parse() or seccomp_file_load() allocated. */
 void seccomp_file_free(struct seccomp_file *f);

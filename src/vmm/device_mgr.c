@@ -110,33 +110,28 @@ static int slot_wire(struct device_mgr *dm, struct mmio_slot *s)
         return bus_add(dm->mmio, &bd);
 }
 
-int device_mgr_attach_virtio(struct device_mgr *dm, struct virtio_dev *dev, char *err,
-                             size_t errlen)
+int device_mgr_attach_virtio(struct device_mgr *dm, struct virtio_dev *dev, struct err *e)
 {
         struct mmio_slot *s;
         int rc;
 
-        if (dm->nr_slots >= DEVICE_MGR_MAX_VIRTIO) {
-                snprintf(err, errlen, "cannot attach %s: all %u virtio-mmio slots are in use",
-                         dev->name, DEVICE_MGR_MAX_VIRTIO);
-                return -ENOSPC;
-        }
+        if (dm->nr_slots >= DEVICE_MGR_MAX_VIRTIO)
+                return err_set(e, -ENOSPC, "cannot attach %s: all %u virtio-mmio slots are in use",
+                               dev->name, DEVICE_MGR_MAX_VIRTIO);
         s = &dm->slots[dm->nr_slots++]; /* counted now so destroy() cleans up a half-wired slot */
         s->dev = dev;
         s->base = LAYOUT_VIRTIO_MMIO_START + (uint64_t)(dm->nr_slots - 1) * LAYOUT_VIRTIO_MMIO_SIZE;
         s->gsi = LAYOUT_IRQ_VIRTIO_BASE + dm->nr_slots - 1;
         s->irq_fd = -1;
         rc = slot_wire(dm, s);
-        if (rc) {
-                snprintf(err, errlen, "cannot attach %s: %s", dev->name, strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot attach %s: %s", dev->name, strerror(-rc));
         rc = cmdline_add(dm, "virtio_mmio.device=%lluK@0x%llx:%u",
                          (unsigned long long)(LAYOUT_VIRTIO_MMIO_SIZE >> 10),
                          (unsigned long long)s->base, s->gsi);
         if (rc)
-                snprintf(err, errlen, "kernel command line is too long");
-        return rc;
+                return err_set(e, rc, "kernel command line is too long");
+        return 0;
 }
 
 /* A value that stays one word of the kernel command line: printable, no spaces or quotes. */
@@ -195,8 +190,7 @@ static struct net_params net_params_of(const struct net_cfg *c)
         return p;
 }
 
-int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, char *err,
-                             size_t errlen)
+int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
 {
         struct virtio_blk *b;
         unsigned int i;
@@ -206,19 +200,18 @@ int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg,
                 const struct drive_cfg *d = &cfg->drives[i];
                 struct blk_params p = blk_params_of(d);
 
-                rc = virtio_blk_create(&b, &p, dm->mem, dm->loop, err, errlen);
+                rc = virtio_blk_create(&b, &p, dm->mem, dm->loop, e);
                 if (rc)
                         return rc;
                 dm->blocks[dm->nr_blocks++] = b;
                 rc = d->is_root_device ? root_cmdline(dm, d) : 0;
                 if (rc == -EINVAL)
-                        snprintf(err, errlen, "partuuid %s is not one command-line word",
-                                 d->partuuid);
+                        err_set(e, rc, "partuuid %s is not one command-line word", d->partuuid);
                 else if (rc)
-                        snprintf(err, errlen, "kernel command line is too long");
+                        err_set(e, rc, "kernel command line is too long");
                 if (rc)
                         return rc;
-                rc = device_mgr_attach_virtio(dm, &b->dev, err, errlen);
+                rc = device_mgr_attach_virtio(dm, &b->dev, e);
                 if (rc)
                         return rc;
                 log_info("Attached drive %s (%s, %llu sectors%s) at 0x%llx, GSI %u", d->drive_id,
@@ -230,8 +223,7 @@ int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg,
         return 0;
 }
 
-int device_mgr_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, char *err,
-                           size_t errlen)
+int device_mgr_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
 {
         struct virtio_net *n;
         unsigned int i;
@@ -240,11 +232,11 @@ int device_mgr_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, c
         for (i = 0; i < cfg->nr_nets; i++) {
                 struct net_params p = net_params_of(&cfg->nets[i]);
 
-                rc = virtio_net_create(&n, &p, dm->mem, dm->loop, err, errlen);
+                rc = virtio_net_create(&n, &p, dm->mem, dm->loop, e);
                 if (rc)
                         return rc;
                 dm->nets[dm->nr_nets++] = n;
-                rc = device_mgr_attach_virtio(dm, &n->dev, err, errlen);
+                rc = device_mgr_attach_virtio(dm, &n->dev, e);
                 if (rc)
                         return rc;
                 log_info("Attached network interface %s (tap %s) at 0x%llx, GSI %u",

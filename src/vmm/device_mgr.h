@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "arch/x86_64/layout.h"
+#include "core/err.h"
 #include "core/evloop.h"
 #include "core/guest_mem.h"
 #include "devices/bus.h"
@@ -56,25 +57,22 @@ void device_mgr_init(struct device_mgr *dm, struct kvm_vm *vm, struct bus *mmio,
  * (QueueNotify, 4 bytes, datamatch = queue index) watched by the VMM loop, the bus
  * window, and "virtio_mmio.device=4K@0x<base>:<gsi>" appended to the command-line
  * additions. dev stays owned by the caller and must outlive the manager.
- * Returns 0 or -errno (-ENOSPC past 19 devices) with one line in err.
+ * Returns 0 or -errno (-ENOSPC past 19 devices) with one line in e.
  */
-int device_mgr_attach_virtio(struct device_mgr *dm, struct virtio_dev *dev, char *err,
-                             size_t errlen);
+int device_mgr_attach_virtio(struct device_mgr *dm, struct virtio_dev *dev, struct err *e);
 
 /*
  * Creates and attaches every drive of cfg in its order (the root device is first), adding
  * "root=/dev/vda" or "root=PARTUUID=<uuid>" and "rw"/"ro" for the root device before its
- * virtio_mmio entry, as Firecracker does. Returns 0 or -errno with one line in err.
+ * virtio_mmio entry, as Firecracker does. Returns 0 or -errno with one line in e.
  */
-int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, char *err,
-                             size_t errlen);
+int device_mgr_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
 
 /*
  * Creates and attaches every network interface of cfg in its order, after the drives
- * (Firecracker's order). Returns 0 or -errno with one line in err.
+ * (Firecracker's order). Returns 0 or -errno with one line in e.
  */
-int device_mgr_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, char *err,
-                           size_t errlen);
+int device_mgr_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
 
 /* The network device of interface id, or NULL. */
 struct virtio_net *device_mgr_find_net(const struct device_mgr *dm, const char *id);

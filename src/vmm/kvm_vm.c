@@ -26,48 +26,41 @@ static const struct {
     {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
 };
 
-static int kvm_check_caps(int kvm_fd, char *err, size_t errlen)
+static int kvm_check_caps(int kvm_fd, struct err *e)
 {
         size_t i;
 
         for (i = 0; i < sizeof(kvm_required_caps) / sizeof(kvm_required_caps[0]); i++) {
-                if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, kvm_required_caps[i].cap) <= 0) {
-                        snprintf(err, errlen, "KVM capability %s is missing",
-                                 kvm_required_caps[i].name);
-                        return -ENOTSUP;
-                }
+                if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, kvm_required_caps[i].cap) <= 0)
+                        return err_set(e, -ENOTSUP, "KVM capability %s is missing",
+                                       kvm_required_caps[i].name);
         }
         return 0;
 }
 
-static int kvm_vm_open(struct kvm_vm *vm, char *err, size_t errlen)
+static int kvm_vm_open(struct kvm_vm *vm, struct err *e)
 {
         int ver, rc;
 
         vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (vm->kvm_fd < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "cannot open /dev/kvm: %s", strerror(-rc));
-                return rc;
+                return err_set(e, rc, "cannot open /dev/kvm: %s", strerror(-rc));
         }
         ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-        if (ver != KVM_API_VERSION) {
-                snprintf(err, errlen, "unsupported KVM API version %d", ver);
-                return -ENOTSUP;
-        }
-        rc = kvm_check_caps(vm->kvm_fd, err, errlen);
+        if (ver != KVM_API_VERSION)
+                return err_set(e, -ENOTSUP, "unsupported KVM API version %d", ver);
+        rc = kvm_check_caps(vm->kvm_fd, e);
         if (rc)
                 return rc;
         rc = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-        if (rc <= 0) {
-                snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE failed");
-                return -EINVAL;
-        }
+        if (rc <= 0)
+                return err_set(e, -EINVAL, "KVM_GET_VCPU_MMAP_SIZE failed");
         vm->run_size = (size_t)rc;
         return 0;
 }
 
-static int kvm_vm_setup(struct kvm_vm *vm, char *err, size_t errlen)
+static int kvm_vm_setup(struct kvm_vm *vm, struct err *e)
 {
         struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
         const char *what;
@@ -83,25 +76,24 @@ static int kvm_vm_setup(struct kvm_vm *vm, char *err, size_t errlen)
                 goto fail;
         return 0;
 fail:
-        snprintf(err, errlen, "%s failed: %s", what, strerror(errno));
-        return -errno;
+        return err_set(e, -errno, "%s failed: %s", what, strerror(errno));
 }
 
-int kvm_vm_create(struct kvm_vm *vm, char *err, size_t errlen)
+int kvm_vm_create(struct kvm_vm *vm, struct err *e)
 {
         int rc;
 
         vm->kvm_fd = vm->vm_fd = -1;
-        rc = kvm_vm_open(vm, err, errlen);
+        rc = kvm_vm_open(vm, e);
         if (rc)
                 goto out_close;
         vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
         if (vm->vm_fd < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(-rc));
+                err_set(e, rc, "KVM_CREATE_VM failed: %s", strerror(-rc));
                 goto out_close;
         }
-        rc = kvm_vm_setup(vm, err, errlen);
+        rc = kvm_vm_setup(vm, e);
         if (rc)
                 goto out_close;
         return 0;

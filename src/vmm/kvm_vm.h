@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/guest_mem.h"
 
 struct kvm_vm {
@@ -19,7 +20,7 @@ struct kvm_vm {
  * creates the VM with its TSS, in-kernel irqchip (PIC + IOAPIC) and PIT.
  * On failure fills err with one line naming the cause. Returns 0 or -errno.
  */
-int kvm_vm_create(struct kvm_vm *vm, char *err, size_t errlen);
+int kvm_vm_create(struct kvm_vm *vm, struct err *e);
 
 /* Registers every region of mem as a memory slot. Returns 0 or -errno. */
 int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem);

@@ -72,7 +72,7 @@ struct kvm_cpuid2 *vcpu_supported_cpuid(struct kvm_vm *vm)
         return c;
 }
 
-static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, char *err, size_t errlen)
+static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, struct err *e)
 {
         size_t bytes =
             sizeof(struct kvm_cpuid2) + VCPU_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2);
@@ -86,31 +86,31 @@ static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, char *er
                sizeof(*c) + boot->supported_cpuid->nent * sizeof(c->entries[0]));
         rc = cpuid_normalize(c, VCPU_CPUID_CAPACITY, v->index, boot->nr_vcpus);
         if (rc) {
-                snprintf(err, errlen, "CPUID normalization failed: %s", strerror(-rc));
+                err_set(e, rc, "CPUID normalization failed: %s", strerror(-rc));
                 goto out;
         }
         if (boot->pvm_template)
                 cpuid_apply_pvm_template(c);
         if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "KVM_SET_CPUID2 failed: %s", strerror(-rc));
+                err_set(e, rc, "KVM_SET_CPUID2 failed: %s", strerror(-rc));
         }
 out:
         free(c);
         return rc;
 }
 
-int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, char *err, size_t errlen)
+int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, struct err *e)
 {
         int rc;
 
-        rc = vcpu_set_cpuid(v, boot, err, errlen);
+        rc = vcpu_set_cpuid(v, boot, e);
         if (rc)
                 return rc;
         rc = regs_setup_vcpu(v->fd, boot->pvh, boot->entry, v->index == 0);
         if (rc)
-                snprintf(err, errlen, "vCPU %u register setup failed: %s", v->index, strerror(-rc));
-        return rc;
+                return err_set(e, rc, "vCPU %u register setup failed: %s", v->index, strerror(-rc));
+        return 0;
 }
 
 static int vcpu_handle_io(struct vcpu *v)

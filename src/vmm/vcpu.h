@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/guest_mem.h"
 #include "devices/bus.h"
 #include "vmm/kvm_vm.h"
@@ -54,7 +55,7 @@ int vcpu_create(struct vcpu *v, struct kvm_vm *vm, unsigned int index, const str
  * Sets CPUID (normalized, plus the kvm_pvm template when asked), MSRs,
  * registers, FPU and LAPIC for boot. Returns 0 or -errno; err names the step.
  */
-int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, char *err, size_t errlen);
+int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, struct err *e);
 
 /* Starts the vCPU thread ("fc_vcpu N"). Returns 0 or -errno. */
 int vcpu_start(struct vcpu *v);

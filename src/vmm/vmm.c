@@ -35,7 +35,7 @@ static void vmm_i8042_reset(void *ctx)
         vmm_request_exit(ctx, VMM_EXIT_OK);
 }
 
-static int vmm_check_host_memory(uint64_t bytes, char *err, size_t errlen)
+static int vmm_check_host_memory(uint64_t bytes, struct err *e)
 {
         struct sysinfo si;
         uint64_t host;
@@ -43,56 +43,49 @@ static int vmm_check_host_memory(uint64_t bytes, char *err, size_t errlen)
         if (sysinfo(&si) < 0)
                 return 0; /* can't tell: let mmap decide */
         host = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
-        if (bytes > host) {
-                snprintf(err, errlen,
-                         "mem_size_mib %llu exceeds the host's memory (%llu MiB RAM + swap)",
-                         (unsigned long long)(bytes >> 20), (unsigned long long)(host >> 20));
-                return -ENOMEM;
-        }
+        if (bytes > host)
+                return err_set(e, -ENOMEM,
+                               "mem_size_mib %llu exceeds the host's memory (%llu MiB RAM + swap)",
+                               (unsigned long long)(bytes >> 20), (unsigned long long)(host >> 20));
         return 0;
 }
 
-static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen)
+static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
         uint64_t bytes = cfg->machine.mem_size_mib << 20;
         int rc;
 
-        rc = vmm_check_host_memory(bytes, err, errlen);
+        rc = vmm_check_host_memory(bytes, e);
         if (rc)
                 return rc;
         rc = mem_layout_map(&vmm->mem, NULL, bytes);
-        if (rc) {
-                snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
-                         (unsigned long long)cfg->machine.mem_size_mib, strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot map %llu MiB of guest memory: %s",
+                               (unsigned long long)cfg->machine.mem_size_mib, strerror(-rc));
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem);
         if (rc)
-                snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
-        return rc;
+                return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
+        return 0;
 }
 
-static int vmm_add_dev(struct bus *bus, const struct bus_dev *dev, const char *name, char *err,
-                       size_t errlen)
+static int vmm_add_dev(struct bus *bus, const struct bus_dev *dev, const char *name, struct err *e)
 {
         int rc = bus_add(bus, dev);
 
         if (rc)
-                snprintf(err, errlen, "cannot attach %s: %s", name, strerror(-rc));
-        return rc;
+                return err_set(e, rc, "cannot attach %s: %s", name, strerror(-rc));
+        return 0;
 }
 
-static int vmm_setup_legacy(struct vmm *vmm, const struct vmm_opts *opts, char *err, size_t errlen)
+static int vmm_setup_legacy(struct vmm *vmm, const struct vmm_opts *opts, struct err *e)
 {
         struct bus_dev dev;
         int rc;
 
         vmm->serial_irq_fd = kvm_vm_irqfd(&vmm->vm, LAYOUT_IRQ_COM1);
         vmm->i8042_irq_fd = kvm_vm_irqfd(&vmm->vm, LAYOUT_IRQ_I8042);
-        if (vmm->serial_irq_fd < 0 || vmm->i8042_irq_fd < 0) {
-                snprintf(err, errlen, "KVM_IRQFD failed for the legacy devices");
-                return -EINVAL;
-        }
+        if (vmm->serial_irq_fd < 0 || vmm->i8042_irq_fd < 0)
+                return err_set(e, -EINVAL, "KVM_IRQFD failed for the legacy devices");
         rc = serial_init(&vmm->serial, STDOUT_FILENO, vmm->serial_irq_fd);
         if (rc)
                 goto fail;
@@ -102,19 +95,18 @@ static int vmm_setup_legacy(struct vmm *vmm, const struct vmm_opts *opts, char *
                 goto fail;
         vmm->i8042_ready = true;
         dev = serial_bus_dev(&vmm->serial);
-        rc = vmm_add_dev(&vmm->pio, &dev, "serial", err, errlen);
+        rc = vmm_add_dev(&vmm->pio, &dev, "serial", e);
         if (rc)
                 return rc;
         dev = i8042_bus_dev(&vmm->i8042);
-        rc = vmm_add_dev(&vmm->pio, &dev, "i8042", err, errlen);
+        rc = vmm_add_dev(&vmm->pio, &dev, "i8042", e);
         if (rc || !opts->boot_timer)
                 return rc;
         boot_timer_init(&vmm->boot_timer, &vmm->start_wall, &vmm->start_cpu);
         dev = boot_timer_bus_dev(&vmm->boot_timer);
-        return vmm_add_dev(&vmm->mmio, &dev, "boot timer", err, errlen);
+        return vmm_add_dev(&vmm->mmio, &dev, "boot timer", e);
 fail:
-        snprintf(err, errlen, "cannot set up legacy devices: %s", strerror(-rc));
-        return rc;
+        return err_set(e, rc, "cannot set up legacy devices: %s", strerror(-rc));
 }
 
 static bool vmm_want_pvm_template(const struct vmm_opts *opts)
@@ -132,7 +124,7 @@ static bool vmm_want_pvm_template(const struct vmm_opts *opts)
 
 static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
                            const struct vmm_opts *opts, const struct vmm_boot_result *boot,
-                           char *err, size_t errlen)
+                           struct err *e)
 {
         struct vcpu_boot vb = {
             .pvh = boot->pvh,
@@ -145,19 +137,17 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
         int rc = 0;
 
         cpuid = vcpu_supported_cpuid(&vmm->vm);
-        if (!cpuid) {
-                snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID failed");
-                return -EINVAL;
-        }
+        if (!cpuid)
+                return err_set(e, -EINVAL, "KVM_GET_SUPPORTED_CPUID failed");
         vb.supported_cpuid = cpuid;
         for (i = 0; i < cfg->machine.vcpu_count && !rc; i++) {
                 rc = vcpu_create(&vmm->vcpus[i], &vmm->vm, i, &vmm->vcpu_env);
                 if (rc) {
-                        snprintf(err, errlen, "cannot create vCPU %u: %s", i, strerror(-rc));
+                        err_set(e, rc, "cannot create vCPU %u: %s", i, strerror(-rc));
                         break;
                 }
                 vmm->nr_vcpus = i + 1;
-                rc = vcpu_configure(&vmm->vcpus[i], &vb, err, errlen);
+                rc = vcpu_configure(&vmm->vcpus[i], &vb, e);
         }
         free(cpuid);
         return rc;
@@ -192,22 +182,18 @@ bool vmm_started(const struct vmm *vmm)
         return vmm->started;
 }
 
-int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, char *err, size_t errlen)
+int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *e)
 {
         struct virtio_blk *b;
         int rc;
 
-        if (!vmm->started) {
-                snprintf(err, errlen, "the microVM is not running");
-                return -EAGAIN;
-        }
+        if (!vmm->started)
+                return err_set(e, -EAGAIN, "the microVM is not running");
         b = device_mgr_find_drive(&vmm->devices, u->drive_id);
-        if (!b) {
-                snprintf(err, errlen, "no drive with id %s", u->drive_id);
-                return -ENOENT;
-        }
+        if (!b)
+                return err_set(e, -ENOENT, "no drive with id %s", u->drive_id);
         if (u->path_on_host) {
-                rc = virtio_blk_update_path(b, u->path_on_host, err, errlen);
+                rc = virtio_blk_update_path(b, u->path_on_host, e);
                 if (rc)
                         return rc;
         }
@@ -216,51 +202,47 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, char *err, s
         return 0;
 }
 
-int vmm_update_net(struct vmm *vmm, const struct net_update *u, char *err, size_t errlen)
+int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e)
 {
         struct virtio_net *n;
 
-        if (!vmm->started) {
-                snprintf(err, errlen, "the microVM is not running");
-                return -EAGAIN;
-        }
+        if (!vmm->started)
+                return err_set(e, -EAGAIN, "the microVM is not running");
         n = device_mgr_find_net(&vmm->devices, u->iface_id);
-        if (!n) {
-                snprintf(err, errlen, "no network interface with id %s", u->iface_id);
-                return -ENOENT;
-        }
+        if (!n)
+                return err_set(e, -ENOENT, "no network interface with id %s", u->iface_id);
         virtio_net_update_rate_limiters(n, &u->rx, &u->tx);
         return 0;
 }
 
-static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen)
+static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
         struct vmm_boot_result boot;
         int rc;
 
-        rc = kvm_vm_create(&vmm->vm, err, errlen);
+        rc = kvm_vm_create(&vmm->vm, e);
         if (rc)
                 return rc;
-        rc = vmm_setup_memory(vmm, cfg, err, errlen);
+        rc = vmm_setup_memory(vmm, cfg, e);
         if (rc)
                 return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
-        rc = device_mgr_attach_drives(&vmm->devices, cfg, err, errlen);
+        rc = device_mgr_attach_drives(&vmm->devices, cfg, e);
         if (rc)
                 return rc;
-        rc = device_mgr_attach_nets(&vmm->devices, cfg, err, errlen);
+        rc = device_mgr_attach_nets(&vmm->devices, cfg, e);
         if (rc)
                 return rc;
-        rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, err, errlen);
+        rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, e);
         if (rc)
                 return rc;
-        rc = vmm_setup_legacy(vmm, &vmm->opts, err, errlen);
+        rc = vmm_setup_legacy(vmm, &vmm->opts, e);
         if (rc)
                 return rc;
-        return vmm_setup_vcpus(vmm, cfg, &vmm->opts, &boot, err, errlen);
+        return vmm_setup_vcpus(vmm, cfg, &vmm->opts, &boot, e);
 }
 
-int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen)
+int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
         int rc;
 
@@ -269,9 +251,9 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t err
         /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
         clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
-        rc = vmm_build(vmm, cfg, err, errlen);
+        rc = vmm_build(vmm, cfg, e);
         if (rc == 0)
-                rc = vmm_start(vmm, err, errlen);
+                rc = vmm_start(vmm, e);
         if (rc) {
                 vmm_release_vm(vmm);
                 return rc;

@@ -9,6 +9,7 @@
 
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/layout.h"
+#include "core/err.h"
 #include "core/evloop.h"
 #include "core/guest_mem.h"
 #include "devices/bus.h"
@@ -81,11 +82,11 @@ int vmm_init(struct vmm *vmm, const struct vmm_opts *opts);
 /*
  * Builds the microVM described by cfg (KVM VM, memory, kernel, initrd, boot
  * structures, legacy devices, vCPUs), hooks up console input and starts the
- * vCPUs. Runs on the VMM thread, after vmm_init(). On failure, err holds one
+ * vCPUs. Runs on the VMM thread, after vmm_init(). On failure, e holds one
  * line and everything this call acquired is released; the VMM stays usable
  * (not started). Returns 0, -EALREADY when already started, or -errno.
  */
-int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, char *err, size_t errlen);
+int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e);
 
 /* True once vmm_boot() succeeded. */
 bool vmm_started(const struct vmm *vmm);
@@ -105,16 +106,16 @@ void vmm_destroy(struct vmm *vmm);
  * mode, after in-flight I/O on the old one finished; the guest gets a config-change
  * interrupt and reads the new capacity. u->rate_limiter (when has_rate_limiter) updates
  * the buckets as Firecracker does. Nothing changes when the new file cannot be opened.
- * Returns 0, -ENOENT (no such drive), -EAGAIN (not started) or -errno, with one line in err.
+ * Returns 0, -ENOENT (no such drive), -EAGAIN (not started) or -errno, with one line in e.
  */
-int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, char *err, size_t errlen);
+int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *e);
 
 /*
  * PATCH /network-interfaces/{id} after boot, on the VMM thread (the API's update_net
  * hook): applies the RX and TX rate-limiter updates as Firecracker does.
- * Returns 0, -ENOENT (no such interface) or -EAGAIN (not started), with one line in err.
+ * Returns 0, -ENOENT (no such interface) or -EAGAIN (not started), with one line in e.
  */
-int vmm_update_net(struct vmm *vmm, const struct net_update *u, char *err, size_t errlen);
+int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

@@ -33,7 +33,7 @@ static int read_all(int fd, uint8_t *buf, size_t len)
 }
 
 int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *len,
-                  char *err, size_t errlen)
+                  struct err *e)
 {
         struct stat st;
         int fd, rc;
@@ -42,30 +42,27 @@ int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **bu
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "cannot open %s %s: %s", what, path, strerror(-rc));
-                return rc;
+                return err_set(e, rc, "cannot open %s %s: %s", what, path, strerror(-rc));
         }
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                snprintf(err, errlen, "%s %s is not a regular file", what, path);
-                rc = -EINVAL;
+                rc = err_set(e, -EINVAL, "%s %s is not a regular file", what, path);
                 goto out;
         }
         if ((uint64_t)st.st_size > max) {
-                snprintf(err, errlen, "%s %s is too large: %lld bytes, guest memory is %llu bytes",
-                         what, path, (long long)st.st_size, (unsigned long long)max);
-                rc = -E2BIG;
+                rc =
+                    err_set(e, -E2BIG, "%s %s is too large: %lld bytes, guest memory is %llu bytes",
+                            what, path, (long long)st.st_size, (unsigned long long)max);
                 goto out;
         }
         *len = (size_t)st.st_size;
         *buf = malloc(*len ? *len : 1);
         if (!*buf) {
-                rc = -ENOMEM;
-                snprintf(err, errlen, "cannot allocate %zu bytes for %s", *len, what);
+                rc = err_set(e, -ENOMEM, "cannot allocate %zu bytes for %s", *len, what);
                 goto out;
         }
         rc = read_all(fd, *buf, *len);
         if (rc) {
-                snprintf(err, errlen, "cannot read %s %s: %s", what, path, strerror(-rc));
+                err_set(e, rc, "cannot read %s %s: %s", what, path, strerror(-rc));
                 free(*buf);
                 *buf = NULL;
         }
@@ -75,37 +72,35 @@ out:
 }
 
 static int load_kernel(const struct guest_mem *mem, const char *path, struct kernel_info *ki,
-                       char *err, size_t errlen)
+                       struct err *e)
 {
-        char why[256] = "";
         uint8_t *img;
         size_t len;
         int rc;
 
-        rc = vmm_read_file("kernel image", path, mem->total_bytes, &img, &len, err, errlen);
+        rc = vmm_read_file("kernel image", path, mem->total_bytes, &img, &len, e);
         if (rc)
                 return rc;
-        rc = kernel_load(mem, img, len, ki, why, sizeof(why));
+        rc = kernel_load(mem, img, len, ki, e);
         if (rc)
-                snprintf(err, errlen, "cannot load kernel image %s: %s", path, why);
+                err_prefix(e, "cannot load kernel image %s: ", path);
         free(img);
         return rc;
 }
 
 static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t kernel_end,
-                       uint64_t *gpa, uint64_t *size, char *err, size_t errlen)
+                       uint64_t *gpa, uint64_t *size, struct err *e)
 {
-        char why[256] = "";
         uint8_t *img;
         size_t len;
         int rc;
 
-        rc = vmm_read_file("initrd", path, mem->total_bytes, &img, &len, err, errlen);
+        rc = vmm_read_file("initrd", path, mem->total_bytes, &img, &len, e);
         if (rc)
                 return rc;
-        rc = initrd_load(mem, img, len, kernel_end, gpa, why, sizeof(why));
+        rc = initrd_load(mem, img, len, kernel_end, gpa, e);
         if (rc)
-                snprintf(err, errlen, "cannot load initrd %s: %s", path, why);
+                err_prefix(e, "cannot load initrd %s: ", path);
         *size = len;
         free(img);
         return rc;
@@ -113,7 +108,7 @@ static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t k
 
 /* The user's boot_args, then brasa's additions (devices, root=): never the other way round. */
 static int build_cmdline(const struct vm_config *cfg, const char *extra, char *out, size_t outlen,
-                         char *err, size_t errlen)
+                         struct err *e)
 {
         const char *user = cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS;
         int n;
@@ -122,68 +117,60 @@ static int build_cmdline(const struct vm_config *cfg, const char *extra, char *o
                 n = snprintf(out, outlen, "%s%s%s", user, user[0] ? " " : "", extra);
         else
                 n = snprintf(out, outlen, "%s", user);
-        if (n < 0 || (size_t)n >= outlen) {
-                snprintf(err, errlen, "kernel command line is too long: max %llu bytes",
-                         LAYOUT_CMDLINE_MAX_SIZE - 1);
-                return -E2BIG;
-        }
+        if (n < 0 || (size_t)n >= outlen)
+                return err_set(e, -E2BIG, "kernel command line is too long: max %llu bytes",
+                               LAYOUT_CMDLINE_MAX_SIZE - 1);
         return 0;
 }
 
 static int write_boot_structures(const struct guest_mem *mem, const struct vm_config *cfg,
                                  const char *cmdline_extra, const struct kernel_info *ki,
-                                 uint64_t initrd_gpa, uint64_t initrd_size, char *err,
-                                 size_t errlen)
+                                 uint64_t initrd_gpa, uint64_t initrd_size, struct err *e)
 {
         char cmdline[2 * LAYOUT_CMDLINE_MAX_SIZE];
         size_t cmdline_len;
         int rc;
 
-        rc = build_cmdline(cfg, cmdline_extra, cmdline, sizeof(cmdline), err, errlen);
+        rc = build_cmdline(cfg, cmdline_extra, cmdline, sizeof(cmdline), e);
         if (rc)
                 return rc;
         cmdline_len = strlen(cmdline);
-        rc = cmdline_write(mem, cmdline, err, errlen);
+        rc = cmdline_write(mem, cmdline, e);
         if (rc)
                 return rc;
         if (ki->proto == BOOT_PROTO_PVH)
                 rc = pvh_start_info_write(mem, cmdline_len, initrd_gpa, initrd_size);
         else
                 rc = zero_page_write(mem, ki, cmdline_len, initrd_gpa, initrd_size);
-        if (rc) {
-                snprintf(err, errlen, "cannot write boot parameters: %s", strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot write boot parameters: %s", strerror(-rc));
         rc = mptable_write(mem, cfg->machine.vcpu_count);
-        if (rc) {
-                snprintf(err, errlen, "cannot write MP table: %s", strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot write MP table: %s", strerror(-rc));
         rc = regs_write_boot_tables(mem, ki->proto == BOOT_PROTO_PVH);
         if (rc)
-                snprintf(err, errlen, "cannot write boot page tables: %s", strerror(-rc));
-        return rc;
+                return err_set(e, rc, "cannot write boot page tables: %s", strerror(-rc));
+        return 0;
 }
 
 int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
-                  const char *cmdline_extra, struct vmm_boot_result *res, char *err, size_t errlen)
+                  const char *cmdline_extra, struct vmm_boot_result *res, struct err *e)
 {
         struct kernel_info ki;
         uint64_t initrd_gpa = 0, initrd_size = 0;
         int rc;
 
         memset(&ki, 0, sizeof(ki));
-        rc = load_kernel(mem, cfg->boot.kernel_image_path, &ki, err, errlen);
+        rc = load_kernel(mem, cfg->boot.kernel_image_path, &ki, e);
         if (rc)
                 return rc;
         if (cfg->boot.initrd_path) {
                 rc = load_initrd(mem, cfg->boot.initrd_path, ki.load_end, &initrd_gpa, &initrd_size,
-                                 err, errlen);
+                                 e);
                 if (rc)
                         return rc;
         }
-        rc = write_boot_structures(mem, cfg, cmdline_extra, &ki, initrd_gpa, initrd_size, err,
-                                   errlen);
+        rc = write_boot_structures(mem, cfg, cmdline_extra, &ki, initrd_gpa, initrd_size, e);
         if (rc)
                 return rc;
         res->pvh = ki.proto == BOOT_PROTO_PVH;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/guest_mem.h"
 #include "vmm/config.h"
 
@@ -18,13 +19,13 @@ struct vmm_boot_result {
  * Reads the kernel and initrd named by cfg into mem, writes the command line (the
  * user's boot_args, then brasa's own words cmdline_extra, which may be NULL or ""),
  * the zero page (or PVH start info), the MP table and the boot page tables.
- * err gets one line naming the file and the problem. Returns 0 or -errno.
+ * e gets one line naming the file and the problem. Returns 0 or -errno.
  */
 int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
-                  const char *cmdline_extra, struct vmm_boot_result *res, char *err, size_t errlen);
+                  const char *cmdline_extra, struct vmm_boot_result *res, struct err *e);
 
-/* Reads a whole regular file of at most max bytes. Returns 0 or -errno (err set). */
+/* Reads a whole regular file of at most max bytes. Returns 0 or -errno (e set). */
 int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *len,
-                  char *err, size_t errlen);
+                  struct err *e);
 
 #endif

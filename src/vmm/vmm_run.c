@@ -156,23 +156,19 @@ int vmm_loop_init(struct vmm *vmm)
         return vmm_setup_signals(vmm);
 }
 
-int vmm_start(struct vmm *vmm, char *err, size_t errlen)
+int vmm_start(struct vmm *vmm, struct err *e)
 {
         unsigned int i;
         int rc;
 
         rc = vcpu_signal_setup();
-        if (rc) {
-                snprintf(err, errlen, "cannot install the vCPU kick handler: %s", strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot install the vCPU kick handler: %s", strerror(-rc));
         vmm_setup_stdin(vmm);
         for (i = 0; i < vmm->nr_vcpus; i++) {
                 rc = vcpu_start(&vmm->vcpus[i]);
-                if (rc) {
-                        snprintf(err, errlen, "cannot start vCPU %u: %s", i, strerror(-rc));
-                        return rc;
-                }
+                if (rc)
+                        return err_set(e, rc, "cannot start vCPU %u: %s", i, strerror(-rc));
         }
         return 0;
 }

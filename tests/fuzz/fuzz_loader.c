@@ -18,17 +18,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static struct guest_mem mem;
         struct kernel_info ki;
         uint64_t gpa;
-        char err[256];
+        struct err e;
 
         if (!ram) {
                 ram = calloc(1, FUZZ_MEM_SIZE);
                 if (!ram || mem_layout_map(&mem, ram, FUZZ_MEM_SIZE))
                         abort();
         }
-        if (kernel_load(&mem, data, size, &ki, err, sizeof(err)) == 0) {
+        if (kernel_load(&mem, data, size, &ki, &e) == 0) {
                 if (ki.load_end <= LAYOUT_HIMEM_START || ki.entry < LAYOUT_HIMEM_START)
                         abort();
-                (void)initrd_load(&mem, data, size, ki.load_end, &gpa, err, sizeof(err));
+                (void)initrd_load(&mem, data, size, ki.load_end, &gpa, &e);
         }
         return 0;
 }

@@ -47,7 +47,7 @@ static struct ctx *ctx_get(void)
 {
         static struct ctx c;
         struct net_params cfg;
-        char err[256];
+        struct err e;
         int sv[2];
 
         if (c.ram)
@@ -61,7 +61,7 @@ static struct ctx *ctx_get(void)
         memset(&cfg, 0, sizeof(cfg));
         cfg.iface_id = (char[]){"fuzz"};
         cfg.has_mac = true;
-        if (virtio_net_create_fd(&c.n, &cfg, sv[0], &c.mem, NULL, err, sizeof(err)))
+        if (virtio_net_create_fd(&c.n, &cfg, sv[0], &c.mem, NULL, &e))
                 abort();
         c.peer = sv[1];
         for (size_t i = 0; i < sizeof(c.frame); i++)

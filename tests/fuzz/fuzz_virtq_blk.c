@@ -44,7 +44,8 @@ static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
 
 static struct virtio_blk *make_drive(struct ctx *c, bool ro)
 {
-        char path[64], err[256];
+        char path[64];
+        struct err e;
         struct blk_params cfg;
         struct virtio_blk *b;
         int fd = memfd_create("fuzz-disk", MFD_CLOEXEC);
@@ -57,7 +58,7 @@ static struct virtio_blk *make_drive(struct ctx *c, bool ro)
         cfg.path = path;
         cfg.read_only = ro;
         cfg.cache = BLK_CACHE_WRITEBACK;
-        if (virtio_blk_create(&b, &cfg, &c->mem, NULL, err, sizeof(err)))
+        if (virtio_blk_create(&b, &cfg, &c->mem, NULL, &e))
                 abort();
         return b;
 }

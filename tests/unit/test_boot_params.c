@@ -18,7 +18,7 @@
 
 static struct guest_mem mem;
 static uint8_t *ram;
-static char err[256];
+static struct err error;
 
 static int setup(void **state)
 {
@@ -26,7 +26,7 @@ static int setup(void **state)
         ram = calloc(1, MEM_SIZE);
         assert_non_null(ram);
         assert_int_equal(mem_layout_map(&mem, ram, MEM_SIZE), 0);
-        memset(err, 0, sizeof(err));
+        err_clear(&error);
         return 0;
 }
 
@@ -140,19 +140,19 @@ static void test_cmdline(void **state)
         memset(line, 'a', sizeof(line));
         line[2047] = '\0';
         memset(ram + LAYOUT_CMDLINE_START, 0xff, 4096);
-        assert_int_equal(cmdline_write(&mem, line, err, sizeof(err)), 0);
+        assert_int_equal(cmdline_write(&mem, line, &error), 0);
         assert_memory_equal(ram + LAYOUT_CMDLINE_START, line, 2048);
         assert_int_equal(ram[LAYOUT_CMDLINE_START + 2047], 0);
         assert_int_equal(ram[LAYOUT_CMDLINE_START + 2048], 0xff);
 
         line[2047] = 'a';
         line[2048] = '\0';
-        assert_int_equal(cmdline_write(&mem, line, err, sizeof(err)), -E2BIG);
-        assert_string_equal(err, "kernel command line is too long: 2048 bytes, max 2047");
+        assert_int_equal(cmdline_write(&mem, line, &error), -E2BIG);
+        assert_string_equal(error.msg, "kernel command line is too long: 2048 bytes, max 2047");
 
-        assert_int_equal(cmdline_write(&mem, NULL, err, sizeof(err)), 0);
+        assert_int_equal(cmdline_write(&mem, NULL, &error), 0);
         assert_int_equal(ram[LAYOUT_CMDLINE_START], 0);
-        assert_int_equal(cmdline_write(&mem, "console=ttyS0", NULL, 0), 0);
+        assert_int_equal(cmdline_write(&mem, "console=ttyS0", NULL), 0);
         assert_string_equal((const char *)ram + LAYOUT_CMDLINE_START, "console=ttyS0");
 }
 

@@ -34,17 +34,17 @@ static struct guest_mem mem;
 static uint8_t *ram;
 static uint8_t img[IMG_CAP];
 static size_t img_len;
-static char err[256];
+static struct err error;
 static struct kernel_info ki;
 
 #define assert_fails(call, want_rc, substr)                                                        \
         do {                                                                                       \
                 int rc_;                                                                           \
-                err[0] = '\0';                                                                     \
+                err_clear(&error);                                                                 \
                 rc_ = (call);                                                                      \
-                if (rc_ != (want_rc) || !strstr(err, (substr)))                                    \
-                        fail_msg("rc %d (want %d), err \"%s\" (want \"%s\")", rc_, (want_rc), err, \
-                                 (substr));                                                        \
+                if (rc_ != (want_rc) || !strstr(error.msg, (substr)))                              \
+                        fail_msg("rc %d (want %d), err \"%s\" (want \"%s\")", rc_, (want_rc),      \
+                                 error.msg, (substr));                                             \
         } while (0)
 
 static int setup(void **state)
@@ -54,7 +54,7 @@ static int setup(void **state)
         assert_non_null(ram);
         assert_int_equal(mem_layout_map(&mem, ram, MEM_SIZE), 0);
         memset(img, 0, sizeof(img));
-        memset(err, 0, sizeof(err));
+        err_clear(&error);
         return 0;
 }
 
@@ -68,7 +68,7 @@ static int teardown(void **state)
 
 static int load(void)
 {
-        return kernel_load(&mem, img, img_len, &ki, err, sizeof(err));
+        return kernel_load(&mem, img, img_len, &ki, &error);
 }
 
 /* ---- ELF construction ---- */
@@ -532,8 +532,8 @@ static void test_bad_magic(void **state)
         assert_fails(load(), -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)");
         img_len = 0;
         assert_fails(load(), -EINVAL, "bad magic");
-        assert_fails(kernel_load(&mem, NULL, 100, &ki, err, sizeof(err)), -EINVAL, "bad magic");
-        assert_int_equal(kernel_load(&mem, img, 1, &ki, NULL, 0), -EINVAL);
+        assert_fails(kernel_load(&mem, NULL, 100, &ki, &error), -EINVAL, "bad magic");
+        assert_int_equal(kernel_load(&mem, img, 1, &ki, NULL), -EINVAL);
 }
 
 /* ---- bzImage ---- */
@@ -616,7 +616,7 @@ static void test_bz_beyond_ram(void **state)
         assert_non_null(big);
         build_bz(0x020f, LOADED_HIGH, XLF_KERNEL_64, 4);
         memcpy(big, img, 0x1000);
-        assert_fails(kernel_load(&mem, big, len, &ki, err, sizeof(err)), -ENOMEM,
+        assert_fails(kernel_load(&mem, big, len, &ki, &error), -ENOMEM,
                      "kernel image does not fit in guest memory: bzImage ends at 0x10ff600, RAM "
                      "ends at 0x1000000");
         free(big);
@@ -631,12 +631,12 @@ static void test_initrd_ok(void **state)
 
         (void)state;
         memset(rd, 0x77, sizeof(rd));
-        assert_int_equal(initrd_load(&mem, rd, sizeof(rd), MiB(3), &gpa, err, sizeof(err)), 0);
+        assert_int_equal(initrd_load(&mem, rd, sizeof(rd), MiB(3), &gpa, &error), 0);
         assert_int_equal(gpa, MEM_SIZE - 0x2000);
         assert_int_equal(ram[gpa], 0x77);
         assert_int_equal(ram[gpa + sizeof(rd) - 1], 0x77);
         assert_int_equal(ram[gpa + sizeof(rd)], 0);
-        assert_int_equal(initrd_load(&mem, rd, 0x1000, MiB(3), &gpa, err, sizeof(err)), 0);
+        assert_int_equal(initrd_load(&mem, rd, 0x1000, MiB(3), &gpa, &error), 0);
         assert_int_equal(gpa, MEM_SIZE - 0x1000);
 }
 
@@ -647,9 +647,9 @@ static void test_initrd_too_big(void **state)
 
         (void)state;
         assert_non_null(rd);
-        assert_fails(initrd_load(&mem, rd, MEM_SIZE + 1, MiB(3), &gpa, err, sizeof(err)), -ENOMEM,
+        assert_fails(initrd_load(&mem, rd, MEM_SIZE + 1, MiB(3), &gpa, &error), -ENOMEM,
                      "initrd does not fit in guest memory");
-        assert_fails(initrd_load(&mem, rd, MEM_SIZE - 0x1000, 0, &gpa, err, sizeof(err)), -ENOMEM,
+        assert_fails(initrd_load(&mem, rd, MEM_SIZE - 0x1000, 0, &gpa, &error), -ENOMEM,
                      "overlap the boot area below 1 MiB");
         free(rd);
 }
@@ -661,10 +661,10 @@ static void test_initrd_overlaps_kernel(void **state)
 
         (void)state;
         assert_non_null(rd);
-        assert_fails(initrd_load(&mem, rd, MiB(8), MiB(9), &gpa, err, sizeof(err)), -ENOMEM,
+        assert_fails(initrd_load(&mem, rd, MiB(8), MiB(9), &gpa, &error), -ENOMEM,
                      "initrd does not fit in guest memory: 8388608 bytes at 0x800000 would overlap "
                      "the kernel");
-        assert_int_equal(initrd_load(&mem, rd, MiB(8), MiB(8), &gpa, err, sizeof(err)), 0);
+        assert_int_equal(initrd_load(&mem, rd, MiB(8), MiB(8), &gpa, &error), 0);
         assert_int_equal(gpa, MiB(8));
         free(rd);
 }
@@ -674,8 +674,7 @@ static void test_initrd_empty(void **state)
         uint64_t gpa = 0;
 
         (void)state;
-        assert_fails(initrd_load(&mem, img, 0, MiB(3), &gpa, err, sizeof(err)), -EINVAL,
-                     "initrd is empty");
+        assert_fails(initrd_load(&mem, img, 0, MiB(3), &gpa, &error), -EINVAL, "initrd is empty");
 }
 
 /* ---- robustness: deterministic mutation of valid images must never crash ---- */

@@ -83,19 +83,19 @@ static struct image valid_image(void)
         return im;
 }
 
-static int parse(const struct image *im, struct seccomp_file *f, char *err)
+static int parse(const struct image *im, struct seccomp_file *f, struct err *e)
 {
-        return seccomp_file_parse(im->buf, im->len, f, err, 256);
+        return seccomp_file_parse(im->buf, im->len, f, e);
 }
 
 static void test_file_valid(void **state)
 {
         struct image im = valid_image();
         struct seccomp_file f;
-        char err[256] = "";
+        struct err e = ERR_INIT;
 
         (void)state;
-        assert_int_equal(parse(&im, &f, err), 0);
+        assert_int_equal(parse(&im, &f, &e), 0);
         assert_int_equal(f.progs[SECCOMP_ROLE_VCPU].len, 2);
         assert_int_equal(f.progs[SECCOMP_ROLE_VMM].len, 1);
         assert_int_equal(f.progs[SECCOMP_ROLE_API].len, 0);
@@ -110,10 +110,10 @@ static void test_file_valid(void **state)
 static void expect_bad(const struct image *im, const char *why)
 {
         struct seccomp_file f;
-        char err[256] = "";
+        struct err e = ERR_INIT;
 
-        assert_int_equal(parse(im, &f, err), -EINVAL);
-        assert_non_null(strstr(err, why));
+        assert_int_equal(parse(im, &f, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, why));
         assert_null(f.insns);
 }
 
@@ -226,12 +226,12 @@ static void run_child(void (*fn)(void), struct child_result *res)
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                char err[256];
+                struct err e;
 
                 close(p[0]);
                 log_set_fd(p[1]);
                 log_set_level(LOG_INFO);
-                if (seccomp_setup(SECCOMP_POLICY_BUILTIN, NULL, err, sizeof(err)))
+                if (seccomp_setup(SECCOMP_POLICY_BUILTIN, NULL, &e))
                         _exit(3);
                 fn();
                 _exit(CHILD_OK);
@@ -414,13 +414,12 @@ static void test_api_thread_heap_use(void **state)
 
 static void test_setup_bad_file(void **state)
 {
-        char err[256] = "";
+        struct err e = ERR_INIT;
 
         (void)state;
-        assert_int_equal(
-            seccomp_setup(SECCOMP_POLICY_FILE, "/nonexistent/filter.bpf", err, sizeof(err)),
-            -ENOENT);
-        assert_non_null(strstr(err, "/nonexistent/filter.bpf"));
+        assert_int_equal(seccomp_setup(SECCOMP_POLICY_FILE, "/nonexistent/filter.bpf", &e),
+                         -ENOENT);
+        assert_non_null(strstr(e.msg, "/nonexistent/filter.bpf"));
 }
 
 int main(void)

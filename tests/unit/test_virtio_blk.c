@@ -105,8 +105,8 @@ static void bring_up(struct bfx *f)
 
 static int create(struct bfx *f)
 {
-        char err[256] = "";
-        int rc = virtio_blk_create(&f->b, &f->cfg, &f->mem, NULL, err, sizeof(err));
+        struct err e = ERR_INIT;
+        int rc = virtio_blk_create(&f->b, &f->cfg, &f->mem, NULL, &e);
 
         if (rc == 0)
                 virtio_mmio_init(&f->m, &f->b->dev);
@@ -436,12 +436,12 @@ static void test_update_path(void **state)
 {
         struct bfx *f = *state;
         uint8_t expect[512];
-        char err[256] = "";
+        struct err e = ERR_INIT;
 
         make_file(f->path2, sizeof(f->path2), 3 * DISK_SIZE, 9);
         rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS);
         wr32(f, VIRTIO_MMIO_INTERRUPT_ACK, 3);
-        assert_int_equal(virtio_blk_update_path(f->b, f->path2, err, sizeof(err)), 0);
+        assert_int_equal(virtio_blk_update_path(f->b, f->path2, &e), 0);
         assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), 3 * DISK_SIZE / 512);
         assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG_GENERATION), 1);
         assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
@@ -450,9 +450,8 @@ static void test_update_path(void **state)
         file_read(f->path2, 2 * DISK_SIZE, expect, sizeof(expect));
         assert_memory_equal(f->ram + TD_DATA, expect, sizeof(expect));
         /* A file that cannot be opened changes nothing. */
-        assert_int_equal(virtio_blk_update_path(f->b, "/nonexistent/disk", err, sizeof(err)),
-                         -ENOENT);
-        assert_non_null(strstr(err, "/nonexistent/disk"));
+        assert_int_equal(virtio_blk_update_path(f->b, "/nonexistent/disk", &e), -ENOENT);
+        assert_non_null(strstr(e.msg, "/nonexistent/disk"));
         assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), 3 * DISK_SIZE / 512);
         assert_int_equal(f->b->metrics.update_count, 1);
         assert_int_equal(f->b->metrics.update_fails, 1);
@@ -552,12 +551,12 @@ static void test_missing_file(void **state)
         struct blk_params cfg = {.drive_id = "x", .path = "/nonexistent/x.img"};
         struct guest_mem mem = {0};
         struct virtio_blk *b = NULL;
-        char err[256] = "";
+        struct err e = ERR_INIT;
 
         (void)state;
-        assert_int_equal(virtio_blk_create(&b, &cfg, &mem, NULL, err, sizeof(err)), -ENOENT);
+        assert_int_equal(virtio_blk_create(&b, &cfg, &mem, NULL, &e), -ENOENT);
         assert_null(b);
-        assert_non_null(strstr(err, "/nonexistent/x.img"));
+        assert_non_null(strstr(e.msg, "/nonexistent/x.img"));
 }
 
 #define BOTH(t)                                                                                    \

@@ -91,12 +91,12 @@ static void bring_up(struct nfx *f, uint32_t features_lo)
 
 static int create(struct nfx *f)
 {
-        char err[256] = "";
+        struct err e = ERR_INIT;
         int sv[2], rc;
 
         assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
         f->peer = sv[1];
-        rc = virtio_net_create_fd(&f->n, &f->cfg, sv[0], &f->mem, NULL, err, sizeof(err));
+        rc = virtio_net_create_fd(&f->n, &f->cfg, sv[0], &f->mem, NULL, &e);
         if (rc == 0)
                 virtio_mmio_init(&f->m, &f->n->dev);
         return rc;

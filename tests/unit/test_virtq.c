@@ -56,9 +56,9 @@ static int teardown(void **state)
 
 static void activate(struct fx *f, bool event_idx)
 {
-        char why[160];
+        struct err e;
 
-        assert_int_equal(virtq_activate(&f->q, &f->mem, event_idx, why, sizeof(why)), 0);
+        assert_int_equal(virtq_activate(&f->q, &f->mem, event_idx, &e), 0);
 }
 
 static int pop(struct fx *f)
@@ -71,10 +71,10 @@ static int pop(struct fx *f)
 
 static void expect_activate_fails(struct fx *f, const char *needle)
 {
-        char why[160] = "";
+        struct err e = ERR_INIT;
 
-        assert_int_equal(virtq_activate(&f->q, &f->mem, false, why, sizeof(why)), -EINVAL);
-        assert_non_null(strstr(why, needle));
+        assert_int_equal(virtq_activate(&f->q, &f->mem, false, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, needle));
 }
 
 static void test_activate_checks(void **state)
@@ -352,7 +352,7 @@ static void test_chain_over_4gib(void **state)
         q.desc_gpa = TD_DESC;
         q.avail_gpa = TD_AVAIL;
         q.used_gpa = TD_USED;
-        assert_int_equal(virtq_activate(&q, &mem, false, (char[80]){0}, 80), 0);
+        assert_int_equal(virtq_activate(&q, &mem, false, NULL), 0);
         td_desc(&t, 0, TD_DATA, 0x7ffff000u, VRING_DESC_F_NEXT, 1);
         td_desc(&t, 1, TD_DATA, 0x7ffff000u, VRING_DESC_F_NEXT, 2);
         td_desc(&t, 2, TD_DATA, 0x2000u, 0, 0);

@@ -2,7 +2,6 @@
 #include "arch/x86_64/boot_params.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
@@ -42,20 +41,16 @@ int e820_build(const struct guest_mem *m, struct boot_e820_entry *out, unsigned 
         return rc ? rc : (int)n;
 }
 
-int cmdline_write(const struct guest_mem *m, const char *cmdline, char *err, size_t errlen)
+int cmdline_write(const struct guest_mem *m, const char *cmdline, struct err *e)
 {
         size_t len;
 
         if (!cmdline)
                 cmdline = "";
         len = strlen(cmdline);
-        if (len >= LAYOUT_CMDLINE_MAX_SIZE) {
-                if (err && errlen)
-                        snprintf(err, errlen,
-                                 "kernel command line is too long: %zu bytes, max %llu", len,
-                                 LAYOUT_CMDLINE_MAX_SIZE - 1);
-                return -E2BIG;
-        }
+        if (len >= LAYOUT_CMDLINE_MAX_SIZE)
+                return err_set(e, -E2BIG, "kernel command line is too long: %zu bytes, max %llu",
+                               len, LAYOUT_CMDLINE_MAX_SIZE - 1);
         return guest_mem_write(m, LAYOUT_CMDLINE_START, cmdline, len + 1);
 }
 

@@ -8,6 +8,7 @@
 #include <asm/bootparam.h>
 
 #include "arch/x86_64/loader.h"
+#include "core/err.h"
 #include "core/guest_mem.h"
 
 /* e820 / PVH memmap entry types (same values in both ABIs). */
@@ -69,10 +70,10 @@ int e820_build(const struct guest_mem *m, struct boot_e820_entry *out, unsigned 
 
 /*
  * Writes cmdline (NULL means "") with its NUL at LAYOUT_CMDLINE_START.
- * Returns 0, or -E2BIG with a message in err when strlen(cmdline) + 1 >
+ * Returns 0, or -E2BIG with a message in e when strlen(cmdline) + 1 >
  * LAYOUT_CMDLINE_MAX_SIZE, or -EFAULT when guest memory lacks that range.
  */
-int cmdline_write(const struct guest_mem *m, const char *cmdline, char *err, size_t errlen);
+int cmdline_write(const struct guest_mem *m, const char *cmdline, struct err *e);
 
 /*
  * Writes the Linux zero page (struct boot_params, 4 KiB) at

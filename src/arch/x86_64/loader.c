@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "arch/x86_64/layout.h"
@@ -27,8 +26,7 @@ struct ld {
         const struct guest_mem *m;
         const uint8_t *img;
         size_t len;
-        char *err;
-        size_t errlen;
+        struct err *e;
 };
 
 /* A PVH entry note, once found. */
@@ -42,11 +40,9 @@ __attribute__((format(printf, 3, 4))) static int fail(const struct ld *c, int rc
 {
         va_list ap;
 
-        if (c->err && c->errlen) {
-                va_start(ap, fmt);
-                vsnprintf(c->err, c->errlen, fmt, ap);
-                va_end(ap);
-        }
+        va_start(ap, fmt);
+        rc = err_vset(c->e, rc, fmt, ap);
+        va_end(ap);
         return rc;
 }
 
@@ -391,10 +387,9 @@ static bool has_bz_magic(const struct ld *c)
 }
 
 int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struct kernel_info *ki,
-                char *err, size_t errlen)
+                struct err *e)
 {
-        const struct ld c = {
-            .m = m, .img = img, .len = img ? len : 0, .err = err, .errlen = errlen};
+        const struct ld c = {.m = m, .img = img, .len = img ? len : 0, .e = e};
 
         memset(ki, 0, sizeof(*ki));
         if (c.len >= SELFMAG && memcmp(img, ELFMAG, SELFMAG) == 0)
@@ -405,9 +400,9 @@ int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struc
 }
 
 int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len, uint64_t kernel_end,
-                uint64_t *gpa, char *err, size_t errlen)
+                uint64_t *gpa, struct err *e)
 {
-        const struct ld c = {.m = m, .img = img, .len = len, .err = err, .errlen = errlen};
+        const struct ld c = {.m = m, .img = img, .len = len, .e = e};
         uint64_t low_end = guest_mem_region_end(m, 0), at;
         uint64_t floor = kernel_end > LAYOUT_HIMEM_START ? kernel_end : LAYOUT_HIMEM_START;
 

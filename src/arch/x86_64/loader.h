@@ -8,6 +8,7 @@
 
 #include <asm/bootparam.h>
 
+#include "core/err.h"
 #include "core/guest_mem.h"
 
 enum boot_protocol { BOOT_PROTO_LINUX64, BOOT_PROTO_PVH };
@@ -36,11 +37,11 @@ struct kernel_info {
  *
  * Every header is validated before guest memory is written. Never reads
  * outside img[0..len). Returns 0, -EINVAL for a malformed or unsupported
- * image, or -ENOMEM when it does not fit in guest memory; on error a one-line
- * message is written to err (errlen bytes, may be 0).
+ * image, or -ENOMEM when it does not fit in guest memory; on error e (may be
+ * NULL) says why in one line.
  */
 int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struct kernel_info *ki,
-                char *err, size_t errlen);
+                struct err *e);
 
 /*
  * Copies the initrd img[0..len) to the top of the first RAM region (the one
@@ -48,9 +49,9 @@ int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struc
  * returns that GPA in *gpa. The initrd must not overlap [1 MiB, kernel_end)
  * nor the low boot area below 1 MiB.
  * Returns 0, -EINVAL for an empty initrd, or -ENOMEM when it does not fit;
- * on error a one-line message is written to err.
+ * on error e (may be NULL) says why.
  */
 int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len, uint64_t kernel_end,
-                uint64_t *gpa, char *err, size_t errlen);
+                uint64_t *gpa, struct err *e);
 
 #endif

@@ -131,21 +131,21 @@ static void activate(struct virtio_mmio *m)
 {
         struct virtio_dev *d = m->dev;
         bool event_idx = virtio_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
-        char why[160], msg[200];
+        struct err e = ERR_INIT;
         unsigned int i;
         int rc;
 
         for (i = 0; i < d->nr_queues; i++) {
-                if (virtq_activate(&d->queues[i], d->mem, event_idx, why, sizeof(why))) {
-                        snprintf(msg, sizeof(msg), "queue %u: %s", i, why);
-                        virtio_dev_needs_reset(d, msg);
+                if (virtq_activate(&d->queues[i], d->mem, event_idx, &e)) {
+                        err_prefix(&e, "queue %u: ", i);
+                        virtio_dev_needs_reset(d, e.msg);
                         return;
                 }
         }
         rc = d->ops->activate(d);
         if (rc) {
-                snprintf(msg, sizeof(msg), "activation failed: %s", strerror(-rc));
-                virtio_dev_needs_reset(d, msg);
+                err_set(&e, rc, "activation failed: %s", strerror(-rc));
+                virtio_dev_needs_reset(d, e.msg);
                 return;
         }
         d->activated = true;

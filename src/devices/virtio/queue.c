@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <linux/virtio_ring.h>
-#include <stdio.h>
 #include <string.h>
 
 #define DESC_SIZE         16u
@@ -50,44 +49,38 @@ void virtq_reset(struct virtq *q)
 }
 
 static uint8_t *ring_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len, uint64_t align,
-                         const char *what, char *why, size_t whylen)
+                         const char *what, struct err *e)
 {
         uint8_t *p;
 
         if (gpa & (align - 1)) {
-                snprintf(why, whylen, "%s at 0x%llx is not %llu-byte aligned", what,
-                         (unsigned long long)gpa, (unsigned long long)align);
+                err_set(e, -EINVAL, "%s at 0x%llx is not %llu-byte aligned", what,
+                        (unsigned long long)gpa, (unsigned long long)align);
                 return NULL;
         }
         p = guest_mem_ptr(mem, gpa, len);
         if (!p)
-                snprintf(why, whylen, "%s [0x%llx, +0x%llx) is outside guest memory", what,
-                         (unsigned long long)gpa, (unsigned long long)len);
+                err_set(e, -EINVAL, "%s [0x%llx, +0x%llx) is outside guest memory", what,
+                        (unsigned long long)gpa, (unsigned long long)len);
         return p;
 }
 
-int virtq_activate(struct virtq *q, const struct guest_mem *mem, bool event_idx, char *why,
-                   size_t whylen)
+int virtq_activate(struct virtq *q, const struct guest_mem *mem, bool event_idx, struct err *e)
 {
         uint64_t n = q->size;
 
-        if (!q->ready) {
-                snprintf(why, whylen, "queue is not ready");
-                return -EINVAL;
-        }
-        if (n == 0 || n > q->max_size || (n & (n - 1))) {
-                snprintf(why, whylen, "queue size %llu is not a power of two in [1, %u]",
-                         (unsigned long long)n, q->max_size);
-                return -EINVAL;
-        }
-        q->desc = ring_ptr(mem, q->desc_gpa, DESC_SIZE * n, 16, "descriptor table", why, whylen);
+        if (!q->ready)
+                return err_set(e, -EINVAL, "queue is not ready");
+        if (n == 0 || n > q->max_size || (n & (n - 1)))
+                return err_set(e, -EINVAL, "queue size %llu is not a power of two in [1, %u]",
+                               (unsigned long long)n, q->max_size);
+        q->desc = ring_ptr(mem, q->desc_gpa, DESC_SIZE * n, 16, "descriptor table", e);
         if (!q->desc)
                 return -EINVAL;
-        q->avail = ring_ptr(mem, q->avail_gpa, RING_HDR + 2 * n + 2, 2, "avail ring", why, whylen);
+        q->avail = ring_ptr(mem, q->avail_gpa, RING_HDR + 2 * n + 2, 2, "avail ring", e);
         if (!q->avail)
                 return -EINVAL;
-        q->used = ring_ptr(mem, q->used_gpa, RING_HDR + USED_ELEM_SIZE * n + 2, 4, "used ring", why,
-                           whylen);
+        q->used = ring_ptr(mem, q->used_gpa, RING_HDR + USED_ELEM_SIZE * n + 2, 4, "used ring", e);
         if (!q->used)
                 return -EINVAL;
         q->mem = mem;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/guest_mem.h"
 
 /* Largest queue brasa offers (Firecracker's FIRECRACKER_MAX_QUEUE_SIZE). */
@@ -61,10 +62,9 @@ void virtq_reset(struct virtq *q);
 /*
  * Checks a driver-programmed queue when the device goes live: ready, size a power of two
  * in [1, max_size], rings aligned (16/2/4) and wholly inside guest RAM. Caches the host
- * pointers. On failure writes a reason to why. Returns 0 or -EINVAL.
+ * pointers. Returns 0 or -EINVAL with the reason in e.
  */
-int virtq_activate(struct virtq *q, const struct guest_mem *mem, bool event_idx, char *why,
-                   size_t whylen);
+int virtq_activate(struct virtq *q, const struct guest_mem *mem, bool event_idx, struct err *e);
 
 /*
  * Takes the next available chain into *c. With EVENT_IDX, an empty queue re-enables

@@ -423,7 +423,7 @@ struct disk {
         uint8_t id[BLK_ID_BYTES];
 };
 
-static int open_disk(const char *path, bool read_only, struct disk *out, char *err, size_t errlen)
+static int open_disk(const char *path, bool read_only, struct disk *out, struct err *e)
 {
         char id[3 * 21 + 1];
         struct stat st;
@@ -433,13 +433,12 @@ static int open_disk(const char *path, bool read_only, struct disk *out, char *e
         out->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (out->fd < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rc));
-                return rc;
+                return err_set(e, rc, "cannot open %s: %s", path, strerror(-rc));
         }
         size = lseek(out->fd, 0, SEEK_END);
         if (size < 0 || fstat(out->fd, &st) < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "cannot size %s: %s", path, strerror(-rc));
+                err_set(e, rc, "cannot size %s: %s", path, strerror(-rc));
                 close(out->fd);
                 return rc;
         }
@@ -487,7 +486,7 @@ static int watch(struct virtio_blk *b, struct ev_source *src, int fd, ev_handler
         return b->loop ? evloop_add(b->loop, src, EPOLLIN) : 0;
 }
 
-static int blk_setup(struct virtio_blk *b, const struct blk_params *p, char *err, size_t errlen)
+static int blk_setup(struct virtio_blk *b, const struct blk_params *p, struct err *e)
 {
         struct disk disk;
         int rc;
@@ -495,34 +494,31 @@ static int blk_setup(struct virtio_blk *b, const struct blk_params *p, char *err
         b->drive_id = strdup(p->drive_id);
         b->path = strdup(p->path);
         if (!b->drive_id || !b->path)
-                return -ENOMEM;
-        rc = open_disk(p->path, p->read_only, &disk, err, errlen);
+                return err_errno(e, -ENOMEM);
+        rc = open_disk(p->path, p->read_only, &disk, e);
         if (rc)
                 return rc;
         install_disk(b, &disk);
         rc = rate_limiter_init(&b->rl, &p->rate_limiter);
-        if (rc) {
-                snprintf(err, errlen, "cannot create the rate limiter: %s", strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot create the rate limiter: %s", strerror(-rc));
         if (p->engine == BLK_ENGINE_ASYNC) {
                 rc = blk_aio_create(&b->aio, b->fd);
-                if (rc) {
-                        snprintf(err, errlen, "cannot set up io_uring: %s", strerror(-rc));
-                        return rc;
-                }
+                if (rc)
+                        return err_set(e, rc, "cannot set up io_uring: %s", strerror(-rc));
                 rc = watch(b, &b->aio_src, blk_aio_eventfd(b->aio), on_aio);
                 if (rc)
-                        return rc;
+                        return err_errno(e, rc);
         }
-        return watch(b, &b->rl_src, b->rl.timer_fd, on_rate_limiter);
+        rc = watch(b, &b->rl_src, b->rl.timer_fd, on_rate_limiter);
+        return rc ? err_errno(e, rc) : 0;
 }
 
 int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
-                      const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
+                      const struct guest_mem *mem, struct evloop *loop, struct err *e)
 {
         struct virtio_blk *b;
-        char name[80], why[200] = "";
+        char name[80];
         int rc;
 
         *out = NULL;
@@ -539,12 +535,11 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
                              BLK_QUEUE_SIZE, mem);
         if (rc) {
                 free(b);
-                snprintf(err, errlen, "drive %s: %s", p->drive_id, strerror(-rc));
-                return rc;
+                return err_set(e, rc, "drive %s: %s", p->drive_id, strerror(-rc));
         }
-        rc = blk_setup(b, p, why, sizeof(why));
+        rc = blk_setup(b, p, e);
         if (rc) {
-                snprintf(err, errlen, "drive %s: %s", p->drive_id, why[0] ? why : strerror(-rc));
+                err_prefix(e, "drive %s: ", p->drive_id);
                 virtio_blk_destroy(b);
                 return rc;
         }
@@ -579,25 +574,23 @@ void virtio_blk_destroy(struct virtio_blk *b)
 
 /* ---- PATCH ------------------------------------------------------------------------------- */
 
-static int swap_disk(struct virtio_blk *b, const struct disk *disk, char *err, size_t errlen)
+static int swap_disk(struct virtio_blk *b, const struct disk *disk, struct err *e)
 {
         int rc;
 
         drain_async(b, false); /* old requests finish on the old file */
         if (b->aio) {
                 rc = blk_aio_set_fd(b->aio, disk->fd);
-                if (rc) {
-                        snprintf(err, errlen, "cannot switch io_uring to the new file: %s",
-                                 strerror(-rc));
-                        return rc;
-                }
+                if (rc)
+                        return err_set(e, rc, "cannot switch io_uring to the new file: %s",
+                                       strerror(-rc));
         }
         close(b->fd);
         install_disk(b, disk);
         return 0;
 }
 
-int virtio_blk_update_path(struct virtio_blk *b, const char *path, char *err, size_t errlen)
+int virtio_blk_update_path(struct virtio_blk *b, const char *path, struct err *e)
 {
         struct disk disk;
         char *copy;
@@ -606,10 +599,10 @@ int virtio_blk_update_path(struct virtio_blk *b, const char *path, char *err, si
         copy = strdup(path);
         if (!copy)
                 return -ENOMEM;
-        rc = open_disk(path, b->read_only, &disk, err, errlen);
+        rc = open_disk(path, b->read_only, &disk, e);
         virtio_dev_lock(&b->dev);
         if (rc == 0) {
-                rc = swap_disk(b, &disk, err, errlen);
+                rc = swap_disk(b, &disk, e);
                 if (rc)
                         close(disk.fd);
         }

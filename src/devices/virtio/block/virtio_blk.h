@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/evloop.h"
 #include "core/rate_limiter.h"
 #include "devices/virtio/block/io.h"
@@ -74,10 +75,10 @@ struct virtio_blk {
  * Opens p->path (read-only when p->read_only), sizes it, builds the GET_ID
  * string (st_dev, st_rdev, st_ino, as Firecracker) and the rate limiter, and creates the
  * engine. When loop is not NULL, the limiter's timerfd and the Async completion eventfd
- * are watched there (VMM thread). Returns 0 or -errno with one line in err.
+ * are watched there (VMM thread). Returns 0 or -errno with one line in e.
  */
 int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
-                      const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen);
+                      const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
 /* Waits for in-flight I/O, fsyncs a Writeback drive, closes everything, frees b. */
 void virtio_blk_destroy(struct virtio_blk *b);
@@ -86,9 +87,9 @@ void virtio_blk_destroy(struct virtio_blk *b);
  * PATCH path_on_host (VMM thread): opens the new file with the drive's mode, waits for
  * in-flight I/O on the old one and completes it, swaps the file, updates capacity and
  * GET_ID, and raises a config interrupt if the device is active. On failure the old
- * file stays. Returns 0 or -errno with one line in err.
+ * file stays. Returns 0 or -errno with one line in e.
  */
-int virtio_blk_update_path(struct virtio_blk *b, const char *path, char *err, size_t errlen);
+int virtio_blk_update_path(struct virtio_blk *b, const char *path, struct err *e);
 
 /* PATCH rate_limiter (VMM thread): applies Firecracker's bucket updates. */
 void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rate_limiter_update *u);

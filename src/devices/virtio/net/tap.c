@@ -35,24 +35,21 @@ static int tap_attach(int fd, const char *name)
         return 0;
 }
 
-int tap_open(const char *name, char *err, size_t errlen)
+int tap_open(const char *name, struct err *e)
 {
         int fd, rc;
 
-        if (strlen(name) >= IFNAMSIZ) {
-                snprintf(err, errlen, "Open tap device failed: Invalid interface name");
-                return -EINVAL;
-        }
+        if (strlen(name) >= IFNAMSIZ)
+                return err_set(e, -EINVAL, "Open tap device failed: Invalid interface name");
         fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) {
                 rc = -errno;
-                snprintf(err, errlen, "Open tap device failed: /dev/net/tun: %s", strerror(-rc));
-                return rc;
+                return err_set(e, rc, "Open tap device failed: /dev/net/tun: %s", strerror(-rc));
         }
         rc = tap_attach(fd, name);
         if (rc) {
-                snprintf(err, errlen, "Open tap device failed: %s: %s", name,
-                         rc == -ENODEV ? "no such tap device" : strerror(-rc));
+                err_set(e, rc, "Open tap device failed: %s: %s", name,
+                        rc == -ENODEV ? "no such tap device" : strerror(-rc));
                 close(fd);
                 return rc;
         }

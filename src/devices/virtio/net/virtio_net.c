@@ -527,13 +527,13 @@ static int watch(struct virtio_net *n, struct ev_source *src, int fd, ev_handler
         return n->loop ? evloop_add(n->loop, src, EPOLLIN) : 0;
 }
 
-static int net_setup(struct virtio_net *n, const struct net_params *p, char *err, size_t errlen)
+static int net_setup(struct virtio_net *n, const struct net_params *p, struct err *e)
 {
         int rc;
 
         n->iface_id = strdup(p->iface_id);
         if (!n->iface_id)
-                return -ENOMEM;
+                return err_errno(e, -ENOMEM);
         n->has_mac = p->has_mac;
         memcpy(n->mac, p->mac, sizeof(n->mac));
         if (p->has_mac)
@@ -545,20 +545,20 @@ static int net_setup(struct virtio_net *n, const struct net_params *p, char *err
         rc = rate_limiter_init(&n->rx_rl, &p->rx_rate_limiter);
         if (!rc)
                 rc = rate_limiter_init(&n->tx_rl, &p->tx_rate_limiter);
-        if (rc) {
-                snprintf(err, errlen, "cannot create the rate limiters: %s", strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "cannot create the rate limiters: %s", strerror(-rc));
         n->tap_src = (struct ev_source){.fd = n->tap_fd, .fn = on_tap, .opaque = n};
         rc = watch(n, &n->rx_rl_src, n->rx_rl.timer_fd, on_rx_rl);
-        return rc ? rc : watch(n, &n->tx_rl_src, n->tx_rl.timer_fd, on_tx_rl);
+        if (!rc)
+                rc = watch(n, &n->tx_rl_src, n->tx_rl.timer_fd, on_tx_rl);
+        return rc ? err_errno(e, rc) : 0;
 }
 
 int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
-                         const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
+                         const struct guest_mem *mem, struct evloop *loop, struct err *e)
 {
         struct virtio_net *n;
-        char name[80], why[200] = "";
+        char name[80];
         int rc;
 
         *out = NULL;
@@ -575,13 +575,11 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, in
         if (rc) {
                 close(fd);
                 free(n);
-                snprintf(err, errlen, "network interface %s: %s", p->iface_id, strerror(-rc));
-                return rc;
+                return err_set(e, rc, "network interface %s: %s", p->iface_id, strerror(-rc));
         }
-        rc = net_setup(n, p, why, sizeof(why));
+        rc = net_setup(n, p, e);
         if (rc) {
-                snprintf(err, errlen, "network interface %s: %s", p->iface_id,
-                         why[0] ? why : strerror(-rc));
+                err_prefix(e, "network interface %s: ", p->iface_id);
                 virtio_net_destroy(n);
                 return rc;
         }
@@ -590,17 +588,15 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, in
 }
 
 int virtio_net_create(struct virtio_net **out, const struct net_params *p,
-                      const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen)
+                      const struct guest_mem *mem, struct evloop *loop, struct err *e)
 {
-        char why[200] = "";
         char *dev_name;
         int fd, rc;
 
         *out = NULL;
-        fd = tap_open(p->host_dev_name, why, sizeof(why));
+        fd = tap_open(p->host_dev_name, e);
         if (fd < 0) {
-                snprintf(err, errlen, "Could not create the network device %s: %s", p->iface_id,
-                         why);
+                err_prefix(e, "Could not create the network device %s: ", p->iface_id);
                 return fd;
         }
         dev_name = strdup(p->host_dev_name);
@@ -608,7 +604,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_params *p,
                 close(fd);
                 return -ENOMEM;
         }
-        rc = virtio_net_create_fd(out, p, fd, mem, loop, err, errlen);
+        rc = virtio_net_create_fd(out, p, fd, mem, loop, e);
         if (rc) {
                 free(dev_name);
                 return rc;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/evloop.h"
 #include "core/rate_limiter.h"
 #include "devices/virtio/net/metrics.h"
@@ -63,18 +64,17 @@ struct virtio_net {
  * Opens p->host_dev_name (tap_open()), builds the features (MAC and MTU only when
  * given), config space and both rate limiters. When loop is not NULL the limiters'
  * timerfds are watched there and the tap is watched once the device runs (VMM thread).
- * Returns 0 or -errno with one line in err.
+ * Returns 0 or -errno with one line in e.
  */
 int virtio_net_create(struct virtio_net **out, const struct net_params *p,
-                      const struct guest_mem *mem, struct evloop *loop, char *err, size_t errlen);
+                      const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
 /*
  * As virtio_net_create() but over an already open fd (a tap, or one end of a socketpair
  * in tests and fuzzers, which gets no TUNSETOFFLOAD). Takes ownership of fd.
  */
 int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
-                         const struct guest_mem *mem, struct evloop *loop, char *err,
-                         size_t errlen);
+                         const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
 /* Stops watching, closes the tap and timerfds, frees n (NULL is fine). */
 void virtio_net_destroy(struct virtio_net *n);

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/api_metrics.h"
 #include "api/server.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -413,7 +412,6 @@ struct api_run {
         struct vm_config cfg;
         struct api_ctx ctx;
         struct api_server server;
-        struct api_metrics_timer timer;
 };
 
 /* --config-file with the API up: boot now, keep serving (exit 152 if the file is bad). */
@@ -452,7 +450,7 @@ static int api_setup(const struct cli *c, struct api_run *r)
         rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, err,
                              sizeof(err));
         if (!rc)
-                rc = api_metrics_timer_start(&r->timer, &r->vmm.loop, &r->ctx);
+                rc = vmm_metrics_start(&r->vmm);
         if (!rc)
                 rc = api_server_start(&r->server);
         if (rc) {
@@ -480,7 +478,6 @@ static int run_with_api(const struct cli *c)
         log_info("Brasa exiting with code %d", rc);
 out:
         api_server_close(&r.server);
-        api_metrics_timer_stop(&r.timer);
         vmm_destroy(&r.vmm);
         api_ctx_fini(&r.ctx);
         config_free(&r.cfg);

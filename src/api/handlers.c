@@ -237,17 +237,14 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
 
 static void send_ctrl_alt_del(struct api_ctx *ctx, struct api_call *call)
 {
-        int rc;
+        struct err e = ERR_INIT;
 
-        if (!ctx->vmm || !ctx->vmm->i8042_ready) {
-                fail_with(call, "Internal VMM error: ", "I8042 error: the device is not ready");
-                return;
-        }
-        rc = i8042_send_ctrl_alt_del(&ctx->vmm->i8042);
-        if (rc) {
-                fail_with(call, "Internal VMM error: ",
-                          "I8042 error: Could not trigger keyboard interrupt: internal buffer "
-                          "full.");
+        if (!ctx->vmm) /* API tests without a VMM: as a VMM that has not booted */
+                err_set(&e, -ENODEV, "I8042 error: the device is not ready");
+        else
+                vmm_send_ctrl_alt_del(ctx->vmm, &e);
+        if (e.rc) {
+                fail_with(call, "Internal VMM error: ", e.msg);
                 return;
         }
         ok_empty(call);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "vmm/vmm_boot.h"
+#include "vmm/vmm_devices.h"
 #include "vmm/vmm_priv.h"
 
 void vmm_request_exit(struct vmm *vmm, int code)
@@ -68,45 +69,20 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct
         return 0;
 }
 
-static int vmm_add_dev(struct bus *bus, const struct bus_dev *dev, const char *name, struct err *e)
+static int vmm_setup_legacy(struct vmm *vmm, struct err *e)
 {
-        int rc = bus_add(bus, dev);
+        const struct legacy_params p = {
+            .vm = &vmm->vm,
+            .pio = &vmm->pio,
+            .mmio = &vmm->mmio,
+            .serial_out_fd = STDOUT_FILENO,
+            .reset = vmm_i8042_reset,
+            .ctx = vmm,
+            .boot_wall = vmm->opts.boot_timer ? &vmm->start_wall : NULL,
+            .boot_cpu = &vmm->start_cpu,
+        };
 
-        if (rc)
-                return err_set(e, rc, "cannot attach %s: %s", name, strerror(-rc));
-        return 0;
-}
-
-static int vmm_setup_legacy(struct vmm *vmm, const struct vmm_opts *opts, struct err *e)
-{
-        struct bus_dev dev;
-        int rc;
-
-        vmm->serial_irq_fd = kvm_vm_irqfd(&vmm->vm, LAYOUT_IRQ_COM1);
-        vmm->i8042_irq_fd = kvm_vm_irqfd(&vmm->vm, LAYOUT_IRQ_I8042);
-        if (vmm->serial_irq_fd < 0 || vmm->i8042_irq_fd < 0)
-                return err_set(e, -EINVAL, "KVM_IRQFD failed for the legacy devices");
-        rc = serial_init(&vmm->serial, STDOUT_FILENO, vmm->serial_irq_fd);
-        if (rc)
-                goto fail;
-        vmm->serial_ready = true;
-        rc = i8042_init(&vmm->i8042, vmm->i8042_irq_fd, vmm_i8042_reset, vmm);
-        if (rc)
-                goto fail;
-        vmm->i8042_ready = true;
-        dev = serial_bus_dev(&vmm->serial);
-        rc = vmm_add_dev(&vmm->pio, &dev, "serial", e);
-        if (rc)
-                return rc;
-        dev = i8042_bus_dev(&vmm->i8042);
-        rc = vmm_add_dev(&vmm->pio, &dev, "i8042", e);
-        if (rc || !opts->boot_timer)
-                return rc;
-        boot_timer_init(&vmm->boot_timer, &vmm->start_wall, &vmm->start_cpu);
-        dev = boot_timer_bus_dev(&vmm->boot_timer);
-        return vmm_add_dev(&vmm->mmio, &dev, "boot timer", e);
-fail:
-        return err_set(e, rc, "cannot set up legacy devices: %s", strerror(-rc));
+        return legacy_devs_init(&vmm->legacy, &p, e);
 }
 
 static bool vmm_want_pvm_template(const struct vmm_opts *opts)
@@ -153,14 +129,19 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
         return rc;
 }
 
+int vmm_send_ctrl_alt_del(struct vmm *vmm, struct err *e)
+{
+        return legacy_devs_ctrl_alt_del(&vmm->legacy, e);
+}
+
 static void vmm_init_fields(struct vmm *vmm)
 {
         memset(vmm, 0, sizeof(*vmm));
         vmm->vm.kvm_fd = vmm->vm.vm_fd = -1;
-        vmm->serial_irq_fd = vmm->i8042_irq_fd = -1;
+        legacy_devs_clear(&vmm->legacy);
         vmm->loop.epfd = -1;
         vmm->exit_src.fd = vmm->signal_src.fd = -1;
-        vmm->stdin_src.fd = vmm->serial_drain_src.fd = -1;
+        vmm->stdin_src.fd = vmm->serial_drain_src.fd = vmm->metrics_src.fd = -1;
         vmm->vcpu_env = (struct vcpu_env){
             .pio = &vmm->pio,
             .mmio = &vmm->mmio,
@@ -189,7 +170,7 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *
 
         if (!vmm->started)
                 return err_set(e, -EAGAIN, "the microVM is not running");
-        b = device_mgr_find_drive(&vmm->devices, u->drive_id);
+        b = vmm_find_drive(&vmm->devices, u->drive_id);
         if (!b)
                 return err_set(e, -ENOENT, "no drive with id %s", u->drive_id);
         if (u->path_on_host) {
@@ -208,7 +189,7 @@ int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e)
 
         if (!vmm->started)
                 return err_set(e, -EAGAIN, "the microVM is not running");
-        n = device_mgr_find_net(&vmm->devices, u->iface_id);
+        n = vmm_find_net(&vmm->devices, u->iface_id);
         if (!n)
                 return err_set(e, -ENOENT, "no network interface with id %s", u->iface_id);
         virtio_net_update_rate_limiters(n, &u->rx, &u->tx);
@@ -227,16 +208,16 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         if (rc)
                 return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
-        rc = device_mgr_attach_drives(&vmm->devices, cfg, e);
+        rc = vmm_attach_drives(&vmm->devices, cfg, e);
         if (rc)
                 return rc;
-        rc = device_mgr_attach_nets(&vmm->devices, cfg, e);
+        rc = vmm_attach_nets(&vmm->devices, cfg, e);
         if (rc)
                 return rc;
         rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, e);
         if (rc)
                 return rc;
-        rc = vmm_setup_legacy(vmm, &vmm->opts, e);
+        rc = vmm_setup_legacy(vmm, e);
         if (rc)
                 return rc;
         return vmm_setup_vcpus(vmm, cfg, &vmm->opts, &boot, e);

@@ -13,13 +13,11 @@
 #include "core/evloop.h"
 #include "core/guest_mem.h"
 #include "devices/bus.h"
-#include "devices/legacy/boot_timer.h"
-#include "devices/legacy/i8042.h"
-#include "devices/legacy/serial.h"
 #include "vmm/config.h"
 #include "vmm/config_dev.h"
 #include "vmm/device_mgr.h"
 #include "vmm/kvm_vm.h"
+#include "vmm/legacy.h"
 #include "vmm/vcpu.h"
 
 /* Process exit codes, as Firecracker's FcExitCode. */
@@ -50,19 +48,15 @@ struct vmm {
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
 
-        struct serial serial;
-        struct i8042 i8042;
-        struct boot_timer boot_timer;
-        struct device_mgr devices; /* virtio-mmio devices */
-        bool serial_ready, i8042_ready;
-        int serial_irq_fd;
-        int i8042_irq_fd;
+        struct legacy_devs legacy; /* COM1, i8042, boot timer */
+        struct device_mgr devices; /* virtio-mmio devices of every kind */
 
         struct evloop loop;
         struct ev_source exit_src;   /* eventfd written by request_exit */
         struct ev_source signal_src; /* signalfd: SIGTERM, SIGINT, SIGHUP */
         struct ev_source stdin_src;  /* guest console input */
         struct ev_source serial_drain_src;
+        struct ev_source metrics_src; /* timerfd: a metrics line every METRICS_PERIOD_MS */
         bool stdin_eof;
         bool tty_raw;
         struct termios tty_saved;
@@ -97,7 +91,8 @@ bool vmm_started(const struct vmm *vmm);
  */
 int vmm_loop(struct vmm *vmm);
 
-/* Stops vCPUs, closes every fd and unmaps memory. Safe after a failed build. */
+/* Stops the metrics timer and vCPUs, closes every fd and unmaps memory. Safe after a failed build.
+ */
 void vmm_destroy(struct vmm *vmm);
 
 /*
@@ -116,6 +111,30 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *
  * Returns 0, -ENOENT (no such interface) or -EAGAIN (not started), with one line in e.
  */
 int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e);
+
+/*
+ * InstanceStart's SendCtrlAltDel (VMM thread): queues Ctrl-Alt-Del on the i8042. Returns 0,
+ * or -ENODEV (not booted) / -ENOSPC (buffer full) with Firecracker's I8042 error in e.
+ */
+int vmm_send_ctrl_alt_del(struct vmm *vmm, struct err *e);
+
+/*
+ * Writes every device metrics group of one line into root, in Firecracker's order:
+ * "i8042", "uart", then each virtio kind's sum and per-device groups ("block",
+ * "block_<id>"..., "net_<id>"..., "net"), each as the increase since the previous call.
+ * Groups of devices that do not exist yet are there, all zero. Flushing thread.
+ */
+void vmm_add_metrics(struct vmm *vmm, json_t *root);
+
+/*
+ * Makes vmm_add_metrics() the metrics source and arms a timer on the VMM loop that writes
+ * a metrics line every 60 s once the microVM runs (Firecracker's PeriodicMetrics).
+ * Returns 0 or -errno.
+ */
+int vmm_metrics_start(struct vmm *vmm);
+
+/* Stops the timer and unregisters the source; safe when never started (vmm_destroy() calls it). */
+void vmm_metrics_stop(struct vmm *vmm);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

@@ -52,7 +52,7 @@ static void vmm_on_stdin(struct ev_source *src, uint32_t events)
 {
         struct vmm *vmm = vmm_of(src);
         uint8_t buf[VMM_STDIN_CHUNK];
-        size_t space = serial_input_space(&vmm->serial);
+        size_t space = serial_input_space(&vmm->legacy.serial);
         ssize_t n;
 
         if (space == 0) {
@@ -64,7 +64,7 @@ static void vmm_on_stdin(struct ev_source *src, uint32_t events)
                 space = sizeof(buf);
         n = read(src->fd, buf, space);
         if (n > 0) {
-                serial_push_input(&vmm->serial, buf, (size_t)n);
+                serial_push_input(&vmm->legacy.serial, buf, (size_t)n);
                 return;
         }
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -115,8 +115,9 @@ static void vmm_setup_stdin(struct vmm *vmm)
         if (rc)
                 log_warn("serial console input disabled: %s", strerror(-rc));
         vmm_tty_raw(vmm);
-        vmm->serial_drain_src = (struct ev_source){
-            .fd = serial_input_eventfd(&vmm->serial), .fn = vmm_on_serial_drain, .opaque = vmm};
+        vmm->serial_drain_src = (struct ev_source){.fd = serial_input_eventfd(&vmm->legacy.serial),
+                                                   .fn = vmm_on_serial_drain,
+                                                   .opaque = vmm};
         if (vmm->serial_drain_src.fd >= 0)
                 evloop_add(&vmm->loop, &vmm->serial_drain_src, EPOLLIN);
 }
@@ -208,13 +209,7 @@ void vmm_release_vm(struct vmm *vmm)
         if (vmm->tty_raw)
                 tcsetattr(STDIN_FILENO, TCSANOW, &vmm->tty_saved);
         vmm->tty_raw = false;
-        if (vmm->i8042_ready)
-                i8042_destroy(&vmm->i8042);
-        if (vmm->serial_ready)
-                serial_destroy(&vmm->serial);
-        vmm->i8042_ready = vmm->serial_ready = false;
-        close_fd(&vmm->serial_irq_fd);
-        close_fd(&vmm->i8042_irq_fd);
+        legacy_devs_destroy(&vmm->legacy);
         memset(&vmm->pio, 0, sizeof(vmm->pio));
         memset(&vmm->mmio, 0, sizeof(vmm->mmio));
         guest_mem_destroy(&vmm->mem);
@@ -224,6 +219,7 @@ void vmm_release_vm(struct vmm *vmm)
 
 void vmm_destroy(struct vmm *vmm)
 {
+        vmm_metrics_stop(vmm);
         vmm_release_vm(vmm);
         evloop_fini(&vmm->loop);
         close_fd(&vmm->exit_src.fd);

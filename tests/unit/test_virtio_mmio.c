@@ -89,8 +89,7 @@ static int setup(void **state)
                                          &f->mem),
                          0);
         f->dev.irq_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        f->dev.notify_fds[0] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        f->dev.notify_fds[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        assert_int_equal(virtio_dev_open_notify(&f->dev), 0);
         for (unsigned int i = 0; i < sizeof(f->config); i++)
                 f->config[i] = (uint8_t)(0xa0 + i);
         virtio_mmio_init(&f->m, &f->dev);
@@ -103,9 +102,7 @@ static int teardown(void **state)
         struct fx *f = *state;
 
         close(f->dev.irq_fd);
-        close(f->dev.notify_fds[0]);
-        close(f->dev.notify_fds[1]);
-        virtio_dev_fini(&f->dev);
+        virtio_dev_fini(&f->dev); /* closes the notify eventfds */
         test_free(f->ram);
         test_free(f);
         return 0;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -24,6 +25,7 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, cons
                 return -rc;
         d->ops = ops;
         snprintf(d->name, sizeof(d->name), "%s", name);
+        d->id = "";
         d->device_id = device_id;
         d->avail_features = features | (1ULL << VIRTIO_F_VERSION_1);
         d->irq_fd = -1;
@@ -36,8 +38,27 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, cons
         return 0;
 }
 
+int virtio_dev_open_notify(struct virtio_dev *d)
+{
+        unsigned int q;
+
+        for (q = 0; q < d->nr_queues; q++) {
+                d->notify_fds[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+                if (d->notify_fds[q] < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
 void virtio_dev_fini(struct virtio_dev *d)
 {
+        unsigned int q;
+
+        for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+                if (d->notify_fds[q] >= 0)
+                        close(d->notify_fds[q]);
+                d->notify_fds[q] = -1;
+        }
         pthread_mutex_destroy(&d->lock);
 }
 

@@ -2,6 +2,7 @@
 #ifndef BRASA_DEVICES_VIRTIO_VIRTIO_H
 #define BRASA_DEVICES_VIRTIO_VIRTIO_H
 
+#include <jansson.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
@@ -21,9 +22,10 @@
 struct virtio_dev;
 
 /*
- * What a device implements. Every callback runs with dev->lock held: read_config,
+ * What a device implements. The first five run with dev->lock held: read_config,
  * write_config, activate and reset on the vCPU thread that touched the registers;
- * queue_notify on the VMM thread.
+ * queue_notify on the VMM thread. The lifecycle hooks below them take the lock
+ * themselves when they need it.
  */
 struct virtio_dev_ops {
         /* Fills data[0..len) from config space at off; bytes past its end read as 0. */
@@ -36,13 +38,46 @@ struct virtio_dev_ops {
         void (*reset)(struct virtio_dev *d);
         /* The driver notified queue q (which exists) of an active, healthy device. */
         void (*queue_notify)(struct virtio_dev *d, unsigned int q);
+
+        /*
+         * Stops the device's own event sources, closes its files and frees its container
+         * (virtio_dev_fini() included). VMM thread, once no vCPU runs and the transport is
+         * gone. Required: whoever holds a virtio_dev can dispose of it without its type.
+         */
+        void (*destroy)(struct virtio_dev *d);
+        /*
+         * One metrics line (any thread): adds the counters since the previous call into
+         * sum (the device kind's aggregate, metrics_kind->sum_size bytes) and writes the
+         * device's own group, e.g. "block_<drive_id>", into root. NULL: no metrics.
+         */
+        void (*metrics)(struct virtio_dev *d, void *sum, json_t *root);
+        /*
+         * Reserved for snapshots, NULL in every device today: save writes the device
+         * state (features, queues, device registers) to a snapshot, restore rebuilds it.
+         * Nothing calls them yet; the snapshot work will fix their arguments.
+         */
+        int (*save)(struct virtio_dev *d, void *state);
+        int (*restore)(struct virtio_dev *d, const void *state);
+};
+
+/*
+ * The metrics of one device kind: a "<group>" line summed over every device of that kind
+ * (Firecracker's "block", "net"), next to each device's own group.
+ */
+struct virtio_metrics_kind {
+        const char *group;  /* "block" */
+        uint32_t device_id; /* which devices add into it (VIRTIO_ID_BLOCK) */
+        bool sum_first;     /* the sum's key comes before the devices' (Firecracker's order) */
+        size_t sum_size;    /* bytes of the aggregate ops->metrics adds into, zeroed per line */
+        json_t *(*sum_json)(const void *sum); /* the aggregate's group. New reference or NULL */
 };
 
 struct virtio_dev {
         pthread_mutex_t lock; /* guards everything below except isr */
         const struct virtio_dev_ops *ops;
-        char name[80]; /* for log lines, e.g. "block rootfs" */
-        uint32_t device_id;
+        char name[80];      /* for log lines, e.g. "block rootfs" */
+        const char *id;     /* the resource id (drive_id, iface_id), owned by the container */
+        uint32_t device_id; /* the virtio device type (VIRTIO_ID_BLOCK): the device's kind */
         uint64_t avail_features;
         uint64_t acked_features;
         uint32_t status; /* as the driver reads it, NEEDS_RESET included */
@@ -53,19 +88,25 @@ struct virtio_dev {
         const struct guest_mem *mem;
         struct virtq queues[VIRTIO_MAX_QUEUES];
         unsigned int nr_queues;
-        int notify_fds[VIRTIO_MAX_QUEUES]; /* ioeventfds, -1 when none */
+        int notify_fds[VIRTIO_MAX_QUEUES]; /* owned eventfds, one per queue; -1 when none */
         uint64_t interrupts;               /* interrupts raised (metrics) */
 };
 
 /*
  * Initializes the common part: nr_queues queues of max_size, VIRTIO_F_VERSION_1 added to
- * features, no irq or notify fds yet. Returns 0, -EINVAL (bad nr_queues) or -errno.
+ * features, id "", no irq or notify fds yet. Returns 0, -EINVAL (bad nr_queues) or -errno.
  */
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
                     uint32_t device_id, uint64_t features, unsigned int nr_queues,
                     uint16_t max_size, const struct guest_mem *mem);
 
-/* Releases the lock. The fds are owned by whoever set them. */
+/*
+ * Creates one non-blocking eventfd per queue into notify_fds[] (the transport's
+ * QueueNotify ioeventfds); d owns them. Returns 0 or -errno (those made stay owned).
+ */
+int virtio_dev_open_notify(struct virtio_dev *d);
+
+/* Closes the notify eventfds and releases the lock. irq_fd is its setter's. */
 void virtio_dev_fini(struct virtio_dev *d);
 
 void virtio_dev_lock(struct virtio_dev *d);

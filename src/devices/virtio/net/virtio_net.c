@@ -445,12 +445,45 @@ static void net_queue_notify(struct virtio_dev *d, unsigned int q)
         }
 }
 
+static void net_destroy(struct virtio_dev *d)
+{
+        virtio_net_destroy(net_of(d));
+}
+
+/* "net_<iface_id>", as Firecracker's NetMetricsPerDevice. */
+static void net_metrics(struct virtio_dev *d, void *sum, json_t *root)
+{
+        struct virtio_net *n = net_of(d);
+        struct net_metrics delta;
+        char key[300];
+
+        virtio_net_metrics_take(n, &delta);
+        net_metrics_add(sum, &delta);
+        snprintf(key, sizeof(key), "net_%s", n->iface_id);
+        json_object_set_new(root, key, net_metrics_json(&delta));
+}
+
+static json_t *net_sum_json(const void *sum)
+{
+        return net_metrics_json(sum);
+}
+
+const struct virtio_metrics_kind virtio_net_metrics_kind = {
+    .group = "net",
+    .device_id = VIRTIO_ID_NET,
+    .sum_first = false,
+    .sum_size = sizeof(struct net_metrics),
+    .sum_json = net_sum_json,
+};
+
 static const struct virtio_dev_ops net_ops = {
     .read_config = net_read_config,
     .write_config = net_write_config,
     .activate = net_activate,
     .reset = net_reset,
     .queue_notify = net_queue_notify,
+    .destroy = net_destroy,
+    .metrics = net_metrics,
 };
 
 /* ---- events from the VMM loop ------------------------------------------------------------ */
@@ -534,6 +567,7 @@ static int net_setup(struct virtio_net *n, const struct net_params *p, struct er
         n->iface_id = strdup(p->iface_id);
         if (!n->iface_id)
                 return err_errno(e, -ENOMEM);
+        n->dev.id = n->iface_id;
         n->has_mac = p->has_mac;
         memcpy(n->mac, p->mac, sizeof(n->mac));
         if (p->has_mac)

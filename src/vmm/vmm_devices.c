@@ -1,0 +1,140 @@
+/* The VMM's device builder: drive and network configs become device parameters, then slots. */
+#include "vmm/vmm_devices.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+/* The device's view of a drive (Firecracker's VirtioBlockConfig from BlockDeviceConfig). */
+static struct blk_params blk_params_of(const struct drive_cfg *d)
+{
+        struct blk_params p = {
+            .drive_id = d->drive_id,
+            .path = d->path_on_host,
+            .read_only = d->is_read_only,
+            .cache =
+                d->cache_type == DRIVE_CACHE_WRITEBACK ? BLK_CACHE_WRITEBACK : BLK_CACHE_UNSAFE,
+            .engine = d->io_engine == DRIVE_IO_ASYNC ? BLK_ENGINE_ASYNC : BLK_ENGINE_SYNC,
+        };
+
+        if (d->has_rate_limiter)
+                p.rate_limiter = d->rate_limiter;
+        return p;
+}
+
+/* The device's view of a network interface. */
+static struct net_params net_params_of(const struct net_cfg *c)
+{
+        struct net_params p = {
+            .iface_id = c->iface_id,
+            .host_dev_name = c->host_dev_name,
+            .has_mac = c->has_mac,
+            .has_mtu = c->has_mtu,
+            .mtu = c->mtu,
+            .rx_rate_limiter = c->rx_rate_limiter,
+            .tx_rate_limiter = c->tx_rate_limiter,
+        };
+
+        memcpy(p.mac, c->guest_mac, sizeof(p.mac));
+        return p;
+}
+
+/* A value that stays one word of the kernel command line: printable, no spaces or quotes. */
+static bool cmdline_word(const char *s)
+{
+        for (; *s; s++)
+                if (*s <= ' ' || *s > '~' || *s == '"')
+                        return false;
+        return true;
+}
+
+static int root_cmdline(struct device_mgr *dm, const struct drive_cfg *d, struct err *e)
+{
+        int rc;
+
+        if (d->partuuid && !cmdline_word(d->partuuid))
+                return err_set(e, -EINVAL, "partuuid %s is not one command-line word", d->partuuid);
+        if (d->partuuid)
+                rc = device_mgr_cmdline_add(dm, "root=PARTUUID=%s", d->partuuid);
+        else
+                rc = device_mgr_cmdline_add(dm, "root=/dev/vda");
+        if (!rc)
+                rc = device_mgr_cmdline_add(dm, "%s", d->is_read_only ? "ro" : "rw");
+        return rc ? err_set(e, rc, "kernel command line is too long") : 0;
+}
+
+static int attach_drive(struct device_mgr *dm, const struct drive_cfg *d, struct err *e)
+{
+        struct blk_params p = blk_params_of(d);
+        const struct mmio_slot *s;
+        struct virtio_blk *b;
+        int rc;
+
+        rc = virtio_blk_create(&b, &p, dm->mem, dm->loop, e);
+        if (rc)
+                return rc;
+        rc = d->is_root_device ? root_cmdline(dm, d, e) : 0;
+        if (rc) {
+                virtio_blk_destroy(b);
+                return rc;
+        }
+        rc = device_mgr_attach(dm, &b->dev, &s, e);
+        if (rc)
+                return rc;
+        log_info("Attached drive %s (%s, %llu sectors%s) at 0x%llx, GSI %u", d->drive_id,
+                 d->path_on_host, (unsigned long long)b->nsectors,
+                 d->is_read_only ? ", read-only" : "", (unsigned long long)s->base, s->gsi);
+        return 0;
+}
+
+int vmm_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+{
+        unsigned int i;
+        int rc;
+
+        for (i = 0; i < cfg->nr_drives; i++) {
+                rc = attach_drive(dm, &cfg->drives[i], e);
+                if (rc)
+                        return rc;
+        }
+        return 0;
+}
+
+int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+{
+        const struct mmio_slot *s;
+        struct virtio_net *n;
+        unsigned int i;
+        int rc;
+
+        for (i = 0; i < cfg->nr_nets; i++) {
+                struct net_params p = net_params_of(&cfg->nets[i]);
+
+                rc = virtio_net_create(&n, &p, dm->mem, dm->loop, e);
+                if (rc)
+                        return rc;
+                rc = device_mgr_attach(dm, &n->dev, &s, e);
+                if (rc)
+                        return rc;
+                log_info("Attached network interface %s (tap %s) at 0x%llx, GSI %u", p.iface_id,
+                         p.host_dev_name, (unsigned long long)s->base, s->gsi);
+        }
+        return 0;
+}
+
+struct virtio_blk *vmm_find_drive(const struct device_mgr *dm, const char *id)
+{
+        struct virtio_dev *d = device_mgr_find(dm, VIRTIO_ID_BLOCK, id);
+
+        return d ? container_of(d, struct virtio_blk, dev) : NULL;
+}
+
+struct virtio_net *vmm_find_net(const struct device_mgr *dm, const char *id)
+{
+        struct virtio_dev *d = device_mgr_find(dm, VIRTIO_ID_NET, id);
+
+        return d ? container_of(d, struct virtio_net, dev) : NULL;
+}

@@ -1,0 +1,30 @@
+/* Builds the virtio devices of a configuration and attaches them, in Firecracker's order. */
+#ifndef BRASA_VMM_VMM_DEVICES_H
+#define BRASA_VMM_VMM_DEVICES_H
+
+#include "core/err.h"
+#include "devices/virtio/block/virtio_blk.h"
+#include "devices/virtio/net/virtio_net.h"
+#include "vmm/config.h"
+#include "vmm/device_mgr.h"
+
+/*
+ * Creates and attaches every drive of cfg in its order (the root device is first), adding
+ * "root=/dev/vda" or "root=PARTUUID=<uuid>" and "rw"/"ro" for the root device before its
+ * virtio_mmio entry, as Firecracker does. Returns 0 or -errno with one line in e.
+ */
+int vmm_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/*
+ * Creates and attaches every network interface of cfg in its order, after the drives
+ * (Firecracker's order). Returns 0 or -errno with one line in e.
+ */
+int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/* The block device of drive id, or NULL. */
+struct virtio_blk *vmm_find_drive(const struct device_mgr *dm, const char *id);
+
+/* The network device of interface id, or NULL. */
+struct virtio_net *vmm_find_net(const struct device_mgr *dm, const char *id);
+
+#endif

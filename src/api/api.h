@@ -18,50 +18,8 @@
 
 struct vmm;
 
-enum api_route {
-        R_NONE, /* stage 1 already produced the response */
-        R_GET_INFO,
-        R_GET_VERSION,
-        R_GET_VM_CONFIG,
-        R_GET_MACHINE,
-        R_GET_MMDS,
-        R_GET_HOTPLUG,
-        R_GET_BALLOON,
-        R_GET_BALLOON_STATS,
-        R_GET_HINTING_STATUS,
-        R_PUT_ACTIONS,
-        R_PUT_BALLOON,
-        R_PUT_BOOT,
-        R_PUT_CPU,
-        R_PUT_DRIVE,
-        R_PUT_PMEM,
-        R_PUT_LOGGER,
-        R_PUT_SERIAL,
-        R_PUT_MACHINE,
-        R_PUT_METRICS,
-        R_PUT_MMDS,
-        R_PUT_MMDS_CONFIG,
-        R_PUT_NET,
-        R_PUT_SNAP_CREATE,
-        R_PUT_SNAP_LOAD,
-        R_PUT_VSOCK,
-        R_PUT_ENTROPY,
-        R_PUT_HOTPLUG,
-        R_PATCH_BALLOON,
-        R_PATCH_BALLOON_STATS,
-        R_PATCH_HINT_START,
-        R_PATCH_HINT_STOP,
-        R_PATCH_DRIVE,
-        R_PATCH_MACHINE,
-        R_PATCH_MMDS,
-        R_PATCH_NET,
-        R_PATCH_PMEM,
-        R_PATCH_VM,
-        R_PATCH_HOTPLUG,
-        R_DELETE_DRIVE,
-        R_DELETE_PMEM,
-        R_DELETE_NET,
-};
+struct route;
+struct metric_counter;
 
 struct api_response {
         int status; /* 200, 204, 400 or 413 */
@@ -72,7 +30,8 @@ struct api_response {
 
 /* One request between the two stages. */
 struct api_call {
-        enum api_route route;
+        const struct route *route;    /* the matched row; NULL: stage 1 produced the response */
+        struct metric_counter *fails; /* Firecracker's *_fails counter for this request, or NULL */
         enum http_method method;
         char id[API_MAX_ID + 1]; /* second path token (resource id), "" if none */
         json_t *body;            /* parsed body (owned), or NULL */
@@ -102,21 +61,21 @@ struct api_ctx {
 };
 
 /*
- * Stage 1, API thread: matches method and path to a route as Firecracker's
- * ParsedRequest::try_from() does, checks the body's presence, parses and deserializes it
- * (types, unknown fields, ids) without touching any state. On failure call->route is
- * R_NONE and call->resp holds the 400. call->body is freed by api_call_fini().
+ * Stage 1, API thread: matches method and path to a row of the route table (routes.c) as
+ * Firecracker's ParsedRequest::try_from() does, checks the body's presence, parses and
+ * deserializes it (types, unknown fields, ids) without touching any state. On failure
+ * call->route is NULL and call->resp holds the 400. call->body is freed by api_call_fini().
  */
 void api_route(const struct http_request *req, struct api_call *call);
 
 /*
- * Stage 2, VMM thread: applies the pre-/post-boot gates and runs the request against
- * ctx, filling call->resp. Never blocks on a client.
+ * Stage 2, VMM thread: applies the row's pre-/post-boot gate, counts the request and runs
+ * the row's action against ctx, filling call->resp. Never blocks on a client.
  */
 void api_handle(struct api_ctx *ctx, struct api_call *call);
 
 /* Counts a failed request in Firecracker's put/patch_api_requests.<resource>_fails. */
-void api_count_failure(const struct http_request *req);
+void api_count_failure(const struct api_call *call);
 
 /* Frees what call owns (body, response body). */
 void api_call_fini(struct api_call *call);

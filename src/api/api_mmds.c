@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "api/api_priv.h"
+#include "api/route.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -55,11 +55,10 @@ static void ok(struct api_call *call, int status, json_t *v)
         call->resp.len = text ? strlen(text) : 0;
 }
 
-static void get_mmds(struct api_ctx *ctx, struct api_call *call)
+void api_get_mmds(struct api_ctx *ctx, struct api_call *call)
 {
         json_t *empty;
 
-        metrics_inc(&metrics.get_api_requests.mmds_count);
         if (ctx->started && !ctx->mmds_exists) {
                 api_fault(&call->resp, 400, MSG_NOT_INIT);
                 return;
@@ -74,9 +73,8 @@ static void get_mmds(struct api_ctx *ctx, struct api_call *call)
         json_decref(empty);
 }
 
-static void put_mmds(struct api_ctx *ctx, struct api_call *call)
+void api_put_mmds(struct api_ctx *ctx, struct api_call *call)
 {
-        metrics_inc(&metrics.put_api_requests.mmds_count);
         if (ctx->started && !ctx->mmds_exists) {
                 api_fault(&call->resp, 400, MSG_NOT_INIT);
                 return;
@@ -91,11 +89,10 @@ static void put_mmds(struct api_ctx *ctx, struct api_call *call)
         ok(call, 204, NULL);
 }
 
-static void patch_mmds(struct api_ctx *ctx, struct api_call *call)
+void api_patch_mmds(struct api_ctx *ctx, struct api_call *call)
 {
         json_t *copy;
 
-        metrics_inc(&metrics.patch_api_requests.mmds_count);
         if (ctx->started && !ctx->mmds_exists) {
                 api_fault(&call->resp, 400, MSG_NOT_INIT);
                 return;
@@ -114,24 +111,6 @@ static void patch_mmds(struct api_ctx *ctx, struct api_call *call)
         json_decref(ctx->mmds);
         ctx->mmds = copy;
         ok(call, 204, NULL);
-}
-
-void api_handle_other(struct api_ctx *ctx, struct api_call *call)
-{
-        switch (call->route) {
-        case R_GET_MMDS:
-                get_mmds(ctx, call);
-                break;
-        case R_PUT_MMDS:
-                put_mmds(ctx, call);
-                break;
-        case R_PATCH_MMDS:
-                patch_mmds(ctx, call);
-                break;
-        default:
-                api_fault(&call->resp, 400, "Internal error: unrouted request.");
-                break;
-        }
 }
 
 int api_apply_logger(const struct logger_cfg *l)

@@ -107,7 +107,7 @@ static void log_outcome(const struct api_call *call)
                 log_info("The request was executed successfully. Status code: 204 No Content.");
         } else if (r->status == 200) {
                 log_info("The request was executed successfully. Status code: 200 OK.");
-        } else if (call->route != R_NONE) {
+        } else if (call->route) {
                 o = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
                 log_error("Received Error. Status code: %s. Message: %s",
                           r->status == 413 ? "413 Payload too large" : "400 Bad Request",
@@ -125,11 +125,11 @@ static void serve_one(const struct http_request *req, struct conn *c, dispatch_f
         struct api_call call;
 
         api_route(req, &call);
-        if (call.route != R_NONE)
+        if (call.route)
                 dispatch(opaque, &call);
         log_outcome(&call);
         if (call.resp.status >= 400)
-                api_count_failure(req);
+                api_count_failure(&call);
         if (req->connection_close)
                 c->close_after = true;
         queue_response(c, call.resp.status, call.deprecation != NULL, call.resp.body,

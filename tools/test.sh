@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 tools/deps.sh
 tools/format-check.sh
 tools/layers.sh
+/usr/bin/python3 tools/funcstats.py --max 60
 tools/build.sh
 echo "== static binaries and their size budget"
 tools/size-check.sh build

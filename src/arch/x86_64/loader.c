@@ -77,10 +77,26 @@ static uint64_t ram_end_near(const struct guest_mem *m, uint64_t gpa)
         return end;
 }
 
-static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
+/* A program or section header table: entries of the expected size, all inside the file. */
+static int check_header_table(const struct ld *c, const char *what, uint64_t off, unsigned int num,
+                              unsigned int entsize, size_t expected)
 {
         uint64_t n;
 
+        if (entsize != expected)
+                return fail(c, -EINVAL, "kernel image has bad %s header size %u (expected %zu)",
+                            what, entsize, expected);
+        n = entries_in_file(c, off, expected);
+        if (n < num)
+                return fail(c, -EINVAL,
+                            "kernel image is truncated: %s header %" PRIu64
+                            " extends past end of file",
+                            what, n);
+        return 0;
+}
+
+static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
+{
         if (c->len < sizeof(*eh))
                 return fail(c, -EINVAL,
                             "kernel image is truncated: ELF header needs %zu bytes, file has %zu",
@@ -100,17 +116,8 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
                             eh->e_type);
         if (eh->e_phnum == 0)
                 return fail(c, -EINVAL, "kernel image has no program headers");
-        if (eh->e_phentsize != sizeof(Elf64_Phdr))
-                return fail(c, -EINVAL,
-                            "kernel image has bad program header size %u (expected %zu)",
-                            eh->e_phentsize, sizeof(Elf64_Phdr));
-        n = entries_in_file(c, eh->e_phoff, sizeof(Elf64_Phdr));
-        if (n < eh->e_phnum)
-                return fail(c, -EINVAL,
-                            "kernel image is truncated: program header %" PRIu64
-                            " extends past end of file",
-                            n);
-        return 0;
+        return check_header_table(c, "program", eh->e_phoff, eh->e_phnum, eh->e_phentsize,
+                                  sizeof(Elf64_Phdr));
 }
 
 /* Reads program header i; the table was bounds-checked by elf_check_ehdr(). */
@@ -227,21 +234,14 @@ static int elf_scan_section_notes(const struct ld *c, const Elf64_Ehdr *eh, stru
 {
         Elf64_Shdr sh;
         unsigned int i;
-        uint64_t n;
         int rc;
 
         if (eh->e_shoff == 0 || eh->e_shnum == 0)
                 return 0;
-        if (eh->e_shentsize != sizeof(sh))
-                return fail(c, -EINVAL,
-                            "kernel image has bad section header size %u (expected %zu)",
-                            eh->e_shentsize, sizeof(sh));
-        n = entries_in_file(c, eh->e_shoff, sizeof(sh));
-        if (n < eh->e_shnum)
-                return fail(c, -EINVAL,
-                            "kernel image is truncated: section header %" PRIu64
-                            " extends past end of file",
-                            n);
+        rc =
+            check_header_table(c, "section", eh->e_shoff, eh->e_shnum, eh->e_shentsize, sizeof(sh));
+        if (rc)
+                return rc;
         for (i = 0; i < eh->e_shnum && !s->found; i++) {
                 memcpy(&sh, c->img + eh->e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
                 if (sh.sh_type != SHT_NOTE)

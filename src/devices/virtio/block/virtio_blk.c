@@ -290,11 +290,17 @@ static bool handle_chain(struct virtio_blk *b, bool *used_any)
 static void process_queue(struct virtio_blk *b)
 {
         struct virtq *q = &b->dev.queues[0];
+        unsigned int budget = BLK_QUEUE_SIZE;
         const char *why = "";
         bool used_any = false;
         int rc;
 
+        /* A bounded pass: a guest that keeps the ring full cannot hold the VMM thread. */
         for (;;) {
+                if (budget-- == 0) {
+                        virtio_dev_kick(&b->dev, 0);
+                        break;
+                }
                 rc = virtq_pop(q, &b->chain, &why);
                 if (rc < 0)
                         virtio_dev_needs_reset(&b->dev, why);

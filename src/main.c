@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "seccomp/seccomp.h"
-#include "vmm/config.h"
+#include "model/config.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_boot.h"
 

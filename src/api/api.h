@@ -10,8 +10,8 @@
 
 #include "api/http.h"
 #include "core/err.h"
-#include "vmm/config.h"
-#include "vmm/config_dev.h"
+#include "model/config.h"
+#include "model/config.h"
 
 #define API_FC_VERSION "1.16.1" /* the Firecracker version brasa answers as */
 #define API_MAX_ID     256u     /* bytes of a path id kept (longer ones are refused) */

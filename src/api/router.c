@@ -9,7 +9,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/text.h"
-#include "vmm/config_dev.h"
+#include "model/config.h"
 
 #define MSG_DESER  "An error occurred when deserializing the json body of a request: "
 #define MAX_TOKENS 4

@@ -8,7 +8,7 @@
 
 #include "core/err.h"
 #include "core/guest_mem.h"
-#include "vmm/config.h"
+#include "model/config.h"
 
 struct vmm_boot_result {
         bool pvh;

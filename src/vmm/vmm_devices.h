@@ -5,7 +5,7 @@
 #include "core/err.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/net/virtio_net.h"
-#include "vmm/config.h"
+#include "model/config.h"
 #include "vmm/device_mgr.h"
 
 /*

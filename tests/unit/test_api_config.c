@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "vmm/config.h"
-#include "vmm/config_dev.h"
+#include "model/config.h"
+#include "model/config.h"
 
 static char err[512];
 

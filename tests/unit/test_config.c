@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "vmm/config.h"
+#include "model/config.h"
 
 #define MSG_VCPUS                                                                                  \
         "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even "       \

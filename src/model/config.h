@@ -1,6 +1,7 @@
-/* The VM configuration model: Firecracker's config-file / API schemas, parsed strictly. */
-#ifndef BRASA_VMM_CONFIG_H
-#define BRASA_VMM_CONFIG_H
+/* The VM configuration: every Firecracker resource, the registry of their models, the config file.
+ */
+#ifndef BRASA_MODEL_CONFIG_H
+#define BRASA_MODEL_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <jansson.h>
 
 #include "core/rate_limiter.h"
+#include "model/codec.h"
 
 /*
  * Error convention for every parser below: returns 0 on success, or a negative errno
@@ -40,7 +42,8 @@ struct boot_source_cfg {
         char *initrd_path;       /* malloc'd; NULL = no initrd */
 };
 
-enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_2M, HUGE_PAGES_TRANSPARENT };
+/* In Firecracker's declaration order (the model stores the variant's index). */
+enum huge_pages { HUGE_PAGES_NONE, HUGE_PAGES_TRANSPARENT, HUGE_PAGES_2M };
 
 struct machine_cfg {
         unsigned int vcpu_count;
@@ -48,11 +51,12 @@ struct machine_cfg {
         bool smt;
         bool track_dirty_pages;
         enum huge_pages huge_pages;
-        /* cpu_template: only "None" is accepted for now, so nothing to store. */
+        bool has_cpu_template;
+        unsigned int cpu_template; /* StaticCpuTemplate index; only "None" is accepted yet */
 };
 
 enum drive_cache_type { DRIVE_CACHE_UNSAFE, DRIVE_CACHE_WRITEBACK };
-enum drive_io_engine { DRIVE_IO_SYNC, DRIVE_IO_ASYNC };
+enum drive_io_engine { DRIVE_IO_ASYNC, DRIVE_IO_SYNC };
 
 #define CONFIG_MAX_DRIVES 16
 
@@ -63,6 +67,7 @@ struct drive_cfg {
         char *partuuid;     /* malloc'd; NULL when absent */
         bool is_root_device;
         bool is_read_only;
+        bool has_socket; /* a vhost-user "socket" was given (refused) */
         enum drive_cache_type cache_type;
         enum drive_io_engine io_engine;
         bool has_rate_limiter;
@@ -86,6 +91,7 @@ struct net_cfg {
 /* Vsock (virtio-vsock), as PUT /vsock. */
 struct vsock_cfg {
         bool present;
+        char *vsock_id; /* malloc'd; deprecated, not shown */
         uint32_t guest_cid;
         char *uds_path; /* malloc'd */
 };
@@ -124,10 +130,9 @@ struct mem_hotplug_cfg {
 /* MmdsConfig, as PUT /mmds/config. */
 struct mmds_cfg {
         bool present;
-        unsigned int version; /* 1 or 2 */
-        char **ifaces;        /* malloc'd iface ids */
-        unsigned int nr_ifaces;
-        uint32_t ipv4_address; /* host order; default 169.254.169.254 */
+        unsigned int version;   /* 1 or 2 */
+        struct mstrings ifaces; /* malloc'd iface ids */
+        uint32_t ipv4_address;  /* host order; default 169.254.169.254 */
         bool imds_compat;
 };
 
@@ -154,28 +159,40 @@ struct metrics_cfg {
         char *metrics_path; /* malloc'd */
 };
 
+/* A custom CPU template (PUT /cpu-config, the config file's "cpu-config"). */
+struct cpu_config_cfg {
+        bool present;
+        json_t *tmpl; /* owned reference */
+};
+
+/*
+ * The registry: X(name, storage) for every resource, in VmmConfig's declaration order
+ * (that of GET /vm/config and of the config file's messages). src/model/<name>.c defines
+ * res_<name> (its model and hooks); storage is what struct vm_config holds of it.
+ */
+#define MODEL_RESOURCES(X)                                                                         \
+        X(balloon, struct balloon_cfg balloon)                                                     \
+        X(drives, struct drive_cfg drives[CONFIG_MAX_DRIVES]; unsigned int nr_drives)              \
+        X(boot_source, bool has_boot_source; struct boot_source_cfg boot)                          \
+        X(cpu_config, struct cpu_config_cfg cpu)                                                   \
+        X(logger, struct logger_cfg logger)                                                        \
+        X(machine, struct machine_cfg machine)                                                     \
+        X(metrics, struct metrics_cfg metrics)                                                     \
+        X(mmds, struct mmds_cfg mmds)                                                              \
+        X(nets, struct net_cfg nets[CONFIG_MAX_NETS]; unsigned int nr_nets)                        \
+        X(vsock, struct vsock_cfg vsock)                                                           \
+        X(entropy, struct entropy_cfg entropy)                                                     \
+        X(pmems, struct pmem_cfg pmems[CONFIG_MAX_PMEMS]; unsigned int nr_pmems)                   \
+        X(hotplug, struct mem_hotplug_cfg mem_hotplug)                                             \
+        X(serial, struct serial_cfg serial)
+
+/* The VM configuration: every resource's storage, generated from the registry. Drives are
+ * kept in attach order, the root device (at most one) first; machine defaults to 1 vCPU and
+ * 128 MiB, as Firecracker's. */
 struct vm_config {
-        /* Drives in attach order: the root device (at most one) is kept first. */
-        struct drive_cfg drives[CONFIG_MAX_DRIVES];
-        unsigned int nr_drives;
-        bool has_boot_source;
-        struct boot_source_cfg boot;
-        struct machine_cfg machine; /* default 1 vCPU, 128 MiB, as Firecracker */
-        /* Resources whose devices arrive with later milestones: validated and stored now. */
-        struct net_cfg nets[CONFIG_MAX_NETS];
-        unsigned int nr_nets;
-        struct vsock_cfg vsock;
-        struct entropy_cfg entropy;
-        struct balloon_cfg balloon;
-        struct pmem_cfg pmems[CONFIG_MAX_PMEMS];
-        unsigned int nr_pmems;
-        struct mem_hotplug_cfg mem_hotplug;
-        struct mmds_cfg mmds;
-        struct serial_cfg serial;
-        json_t *cpu_config; /* custom CPU template (owned reference), or NULL */
-        /* Applied by the caller when parsed from the config file (not shown in /vm/config). */
-        struct logger_cfg logger;
-        struct metrics_cfg metrics;
+#define RES_MEMBER(name, ...) __VA_ARGS__;
+        MODEL_RESOURCES(RES_MEMBER)
+#undef RES_MEMBER
 };
 
 /* PATCH /drives/{id} (PartialDrive), accepted only after InstanceStart. */
@@ -251,7 +268,7 @@ int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char 
  */
 void config_json_error(const json_error_t *jerr, char *err, size_t errlen);
 
-/* ---- drives (src/vmm/config_drive.c) ---------------------------------------------------- */
+/* ---- drives (src/model/drive.c) ------------------------------------------------------------ */
 
 /*
  * PUT /drives/{path_id} before boot (also used for each element of the config file's
@@ -321,4 +338,79 @@ json_t *config_machine_to_json(const struct machine_cfg *m);
  */
 json_t *config_to_json(const struct vm_config *cfg);
 
-#endif /* BRASA_VMM_CONFIG_H */
+/* ---- the other resources (src/model/) ---------------------------------------------- */
+
+/* The request bodies with a schema (Firecracker's serde structs). */
+enum cfg_body {
+        CFG_BODY_NET,
+        CFG_BODY_NET_PATCH,
+        CFG_BODY_VSOCK,
+        CFG_BODY_ENTROPY,
+        CFG_BODY_BALLOON,
+        CFG_BODY_BALLOON_PATCH,
+        CFG_BODY_BALLOON_STATS,
+        CFG_BODY_HINTING,
+        CFG_BODY_PMEM,
+        CFG_BODY_PMEM_PATCH,
+        CFG_BODY_HOTPLUG,
+        CFG_BODY_HOTPLUG_PATCH,
+        CFG_BODY_MMDS_CONFIG,
+        CFG_BODY_SERIAL,
+        CFG_BODY_LOGGER,
+        CFG_BODY_METRICS,
+        CFG_BODY_SNAPSHOT_CREATE,
+        CFG_BODY_SNAPSHOT_LOAD,
+        CFG_BODY_VM_STATE,
+        CFG_BODY_ACTION,
+        CFG_BODY_CPU_CONFIG,
+};
+
+/* PATCH /network-interfaces/{id}: the rate-limiter changes for one interface. */
+struct net_update {
+        char iface_id[256];
+        struct rate_limiter_update rx, tx;
+};
+
+/*
+ * Deserializes body against kind's schema, as serde does (types, unknown and missing
+ * fields, nested rate limiters, value formats such as a MAC address or the log level),
+ * and checks a path id against the body's id (path_id NULL: none). Stores nothing.
+ * Returns 0, -EBADMSG (message as serde's) or -EXDEV (Firecracker's id-mismatch text).
+ */
+int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, char *err,
+                      size_t errlen);
+
+/*
+ * Validates a checked body and stores it in cfg (PUT semantics: replaces the resource of
+ * that id, or the single device). kind is one of NET, VSOCK, ENTROPY, BALLOON, PMEM,
+ * HOTPLUG, MMDS_CONFIG, SERIAL, CPU_CONFIG. Messages have no Firecracker prefix ("Amount of
+ * pages requested is too large."). Returns 0, -EINVAL, -ENOSPC or -ENOMEM.
+ */
+int config_put_body(enum cfg_body kind, struct vm_config *cfg, const json_t *body,
+                    const char *path_id, char *err, size_t errlen);
+
+/*
+ * PATCH /network-interfaces/{id} after boot: parses the rate-limiter update into *out and
+ * checks the interface exists. Returns 0, -EBADMSG, -EXDEV or -ENOENT ("Unable to update
+ * the net device: Failed perform action on device: Device not found").
+ */
+int config_patch_net(const struct vm_config *cfg, const json_t *body, const char *path_id,
+                     struct net_update *out, char *err, size_t errlen);
+
+/* PATCH /pmem/{id} after boot: as config_patch_net(), for a pmem device's rate limiter. */
+int config_patch_pmem(const struct vm_config *cfg, const json_t *body, const char *path_id,
+                      char *err, size_t errlen);
+
+/* Parses a Logger body (checked) into *out; out owns its strings. 0, -EBADMSG or -ENOMEM. */
+int config_parse_logger(const json_t *body, struct logger_cfg *out, char *err, size_t errlen);
+
+/* Frees what *l owns and resets it to "nothing set". */
+void config_logger_free(struct logger_cfg *l);
+
+/* "info" -> LOG_INFO etc. (case-insensitive, "warning" too); -1 if unknown. */
+int config_log_level_from_name(const char *s);
+
+/* The Balloon object of GET /balloon and GET /vm/config (null when not configured). */
+json_t *config_balloon_to_json(const struct balloon_cfg *b);
+
+#endif /* BRASA_MODEL_CONFIG_H */

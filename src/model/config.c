@@ -1,0 +1,422 @@
+/* The VM configuration: the registry's generic decode, store, show and free, and the config file.
+ */
+#include "model/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/text.h"
+#include "model/resource.h"
+
+#define RES_PTR(name, ...) &res_##name,
+static const struct resource *const registry[] = {MODEL_RESOURCES(RES_PTR)};
+#undef RES_PTR
+#define N_RES (sizeof(registry) / sizeof(registry[0]))
+
+/* ---- one resource's storage --------------------------------------------------------------- */
+
+static void *slot(const struct vm_config *cfg, const struct resource *r, size_t i)
+{
+        return (char *)(uintptr_t)cfg + r->off + i * r->size;
+}
+
+static unsigned int *count_of(const struct vm_config *cfg, const struct resource *r)
+{
+        return (unsigned int *)((char *)(uintptr_t)cfg + r->count_off);
+}
+
+static bool is_list(const struct resource *r)
+{
+        return r->count_off != RES_SINGLE;
+}
+
+static bool configured(const struct vm_config *cfg, const struct resource *r)
+{
+        if (is_list(r))
+                return *count_of(cfg, r) > 0;
+        return r->present_off == MF_NO_HAS || *(const bool *)((const char *)cfg + r->present_off);
+}
+
+int cfg_list_index(const struct vm_config *cfg, const struct resource *r, const char *id)
+{
+        unsigned int i;
+
+        for (i = 0; i < *count_of(cfg, r); i++)
+                if (strcmp(*(char **)slot(cfg, r, i), id) == 0)
+                        return (int)i;
+        return -1;
+}
+
+json_t *cfg_resource_show(const struct resource *r, const struct vm_config *cfg)
+{
+        json_t *a;
+        unsigned int i;
+
+        if (r->show)
+                return r->show(cfg);
+        if (!is_list(r))
+                return configured(cfg, r) ? model_encode(r->model, slot(cfg, r, 0)) : json_null();
+        a = json_array();
+        for (i = 0; a && i < *count_of(cfg, r); i++) {
+                if (json_array_append_new(a, model_encode(r->model, slot(cfg, r, i)))) {
+                        json_decref(a);
+                        return NULL;
+                }
+        }
+        return a;
+}
+
+static void resource_release(struct vm_config *cfg, const struct resource *r)
+{
+        unsigned int i;
+
+        if (r->release) {
+                r->release(cfg);
+                return;
+        }
+        if (!is_list(r)) {
+                model_release(r->model, slot(cfg, r, 0));
+                memset(slot(cfg, r, 0), 0, r->size);
+                if (r->present_off != MF_NO_HAS)
+                        *(bool *)((char *)cfg + r->present_off) = false;
+                return;
+        }
+        for (i = 0; i < *count_of(cfg, r); i++) {
+                model_release(r->model, slot(cfg, r, i));
+                memset(slot(cfg, r, i), 0, r->size);
+        }
+        *count_of(cfg, r) = 0;
+}
+
+/* ---- one body ---------------------------------------------------------------------------- */
+
+int cfg_id_mismatch(struct perr *pe, const char *path_id, const char *body_id, bool net_style)
+{
+        if (!path_id || !body_id || strcmp(path_id, body_id) == 0)
+                return 0;
+        if (net_style)
+                return cfg_fail(pe, -EXDEV,
+                                "The id from the path [%s] does not match the id from the body "
+                                "[%s]!",
+                                path_id, body_id);
+        return cfg_fail(pe, -EXDEV, "The id from the path does not match the id from the body!");
+}
+
+int cfg_decode_body(struct perr *pe, const struct resource *r, const json_t *body,
+                    const char *path_id, void *val)
+{
+        int rc;
+
+        memset(val, 0, r->size);
+        rc = model_decode(pe, r->model, body, val, false);
+        if (!rc && is_list(r))
+                rc = cfg_id_mismatch(pe, path_id, *(char **)val, r->net_ids);
+        return rc;
+}
+
+/* A scratch value of resource r, decoded from body (nothing decoded for a custom check). */
+static int scratch_decode(struct perr *pe, const struct resource *r, const json_t *body,
+                          const char *path_id, void **val)
+{
+        int rc;
+
+        *val = calloc(1, r->size ? r->size : 1);
+        if (!*val)
+                return cfg_fail(pe, -ENOMEM, "out of memory");
+        rc = r->check ? 0 : cfg_decode_body(pe, r, body, path_id, *val);
+        if (rc) {
+                model_release(r->model, *val); /* what an id mismatch leaves */
+                free(*val);
+                *val = NULL;
+        }
+        return rc;
+}
+
+static void scratch_free(const struct resource *r, void *val)
+{
+        if (val)
+                model_release(r->model, val);
+        free(val);
+}
+
+/* Decodes body as resource r, applies it to cfg and releases what apply did not keep. */
+static int put_one(struct perr *pe, const struct resource *r, struct vm_config *cfg,
+                   const json_t *body, const char *path_id)
+{
+        void *val;
+        int rc;
+
+        rc = scratch_decode(pe, r, body, path_id, &val);
+        if (!rc)
+                rc = r->apply(pe, cfg, val, body);
+        scratch_free(r, val);
+        return rc;
+}
+
+/* Decodes body as resource r and throws the result away: the check alone. */
+static int check_one(struct perr *pe, const struct resource *r, const json_t *body,
+                     const char *path_id)
+{
+        void *val;
+        int rc;
+
+        if (r->check)
+                return r->check(pe, body);
+        rc = scratch_decode(pe, r, body, path_id, &val);
+        scratch_free(r, val);
+        return rc;
+}
+
+/* The API's bodies: the resource a PUT stores, or the model a body is checked against. */
+static const struct {
+        const struct resource *res;
+        const struct model *model;
+        const char *id; /* check-only bodies: the field checked against the path id */
+} bodies[] = {
+    [CFG_BODY_NET] = {&res_nets, NULL},
+    [CFG_BODY_NET_PATCH] = {NULL, &model_net_patch, "iface_id"},
+    [CFG_BODY_VSOCK] = {&res_vsock, NULL},
+    [CFG_BODY_ENTROPY] = {&res_entropy, NULL},
+    [CFG_BODY_BALLOON] = {&res_balloon, NULL},
+    [CFG_BODY_BALLOON_PATCH] = {NULL, &model_balloon_patch},
+    [CFG_BODY_BALLOON_STATS] = {NULL, &model_balloon_stats},
+    [CFG_BODY_HINTING] = {NULL, &model_hinting},
+    [CFG_BODY_PMEM] = {&res_pmems, NULL},
+    [CFG_BODY_PMEM_PATCH] = {NULL, &model_pmem_patch, "id"},
+    [CFG_BODY_HOTPLUG] = {&res_hotplug, NULL},
+    [CFG_BODY_HOTPLUG_PATCH] = {NULL, &model_hotplug_patch},
+    [CFG_BODY_MMDS_CONFIG] = {&res_mmds, NULL},
+    [CFG_BODY_SERIAL] = {&res_serial, NULL},
+    [CFG_BODY_LOGGER] = {&res_logger, NULL},
+    [CFG_BODY_METRICS] = {&res_metrics, NULL},
+    [CFG_BODY_SNAPSHOT_CREATE] = {NULL, &model_snapshot_create},
+    [CFG_BODY_SNAPSHOT_LOAD] = {NULL, &model_snapshot_load},
+    [CFG_BODY_VM_STATE] = {NULL, &model_vm_state},
+    [CFG_BODY_ACTION] = {NULL, &model_action},
+    [CFG_BODY_CPU_CONFIG] = {&res_cpu_config, NULL},
+};
+
+int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, char *err,
+                      size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+        int rc;
+
+        if (bodies[kind].res)
+                return check_one(&pe, bodies[kind].res, body, path_id);
+        rc = model_check(&pe, bodies[kind].model, body, false);
+        if (!rc && bodies[kind].id)
+                rc = cfg_id_mismatch(&pe, path_id,
+                                     json_string_value(json_object_get(body, bodies[kind].id)),
+                                     kind == CFG_BODY_NET_PATCH);
+        return rc;
+}
+
+int config_put_body(enum cfg_body kind, struct vm_config *cfg, const json_t *body,
+                    const char *path_id, char *err, size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+
+        if (!bodies[kind].res)
+                return cfg_fail(&pe, -EINVAL, "no PUT semantics for this body");
+        return put_one(&pe, bodies[kind].res, cfg, body, path_id);
+}
+
+/* ---- the config file ---------------------------------------------------------------------- */
+
+static const struct resource *find_key(const char *key)
+{
+        size_t i;
+
+        for (i = 0; i < N_RES; i++)
+                if (registry[i]->key && strcmp(registry[i]->key, key) == 0)
+                        return registry[i];
+        return NULL;
+}
+
+/* Pass 1 of one top-level value: decoded (each element) and released, in document order. */
+static int section_check(struct perr *pe, const struct resource *r, const json_t *v)
+{
+        const json_t *e;
+        size_t i;
+        int rc;
+
+        if (!is_list(r))
+                return check_one(pe, r, v, NULL);
+        if (!json_is_array(v))
+                return cfg_type_error(pe, v, "a sequence", NULL);
+        json_array_foreach(v, i, e)
+        {
+                rc = check_one(pe, r, e, NULL);
+                if (rc)
+                        return rc;
+        }
+        return 0;
+}
+
+static int file_check(struct perr *pe, const json_t *root)
+{
+        const char *names[N_RES];
+        const struct resource *r;
+        const char *key;
+        json_t *v;
+        size_t i, n = 0;
+        int rc;
+
+        if (!json_is_object(root))
+                return cfg_type_error(pe, root, "struct VmmConfig", NULL);
+        for (i = 0; i < N_RES; i++)
+                if (registry[i]->key)
+                        names[n++] = registry[i]->key;
+        json_object_foreach((json_t *)(uintptr_t)root, key, v)
+        {
+                r = find_key(key);
+                if (!r)
+                        return cfg_unknown_field(pe, key, names, n);
+                pe->sect = r->key;
+                rc = json_is_null(v) && r != &res_boot_source ? 0 : section_check(pe, r, v);
+                pe->sect = NULL;
+                if (rc)
+                        return rc;
+        }
+        if (!json_object_get(root, "boot-source"))
+                return cfg_missing_field(pe, "boot-source");
+        return 0;
+}
+
+/* Pass 2 of one top-level value: each body stored, with the resource's error prefix. */
+static int section_apply(struct perr *pe, const struct resource *r, const json_t *v,
+                         struct vm_config *cfg)
+{
+        const json_t *e;
+        size_t i;
+        int rc = 0;
+
+        pe->sect = r->key;
+        pe->prefix = r->prefix;
+        if (!is_list(r))
+                rc = put_one(pe, r, cfg, v, NULL);
+        json_array_foreach(is_list(r) ? v : NULL, i, e)
+        {
+                rc = put_one(pe, r, cfg, e, NULL);
+                if (rc)
+                        break;
+        }
+        pe->sect = NULL;
+        pe->prefix = NULL;
+        return rc;
+}
+
+/* Pass 2: the sections in VmResources::from_json()'s order. */
+static int file_apply(struct perr *pe, const json_t *root, struct vm_config *cfg)
+{
+        const json_t *v;
+        size_t rank, i;
+        int rc;
+
+        for (rank = 0; rank < N_RES; rank++) {
+                for (i = 0; i < N_RES; i++) {
+                        if (registry[i]->apply_rank != (int)rank || !registry[i]->key)
+                                continue;
+                        v = model_given(root, registry[i]->key);
+                        rc = v ? section_apply(pe, registry[i], v, cfg) : 0;
+                        if (rc)
+                                return rc;
+                }
+        }
+        return 0;
+}
+
+static void json_error_msg(const json_error_t *jerr, char *out, size_t len)
+{
+        if (json_error_code(jerr) == json_error_numeric_overflow)
+                snprintf(out, len, "invalid type: number out of range, %s at line %d column %d",
+                         jerr->text, jerr->line, jerr->column);
+        else
+                snprintf(out, len, "%s at line %d column %d", jerr->text, jerr->line, jerr->column);
+}
+
+void config_json_error(const json_error_t *jerr, char *err, size_t errlen)
+{
+        if (!err || !errlen)
+                return;
+        json_error_msg(jerr, err, errlen);
+        text_one_line(err);
+}
+
+int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err, size_t errlen)
+{
+        struct perr pe = {err, errlen, NULL, true, NULL};
+        char jmsg[JSON_ERROR_TEXT_LENGTH + 96];
+        json_error_t jerr;
+        json_t *root;
+        int rc;
+
+        config_free(cfg);
+        root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                json_error_msg(&jerr, jmsg, sizeof(jmsg));
+                return cfg_fail(&pe, -EBADMSG, "%s", jmsg);
+        }
+        rc = file_check(&pe, root);
+        if (!rc)
+                rc = file_apply(&pe, root, cfg);
+        json_decref(root);
+        if (rc)
+                config_free(cfg);
+        return rc;
+}
+
+/* ---- the whole configuration ------------------------------------------------------------- */
+
+void config_init(struct vm_config *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        config_machine_defaults(&cfg->machine);
+}
+
+void config_free(struct vm_config *cfg)
+{
+        size_t i;
+
+        for (i = 0; i < N_RES; i++)
+                resource_release(cfg, registry[i]);
+        config_init(cfg);
+}
+
+json_t *config_to_json(const struct vm_config *cfg)
+{
+        json_t *o = json_object();
+        size_t i;
+
+        for (i = 0; o && i < N_RES; i++) {
+                if (!registry[i]->key)
+                        continue;
+                if (json_object_set_new(o, registry[i]->key, cfg_resource_show(registry[i], cfg))) {
+                        json_decref(o);
+                        return NULL;
+                }
+        }
+        return o;
+}
+
+int config_check_supported(const struct vm_config *cfg, char *err, size_t errlen)
+{
+        /* In the config file's order of keys; each device's helper drops its line. */
+        static const struct resource *const missing[] = {
+            &res_balloon, &res_cpu_config, &res_mmds,    &res_vsock,
+            &res_entropy, &res_pmems,      &res_hotplug, &res_serial,
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+                if (configured(cfg, missing[i])) {
+                        snprintf(err, errlen, "%s is not supported yet by brasa",
+                                 missing[i]->key ? missing[i]->key : "serial");
+                        return -ENOTSUP;
+                }
+        }
+        return 0;
+}

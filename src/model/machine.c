@@ -1,0 +1,158 @@
+/* MachineConfiguration (PUT/PATCH /machine-config, "machine-config"): vCPUs, memory, SMT, THP. */
+#include <errno.h>
+#include <string.h>
+
+#include "arch/x86_64/layout.h"
+#include "model/resource.h"
+
+#define MSG_VCPUS                                                                                  \
+        "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even "       \
+        "number if SMT is enabled."
+#define MSG_MEM "The memory size (MiB) is either 0, or not a multiple of the configured page size."
+
+static const char *const huge_variants[] = {"None", "Transparent", "2M", NULL};
+/* x86_64 StaticCpuTemplate, in Firecracker's declaration order. */
+static const char *const tmpl_variants[] = {"C3", "T2", "T2S", "None", "T2CL", "T2A", NULL};
+
+#define MC struct machine_cfg
+static const struct mfield machine_fields[] = {
+    F_DFLT(MC, vcpu_count, "vcpu_count", mt_u8, MF_REQUIRED, CONFIG_DEFAULT_VCPUS),
+    F_DFLT(MC, mem_size_mib, "mem_size_mib", mt_usize, MF_REQUIRED, CONFIG_DEFAULT_MEM_MIB),
+    F(MC, smt, "smt", mt_bool, 0),
+    {MFIELD(MC, cpu_template, "cpu_template", mt_enum, MF_OPTION | MF_HIDE),
+     .has = offsetof(MC, has_cpu_template), .arg = tmpl_variants,
+     .expected = "enum StaticCpuTemplate"},
+    F(MC, track_dirty_pages, "track_dirty_pages", mt_bool, 0),
+    F_ENUM(MC, huge_pages, "huge_pages", 0, huge_variants, "enum HugePageConfig", 0),
+};
+static const struct model machine_model = MODEL("struct MachineConfig", machine_fields, false);
+
+void config_machine_defaults(struct machine_cfg *m)
+{
+        memset(m, 0, sizeof(*m));
+        m->vcpu_count = CONFIG_DEFAULT_VCPUS;
+        m->mem_size_mib = CONFIG_DEFAULT_MEM_MIB;
+        m->huge_pages = HUGE_PAGES_NONE;
+}
+
+static int mem_limit(struct perr *pe, uint64_t mem_mib)
+{
+        const uint64_t max_mib = LAYOUT_MAX_MEM_BYTES >> 20;
+
+        if (mem_mib <= max_mib)
+                return 0;
+        return cfg_fail(pe, -EINVAL,
+                        "The memory size (MiB) %llu is larger than the %llu MiB brasa supports.",
+                        (unsigned long long)mem_mib, (unsigned long long)max_mib);
+}
+
+int config_check_mem_limit(uint64_t mem_mib, char *err, size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+
+        return mem_limit(&pe, mem_mib);
+}
+
+/* Firecracker's MachineConfig::update() checks, then what brasa cannot do yet. */
+static int machine_validate(struct perr *pe, const struct machine_cfg *m)
+{
+        int rc;
+
+        if (m->vcpu_count == 0 || m->vcpu_count > CONFIG_MAX_VCPUS)
+                return cfg_fail(pe, -EINVAL, MSG_VCPUS);
+        if (m->smt && m->vcpu_count > 1 && m->vcpu_count % 2)
+                return cfg_fail(pe, -EINVAL, MSG_VCPUS);
+        if (m->mem_size_mib == 0 || (m->huge_pages != HUGE_PAGES_NONE && m->mem_size_mib % 2))
+                return cfg_fail(pe, -EINVAL, MSG_MEM);
+        rc = mem_limit(pe, m->mem_size_mib);
+        if (rc)
+                return rc;
+        if (m->smt)
+                return cfg_fail(pe, -ENOTSUP, "SMT is not supported yet by brasa");
+        if (m->huge_pages != HUGE_PAGES_NONE)
+                return cfg_fail(pe, -ENOTSUP, "huge_pages %s is not supported yet by brasa",
+                                huge_variants[m->huge_pages]);
+        if (m->has_cpu_template && strcmp(tmpl_variants[m->cpu_template], "None") != 0)
+                return cfg_fail(pe, -ENOTSUP, "CPU template %s is not supported yet by brasa",
+                                tmpl_variants[m->cpu_template]);
+        return 0;
+}
+
+int config_parse_machine_config(const json_t *body, struct machine_cfg *out, char *err,
+                                size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+        struct machine_cfg m;
+        int rc;
+
+        config_machine_defaults(&m);
+        rc = model_decode(&pe, &machine_model, body, &m, false);
+        if (!rc)
+                rc = machine_validate(&pe, &m);
+        if (!rc)
+                *out = m;
+        return rc;
+}
+
+/* True when the PATCH body gives some field a value. */
+static bool any_given(const json_t *body)
+{
+        size_t i;
+
+        for (i = 0; i < machine_model.n; i++)
+                if (model_given(body, machine_fields[i].name))
+                        return true;
+        return false;
+}
+
+int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, char *err,
+                                size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+        struct machine_cfg m = *inout;
+        int rc;
+
+        m.has_cpu_template = false;
+        rc = model_decode(&pe, &machine_model, body, &m, true);
+        if (rc)
+                return rc;
+        if (!any_given(body))
+                return cfg_fail(&pe, -ENODATA, "Empty PATCH request.");
+        rc = machine_validate(&pe, &m);
+        if (!rc)
+                *inout = m;
+        return rc;
+}
+
+json_t *config_machine_to_json(const struct machine_cfg *m)
+{
+        return model_encode(&machine_model, m);
+}
+
+static int machine_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
+{
+        int rc;
+
+        (void)body;
+        rc = machine_validate(pe, val);
+        if (!rc)
+                cfg->machine = *(struct machine_cfg *)val;
+        return rc;
+}
+
+/* Machine config has no "configured" flag: a release puts back the defaults. */
+static void machine_release(struct vm_config *cfg)
+{
+        config_machine_defaults(&cfg->machine);
+}
+
+const struct resource res_machine = {
+    .key = "machine-config",
+    .model = &machine_model,
+    RES_AT(struct machine_cfg, machine),
+    .count_off = RES_SINGLE,
+    .present_off = MF_NO_HAS,
+    .apply_rank = 2,
+    .apply = machine_apply,
+    .release = machine_release,
+};

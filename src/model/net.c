@@ -1,0 +1,170 @@
+/* Network interfaces (PUT/PATCH /network-interfaces/{id}, "network-interfaces"): virtio-net. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/resource.h"
+
+/* ---- the MAC address type ---------------------------------------------------------------- */
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+        unsigned int i;
+
+        if (strlen(s) != 17)
+                return -EINVAL;
+        for (i = 0; i < 6; i++) {
+                const char *p = s + i * 3;
+                char hex[3] = {p[0], p[1], 0};
+
+                if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+                    (i < 5 && p[2] != ':'))
+                        return -EINVAL;
+                mac[i] = (uint8_t)strtoul(hex, NULL, 16);
+        }
+        return 0;
+}
+
+static void fmt_mac(const uint8_t mac[6], char *out)
+{
+        snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+                 mac[5]);
+}
+
+static int check_mac(struct perr *pe, const json_t *v, const struct mfield *f)
+{
+        return mt_str.check(pe, v, f);
+}
+
+/* MacAddr's Deserialize: the format is checked while decoding. */
+static int store_mac(struct perr *pe, const json_t *v, void *dst, const struct mfield *f)
+{
+        (void)f;
+        if (parse_mac(json_string_value(v), dst))
+                return cfg_fail(pe, -EBADMSG, "The provided MAC address is invalid.");
+        return 0;
+}
+
+static json_t *encode_mac(const void *src, const struct mfield *f)
+{
+        char mac[18];
+
+        (void)f;
+        fmt_mac(src, mac);
+        return json_string(mac);
+}
+
+static const struct mtype mt_mac = {check_mac, store_mac, encode_mac, NULL};
+
+/* ---- the models ------------------------------------------------------------------------- */
+
+#define NC struct net_cfg
+static const struct mfield net_fields[] = {
+    F(NC, iface_id, "iface_id", mt_str, MF_REQUIRED),
+    F(NC, host_dev_name, "host_dev_name", mt_str, MF_REQUIRED),
+    {MFIELD(NC, guest_mac, "guest_mac", mt_mac, MF_OPTION | MF_NULL_UNSET),
+     .has = offsetof(NC, has_mac)},
+    {MFIELD(NC, mtu, "mtu", mt_u16, MF_OPTION | MF_OMIT_UNSET), .has = offsetof(NC, has_mtu)},
+    F_OBJ(NC, rx_rate_limiter, "rx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
+    F_OBJ(NC, tx_rate_limiter, "tx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
+};
+static const struct model net_model = MODEL("struct NetworkInterfaceConfig", net_fields, false);
+
+/* NetworkInterfaceUpdateConfig, as decoded (the limiters not yet updates). */
+struct net_patch {
+        char *iface_id;
+        struct rate_limiter_cfg rx, tx;
+};
+
+#define NP struct net_patch
+static const struct mfield patch_fields[] = {
+    F(NP, iface_id, "iface_id", mt_str, MF_REQUIRED),
+    F_OBJ(NP, rx, "rx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
+    F_OBJ(NP, tx, "tx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
+};
+const struct model model_net_patch =
+    MODEL("struct NetworkInterfaceUpdateConfig", patch_fields, false);
+
+/* ---- storing ------------------------------------------------------------------------------ */
+
+static int net_validate(struct perr *pe, const struct vm_config *cfg, const struct net_cfg *n)
+{
+        char mac[18];
+        unsigned int i;
+
+        for (i = 0; n->has_mac && i < cfg->nr_nets; i++) {
+                if (cfg->nets[i].has_mac && memcmp(cfg->nets[i].guest_mac, n->guest_mac, 6) == 0 &&
+                    strcmp(cfg->nets[i].iface_id, n->iface_id) != 0) {
+                        fmt_mac(n->guest_mac, mac);
+                        return cfg_fail(pe, -EINVAL, "The MAC address is already in use: %s", mac);
+                }
+        }
+        if (strlen(n->host_dev_name) >= 16)
+                return cfg_fail(pe, -EINVAL,
+                                "Could not create the network device: Open tap device failed: "
+                                "Invalid interface name");
+        if (n->has_mtu && n->mtu < 68)
+                return cfg_fail(pe, -EINVAL,
+                                "Could not create the network device: MTU %u is out of range [68, "
+                                "65535]",
+                                n->mtu);
+        return 0;
+}
+
+/* NetBuilder::build(): MAC conflicts, TAP name, MTU, then replace by id (swap_remove + push). */
+static int net_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
+{
+        struct net_cfg *n = val;
+        int pos, rc;
+
+        (void)body;
+        rc = net_validate(pe, cfg, n);
+        if (rc)
+                return rc;
+        pos = cfg_list_index(cfg, &res_nets, n->iface_id);
+        if (pos < 0 && cfg->nr_nets >= CONFIG_MAX_NETS)
+                return cfg_fail(pe, -ENOSPC, "brasa supports at most %d network interfaces",
+                                CONFIG_MAX_NETS);
+        if (pos >= 0) {
+                model_release(&net_model, &cfg->nets[pos]);
+                cfg->nets[pos] = cfg->nets[--cfg->nr_nets];
+        }
+        cfg->nets[cfg->nr_nets++] = *n;
+        memset(n, 0, sizeof(*n));
+        return 0;
+}
+
+int config_patch_net(const struct vm_config *cfg, const json_t *body, const char *path_id,
+                     struct net_update *out, char *err, size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+        struct net_patch p;
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        memset(&p, 0, sizeof(p));
+        rc = model_decode(&pe, &model_net_patch, body, &p, false);
+        if (!rc)
+                rc = cfg_id_mismatch(&pe, path_id, p.iface_id, true);
+        if (!rc && cfg_list_index(cfg, &res_nets, p.iface_id) < 0)
+                rc = cfg_fail(&pe, -ENOENT, "Unable to update the net device: " MSG_NOT_FOUND);
+        if (!rc) {
+                snprintf(out->iface_id, sizeof(out->iface_id), "%s", p.iface_id);
+                cfg_rate_limiter_update(&p.rx, &out->rx);
+                cfg_rate_limiter_update(&p.tx, &out->tx);
+        }
+        model_release(&model_net_patch, &p);
+        return rc;
+}
+
+const struct resource res_nets = {
+    .key = "network-interfaces",
+    .prefix = "Network device error: ",
+    .model = &net_model,
+    RES_LIST(struct net_cfg, nets, nr_nets),
+    .apply_rank = 6,
+    .net_ids = true,
+    .apply = net_apply,
+};

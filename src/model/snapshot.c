@@ -1,0 +1,52 @@
+/* The bodies that act rather than configure: snapshots, the VM state and actions (checked only). */
+#include "model/resource.h"
+
+static const char *const snap_types[] = {"Diff", "Full", NULL};
+static const struct mfield create_fields[] = {
+    F_CHECK_ENUM("snapshot_type", 0, snap_types, "enum SnapshotType"),
+    F_CHECK("snapshot_path", mt_str, MF_REQUIRED),
+    F_CHECK("mem_file_path", mt_str, MF_REQUIRED),
+};
+const struct model model_snapshot_create =
+    MODEL("struct CreateSnapshotParams", create_fields, false);
+
+static const char *const backend_types[] = {"File", "Uffd", NULL};
+static const struct mfield backend_fields[] = {
+    F_CHECK("backend_path", mt_str, MF_REQUIRED),
+    F_CHECK_ENUM("backend_type", MF_REQUIRED, backend_types, "enum MemBackendType"),
+};
+static const struct model backend_model = MODEL("struct MemBackendConfig", backend_fields, false);
+static const struct mfield net_override_fields[] = {
+    F_CHECK("iface_id", mt_str, MF_REQUIRED),
+    F_CHECK("host_dev_name", mt_str, MF_REQUIRED),
+};
+static const struct model net_override_model =
+    MODEL("struct NetworkOverride", net_override_fields, false);
+static const struct mfield vsock_override_fields[] = {F_CHECK("uds_path", mt_str, MF_REQUIRED)};
+static const struct model vsock_override_model =
+    MODEL("struct VsockOverride", vsock_override_fields, false);
+
+static const char *const snap_huge[] = {"Snapshot", "None", "Transparent", "2M", NULL};
+static const struct mfield load_fields[] = {
+    F_CHECK("snapshot_path", mt_str, MF_REQUIRED),
+    F_CHECK("mem_file_path", mt_str, MF_OPTION),
+    F_CHECK_SUB("mem_backend", mt_object, MF_OPTION, &backend_model),
+    F_CHECK("enable_diff_snapshots", mt_bool, 0),
+    F_CHECK("track_dirty_pages", mt_bool, 0),
+    F_CHECK("resume_vm", mt_bool, 0),
+    F_CHECK_SUB("network_overrides", mt_array, 0, &net_override_model),
+    F_CHECK_SUB("vsock_override", mt_object, MF_OPTION, &vsock_override_model),
+    F_CHECK("clock_realtime", mt_bool, 0),
+    F_CHECK_ENUM("huge_pages", MF_OPTION, snap_huge, "enum HugePagesOverride"),
+};
+const struct model model_snapshot_load = MODEL("struct LoadSnapshotConfig", load_fields, false);
+
+static const char *const vm_states[] = {"Paused", "Resumed", NULL};
+static const struct mfield vm_fields[] = {
+    F_CHECK_ENUM("state", MF_REQUIRED, vm_states, "enum VmState")};
+const struct model model_vm_state = MODEL("struct Vm", vm_fields, false);
+
+static const char *const actions[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel", NULL};
+static const struct mfield action_fields[] = {
+    F_CHECK_ENUM("action_type", MF_REQUIRED, actions, "enum ActionType")};
+const struct model model_action = MODEL("struct ActionBody", action_fields, false);

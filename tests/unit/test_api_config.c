@@ -1,4 +1,4 @@
-/* Unit tests for the API resource parsers (src/vmm/config_drive.c, config_res.c). */
+/* Unit tests for the API resource models (src/model/drive.c, net.c, mmds.c, ...). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,6 @@
 
 #include <cmocka.h>
 
-#include "model/config.h"
 #include "model/config.h"
 
 static char err[512];

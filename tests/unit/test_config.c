@@ -1,4 +1,4 @@
-/* Unit tests for the VM configuration parser (src/vmm/config.c). */
+/* Unit tests for the VM configuration: config file, boot source, machine config (src/model/). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,0 +1,210 @@
+/* Unit tests for the model codec (src/model/codec.c): decode, defaults, PATCH, encode, release. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/codec.h"
+
+/* A small struct with one field of each kind the codec stores. */
+struct inner {
+        uint64_t size;
+        uint16_t small;
+};
+
+struct thing {
+        char *id;
+        uint8_t count;
+        uint32_t big;
+        bool flag;
+        unsigned int color;
+        bool has_inner;
+        struct inner inner;
+        struct mstrings names;
+        bool has_opt;
+        uint16_t opt;
+};
+
+static const struct mfield inner_fields[] = {
+    F(struct inner, size, "size", mt_u64, MF_REQUIRED),
+    F_DFLT(struct inner, small, "small", mt_u16, 0, 7),
+};
+static const struct model inner_model = MODEL("struct Inner", inner_fields, true);
+
+static const char *const colors[] = {"Red", "Green", "Blue", NULL};
+
+#define T struct thing
+static const struct mfield thing_fields[] = {
+    F(T, id, "id", mt_str, MF_REQUIRED),
+    F_DFLT(T, count, "count", mt_u8, 0, 3),
+    F(T, big, "big", mt_u32, MF_OPTION),
+    F(T, flag, "flag", mt_bool, 0),
+    F_ENUM(T, color, "color", 0, colors, "enum Color", 2),
+    F_SUB(T, inner, "inner", mt_object, MF_OPTION, &inner_model, has_inner),
+    F(T, names, "names", mt_strings, 0),
+    {MFIELD(T, opt, "opt", mt_u16, MF_OPTION | MF_OMIT_UNSET), .has = offsetof(T, has_opt)},
+};
+static const struct model thing_model = MODEL("struct Thing", thing_fields, false);
+
+static char msg[512];
+
+static int decode(const char *text, struct thing *t, bool patch)
+{
+        struct perr pe = PERR_API(msg, sizeof(msg));
+        json_error_t jerr;
+        json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        int rc;
+
+        if (!j)
+                fail_msg("bad test JSON %s: %s", text, jerr.text);
+        msg[0] = '\0';
+        rc = model_decode(&pe, &thing_model, j, t, patch);
+        json_decref(j);
+        return rc;
+}
+
+static void fails(const char *text, const char *want)
+{
+        struct thing t;
+
+        memset(&t, 0, sizeof(t));
+        assert_int_equal(decode(text, &t, false), -EBADMSG);
+        assert_string_equal(msg, want);
+        assert_null(t.id);
+}
+
+static void test_defaults(void **state)
+{
+        struct thing t;
+
+        (void)state;
+        memset(&t, 0xff, sizeof(t));
+        memset(&t.id, 0, sizeof(t.id));
+        memset(&t.names, 0, sizeof(t.names));
+        assert_int_equal(decode("{\"id\": \"a\"}", &t, false), 0);
+        assert_string_equal(t.id, "a");
+        assert_int_equal(t.count, 3);
+        assert_int_equal(t.big, 0);
+        assert_false(t.flag);
+        assert_int_equal(t.color, 2);
+        assert_false(t.has_inner);
+        assert_int_equal(t.inner.size, 0);
+        assert_int_equal(t.names.n, 0);
+        assert_false(t.has_opt);
+        model_release(&thing_model, &t);
+        assert_null(t.id);
+}
+
+static void test_values(void **state)
+{
+        struct thing t;
+        char *text;
+        json_t *j;
+
+        (void)state;
+        memset(&t, 0, sizeof(t));
+        assert_int_equal(
+            decode("{\"id\": \"b\", \"count\": 255, \"big\": 4294967295, \"flag\": true, "
+                   "\"color\": \"Green\", \"inner\": {\"size\": 9, \"x\": 1}, "
+                   "\"names\": [\"p\", \"q\"], \"opt\": 5}",
+                   &t, false),
+            0);
+        assert_int_equal(t.count, 255);
+        assert_int_equal(t.big, 4294967295u);
+        assert_true(t.flag);
+        assert_int_equal(t.color, 1);
+        assert_true(t.has_inner);
+        assert_int_equal(t.inner.size, 9);
+        assert_int_equal(t.inner.small, 7);
+        assert_int_equal(t.names.n, 2);
+        assert_string_equal(t.names.v[1], "q");
+        assert_true(t.has_opt);
+        j = model_encode(&thing_model, &t);
+        text = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT);
+        assert_string_equal(text, "{\"id\":\"b\",\"count\":255,\"big\":4294967295,\"flag\":true,"
+                                  "\"color\":\"Green\",\"inner\":{\"size\":9,\"small\":7},"
+                                  "\"names\":[\"p\",\"q\"],\"opt\":5}");
+        free(text);
+        json_decref(j);
+        model_release(&thing_model, &t);
+        assert_null(t.names.v);
+}
+
+static void test_patch_keeps_absent_fields(void **state)
+{
+        struct thing t;
+
+        (void)state;
+        memset(&t, 0, sizeof(t));
+        t.count = 9;
+        t.color = 0;
+        assert_int_equal(decode("{\"flag\": true, \"big\": null}", &t, true), 0);
+        assert_int_equal(t.count, 9); /* not given: kept */
+        assert_int_equal(t.color, 0);
+        assert_true(t.flag);
+        assert_null(t.id); /* required only with PUT */
+        model_release(&thing_model, &t);
+}
+
+static void test_errors(void **state)
+{
+        (void)state;
+        fails("[]", "invalid type: sequence, expected struct Thing");
+        fails("{\"id\": \"a\", \"nope\": 1}",
+              "unknown field `nope`, expected one of `id`, `count`, `big`, `flag`, `color`, "
+              "`inner`, `names`, `opt`");
+        fails("{}", "missing field `id`");
+        fails("{\"id\": 1}", "invalid type: integer `1`, expected a string (field `id`)");
+        fails("{\"id\": \"a\", \"count\": 256}",
+              "invalid value: integer `256`, expected u8 (field `count`)");
+        fails("{\"id\": \"a\", \"count\": -1}",
+              "invalid value: integer `-1`, expected u8 (field `count`)");
+        fails("{\"id\": \"a\", \"count\": 1.5}",
+              "invalid type: floating point `1.5`, expected u8 (field `count`)");
+        fails("{\"id\": \"a\", \"count\": null}",
+              "invalid type: null, expected u8 (field `count`)");
+        fails("{\"id\": \"a\", \"color\": \"Pink\"}",
+              "unknown variant `Pink`, expected one of `Red`, `Green`, `Blue` (field `color`)");
+        fails("{\"id\": \"a\", \"inner\": 3}",
+              "invalid type: integer `3`, expected struct Inner (field `inner`)");
+        fails("{\"id\": \"a\", \"inner\": {}}", "missing field `size`");
+        fails("{\"id\": \"a\", \"names\": [1]}",
+              "invalid type: integer `1`, expected a string (field `names`)");
+        fails("{\"id\": \"a\", \"flag\": \"yes\"}",
+              "invalid type: string \"yes\", expected a boolean (field `flag`)");
+        /* A type error comes before a missing field, in document order. */
+        fails("{\"count\": \"x\"}", "invalid type: string \"x\", expected u8 (field `count`)");
+}
+
+static void test_file_context(void **state)
+{
+        struct perr pe = {msg, sizeof(msg), "things", true, NULL};
+        json_t *j = json_loads("{\"id\": \"a\", \"big\": true}", 0, NULL);
+        struct thing t;
+
+        (void)state;
+        memset(&t, 0, sizeof(t));
+        assert_int_equal(model_decode(&pe, &thing_model, j, &t, false), -EBADMSG);
+        assert_string_equal(msg, "Invalid JSON: invalid type: boolean `true`, expected u32 "
+                                 "(field `things.big`)");
+        json_decref(j);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_defaults),
+            cmocka_unit_test(test_values),
+            cmocka_unit_test(test_patch_keeps_absent_fields),
+            cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_file_context),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -11,7 +11,6 @@
 #include "api/http.h"
 #include "core/err.h"
 #include "model/config.h"
-#include "model/config.h"
 
 #define API_FC_VERSION "1.16.1" /* the Firecracker version brasa answers as */
 #define API_MAX_ID     256u     /* bytes of a path id kept (longer ones are refused) */
@@ -34,7 +33,8 @@ struct api_call {
         struct metric_counter *fails; /* Firecracker's *_fails counter for this request, or NULL */
         enum http_method method;
         char id[API_MAX_ID + 1]; /* second path token (resource id), "" if none */
-        json_t *body;            /* parsed body (owned), or NULL */
+        json_t *body;            /* parsed body (owned) of rows without a model, or NULL */
+        struct cfg_value val;    /* the body decoded once (API thread), typed by its kind */
         const char *deprecation; /* deprecation warning to log, or NULL */
         struct api_response resp;
 };

@@ -140,23 +140,13 @@ static int boot_validate(const struct boot_source_cfg *b, char *err, size_t errl
 
 void api_put_boot(struct api_ctx *ctx, struct api_call *call)
 {
-        struct boot_source_cfg b;
         char err[512] = "";
         int rc;
 
-        memset(&b, 0, sizeof(b));
-        rc = config_parse_boot_source(call->body, &b, err, sizeof(err));
+        rc = boot_validate(call->val.v, err, sizeof(err));
         if (!rc)
-                rc = boot_validate(&b, err, sizeof(err));
-        if (rc) {
-                config_boot_source_free(&b);
-                finish(call, rc, call->route->prefix, err);
-                return;
-        }
-        config_boot_source_free(&ctx->cfg->boot);
-        ctx->cfg->boot = b;
-        ctx->cfg->has_boot_source = true;
-        ok_empty(call);
+                rc = config_store(ctx->cfg, &call->val, err, sizeof(err));
+        finish(call, rc, call->route->prefix, err);
 }
 
 /* The balloon target may not exceed the new memory size (update_machine_config()). */
@@ -179,9 +169,10 @@ static void set_machine(struct api_ctx *ctx, struct api_call *call, bool patch)
         int rc;
 
         if (patch)
-                rc = config_patch_machine_config(call->body, &m, err, sizeof(err));
+                config_machine_merge(&m, call->val.v);
         else
-                rc = config_parse_machine_config(call->body, &m, err, sizeof(err));
+                m = *(const struct machine_cfg *)call->val.v;
+        rc = config_machine_validate(&m, err, sizeof(err));
         if (rc) {
                 finish(call, rc, call->route->prefix, err);
                 return;
@@ -269,16 +260,16 @@ static void flush_metrics(struct api_call *call)
 
 void api_put_actions(struct api_ctx *ctx, struct api_call *call)
 {
-        const char *a = json_string_value(json_object_get(call->body, "action_type"));
+        const struct action_body *a = call->val.v;
 
-        if (strcmp(a, "InstanceStart") == 0) {
+        if (a->type == ACTION_INSTANCE_START) {
                 if (is_started(ctx))
                         api_fault(&call->resp, 400, MSG_POST);
                 else
                         instance_start(ctx, call);
         } else if (!is_started(ctx)) {
                 api_fault(&call->resp, 400, MSG_PRE);
-        } else if (strcmp(a, "SendCtrlAltDel") == 0) {
+        } else if (a->type == ACTION_SEND_CTRL_ALT_DEL) {
                 send_ctrl_alt_del(ctx, call);
         } else {
                 flush_metrics(call);
@@ -292,18 +283,18 @@ void api_put_drive(struct api_ctx *ctx, struct api_call *call)
 {
         char err[512] = "";
 
-        finish(call, config_put_drive(ctx->cfg, call->body, call->id, err, sizeof(err)),
-               call->route->prefix, err);
+        finish(call, config_store(ctx->cfg, &call->val, err, sizeof(err)), call->route->prefix,
+               err);
 }
 
 void api_patch_drive(struct api_ctx *ctx, struct api_call *call)
 {
-        struct drive_update u;
+        const struct drive_update *u = call->val.v;
         struct err e = ERR_INIT;
         char err[512] = "";
         int rc;
 
-        rc = config_patch_drive(ctx->cfg, call->body, call->id, &u, err, sizeof(err));
+        rc = config_drive_patch_check(ctx->cfg, u, err, sizeof(err));
         if (rc) {
                 finish(call, rc, call->route->prefix, err);
                 return;
@@ -314,28 +305,27 @@ void api_patch_drive(struct api_ctx *ctx, struct api_call *call)
                          "Unable to patch the block device: " MSG_NOTFOUND
                          " Please verify the request arguments.");
         } else {
-                rc = ctx->hooks.update_drive(ctx->vmm, &u, &e);
+                rc = ctx->hooks.update_drive(ctx->vmm, u, &e);
                 snprintf(err, sizeof(err), "%s", e.msg);
         }
         if (!rc)
-                rc = config_apply_drive_update(ctx->cfg, &u);
-        config_drive_update_free(&u);
+                rc = config_apply_drive_update(ctx->cfg, u);
         finish(call, rc, call->route->prefix, err);
 }
 
 void api_patch_net(struct api_ctx *ctx, struct api_call *call)
 {
-        struct net_update u;
+        const struct net_update *u = call->val.v;
         struct err e = ERR_INIT;
         char err[512] = "";
         int rc;
 
-        rc = config_patch_net(ctx->cfg, call->body, call->id, &u, err, sizeof(err));
+        rc = config_net_patch_check(ctx->cfg, u, err, sizeof(err));
         if (!rc && !ctx->hooks.update_net) {
                 rc = -ENOENT;
                 snprintf(err, sizeof(err), "Unable to update the net device: " MSG_NOTFOUND);
         } else if (!rc) {
-                rc = ctx->hooks.update_net(ctx->vmm, &u, &e);
+                rc = ctx->hooks.update_net(ctx->vmm, u, &e);
                 snprintf(err, sizeof(err), "%s", e.msg);
         }
         finish(call, rc, call->route->prefix, err);
@@ -344,13 +334,10 @@ void api_patch_net(struct api_ctx *ctx, struct api_call *call)
 /* PUT of a resource stored for a later device: /network-interfaces, /vsock, /balloon, ... */
 void api_put_stored(struct api_ctx *ctx, struct api_call *call)
 {
-        const struct route *r = call->route;
         char err[512] = "";
 
-        finish(call,
-               config_put_body((enum cfg_body)r->kind, ctx->cfg, call->body, call->id, err,
-                               sizeof(err)),
-               r->prefix, err);
+        finish(call, config_store(ctx->cfg, &call->val, err, sizeof(err)), call->route->prefix,
+               err);
 }
 
 void api_put_mmds_config(struct api_ctx *ctx, struct api_call *call)
@@ -388,7 +375,7 @@ void api_patch_pmem(struct api_ctx *ctx, struct api_call *call)
 {
         char err[512] = "";
 
-        finish(call, config_patch_pmem(ctx->cfg, call->body, call->id, err, sizeof(err)),
+        finish(call, config_pmem_patch_check(ctx->cfg, call->val.v, err, sizeof(err)),
                call->route->prefix, err);
 }
 
@@ -397,18 +384,11 @@ void api_patch_pmem(struct api_ctx *ctx, struct api_call *call)
 
 void api_put_logger(struct api_ctx *ctx, struct api_call *call)
 {
-        struct logger_cfg l;
         char err[512] = "", why[128];
         int rc;
 
         (void)ctx;
-        rc = config_parse_logger(call->body, &l, err, sizeof(err));
-        if (rc) {
-                finish(call, rc, call->route->prefix, err);
-                return;
-        }
-        rc = api_apply_logger(&l);
-        config_logger_free(&l);
+        rc = api_apply_logger(call->val.v);
         if (rc) {
                 os_error(-rc, why, sizeof(why));
                 snprintf(err, sizeof(err), "Failed to open target file: %s", why);
@@ -420,7 +400,7 @@ void api_put_logger(struct api_ctx *ctx, struct api_call *call)
 
 void api_put_metrics(struct api_ctx *ctx, struct api_call *call)
 {
-        const char *path = json_string_value(json_object_get(call->body, "metrics_path"));
+        const char *path = ((const struct metrics_cfg *)call->val.v)->metrics_path;
         char why[128], err[256];
         int rc;
 
@@ -462,12 +442,13 @@ void api_put_snapshot_create(struct api_ctx *ctx, struct api_call *call)
 
 void api_patch_vm(struct api_ctx *ctx, struct api_call *call)
 {
-        const char *s = json_string_value(json_object_get(call->body, "state"));
+        const struct vm_state_body *s = call->val.v;
 
         (void)ctx;
         fail_with(call, call->route->prefix,
-                  strcmp(s, "Paused") == 0 ? "pausing the microVM is not supported yet by brasa"
-                                           : "resuming the microVM is not supported yet by brasa");
+                  s->state == VM_STATE_PAUSED
+                      ? "pausing the microVM is not supported yet by brasa"
+                      : "resuming the microVM is not supported yet by brasa");
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */

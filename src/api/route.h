@@ -31,10 +31,11 @@ struct route {
         enum http_method method;
         const char *p0, *p1, *p2; /* path tokens: literal, route_any, route_none or route_id */
         enum route_body body;
-        /* stage 1 (API thread): checks the parsed body; NULL = config_check_body(kind) */
+        /* stage 1 (API thread): the body is decoded once as kind (an enum cfg_body) into
+         * call->val, then these extra checks (deprecations) run on the JSON; -1: no model
+         * (the JSON is kept as data, e.g. MMDS) */
+        int kind;
         int (*decode)(struct api_call *call, struct err *e);
-        int kind; /* the body's enum cfg_body (checked when decode is NULL; put_stored stores
-                     it), or -1 */
         /* stage 2 (VMM thread) */
         enum route_gate gate;
         bool boot_specific; /* configuring it rules out loading a snapshot */
@@ -50,15 +51,13 @@ struct route {
 extern const struct route api_routes[];
 
 /*
- * Stage-1 decoders (router.c), API thread: check call->body (parsed, non-NULL) for one route
- * without touching any state, and may mark the call deprecated. Return 0, -EBADMSG (e holds
- * serde's message), -ENODATA (an empty PATCH) or -EXDEV (e holds the id-mismatch text).
+ * Stage-1 extra checks (router.c), API thread: run on call->body (parsed, non-NULL, already
+ * decoded into call->val) without touching any state, and may mark the call deprecated. Return 0,
+ * -EBADMSG (e holds serde's message), -ENODATA (an empty PATCH) or -EXDEV (e holds the id-mismatch
+ * text).
  */
-int api_decode_boot(struct api_call *call, struct err *e);
 int api_decode_machine(struct api_call *call, struct err *e);
 int api_decode_machine_patch(struct api_call *call, struct err *e);
-int api_decode_drive(struct api_call *call, struct err *e);
-int api_decode_drive_patch(struct api_call *call, struct err *e);
 int api_decode_mmds_config(struct api_call *call, struct err *e);
 int api_decode_snapshot_load(struct api_call *call, struct err *e);
 int api_decode_vsock(struct api_call *call, struct err *e);

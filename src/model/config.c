@@ -110,10 +110,19 @@ int cfg_decode_body(struct perr *pe, const struct resource *r, const json_t *bod
         int rc;
 
         memset(val, 0, r->size);
-        rc = model_decode(pe, r->model, body, val, false);
+        rc = r->decode ? r->decode(pe, body, val) : model_decode(pe, r->model, body, val, false);
         if (!rc && is_list(r))
                 rc = cfg_id_mismatch(pe, path_id, *(char **)val, r->net_ids);
         return rc;
+}
+
+static void scratch_free(const struct resource *r, void *val)
+{
+        if (val && r->free_val)
+                r->free_val(val);
+        else if (val)
+                model_release(r->model, val);
+        free(val);
 }
 
 /* A scratch value of resource r, decoded from body (nothing decoded for a custom check). */
@@ -125,20 +134,12 @@ static int scratch_decode(struct perr *pe, const struct resource *r, const json_
         *val = calloc(1, r->size ? r->size : 1);
         if (!*val)
                 return cfg_fail(pe, -ENOMEM, "out of memory");
-        rc = r->check ? 0 : cfg_decode_body(pe, r, body, path_id, *val);
+        rc = cfg_decode_body(pe, r, body, path_id, *val);
         if (rc) {
-                model_release(r->model, *val); /* what an id mismatch leaves */
-                free(*val);
+                scratch_free(r, *val); /* what an id mismatch leaves */
                 *val = NULL;
         }
         return rc;
-}
-
-static void scratch_free(const struct resource *r, void *val)
-{
-        if (val)
-                model_release(r->model, val);
-        free(val);
 }
 
 /* Decodes body as resource r, applies it to cfg and releases what apply did not keep. */
@@ -169,59 +170,133 @@ static int check_one(struct perr *pe, const struct resource *r, const json_t *bo
         return rc;
 }
 
-/* The API's bodies: the resource a PUT stores, or the model a body is checked against. */
-static const struct {
-        const struct resource *res;
-        const struct model *model;
-        const char *id; /* check-only bodies: the field checked against the path id */
-} bodies[] = {
-    [CFG_BODY_NET] = {&res_nets, NULL},
-    [CFG_BODY_NET_PATCH] = {NULL, &model_net_patch, "iface_id"},
-    [CFG_BODY_VSOCK] = {&res_vsock, NULL},
-    [CFG_BODY_ENTROPY] = {&res_entropy, NULL},
-    [CFG_BODY_BALLOON] = {&res_balloon, NULL},
-    [CFG_BODY_BALLOON_PATCH] = {NULL, &model_balloon_patch},
-    [CFG_BODY_BALLOON_STATS] = {NULL, &model_balloon_stats},
-    [CFG_BODY_HINTING] = {NULL, &model_hinting},
-    [CFG_BODY_PMEM] = {&res_pmems, NULL},
-    [CFG_BODY_PMEM_PATCH] = {NULL, &model_pmem_patch, "id"},
-    [CFG_BODY_HOTPLUG] = {&res_hotplug, NULL},
-    [CFG_BODY_HOTPLUG_PATCH] = {NULL, &model_hotplug_patch},
-    [CFG_BODY_MMDS_CONFIG] = {&res_mmds, NULL},
-    [CFG_BODY_SERIAL] = {&res_serial, NULL},
-    [CFG_BODY_LOGGER] = {&res_logger, NULL},
-    [CFG_BODY_METRICS] = {&res_metrics, NULL},
-    [CFG_BODY_SNAPSHOT_CREATE] = {NULL, &model_snapshot_create},
-    [CFG_BODY_SNAPSHOT_LOAD] = {NULL, &model_snapshot_load},
-    [CFG_BODY_VM_STATE] = {NULL, &model_vm_state},
-    [CFG_BODY_ACTION] = {NULL, &model_action},
-    [CFG_BODY_CPU_CONFIG] = {&res_cpu_config, NULL},
+/* The API's bodies: the resource a PUT stores, or the model and value of the others. */
+struct body_desc {
+        const struct resource *res; /* PUT semantics: decoded and stored as this resource */
+        const struct model *model;  /* otherwise: the model, */
+        size_t size;                /* the size of its value (0: checked only), */
+        bool id_first;              /* whether its first member is checked against the path id */
+        bool net_ids;
+        int (*decode)(struct perr *pe, const json_t *body, void *val); /* instead of the model */
 };
+
+#define VAL(m, T)  NULL, &(m), sizeof(T)
+#define CHECKED(m) NULL, &(m), 0
+static const struct body_desc bodies[] = {
+    [CFG_BODY_NET] = {&res_nets},
+    [CFG_BODY_NET_PATCH] = {VAL(model_net_patch, struct net_update), true, true},
+    [CFG_BODY_VSOCK] = {&res_vsock},
+    [CFG_BODY_ENTROPY] = {&res_entropy},
+    [CFG_BODY_BALLOON] = {&res_balloon},
+    [CFG_BODY_BALLOON_PATCH] = {CHECKED(model_balloon_patch)},
+    [CFG_BODY_BALLOON_STATS] = {CHECKED(model_balloon_stats)},
+    [CFG_BODY_HINTING] = {CHECKED(model_hinting)},
+    [CFG_BODY_PMEM] = {&res_pmems},
+    [CFG_BODY_PMEM_PATCH] = {VAL(model_pmem_patch, struct pmem_update), true},
+    [CFG_BODY_HOTPLUG] = {&res_hotplug},
+    [CFG_BODY_HOTPLUG_PATCH] = {CHECKED(model_hotplug_patch)},
+    [CFG_BODY_MMDS_CONFIG] = {&res_mmds},
+    [CFG_BODY_SERIAL] = {&res_serial},
+    [CFG_BODY_LOGGER] = {&res_logger},
+    [CFG_BODY_METRICS] = {&res_metrics},
+    [CFG_BODY_SNAPSHOT_CREATE] = {CHECKED(model_snapshot_create)},
+    [CFG_BODY_SNAPSHOT_LOAD] = {CHECKED(model_snapshot_load)},
+    [CFG_BODY_VM_STATE] = {VAL(model_vm_state, struct vm_state_body)},
+    [CFG_BODY_ACTION] = {VAL(model_action, struct action_body)},
+    [CFG_BODY_CPU_CONFIG] = {&res_cpu_config},
+    [CFG_BODY_BOOT] = {&res_boot_source},
+    [CFG_BODY_MACHINE] = {&res_machine},
+    [CFG_BODY_MACHINE_PATCH] = {VAL(model_machine, struct machine_patch), false, false,
+                                cfg_machine_patch_decode},
+    [CFG_BODY_DRIVE] = {&res_drives},
+    [CFG_BODY_DRIVE_PATCH] = {VAL(model_drive_patch, struct drive_update), true},
+};
+
+static const struct body_desc *body_of(enum cfg_body kind)
+{
+        return (size_t)kind < sizeof(bodies) / sizeof(bodies[0]) ? &bodies[kind] : NULL;
+}
+
+/* Decodes a body that is no resource into val (zeroed), then checks its id. */
+static int decode_other(struct perr *pe, const struct body_desc *d, const json_t *body,
+                        const char *path_id, void *val)
+{
+        int rc;
+
+        if (!val)
+                return model_check(pe, d->model, body, false);
+        rc = d->decode ? d->decode(pe, body, val) : model_decode(pe, d->model, body, val, false);
+        if (!rc && d->id_first)
+                rc = cfg_id_mismatch(pe, path_id, *(char **)val, d->net_ids);
+        return rc;
+}
+
+int config_decode(enum cfg_body kind, const json_t *body, const char *path_id,
+                  struct cfg_value *out, char *err, size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+        const struct body_desc *d = body_of(kind);
+        int rc;
+
+        out->kind = kind;
+        out->v = NULL;
+        if (!d || (!d->res && !d->model))
+                return cfg_fail(&pe, -EINVAL, "no model for this body");
+        if (d->res)
+                return scratch_decode(&pe, d->res, body, path_id, &out->v);
+        if (d->size && !(out->v = calloc(1, d->size)))
+                return cfg_fail(&pe, -ENOMEM, "out of memory");
+        rc = decode_other(&pe, d, body, path_id, out->v);
+        if (rc)
+                config_value_free(out);
+        return rc;
+}
+
+void config_value_free(struct cfg_value *val)
+{
+        const struct body_desc *d = body_of(val->kind);
+
+        if (val->v && d && d->res)
+                scratch_free(d->res, val->v);
+        else if (val->v && d)
+                model_release(d->model, val->v);
+        if (!d || !d->res)
+                free(val->v);
+        val->v = NULL;
+}
+
+int config_store(struct vm_config *cfg, struct cfg_value *val, char *err, size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+        const struct body_desc *d = body_of(val->kind);
+
+        if (!d || !d->res || !val->v)
+                return cfg_fail(&pe, -EINVAL, "no PUT semantics for this body");
+        return d->res->apply(&pe, cfg, val->v, NULL);
+}
 
 int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, char *err,
                       size_t errlen)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct cfg_value val;
         int rc;
 
-        if (bodies[kind].res)
-                return check_one(&pe, bodies[kind].res, body, path_id);
-        rc = model_check(&pe, bodies[kind].model, body, false);
-        if (!rc && bodies[kind].id)
-                rc = cfg_id_mismatch(&pe, path_id,
-                                     json_string_value(json_object_get(body, bodies[kind].id)),
-                                     kind == CFG_BODY_NET_PATCH);
+        rc = config_decode(kind, body, path_id, &val, err, errlen);
+        config_value_free(&val);
         return rc;
 }
 
 int config_put_body(enum cfg_body kind, struct vm_config *cfg, const json_t *body,
                     const char *path_id, char *err, size_t errlen)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct cfg_value val;
+        int rc;
 
-        if (!bodies[kind].res)
-                return cfg_fail(&pe, -EINVAL, "no PUT semantics for this body");
-        return put_one(&pe, bodies[kind].res, cfg, body, path_id);
+        rc = config_decode(kind, body, path_id, &val, err, errlen);
+        if (!rc)
+                rc = config_store(cfg, &val, err, errlen);
+        config_value_free(&val);
+        return rc;
 }
 
 /* ---- the config file ---------------------------------------------------------------------- */

@@ -296,14 +296,6 @@ int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path
 int config_patch_drive(const struct vm_config *cfg, const json_t *body, const char *path_id,
                        struct drive_update *out, char *err, size_t errlen);
 
-/*
- * Deserialization only (the API thread's check, before any state is looked at): a Drive
- * (patch false) or PartialDrive (patch true) body, and the path/body id match.
- * Returns 0, -EBADMSG or -EXDEV.
- */
-int config_check_drive_body(const json_t *body, const char *path_id, bool patch, char *err,
-                            size_t errlen);
-
 /* Records an applied PATCH in cfg->drives[] (new path, new rate limiter). 0 or -ENOMEM/-ENOENT. */
 int config_apply_drive_update(struct vm_config *cfg, const struct drive_update *u);
 
@@ -340,66 +332,120 @@ json_t *config_to_json(const struct vm_config *cfg);
 
 /* ---- the other resources (src/model/) ---------------------------------------------- */
 
-/* The request bodies with a schema (Firecracker's serde structs). */
+/* The request bodies with a schema (Firecracker's serde structs), and what each decodes to. */
 enum cfg_body {
-        CFG_BODY_NET,
-        CFG_BODY_NET_PATCH,
-        CFG_BODY_VSOCK,
-        CFG_BODY_ENTROPY,
-        CFG_BODY_BALLOON,
-        CFG_BODY_BALLOON_PATCH,
-        CFG_BODY_BALLOON_STATS,
-        CFG_BODY_HINTING,
-        CFG_BODY_PMEM,
-        CFG_BODY_PMEM_PATCH,
-        CFG_BODY_HOTPLUG,
-        CFG_BODY_HOTPLUG_PATCH,
-        CFG_BODY_MMDS_CONFIG,
-        CFG_BODY_SERIAL,
-        CFG_BODY_LOGGER,
-        CFG_BODY_METRICS,
-        CFG_BODY_SNAPSHOT_CREATE,
-        CFG_BODY_SNAPSHOT_LOAD,
-        CFG_BODY_VM_STATE,
-        CFG_BODY_ACTION,
-        CFG_BODY_CPU_CONFIG,
+        CFG_BODY_NET,             /* struct net_cfg */
+        CFG_BODY_NET_PATCH,       /* struct net_update */
+        CFG_BODY_VSOCK,           /* struct vsock_cfg */
+        CFG_BODY_ENTROPY,         /* struct entropy_cfg */
+        CFG_BODY_BALLOON,         /* struct balloon_cfg */
+        CFG_BODY_BALLOON_PATCH,   /* checked only */
+        CFG_BODY_BALLOON_STATS,   /* checked only */
+        CFG_BODY_HINTING,         /* checked only */
+        CFG_BODY_PMEM,            /* struct pmem_cfg */
+        CFG_BODY_PMEM_PATCH,      /* struct pmem_update */
+        CFG_BODY_HOTPLUG,         /* struct mem_hotplug_cfg */
+        CFG_BODY_HOTPLUG_PATCH,   /* checked only */
+        CFG_BODY_MMDS_CONFIG,     /* struct mmds_cfg */
+        CFG_BODY_SERIAL,          /* struct serial_cfg */
+        CFG_BODY_LOGGER,          /* struct logger_cfg */
+        CFG_BODY_METRICS,         /* struct metrics_cfg */
+        CFG_BODY_SNAPSHOT_CREATE, /* checked only */
+        CFG_BODY_SNAPSHOT_LOAD,   /* checked only */
+        CFG_BODY_VM_STATE,        /* struct vm_state_body */
+        CFG_BODY_ACTION,          /* struct action_body */
+        CFG_BODY_CPU_CONFIG,      /* struct cpu_config_cfg */
+        CFG_BODY_BOOT,            /* struct boot_source_cfg */
+        CFG_BODY_MACHINE,         /* struct machine_cfg (not yet validated) */
+        CFG_BODY_MACHINE_PATCH,   /* struct machine_patch */
+        CFG_BODY_DRIVE,           /* struct drive_cfg */
+        CFG_BODY_DRIVE_PATCH,     /* struct drive_update */
 };
 
 /* PATCH /network-interfaces/{id}: the rate-limiter changes for one interface. */
 struct net_update {
-        char iface_id[256];
+        char *iface_id; /* malloc'd */
         struct rate_limiter_update rx, tx;
 };
 
+/* PATCH /pmem/{id}. */
+struct pmem_update {
+        char *id; /* malloc'd */
+        bool has_rate_limiter;
+        struct rate_limiter_update rate_limiter;
+};
+
+/* PATCH /machine-config: the fields given, over whatever the VM has. */
+struct machine_patch {
+        struct machine_cfg m;
+        unsigned int given; /* bit i: field i of MachineConfig was given */
+};
+
+/* PUT /actions. */
+enum action_type { ACTION_FLUSH_METRICS, ACTION_INSTANCE_START, ACTION_SEND_CTRL_ALT_DEL };
+struct action_body {
+        unsigned int type; /* enum action_type */
+};
+
+/* PATCH /vm. */
+enum vm_state { VM_STATE_PAUSED, VM_STATE_RESUMED };
+struct vm_state_body {
+        unsigned int state; /* enum vm_state */
+};
+
+/* A decoded API body: the typed value that crosses the mailbox instead of JSON. */
+struct cfg_value {
+        enum cfg_body kind;
+        void *v; /* malloc'd, of kind's type (see enum cfg_body); NULL for checked-only bodies */
+};
+
 /*
- * Deserializes body against kind's schema, as serde does (types, unknown and missing
- * fields, nested rate limiters, value formats such as a MAC address or the log level),
- * and checks a path id against the body's id (path_id NULL: none). Stores nothing.
- * Returns 0, -EBADMSG (message as serde's) or -EXDEV (Firecracker's id-mismatch text).
+ * Decodes an API body of kind into *out once, on the API thread, as serde does (types,
+ * unknown and missing fields, nested rate limiters, formats such as a MAC address), and
+ * checks a path id against the body's id (path_id NULL: none). Touches no state; a PATCH
+ * /machine-config that gives nothing is -ENODATA ("Empty PATCH request."). Returns 0,
+ * -EBADMSG (serde's message), -EXDEV (Firecracker's id-mismatch text), -ENODATA or -ENOMEM;
+ * on failure *out holds nothing.
  */
+int config_decode(enum cfg_body kind, const json_t *body, const char *path_id,
+                  struct cfg_value *out, char *err, size_t errlen);
+
+/* Frees a decoded value (safe on a zeroed or already freed one). */
+void config_value_free(struct cfg_value *val);
+
+/*
+ * PUT semantics for a decoded resource body (NET, VSOCK, ENTROPY, BALLOON, PMEM, HOTPLUG,
+ * MMDS_CONFIG, SERIAL, CPU_CONFIG, BOOT, DRIVE): validates it against cfg and stores it,
+ * taking what it owns. Messages have no Firecracker prefix. Returns 0, -EINVAL, -ENOTSUP,
+ * -ENOSPC or -ENOMEM; -EINVAL "no PUT semantics" for other kinds.
+ */
+int config_store(struct vm_config *cfg, struct cfg_value *val, char *err, size_t errlen);
+
+/* Firecracker's MachineConfig::update() checks, then what brasa lacks: 0, -EINVAL, -ENOTSUP. */
+int config_machine_validate(const struct machine_cfg *m, char *err, size_t errlen);
+
+/* Applies the given fields of a PATCH over *m (no validation). */
+void config_machine_merge(struct machine_cfg *m, const struct machine_patch *p);
+
+/* A decoded PATCH /drives/{id} against cfg: the drive exists and something changes. */
+int config_drive_patch_check(const struct vm_config *cfg, const struct drive_update *u, char *err,
+                             size_t errlen);
+
+/* A decoded PATCH /network-interfaces/{id}: the interface exists. 0 or -ENOENT. */
+int config_net_patch_check(const struct vm_config *cfg, const struct net_update *u, char *err,
+                           size_t errlen);
+
+/* A decoded PATCH /pmem/{id}: the device exists when a limiter is given. 0 or -ENOENT. */
+int config_pmem_patch_check(const struct vm_config *cfg, const struct pmem_update *u, char *err,
+                            size_t errlen);
+
+/* config_decode() and config_value_free(): the check alone (the config file's pass 1). */
 int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, char *err,
                       size_t errlen);
 
-/*
- * Validates a checked body and stores it in cfg (PUT semantics: replaces the resource of
- * that id, or the single device). kind is one of NET, VSOCK, ENTROPY, BALLOON, PMEM,
- * HOTPLUG, MMDS_CONFIG, SERIAL, CPU_CONFIG. Messages have no Firecracker prefix ("Amount of
- * pages requested is too large."). Returns 0, -EINVAL, -ENOSPC or -ENOMEM.
- */
+/* config_decode() then config_store(): a PUT from JSON, as the config file makes one. */
 int config_put_body(enum cfg_body kind, struct vm_config *cfg, const json_t *body,
                     const char *path_id, char *err, size_t errlen);
-
-/*
- * PATCH /network-interfaces/{id} after boot: parses the rate-limiter update into *out and
- * checks the interface exists. Returns 0, -EBADMSG, -EXDEV or -ENOENT ("Unable to update
- * the net device: Failed perform action on device: Device not found").
- */
-int config_patch_net(const struct vm_config *cfg, const json_t *body, const char *path_id,
-                     struct net_update *out, char *err, size_t errlen);
-
-/* PATCH /pmem/{id} after boot: as config_patch_net(), for a pmem device's rate limiter. */
-int config_patch_pmem(const struct vm_config *cfg, const json_t *body, const char *path_id,
-                      char *err, size_t errlen);
 
 /* Parses a Logger body (checked) into *out; out owns its strings. 0, -EBADMSG or -ENOMEM. */
 int config_parse_logger(const json_t *body, struct logger_cfg *out, char *err, size_t errlen);

@@ -30,37 +30,50 @@ static const struct mfield cpu_fields[] = {
 };
 static const struct model cpu_model = MODEL("struct CustomCpuTemplate", cpu_fields, false);
 
-/* Keeps a copy of the checked template. */
-static int keep(struct perr *pe, struct vm_config *cfg, const json_t *tmpl)
+/* The template of a body, or (config file) of the file a path names, checked and kept. */
+static int cpu_decode(struct perr *pe, const json_t *body, void *val)
 {
-        json_t *copy = json_deep_copy(tmpl);
-
-        if (!copy)
-                return cfg_fail(pe, -ENOMEM, "out of memory");
-        json_decref(cfg->cpu.tmpl);
-        cfg->cpu.tmpl = copy;
-        cfg->cpu.present = true;
-        return 0;
-}
-
-/* The body is the template, or (config file) a path to one, read and checked now. */
-static int cpu_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
-{
+        struct cpu_config_cfg *c = val;
         json_error_t jerr;
         json_t *t;
         int rc;
 
-        (void)val;
-        if (!json_is_string(body))
-                return keep(pe, cfg, body);
+        if (!json_is_string(body) || !pe->file) { /* a path only in the config file */
+                rc = model_check(pe, &cpu_model, body, false);
+                c->tmpl = rc ? NULL : json_deep_copy(body);
+                return rc || c->tmpl ? rc : cfg_fail(pe, -ENOMEM, "out of memory");
+        }
         t = json_load_file(json_string_value(body), JSON_REJECT_DUPLICATES, &jerr);
         if (!t)
                 return cfg_fail(pe, -EINVAL, "File operation error: %s", jerr.text);
         rc = model_check(pe, &cpu_model, t, false);
-        if (!rc)
-                rc = keep(pe, cfg, t);
-        json_decref(t);
+        if (rc)
+                json_decref(t);
+        else
+                c->tmpl = t;
         return rc;
+}
+
+static void cpu_free_val(void *val)
+{
+        struct cpu_config_cfg *c = val;
+
+        json_decref(c->tmpl);
+        c->tmpl = NULL;
+}
+
+/* One template: a PUT replaces it. */
+static int cpu_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
+{
+        struct cpu_config_cfg *c = val;
+
+        (void)pe;
+        (void)body;
+        json_decref(cfg->cpu.tmpl);
+        cfg->cpu.tmpl = c->tmpl;
+        cfg->cpu.present = true;
+        c->tmpl = NULL;
+        return 0;
 }
 
 /* CustomCpuTemplateOrPath: an untagged enum of a template and a path. */
@@ -95,6 +108,8 @@ const struct resource res_cpu_config = {
     RES_ONE(struct cpu_config_cfg, cpu),
     .apply_rank = 3,
     .apply = cpu_apply,
+    .decode = cpu_decode,
+    .free_val = cpu_free_val,
     .check = cpu_check,
     .show = cpu_show,
     .release = cpu_release,

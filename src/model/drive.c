@@ -31,23 +31,14 @@ static const struct mfield drive_fields[] = {
 };
 static const struct model drive_model = MODEL("struct BlockDeviceConfig", drive_fields, false);
 
-/* The drive_update of a PATCH, as decoded (the limiter not yet an update). */
-struct drive_patch {
-        char *drive_id;
-        char *path_on_host;
-        bool has_rate_limiter;
-        struct rate_limiter_cfg rate_limiter;
-};
-
-#define DP struct drive_patch
+#define DU struct drive_update
 static const struct mfield patch_fields[] = {
-    F(DP, drive_id, "drive_id", mt_str, MF_REQUIRED),
-    F(DP, path_on_host, "path_on_host", mt_str, MF_OPTION),
-    F_SUB(DP, rate_limiter, "rate_limiter", mt_object, MF_OPTION, &model_rate_limiter,
+    F(DU, drive_id, "drive_id", mt_str, MF_REQUIRED),
+    F(DU, path_on_host, "path_on_host", mt_str, MF_OPTION),
+    F_SUB(DU, rate_limiter, "rate_limiter", mt_rl_update, MF_OPTION, &model_rate_limiter,
           has_rate_limiter),
 };
-static const struct model patch_model =
-    MODEL("struct BlockDeviceUpdateConfig", patch_fields, false);
+const struct model model_drive_patch = MODEL("struct BlockDeviceUpdateConfig", patch_fields, false);
 
 void config_drive_free(struct drive_cfg *d)
 {
@@ -150,19 +141,28 @@ int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path
 static int patch_decode(struct perr *pe, const json_t *body, const char *path_id,
                         struct drive_update *u)
 {
-        struct drive_patch p;
         int rc;
 
-        memset(&p, 0, sizeof(p));
         memset(u, 0, sizeof(*u));
-        rc = model_decode(pe, &patch_model, body, &p, false);
-        if (rc)
-                return rc;
-        u->drive_id = p.drive_id;
-        u->path_on_host = p.path_on_host;
-        u->has_rate_limiter = p.has_rate_limiter;
-        cfg_rate_limiter_update(&p.rate_limiter, &u->rate_limiter);
-        return cfg_id_mismatch(pe, path_id, u->drive_id, false);
+        rc = model_decode(pe, &model_drive_patch, body, u, false);
+        return rc ? rc : cfg_id_mismatch(pe, path_id, u->drive_id, false);
+}
+
+int config_drive_patch_check(const struct vm_config *cfg, const struct drive_update *u, char *err,
+                             size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+
+        if (cfg_list_index(cfg, &res_drives, u->drive_id) < 0)
+                return cfg_fail(&pe, -ENOENT,
+                                MSG_PATCH_PREFIX "Failed perform action on device: Device not "
+                                                 "found" MSG_PATCH_SUFFIX);
+        if (!u->path_on_host && !u->has_rate_limiter)
+                /* Firecracker treats this as a vhost-user config update; virtio-block refuses. */
+                return cfg_fail(&pe, -EINVAL,
+                                MSG_PATCH_PREFIX "Block: Running method expected different "
+                                                 "backend." MSG_PATCH_SUFFIX);
+        return 0;
 }
 
 int config_patch_drive(const struct vm_config *cfg, const json_t *body, const char *path_id,
@@ -173,39 +173,14 @@ int config_patch_drive(const struct vm_config *cfg, const json_t *body, const ch
         int rc;
 
         rc = patch_decode(&pe, body, path_id, &u);
-        if (!rc && cfg_list_index(cfg, &res_drives, u.drive_id) < 0)
-                rc = cfg_fail(&pe, -ENOENT,
-                              MSG_PATCH_PREFIX "Failed perform action on device: Device not "
-                                               "found" MSG_PATCH_SUFFIX);
-        if (!rc && !u.path_on_host && !u.has_rate_limiter)
-                /* Firecracker treats this as a vhost-user config update; virtio-block refuses. */
-                rc = cfg_fail(&pe, -EINVAL,
-                              MSG_PATCH_PREFIX "Block: Running method expected different "
-                                               "backend." MSG_PATCH_SUFFIX);
+        if (!rc)
+                rc = config_drive_patch_check(cfg, &u, err, errlen);
         if (rc) {
                 config_drive_update_free(&u);
                 return rc;
         }
         *out = u;
         return 0;
-}
-
-int config_check_drive_body(const json_t *body, const char *path_id, bool patch, char *err,
-                            size_t errlen)
-{
-        struct perr pe = PERR_API(err, errlen);
-        struct drive_update u;
-        struct drive_cfg d;
-        int rc;
-
-        if (patch) {
-                rc = patch_decode(&pe, body, path_id, &u);
-                config_drive_update_free(&u);
-                return rc;
-        }
-        rc = cfg_decode_body(&pe, &res_drives, body, path_id, &d);
-        config_drive_free(&d);
-        return rc;
 }
 
 int config_apply_drive_update(struct vm_config *cfg, const struct drive_update *u)

@@ -25,7 +25,7 @@ static const struct mfield machine_fields[] = {
     F(MC, track_dirty_pages, "track_dirty_pages", mt_bool, 0),
     F_ENUM(MC, huge_pages, "huge_pages", 0, huge_variants, "enum HugePageConfig", 0),
 };
-static const struct model machine_model = MODEL("struct MachineConfig", machine_fields, false);
+const struct model model_machine = MODEL("struct MachineConfig", machine_fields, false);
 
 void config_machine_defaults(struct machine_cfg *m)
 {
@@ -78,6 +78,13 @@ static int machine_validate(struct perr *pe, const struct machine_cfg *m)
         return 0;
 }
 
+int config_machine_validate(const struct machine_cfg *m, char *err, size_t errlen)
+{
+        struct perr pe = PERR_API(err, errlen);
+
+        return machine_validate(&pe, m);
+}
+
 int config_parse_machine_config(const json_t *body, struct machine_cfg *out, char *err,
                                 size_t errlen)
 {
@@ -86,7 +93,7 @@ int config_parse_machine_config(const json_t *body, struct machine_cfg *out, cha
         int rc;
 
         config_machine_defaults(&m);
-        rc = model_decode(&pe, &machine_model, body, &m, false);
+        rc = model_decode(&pe, &model_machine, body, &m, false);
         if (!rc)
                 rc = machine_validate(&pe, &m);
         if (!rc)
@@ -94,30 +101,50 @@ int config_parse_machine_config(const json_t *body, struct machine_cfg *out, cha
         return rc;
 }
 
-/* True when the PATCH body gives some field a value. */
-static bool any_given(const json_t *body)
+int cfg_machine_patch_decode(struct perr *pe, const json_t *body, void *val)
 {
+        struct machine_patch *p = val;
+        size_t i;
+        int rc;
+
+        rc = model_decode(pe, &model_machine, body, &p->m, true);
+        if (rc)
+                return rc;
+        for (i = 0; i < model_machine.n; i++)
+                if (model_given(body, machine_fields[i].name))
+                        p->given |= 1u << i;
+        return p->given ? 0 : cfg_fail(pe, -ENODATA, "Empty PATCH request.");
+}
+
+void config_machine_merge(struct machine_cfg *m, const struct machine_patch *p)
+{
+        const struct mfield *f;
         size_t i;
 
-        for (i = 0; i < machine_model.n; i++)
-                if (model_given(body, machine_fields[i].name))
-                        return true;
-        return false;
+        m->has_cpu_template = false;
+        for (i = 0; i < model_machine.n; i++) {
+                f = &machine_fields[i];
+                if (!(p->given & (1u << i)))
+                        continue;
+                memcpy((char *)m + f->off, (const char *)&p->m + f->off, f->size);
+                if (f->has != MF_NO_HAS)
+                        *(bool *)((char *)m + f->has) = true;
+        }
 }
 
 int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, char *err,
                                 size_t errlen)
 {
         struct perr pe = PERR_API(err, errlen);
+        struct machine_patch p;
         struct machine_cfg m = *inout;
         int rc;
 
-        m.has_cpu_template = false;
-        rc = model_decode(&pe, &machine_model, body, &m, true);
+        memset(&p, 0, sizeof(p));
+        rc = cfg_machine_patch_decode(&pe, body, &p);
         if (rc)
                 return rc;
-        if (!any_given(body))
-                return cfg_fail(&pe, -ENODATA, "Empty PATCH request.");
+        config_machine_merge(&m, &p);
         rc = machine_validate(&pe, &m);
         if (!rc)
                 *inout = m;
@@ -126,7 +153,7 @@ int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, c
 
 json_t *config_machine_to_json(const struct machine_cfg *m)
 {
-        return model_encode(&machine_model, m);
+        return model_encode(&model_machine, m);
 }
 
 static int machine_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
@@ -148,7 +175,7 @@ static void machine_release(struct vm_config *cfg)
 
 const struct resource res_machine = {
     .key = "machine-config",
-    .model = &machine_model,
+    .model = &model_machine,
     RES_AT(struct machine_cfg, machine),
     .count_off = RES_SINGLE,
     .present_off = MF_NO_HAS,

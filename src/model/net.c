@@ -72,17 +72,11 @@ static const struct mfield net_fields[] = {
 };
 static const struct model net_model = MODEL("struct NetworkInterfaceConfig", net_fields, false);
 
-/* NetworkInterfaceUpdateConfig, as decoded (the limiters not yet updates). */
-struct net_patch {
-        char *iface_id;
-        struct rate_limiter_cfg rx, tx;
-};
-
-#define NP struct net_patch
+#define NU struct net_update
 static const struct mfield patch_fields[] = {
-    F(NP, iface_id, "iface_id", mt_str, MF_REQUIRED),
-    F_OBJ(NP, rx, "rx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
-    F_OBJ(NP, tx, "tx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
+    F(NU, iface_id, "iface_id", mt_str, MF_REQUIRED),
+    F_OBJ(NU, rx, "rx_rate_limiter", mt_rl_update, MF_OPTION, &model_rate_limiter),
+    F_OBJ(NU, tx, "tx_rate_limiter", mt_rl_update, MF_OPTION, &model_rate_limiter),
 };
 const struct model model_net_patch =
     MODEL("struct NetworkInterfaceUpdateConfig", patch_fields, false);
@@ -136,27 +130,14 @@ static int net_apply(struct perr *pe, struct vm_config *cfg, void *val, const js
         return 0;
 }
 
-int config_patch_net(const struct vm_config *cfg, const json_t *body, const char *path_id,
-                     struct net_update *out, char *err, size_t errlen)
+int config_net_patch_check(const struct vm_config *cfg, const struct net_update *u, char *err,
+                           size_t errlen)
 {
         struct perr pe = PERR_API(err, errlen);
-        struct net_patch p;
-        int rc;
 
-        memset(out, 0, sizeof(*out));
-        memset(&p, 0, sizeof(p));
-        rc = model_decode(&pe, &model_net_patch, body, &p, false);
-        if (!rc)
-                rc = cfg_id_mismatch(&pe, path_id, p.iface_id, true);
-        if (!rc && cfg_list_index(cfg, &res_nets, p.iface_id) < 0)
-                rc = cfg_fail(&pe, -ENOENT, "Unable to update the net device: " MSG_NOT_FOUND);
-        if (!rc) {
-                snprintf(out->iface_id, sizeof(out->iface_id), "%s", p.iface_id);
-                cfg_rate_limiter_update(&p.rx, &out->rx);
-                cfg_rate_limiter_update(&p.tx, &out->tx);
-        }
-        model_release(&model_net_patch, &p);
-        return rc;
+        if (cfg_list_index(cfg, &res_nets, u->iface_id) < 0)
+                return cfg_fail(&pe, -ENOENT, "Unable to update the net device: " MSG_NOT_FOUND);
+        return 0;
 }
 
 const struct resource res_nets = {

@@ -14,17 +14,10 @@ static const struct mfield pmem_fields[] = {
 };
 static const struct model pmem_model = MODEL("struct PmemConfig", pmem_fields, false);
 
-/* PmemDeviceUpdateConfig, as decoded. */
-struct pmem_patch {
-        char *id;
-        bool has_rate_limiter;
-        struct rate_limiter_cfg rate_limiter;
-};
-
-#define PP struct pmem_patch
+#define PU struct pmem_update
 static const struct mfield patch_fields[] = {
-    F(PP, id, "id", mt_str, MF_REQUIRED),
-    F_SUB(PP, rate_limiter, "rate_limiter", mt_object, MF_OPTION, &model_rate_limiter,
+    F(PU, id, "id", mt_str, MF_REQUIRED),
+    F_SUB(PU, rate_limiter, "rate_limiter", mt_rl_update, MF_OPTION, &model_rate_limiter,
           has_rate_limiter),
 };
 const struct model model_pmem_patch = MODEL("struct PmemDeviceUpdateConfig", patch_fields, false);
@@ -64,23 +57,16 @@ static int pmem_apply(struct perr *pe, struct vm_config *cfg, void *val, const j
         return 0;
 }
 
-int config_patch_pmem(const struct vm_config *cfg, const json_t *body, const char *path_id,
-                      char *err, size_t errlen)
+int config_pmem_patch_check(const struct vm_config *cfg, const struct pmem_update *u, char *err,
+                            size_t errlen)
 {
         struct perr pe = PERR_API(err, errlen);
-        struct pmem_patch p;
-        int rc;
 
-        memset(&p, 0, sizeof(p));
-        rc = model_decode(&pe, &model_pmem_patch, body, &p, false);
-        if (!rc)
-                rc = cfg_id_mismatch(&pe, path_id, p.id, false);
-        if (!rc && p.has_rate_limiter && cfg_list_index(cfg, &res_pmems, p.id) < 0)
-                rc = cfg_fail(&pe, -ENOENT,
-                              "Unable to patch the pmem device: " MSG_NOT_FOUND
-                              " Please verify the request arguments.");
-        model_release(&model_pmem_patch, &p);
-        return rc;
+        if (u->has_rate_limiter && cfg_list_index(cfg, &res_pmems, u->id) < 0)
+                return cfg_fail(&pe, -ENOENT,
+                                "Unable to patch the pmem device: " MSG_NOT_FOUND
+                                " Please verify the request arguments.");
+        return 0;
 }
 
 const struct resource res_pmems = {

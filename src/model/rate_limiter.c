@@ -80,3 +80,25 @@ void config_rate_limiter_apply(struct rate_limiter_cfg *rl, const struct rate_li
         bucket_apply(&rl->bandwidth, u->bandwidth_op, &u->bandwidth);
         bucket_apply(&rl->ops, u->ops_op, &u->ops);
 }
+
+/* ---- a RateLimiter in a PATCH body, decoded straight into an update ------------------------ */
+
+static int check_update(struct perr *pe, const json_t *v, const struct mfield *f)
+{
+        return mt_object.check(pe, v, f);
+}
+
+static int store_update(struct perr *pe, const json_t *v, void *dst, const struct mfield *f)
+{
+        struct rate_limiter_cfg rl;
+        int rc;
+
+        (void)f;
+        memset(&rl, 0, sizeof(rl));
+        rc = model_decode(pe, &model_rate_limiter, v, &rl, false);
+        if (!rc)
+                cfg_rate_limiter_update(&rl, dst);
+        return rc;
+}
+
+const struct mtype mt_rl_update = {check_update, store_update, NULL, NULL};

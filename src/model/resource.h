@@ -29,6 +29,10 @@ struct resource {
         /* validates the decoded value and stores it in cfg, moving out (and zeroing) what
          * it keeps; the caller releases val afterwards. 0 or -errno with a message. */
         int (*apply)(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body);
+        /* the decode when not the model's (the value is zeroed first) */
+        int (*decode)(struct perr *pe, const json_t *body, void *val);
+        /* frees a decoded value when not "release the model's fields" */
+        void (*free_val)(void *val);
         /* pass 1 of the config file when not "decode the value (each element)" */
         int (*check)(struct perr *pe, const json_t *v);
         /* GET /vm/config value when not "the value, or null / [] when not configured" */
@@ -55,9 +59,15 @@ MODEL_RESOURCES(RES_DECLARE)
 extern const struct model model_token_bucket, model_rate_limiter;
 
 /* The bodies that are checked only (PATCH and action bodies), in their resources' files. */
-extern const struct model model_net_patch, model_balloon_patch, model_balloon_stats, model_hinting,
-    model_hotplug_patch, model_pmem_patch, model_snapshot_create, model_snapshot_load,
-    model_vm_state, model_action;
+extern const struct model model_machine, model_drive_patch, model_net_patch, model_balloon_patch,
+    model_balloon_stats, model_hinting, model_hotplug_patch, model_pmem_patch,
+    model_snapshot_create, model_snapshot_load, model_vm_state, model_action;
+
+/* PATCH /machine-config: the given fields decoded over zero, and which they are. */
+int cfg_machine_patch_decode(struct perr *pe, const json_t *body, void *val);
+
+/* A RateLimiter of a PATCH body, stored as a struct rate_limiter_update (nested: the model). */
+extern const struct mtype mt_rl_update;
 
 /* Converts a decoded RateLimiter of a PATCH into Firecracker's per-bucket update. */
 void cfg_rate_limiter_update(const struct rate_limiter_cfg *rl, struct rate_limiter_update *out);

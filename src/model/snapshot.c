@@ -1,4 +1,4 @@
-/* The bodies that act rather than configure: snapshots, the VM state and actions (checked only). */
+/* The bodies that act rather than configure: snapshots (checked only), the VM state, actions. */
 #include "model/resource.h"
 
 static const char *const snap_types[] = {"Diff", "Full", NULL};
@@ -43,10 +43,10 @@ const struct model model_snapshot_load = MODEL("struct LoadSnapshotConfig", load
 
 static const char *const vm_states[] = {"Paused", "Resumed", NULL};
 static const struct mfield vm_fields[] = {
-    F_CHECK_ENUM("state", MF_REQUIRED, vm_states, "enum VmState")};
+    F_ENUM(struct vm_state_body, state, "state", MF_REQUIRED, vm_states, "enum VmState", 0)};
 const struct model model_vm_state = MODEL("struct Vm", vm_fields, false);
 
 static const char *const actions[] = {"FlushMetrics", "InstanceStart", "SendCtrlAltDel", NULL};
 static const struct mfield action_fields[] = {
-    F_CHECK_ENUM("action_type", MF_REQUIRED, actions, "enum ActionType")};
+    F_ENUM(struct action_body, type, "action_type", MF_REQUIRED, actions, "enum ActionType", 0)};
 const struct model model_action = MODEL("struct ActionBody", action_fields, false);

@@ -17,7 +17,7 @@ static char err[512];
 static json_t *load(const char *text)
 {
         json_error_t jerr;
-        json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 
         if (!j)
                 fail_msg("bad test JSON %s: %s", text, jerr.text);
@@ -332,6 +332,60 @@ static void test_logger_body(void **state)
         json_decref(j);
 }
 
+/* Decodes text as kind into *val; returns config_decode()'s result. */
+static int decode_as(enum cfg_body kind, const char *id, const char *text, struct cfg_value *val)
+{
+        json_t *j = load(text);
+        int rc;
+
+        err[0] = '\0';
+        rc = config_decode(kind, j, id, val, err, sizeof(err));
+        json_decref(j);
+        return rc;
+}
+
+/* Each body is decoded once into a typed value; the VMM side never needs the JSON. */
+static void test_decoded_values(void **state)
+{
+        struct machine_cfg m;
+        struct cfg_value v;
+
+        (void)state;
+        assert_int_equal(
+            decode_as(CFG_BODY_ACTION, NULL, "{\"action_type\": \"SendCtrlAltDel\"}", &v), 0);
+        assert_int_equal(((struct action_body *)v.v)->type, ACTION_SEND_CTRL_ALT_DEL);
+        config_value_free(&v);
+        assert_null(v.v);
+        assert_int_equal(decode_as(CFG_BODY_VM_STATE, NULL, "{\"state\": \"Resumed\"}", &v), 0);
+        assert_int_equal(((struct vm_state_body *)v.v)->state, VM_STATE_RESUMED);
+        config_value_free(&v);
+        expect_err(decode_as(CFG_BODY_MACHINE_PATCH, NULL, "{\"smt\": null}", &v), -ENODATA,
+                   "Empty PATCH request.");
+        assert_null(v.v);
+        assert_int_equal(decode_as(CFG_BODY_MACHINE_PATCH, NULL, "{\"mem_size_mib\": 256}", &v), 0);
+        config_machine_defaults(&m);
+        m.vcpu_count = 2;
+        config_machine_merge(&m, v.v);
+        assert_int_equal(m.vcpu_count, 2); /* not given: kept */
+        assert_int_equal(m.mem_size_mib, 256);
+        config_value_free(&v);
+        expect_err(decode_as(CFG_BODY_NET_PATCH, "a", "{\"iface_id\": \"b\"}", &v), -EXDEV,
+                   "The id from the path [a] does not match the id from the body [b]!");
+        assert_null(v.v);
+        assert_int_equal(decode_as(CFG_BODY_DRIVE_PATCH, "d",
+                                   "{\"drive_id\": \"d\", \"rate_limiter\": {\"ops\": "
+                                   "{\"size\": 0, \"refill_time\": 5}}}",
+                                   &v),
+                         0);
+        assert_int_equal(((struct drive_update *)v.v)->rate_limiter.ops_op, BUCKET_DISABLE);
+        assert_int_equal(((struct drive_update *)v.v)->rate_limiter.bandwidth_op, BUCKET_KEEP);
+        config_value_free(&v);
+        expect_err(decode_as(CFG_BODY_CPU_CONFIG, NULL, "\"/etc/passwd\"", &v), -EBADMSG,
+                   "expected struct CustomCpuTemplate"); /* a path only in the config file */
+        expect_err(decode_as(CFG_BODY_ACTION, NULL, "{\"action_type\": \"Reboot\"}", &v), -EBADMSG,
+                   "unknown variant `Reboot`");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -343,6 +397,7 @@ int main(void)
             cmocka_unit_test(test_net),
             cmocka_unit_test(test_mmds_and_hotplug),
             cmocka_unit_test(test_logger_body),
+            cmocka_unit_test(test_decoded_values),
         };
 
         json_object_seed(1);

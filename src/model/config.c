@@ -170,51 +170,46 @@ static int check_one(struct perr *pe, const struct resource *r, const json_t *bo
         return rc;
 }
 
-/* The API's bodies: the resource a PUT stores, or the model and value of the others. */
+/* The API's bodies beyond the resources: their model and value. */
 struct body_desc {
-        const struct resource *res; /* PUT semantics: decoded and stored as this resource */
-        const struct model *model;  /* otherwise: the model, */
-        size_t size;                /* the size of its value (0: checked only), */
-        bool id_first;              /* whether its first member is checked against the path id */
+        const struct model *model;
+        size_t size;   /* the size of its value (0: checked only) */
+        bool id_first; /* whether its first member is checked against the path id */
         bool net_ids;
         int (*decode)(struct perr *pe, const json_t *body, void *val); /* instead of the model */
 };
 
-#define VAL(m, T)  NULL, &(m), sizeof(T)
-#define CHECKED(m) NULL, &(m), 0
+#define VAL(m, T)  &(m), sizeof(T)
+#define CHECKED(m) &(m), 0
+#define OTHER(k)   [(k)-N_RES]
 static const struct body_desc bodies[] = {
-    [CFG_BODY_NET] = {&res_nets},
-    [CFG_BODY_NET_PATCH] = {VAL(model_net_patch, struct net_update), true, true},
-    [CFG_BODY_VSOCK] = {&res_vsock},
-    [CFG_BODY_ENTROPY] = {&res_entropy},
-    [CFG_BODY_BALLOON] = {&res_balloon},
-    [CFG_BODY_BALLOON_PATCH] = {CHECKED(model_balloon_patch)},
-    [CFG_BODY_BALLOON_STATS] = {CHECKED(model_balloon_stats)},
-    [CFG_BODY_HINTING] = {CHECKED(model_hinting)},
-    [CFG_BODY_PMEM] = {&res_pmems},
-    [CFG_BODY_PMEM_PATCH] = {VAL(model_pmem_patch, struct pmem_update), true},
-    [CFG_BODY_HOTPLUG] = {&res_hotplug},
-    [CFG_BODY_HOTPLUG_PATCH] = {CHECKED(model_hotplug_patch)},
-    [CFG_BODY_MMDS_CONFIG] = {&res_mmds},
-    [CFG_BODY_SERIAL] = {&res_serial},
-    [CFG_BODY_LOGGER] = {&res_logger},
-    [CFG_BODY_METRICS] = {&res_metrics},
-    [CFG_BODY_SNAPSHOT_CREATE] = {CHECKED(model_snapshot_create)},
-    [CFG_BODY_SNAPSHOT_LOAD] = {CHECKED(model_snapshot_load)},
-    [CFG_BODY_VM_STATE] = {VAL(model_vm_state, struct vm_state_body)},
-    [CFG_BODY_ACTION] = {VAL(model_action, struct action_body)},
-    [CFG_BODY_CPU_CONFIG] = {&res_cpu_config},
-    [CFG_BODY_BOOT] = {&res_boot_source},
-    [CFG_BODY_MACHINE] = {&res_machine},
-    [CFG_BODY_MACHINE_PATCH] = {VAL(model_machine, struct machine_patch), false, false,
-                                cfg_machine_patch_decode},
-    [CFG_BODY_DRIVE] = {&res_drives},
-    [CFG_BODY_DRIVE_PATCH] = {VAL(model_drive_patch, struct drive_update), true},
+    OTHER(CFG_BODY_NET_PATCH) = {VAL(model_net_patch, struct net_update), true, true, NULL},
+    OTHER(CFG_BODY_BALLOON_PATCH) = {CHECKED(model_balloon_patch)},
+    OTHER(CFG_BODY_BALLOON_STATS) = {CHECKED(model_balloon_stats)},
+    OTHER(CFG_BODY_HINTING) = {CHECKED(model_hinting)},
+    OTHER(CFG_BODY_PMEM_PATCH) = {VAL(model_pmem_patch, struct pmem_update), true},
+    OTHER(CFG_BODY_HOTPLUG_PATCH) = {CHECKED(model_hotplug_patch)},
+    OTHER(CFG_BODY_SNAPSHOT_CREATE) = {CHECKED(model_snapshot_create)},
+    OTHER(CFG_BODY_SNAPSHOT_LOAD) = {CHECKED(model_snapshot_load)},
+    OTHER(CFG_BODY_VM_STATE) = {VAL(model_vm_state, struct vm_state_body)},
+    OTHER(CFG_BODY_ACTION) = {VAL(model_action, struct action_body)},
+    OTHER(CFG_BODY_MACHINE_PATCH) = {VAL(model_machine, struct machine_patch), false, false,
+                                     cfg_machine_patch_decode},
+    OTHER(CFG_BODY_DRIVE_PATCH) = {VAL(model_drive_patch, struct drive_update), true},
 };
 
+/* The resource a kind stores, or NULL. */
+static const struct resource *res_of(enum cfg_body kind)
+{
+        return (size_t)kind < N_RES ? registry[kind] : NULL;
+}
+
+/* The descriptor of a kind that is no resource, or NULL. */
 static const struct body_desc *body_of(enum cfg_body kind)
 {
-        return (size_t)kind < sizeof(bodies) / sizeof(bodies[0]) ? &bodies[kind] : NULL;
+        size_t i = (size_t)kind - N_RES;
+
+        return (size_t)kind >= N_RES && i < sizeof(bodies) / sizeof(bodies[0]) ? &bodies[i] : NULL;
 }
 
 /* Decodes a body that is no resource into val (zeroed), then checks its id. */
@@ -240,10 +235,10 @@ int config_decode(enum cfg_body kind, const json_t *body, const char *path_id,
 
         out->kind = kind;
         out->v = NULL;
-        if (!d || (!d->res && !d->model))
+        if (res_of(kind))
+                return scratch_decode(&pe, res_of(kind), body, path_id, &out->v);
+        if (!d || !d->model)
                 return cfg_fail(&pe, -EINVAL, "no model for this body");
-        if (d->res)
-                return scratch_decode(&pe, d->res, body, path_id, &out->v);
         if (d->size && !(out->v = calloc(1, d->size)))
                 return cfg_fail(&pe, -ENOMEM, "out of memory");
         rc = decode_other(&pe, d, body, path_id, out->v);
@@ -256,11 +251,11 @@ void config_value_free(struct cfg_value *val)
 {
         const struct body_desc *d = body_of(val->kind);
 
-        if (val->v && d && d->res)
-                scratch_free(d->res, val->v);
+        if (res_of(val->kind))
+                scratch_free(res_of(val->kind), val->v);
         else if (val->v && d)
                 model_release(d->model, val->v);
-        if (!d || !d->res)
+        if (!res_of(val->kind))
                 free(val->v);
         val->v = NULL;
 }
@@ -268,11 +263,11 @@ void config_value_free(struct cfg_value *val)
 int config_store(struct vm_config *cfg, struct cfg_value *val, char *err, size_t errlen)
 {
         struct perr pe = PERR_API(err, errlen);
-        const struct body_desc *d = body_of(val->kind);
+        const struct resource *r = res_of(val->kind);
 
-        if (!d || !d->res || !val->v)
+        if (!r || !val->v)
                 return cfg_fail(&pe, -EINVAL, "no PUT semantics for this body");
-        return d->res->apply(&pe, cfg, val->v, NULL);
+        return r->apply(&pe, cfg, val->v, NULL);
 }
 
 int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, char *err,

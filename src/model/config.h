@@ -332,33 +332,26 @@ json_t *config_to_json(const struct vm_config *cfg);
 
 /* ---- the other resources (src/model/) ---------------------------------------------- */
 
-/* The request bodies with a schema (Firecracker's serde structs), and what each decodes to. */
+/*
+ * The request bodies with a schema (Firecracker's serde structs), and what each decodes to:
+ * first one kind per resource of the registry (CFG_RES_<name>, its storage type: a PUT
+ * stores it), then the bodies that are no resource.
+ */
 enum cfg_body {
-        CFG_BODY_NET,             /* struct net_cfg */
-        CFG_BODY_NET_PATCH,       /* struct net_update */
-        CFG_BODY_VSOCK,           /* struct vsock_cfg */
-        CFG_BODY_ENTROPY,         /* struct entropy_cfg */
-        CFG_BODY_BALLOON,         /* struct balloon_cfg */
+#define RES_KIND(name, ...) CFG_RES_##name,
+        MODEL_RESOURCES(RES_KIND)
+#undef RES_KIND
+            CFG_BODY_NET_PATCH,   /* struct net_update */
         CFG_BODY_BALLOON_PATCH,   /* checked only */
         CFG_BODY_BALLOON_STATS,   /* checked only */
         CFG_BODY_HINTING,         /* checked only */
-        CFG_BODY_PMEM,            /* struct pmem_cfg */
         CFG_BODY_PMEM_PATCH,      /* struct pmem_update */
-        CFG_BODY_HOTPLUG,         /* struct mem_hotplug_cfg */
         CFG_BODY_HOTPLUG_PATCH,   /* checked only */
-        CFG_BODY_MMDS_CONFIG,     /* struct mmds_cfg */
-        CFG_BODY_SERIAL,          /* struct serial_cfg */
-        CFG_BODY_LOGGER,          /* struct logger_cfg */
-        CFG_BODY_METRICS,         /* struct metrics_cfg */
         CFG_BODY_SNAPSHOT_CREATE, /* checked only */
         CFG_BODY_SNAPSHOT_LOAD,   /* checked only */
         CFG_BODY_VM_STATE,        /* struct vm_state_body */
         CFG_BODY_ACTION,          /* struct action_body */
-        CFG_BODY_CPU_CONFIG,      /* struct cpu_config_cfg */
-        CFG_BODY_BOOT,            /* struct boot_source_cfg */
-        CFG_BODY_MACHINE,         /* struct machine_cfg (not yet validated) */
         CFG_BODY_MACHINE_PATCH,   /* struct machine_patch */
-        CFG_BODY_DRIVE,           /* struct drive_cfg */
         CFG_BODY_DRIVE_PATCH,     /* struct drive_update */
 };
 

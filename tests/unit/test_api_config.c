@@ -249,32 +249,32 @@ static void test_net(void **state)
 
         (void)state;
         config_init(&cfg);
-        assert_int_equal(put_body(&cfg, CFG_BODY_NET, "a",
+        assert_int_equal(put_body(&cfg, CFG_RES_nets, "a",
                                   "{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\", "
                                   "\"guest_mac\": \"06:00:AC:10:00:02\", \"mtu\": 1500}"),
                          0);
         assert_int_equal(
-            put_body(&cfg, CFG_BODY_NET, "b", "{\"iface_id\": \"b\", \"host_dev_name\": \"tap1\"}"),
+            put_body(&cfg, CFG_RES_nets, "b", "{\"iface_id\": \"b\", \"host_dev_name\": \"tap1\"}"),
             0);
         /* Replacing "a" moves it last (Firecracker's swap_remove + push). */
         assert_int_equal(
-            put_body(&cfg, CFG_BODY_NET, "a", "{\"iface_id\": \"a\", \"host_dev_name\": \"tap2\"}"),
+            put_body(&cfg, CFG_RES_nets, "a", "{\"iface_id\": \"a\", \"host_dev_name\": \"tap2\"}"),
             0);
         assert_int_equal(cfg.nr_nets, 2);
         assert_string_equal(cfg.nets[0].iface_id, "b");
         assert_string_equal(cfg.nets[1].host_dev_name, "tap2");
-        expect_err(put_body(&cfg, CFG_BODY_NET, "c",
+        expect_err(put_body(&cfg, CFG_RES_nets, "c",
                             "{\"iface_id\": \"c\", \"host_dev_name\": \"0123456789abcdef\"}"),
                    -EINVAL, "Open tap device failed: Invalid interface name");
-        expect_err(put_body(&cfg, CFG_BODY_NET, "c",
+        expect_err(put_body(&cfg, CFG_RES_nets, "c",
                             "{\"iface_id\": \"c\", \"host_dev_name\": \"t\", \"mtu\": 67}"),
                    -EINVAL, "MTU 67 is out of range [68, 65535]");
-        expect_err(put_body(&cfg, CFG_BODY_NET, "c",
+        expect_err(put_body(&cfg, CFG_RES_nets, "c",
                             "{\"iface_id\": \"c\", \"host_dev_name\": \"t\", \"guest_mac\": "
                             "\"06:00:AC:10:00\"}"),
                    -EBADMSG, "The provided MAC address is invalid.");
         expect_err(
-            put_body(&cfg, CFG_BODY_NET, "c", "{\"iface_id\": \"d\", \"host_dev_name\": \"t\"}"),
+            put_body(&cfg, CFG_RES_nets, "c", "{\"iface_id\": \"d\", \"host_dev_name\": \"t\"}"),
             -EXDEV, "The id from the path [c] does not match the id from the body [d]!");
         config_free(&cfg);
         assert_int_equal(cfg.nr_nets, 0);
@@ -286,24 +286,24 @@ static void test_mmds_and_hotplug(void **state)
 
         (void)state;
         config_init(&cfg);
-        expect_err(put_body(&cfg, CFG_BODY_MMDS_CONFIG, NULL, "{\"network_interfaces\": []}"),
-                   -EINVAL, "is empty.");
-        put_body(&cfg, CFG_BODY_NET, "n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}");
-        expect_err(put_body(&cfg, CFG_BODY_MMDS_CONFIG, NULL,
+        expect_err(put_body(&cfg, CFG_RES_mmds, NULL, "{\"network_interfaces\": []}"), -EINVAL,
+                   "is empty.");
+        put_body(&cfg, CFG_RES_nets, "n", "{\"iface_id\": \"n\", \"host_dev_name\": \"t\"}");
+        expect_err(put_body(&cfg, CFG_RES_mmds, NULL,
                             "{\"network_interfaces\": [\"n\"], \"ipv4_address\": \"169.254.0.1\"}"),
                    -EINVAL, "not link local");
-        assert_int_equal(put_body(&cfg, CFG_BODY_MMDS_CONFIG, NULL,
+        assert_int_equal(put_body(&cfg, CFG_RES_mmds, NULL,
                                   "{\"network_interfaces\": [\"n\"], \"version\": \"V2\"}"),
                          0);
         assert_int_equal(cfg.mmds.version, 2);
         assert_int_equal(cfg.mmds.ipv4_address, 0xa9fea9fe);
-        expect_err(put_body(&cfg, CFG_BODY_HOTPLUG, NULL,
+        expect_err(put_body(&cfg, CFG_RES_hotplug, NULL,
                             "{\"total_size_mib\": 1024, "
                             "\"block_size_mib\": 3}"),
                    -EINVAL, "Block size must be a power of 2");
-        expect_err(put_body(&cfg, CFG_BODY_HOTPLUG, NULL, "{\"total_size_mib\": 64}"), -EINVAL,
+        expect_err(put_body(&cfg, CFG_RES_hotplug, NULL, "{\"total_size_mib\": 64}"), -EINVAL,
                    "Total size must not be lower than slot size (128 MiB)");
-        assert_int_equal(put_body(&cfg, CFG_BODY_HOTPLUG, NULL,
+        assert_int_equal(put_body(&cfg, CFG_RES_hotplug, NULL,
                                   "{\"total_size_mib\": 1024, \"slot_size_mib\": 256}"),
                          0);
         assert_int_equal(config_check_supported(&cfg, err, sizeof(err)), -ENOTSUP);
@@ -324,11 +324,11 @@ static void test_logger_body(void **state)
         config_logger_free(&l);
         json_decref(j);
         j = load("{\"level\": \"loud\"}");
-        expect_err(config_check_body(CFG_BODY_LOGGER, j, NULL, err, sizeof(err)), -EBADMSG,
+        expect_err(config_check_body(CFG_RES_logger, j, NULL, err, sizeof(err)), -EBADMSG,
                    "Invalid LevelFilter");
         json_decref(j);
         j = load("{\"metrics_path\": \"/m\", \"extra\": 1}"); /* Metrics ignores unknown keys */
-        assert_int_equal(config_check_body(CFG_BODY_METRICS, j, NULL, err, sizeof(err)), 0);
+        assert_int_equal(config_check_body(CFG_RES_metrics, j, NULL, err, sizeof(err)), 0);
         json_decref(j);
 }
 
@@ -380,7 +380,7 @@ static void test_decoded_values(void **state)
         assert_int_equal(((struct drive_update *)v.v)->rate_limiter.ops_op, BUCKET_DISABLE);
         assert_int_equal(((struct drive_update *)v.v)->rate_limiter.bandwidth_op, BUCKET_KEEP);
         config_value_free(&v);
-        expect_err(decode_as(CFG_BODY_CPU_CONFIG, NULL, "\"/etc/passwd\"", &v), -EBADMSG,
+        expect_err(decode_as(CFG_RES_cpu_config, NULL, "\"/etc/passwd\"", &v), -EBADMSG,
                    "expected struct CustomCpuTemplate"); /* a path only in the config file */
         expect_err(decode_as(CFG_BODY_ACTION, NULL, "{\"action_type\": \"Reboot\"}", &v), -EBADMSG,
                    "unknown variant `Reboot`");

@@ -344,13 +344,14 @@ static int load_config(const char *path, struct vm_config *cfg)
         rc = vmm_read_file("config file", path, CONFIG_FILE_MAX, &text, &len, &e);
         snprintf(err, sizeof(err), "%s", e.msg);
         if (rc == 0) {
-                rc = config_parse_file((const char *)text, len, cfg, err, sizeof(err));
+                rc = config_parse_file((const char *)text, len, cfg, &e);
+                snprintf(err, sizeof(err), "%s", e.msg);
                 free(text);
         }
         if (rc == 0)
                 rc = apply_file_logging(cfg, err, sizeof(err));
-        if (rc == 0)
-                rc = config_check_supported(cfg, err, sizeof(err));
+        if (rc == 0 && (rc = config_check_supported(cfg, &e)))
+                snprintf(err, sizeof(err), "%s", e.msg);
         if (rc)
                 log_error("Configuration for VMM from one single json failed: %s", err);
         return rc;

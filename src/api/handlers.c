@@ -106,7 +106,7 @@ void api_get_machine(struct api_ctx *ctx, struct api_call *call)
  */
 
 /* BootConfig::new(): the kernel and initrd must open, the command line must fit. */
-static int boot_validate(const struct boot_source_cfg *b, char *err, size_t errlen)
+static int boot_validate(const struct boot_source_cfg *b, struct err *e)
 {
         char why[128];
         int fd;
@@ -114,50 +114,46 @@ static int boot_validate(const struct boot_source_cfg *b, char *err, size_t errl
         fd = open(b->kernel_image_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
                 os_error(errno, why, sizeof(why));
-                snprintf(err, errlen, "The kernel file cannot be opened: %s", why);
-                return -EINVAL;
+                return err_set(e, -EINVAL, "The kernel file cannot be opened: %s", why);
         }
         close(fd);
         if (b->initrd_path) {
                 fd = open(b->initrd_path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0) {
                         os_error(errno, why, sizeof(why));
-                        snprintf(err, errlen,
-                                 "The initrd file cannot be opened due to invalid path or invalid "
-                                 "permissions. %s",
-                                 why);
-                        return -EINVAL;
+                        return err_set(e, -EINVAL,
+                                       "The initrd file cannot be opened due to invalid path or "
+                                       "invalid permissions. %s",
+                                       why);
                 }
                 close(fd);
         }
         if (b->boot_args && strlen(b->boot_args) >= VMM_CMDLINE_MAX_SIZE) {
-                snprintf(err, errlen,
-                         "The kernel command line is invalid: Command line string too large");
-                return -EINVAL;
+                return err_set(e, -EINVAL,
+                               "The kernel command line is invalid: Command line string too "
+                               "large");
         }
         return 0;
 }
 
 void api_put_boot(struct api_ctx *ctx, struct api_call *call)
 {
-        char err[512] = "";
+        struct err e = ERR_INIT;
         int rc;
 
-        rc = boot_validate(call->val.v, err, sizeof(err));
+        rc = boot_validate(call->val.v, &e);
         if (!rc)
-                rc = config_store(ctx->cfg, &call->val, err, sizeof(err));
-        finish(call, rc, call->route->prefix, err);
+                rc = config_store(ctx->cfg, &call->val, &e);
+        finish(call, rc, call->route->prefix, e.msg);
 }
 
 /* The balloon target may not exceed the new memory size (update_machine_config()). */
-static int machine_vs_balloon(const struct api_ctx *ctx, const struct machine_cfg *m, char *err,
-                              size_t errlen)
+static int machine_vs_balloon(const struct api_ctx *ctx, const struct machine_cfg *m, struct err *e)
 {
         if (ctx->cfg->balloon.present && m->mem_size_mib < ctx->cfg->balloon.amount_mib) {
-                snprintf(err, errlen,
-                         "Machine config error: The memory size (MiB) is smaller than the "
-                         "previously set balloon device target size.");
-                return -EINVAL;
+                return err_set(e, -EINVAL,
+                               "Machine config error: The memory size (MiB) is smaller than the "
+                               "previously set balloon device target size.");
         }
         return 0;
 }
@@ -165,20 +161,20 @@ static int machine_vs_balloon(const struct api_ctx *ctx, const struct machine_cf
 static void set_machine(struct api_ctx *ctx, struct api_call *call, bool patch)
 {
         struct machine_cfg m = ctx->cfg->machine;
-        char err[512] = "";
+        struct err e = ERR_INIT;
         int rc;
 
         if (patch)
                 config_machine_merge(&m, call->val.v);
         else
                 m = *(const struct machine_cfg *)call->val.v;
-        rc = config_machine_validate(&m, err, sizeof(err));
+        rc = config_machine_validate(&m, &e);
         if (rc) {
-                finish(call, rc, call->route->prefix, err);
+                finish(call, rc, call->route->prefix, e.msg);
                 return;
         }
-        if (machine_vs_balloon(ctx, &m, err, sizeof(err))) {
-                fail_with(call, "", err);
+        if (machine_vs_balloon(ctx, &m, &e)) {
+                fail_with(call, "", e.msg);
                 return;
         }
         ctx->cfg->machine = m;
@@ -200,7 +196,6 @@ void api_patch_machine(struct api_ctx *ctx, struct api_call *call)
 static void instance_start(struct api_ctx *ctx, struct api_call *call)
 {
         struct err e = ERR_INIT;
-        char err[512] = "";
         int rc;
 
         if (!ctx->cfg->has_boot_source) {
@@ -208,9 +203,9 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
                           "Cannot start microvm without kernel configuration.");
                 return;
         }
-        rc = config_check_supported(ctx->cfg, err, sizeof(err));
+        rc = config_check_supported(ctx->cfg, &e);
         if (rc) {
-                fail_with(call, "Start microvm error: ", err);
+                fail_with(call, "Start microvm error: ", e.msg);
                 return;
         }
         if (!ctx->vmm) {
@@ -218,9 +213,8 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
                 return;
         }
         rc = vmm_boot(ctx->vmm, ctx->cfg, &e);
-        snprintf(err, sizeof(err), "%s", e.msg);
         if (rc) {
-                fail_with(call, "Start microvm error: ", err);
+                fail_with(call, "Start microvm error: ", e.msg);
                 return;
         }
         ctx->started = true;
@@ -281,63 +275,57 @@ void api_put_actions(struct api_ctx *ctx, struct api_call *call)
 
 void api_put_drive(struct api_ctx *ctx, struct api_call *call)
 {
-        char err[512] = "";
+        struct err e = ERR_INIT;
 
-        finish(call, config_store(ctx->cfg, &call->val, err, sizeof(err)), call->route->prefix,
-               err);
+        finish(call, config_store(ctx->cfg, &call->val, &e), call->route->prefix, e.msg);
 }
 
 void api_patch_drive(struct api_ctx *ctx, struct api_call *call)
 {
         const struct drive_update *u = call->val.v;
         struct err e = ERR_INIT;
-        char err[512] = "";
         int rc;
 
-        rc = config_drive_patch_check(ctx->cfg, u, err, sizeof(err));
+        rc = config_drive_patch_check(ctx->cfg, u, &e);
         if (rc) {
-                finish(call, rc, call->route->prefix, err);
+                finish(call, rc, call->route->prefix, e.msg);
                 return;
         }
         if (!ctx->hooks.update_drive) {
                 rc = -ENOENT;
-                snprintf(err, sizeof(err),
-                         "Unable to patch the block device: " MSG_NOTFOUND
-                         " Please verify the request arguments.");
+                err_set(&e, -ENOENT,
+                        "Unable to patch the block device: " MSG_NOTFOUND
+                        " Please verify the request arguments.");
         } else {
                 rc = ctx->hooks.update_drive(ctx->vmm, u, &e);
-                snprintf(err, sizeof(err), "%s", e.msg);
         }
         if (!rc)
                 rc = config_apply_drive_update(ctx->cfg, u);
-        finish(call, rc, call->route->prefix, err);
+        finish(call, rc, call->route->prefix, e.msg);
 }
 
 void api_patch_net(struct api_ctx *ctx, struct api_call *call)
 {
         const struct net_update *u = call->val.v;
         struct err e = ERR_INIT;
-        char err[512] = "";
         int rc;
 
-        rc = config_net_patch_check(ctx->cfg, u, err, sizeof(err));
+        rc = config_net_patch_check(ctx->cfg, u, &e);
         if (!rc && !ctx->hooks.update_net) {
                 rc = -ENOENT;
-                snprintf(err, sizeof(err), "Unable to update the net device: " MSG_NOTFOUND);
+                err_set(&e, -ENOENT, "Unable to update the net device: " MSG_NOTFOUND);
         } else if (!rc) {
                 rc = ctx->hooks.update_net(ctx->vmm, u, &e);
-                snprintf(err, sizeof(err), "%s", e.msg);
         }
-        finish(call, rc, call->route->prefix, err);
+        finish(call, rc, call->route->prefix, e.msg);
 }
 
 /* PUT of a resource stored for a later device: /network-interfaces, /vsock, /balloon, ... */
 void api_put_stored(struct api_ctx *ctx, struct api_call *call)
 {
-        char err[512] = "";
+        struct err e = ERR_INIT;
 
-        finish(call, config_store(ctx->cfg, &call->val, err, sizeof(err)), call->route->prefix,
-               err);
+        finish(call, config_store(ctx->cfg, &call->val, &e), call->route->prefix, e.msg);
 }
 
 void api_put_mmds_config(struct api_ctx *ctx, struct api_call *call)
@@ -373,10 +361,10 @@ void api_no_pci(struct api_ctx *ctx, struct api_call *call)
 
 void api_patch_pmem(struct api_ctx *ctx, struct api_call *call)
 {
-        char err[512] = "";
+        struct err e = ERR_INIT;
 
-        finish(call, config_pmem_patch_check(ctx->cfg, call->val.v, err, sizeof(err)),
-               call->route->prefix, err);
+        finish(call, config_pmem_patch_check(ctx->cfg, call->val.v, &e), call->route->prefix,
+               e.msg);
 }
 
 /* ---- logger, metrics, snapshots, vm state ------------------------------------------------------

@@ -140,15 +140,15 @@ static bool take_id(struct api_call *call, const char *id)
 
 static bool load_body(const struct http_request *req, struct api_call *call)
 {
-        char err[JSON_ERROR_TEXT_LENGTH + 96];
+        struct err e = ERR_INIT;
         json_error_t jerr;
 
         call->body = json_loadb((const char *)req->body, req->content_length,
                                 JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (call->body)
                 return true;
-        config_json_error(&jerr, err, sizeof(err));
-        reject_deser(call, err);
+        config_json_error(&jerr, &e);
+        reject_deser(call, e.msg);
         return false;
 }
 
@@ -309,8 +309,7 @@ static bool decode(const struct http_request *req, const struct route *r, struct
                 return false;
         if (r->kind >= 0)
                 rc = config_decode((enum cfg_body)r->kind, call->body,
-                                   r->p1 == route_id ? call->id : NULL, &call->val, e.msg,
-                                   sizeof(e.msg));
+                                   r->p1 == route_id ? call->id : NULL, &call->val, &e);
         if (!rc && r->decode)
                 rc = r->decode(call, &e);
         if (r->kind >= 0) {

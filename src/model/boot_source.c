@@ -17,10 +17,9 @@ void config_boot_source_free(struct boot_source_cfg *b)
         memset(b, 0, sizeof(*b));
 }
 
-int config_parse_boot_source(const json_t *body, struct boot_source_cfg *out, char *err,
-                             size_t errlen)
+int config_parse_boot_source(const json_t *body, struct boot_source_cfg *out, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         struct boot_source_cfg b;
         int rc;
 

@@ -53,19 +53,15 @@ static const char *rc_prefix(const struct perr *pe, int rc)
 
 int cfg_fail(struct perr *pe, int rc, const char *fmt, ...)
 {
+        char msg[ERR_MSG_MAX];
         va_list ap;
-        int n;
 
-        if (!pe->buf || !pe->len)
+        if (!pe->e)
                 return rc;
-        n = snprintf(pe->buf, pe->len, "%s", rc_prefix(pe, rc));
-        if (n >= 0 && (size_t)n < pe->len) {
-                va_start(ap, fmt);
-                vsnprintf(pe->buf + n, pe->len - (size_t)n, fmt, ap);
-                va_end(ap);
-        }
-        text_one_line(pe->buf);
-        return rc;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        return err_set(pe->e, rc, "%s%s", rc_prefix(pe, rc), msg);
 }
 
 void cfg_escape(const char *s, size_t n, char *out, size_t outlen)

@@ -9,12 +9,13 @@
 
 #include <jansson.h>
 
+#include "core/err.h"
+
 #define CFG_MAX_ECHO 64 /* bytes of a user string echoed back in a message */
 
 /* Where a message goes and what it is about. */
 struct perr {
-        char *buf;
-        size_t len;
+        struct err *e;    /* the message and code; NULL: the code alone */
         const char *sect; /* config-file section the body came from; NULL for API bodies */
         bool file;        /* add Firecracker's ResourcesError prefixes */
         /* file mode: prefix of -EINVAL messages ("Block device error: "); NULL = "VM config
@@ -23,9 +24,9 @@ struct perr {
 };
 
 /* An API body's message sink: no section, no prefixes. */
-#define PERR_API(err, errlen)                                                                      \
+#define PERR_API(e)                                                                                \
         {                                                                                          \
-                (err), (errlen), NULL, false, NULL                                                 \
+                (e), NULL, false, NULL                                                             \
         }
 
 struct mfield;
@@ -169,7 +170,7 @@ const json_t *model_given(const json_t *v, const char *name);
 
 /* ---- messages ---------------------------------------------------------------------------- */
 
-/* Writes "<prefix><message>" (one line of UTF-8) into pe and returns rc. */
+/* Sets pe's struct err to rc and "<prefix><message>" (one line of UTF-8); returns rc. */
 int cfg_fail(struct perr *pe, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* serde's "invalid type: <what v is>, expected <expected> (field `f`)". Returns -EBADMSG. */

@@ -227,9 +227,9 @@ static int decode_other(struct perr *pe, const struct body_desc *d, const json_t
 }
 
 int config_decode(enum cfg_body kind, const json_t *body, const char *path_id,
-                  struct cfg_value *out, char *err, size_t errlen)
+                  struct cfg_value *out, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         const struct body_desc *d = body_of(kind);
         int rc;
 
@@ -260,9 +260,9 @@ void config_value_free(struct cfg_value *val)
         val->v = NULL;
 }
 
-int config_store(struct vm_config *cfg, struct cfg_value *val, char *err, size_t errlen)
+int config_store(struct vm_config *cfg, struct cfg_value *val, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         const struct resource *r = res_of(val->kind);
 
         if (!r || !val->v)
@@ -270,26 +270,25 @@ int config_store(struct vm_config *cfg, struct cfg_value *val, char *err, size_t
         return r->apply(&pe, cfg, val->v, NULL);
 }
 
-int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, char *err,
-                      size_t errlen)
+int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, struct err *e)
 {
         struct cfg_value val;
         int rc;
 
-        rc = config_decode(kind, body, path_id, &val, err, errlen);
+        rc = config_decode(kind, body, path_id, &val, e);
         config_value_free(&val);
         return rc;
 }
 
 int config_put_body(enum cfg_body kind, struct vm_config *cfg, const json_t *body,
-                    const char *path_id, char *err, size_t errlen)
+                    const char *path_id, struct err *e)
 {
         struct cfg_value val;
         int rc;
 
-        rc = config_decode(kind, body, path_id, &val, err, errlen);
+        rc = config_decode(kind, body, path_id, &val, e);
         if (!rc)
-                rc = config_store(cfg, &val, err, errlen);
+                rc = config_store(cfg, &val, e);
         config_value_free(&val);
         return rc;
 }
@@ -408,17 +407,17 @@ static void json_error_msg(const json_error_t *jerr, char *out, size_t len)
                 snprintf(out, len, "%s at line %d column %d", jerr->text, jerr->line, jerr->column);
 }
 
-void config_json_error(const json_error_t *jerr, char *err, size_t errlen)
+void config_json_error(const json_error_t *jerr, struct err *e)
 {
-        if (!err || !errlen)
-                return;
-        json_error_msg(jerr, err, errlen);
-        text_one_line(err);
+        char msg[JSON_ERROR_TEXT_LENGTH + 96];
+
+        json_error_msg(jerr, msg, sizeof(msg));
+        err_set(e, -EBADMSG, "%s", msg);
 }
 
-int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err, size_t errlen)
+int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struct err *e)
 {
-        struct perr pe = {err, errlen, NULL, true, NULL};
+        struct perr pe = {e, NULL, true, NULL};
         char jmsg[JSON_ERROR_TEXT_LENGTH + 96];
         json_error_t jerr;
         json_t *root;
@@ -472,7 +471,7 @@ json_t *config_to_json(const struct vm_config *cfg)
         return o;
 }
 
-int config_check_supported(const struct vm_config *cfg, char *err, size_t errlen)
+int config_check_supported(const struct vm_config *cfg, struct err *e)
 {
         /* In the config file's order of keys; each device's helper drops its line. */
         static const struct resource *const missing[] = {
@@ -483,9 +482,8 @@ int config_check_supported(const struct vm_config *cfg, char *err, size_t errlen
 
         for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
                 if (configured(cfg, missing[i])) {
-                        snprintf(err, errlen, "%s is not supported yet by brasa",
-                                 missing[i]->key ? missing[i]->key : "serial");
-                        return -ENOTSUP;
+                        return err_set(e, -ENOTSUP, "%s is not supported yet by brasa",
+                                       missing[i]->key ? missing[i]->key : "serial");
                 }
         }
         return 0;

@@ -13,8 +13,8 @@
 #include "model/codec.h"
 
 /*
- * Error convention for every parser below: returns 0 on success, or a negative errno
- * and writes a single-line message (no '\n') into err[errlen] (err may be NULL):
+ * Error convention for every parser below: returns 0 on success, or a negative errno with
+ * the code and a single-line message (no '\n') in *e (e may be NULL):
  *   -EBADMSG  the body does not deserialize (invalid JSON, unknown field, wrong type,
  *             missing field, unknown variant). Messages read like serde's, e.g.
  *             "unknown field `foo`, expected one of `a`, `b`, `c`",
@@ -222,16 +222,14 @@ void config_machine_defaults(struct machine_cfg *m);
  * previous contents first, e.g. with config_boot_source_free()); on failure *out is
  * untouched. Returns 0, -EBADMSG or -ENOMEM (see the convention above).
  */
-int config_parse_boot_source(const json_t *body, struct boot_source_cfg *out, char *err,
-                             size_t errlen);
+int config_parse_boot_source(const json_t *body, struct boot_source_cfg *out, struct err *e);
 
 /*
  * Parses and validates a MachineConfiguration object with PUT semantics: vcpu_count and
  * mem_size_mib required, omitted optional fields take their defaults. *out is written
  * only on success. Returns 0, -EBADMSG, -EINVAL or -ENOTSUP.
  */
-int config_parse_machine_config(const json_t *body, struct machine_cfg *out, char *err,
-                                size_t errlen);
+int config_parse_machine_config(const json_t *body, struct machine_cfg *out, struct err *e);
 
 /*
  * PATCH /machine-config: every field optional (null = not given); the given fields are
@@ -239,15 +237,14 @@ int config_parse_machine_config(const json_t *body, struct machine_cfg *out, cha
  * success. Returns 0, -EBADMSG, -EINVAL, -ENOTSUP, or -ENODATA when no field was given
  * (Firecracker answers that with "Empty PATCH request.").
  */
-int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, char *err,
-                                size_t errlen);
+int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, struct err *e);
 
 /*
  * Rejects guest memory sizes above brasa's hard cap (LAYOUT_MAX_MEM_BYTES, 255 GiB).
  * Does not check for 0 (validation does) nor whether the host can really map it (the
  * VMM finds that out at mmap time). Returns 0 or -EINVAL with a message.
  */
-int config_check_mem_limit(uint64_t mem_mib, char *err, size_t errlen);
+int config_check_mem_limit(uint64_t mem_mib, struct err *e);
 
 /*
  * Parses a --config-file document (Firecracker's VmmConfig, kebab-case top-level keys)
@@ -259,14 +256,13 @@ int config_check_mem_limit(uint64_t mem_mib, char *err, size_t errlen);
  * json failed: <msg>". *cfg is (re)initialised; on failure it is left at the defaults.
  * The caller calls json_object_seed() once, before any thread starts.
  */
-int config_parse_file(const char *text, size_t len, struct vm_config *cfg, char *err,
-                      size_t errlen);
+int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struct err *e);
 
 /*
  * Formats a jansson load error as one line, "<text> at line L column C" (serde's shape);
  * numbers jansson cannot hold are reported as "invalid type: number out of range ...".
  */
-void config_json_error(const json_error_t *jerr, char *err, size_t errlen);
+void config_json_error(const json_error_t *jerr, struct err *e);
 
 /* ---- drives (src/model/drive.c) ------------------------------------------------------------ */
 
@@ -282,8 +278,7 @@ void config_json_error(const json_error_t *jerr, char *err, size_t errlen);
  * Firecracker's "Drive config error: " prefix, e.g. "A root block device already exists!"),
  * -ENOTSUP, -ENOSPC (more than CONFIG_MAX_DRIVES) or -ENOMEM. cfg changes only on success.
  */
-int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path_id, char *err,
-                     size_t errlen);
+int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path_id, struct err *e);
 
 /*
  * PATCH /drives/{path_id} (after boot): deserializes a PartialDrive (drive_id required,
@@ -294,7 +289,7 @@ int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path
  * On success the caller frees *out with config_drive_update_free().
  */
 int config_patch_drive(const struct vm_config *cfg, const json_t *body, const char *path_id,
-                       struct drive_update *out, char *err, size_t errlen);
+                       struct drive_update *out, struct err *e);
 
 /* Records an applied PATCH in cfg->drives[] (new path, new rate limiter). 0 or -ENOMEM/-ENOENT. */
 int config_apply_drive_update(struct vm_config *cfg, const struct drive_update *u);
@@ -319,7 +314,7 @@ json_t *config_drives_to_json(const struct vm_config *cfg);
  * "<what> is not supported yet by brasa" (-ENOTSUP). InstanceStart and the config-file
  * boot call it right before vmm_boot(). When a device lands, its helper removes it here.
  */
-int config_check_supported(const struct vm_config *cfg, char *err, size_t errlen);
+int config_check_supported(const struct vm_config *cfg, struct err *e);
 
 /* The MachineConfiguration object of GET /machine-config. New reference or NULL (ENOMEM). */
 json_t *config_machine_to_json(const struct machine_cfg *m);
@@ -401,7 +396,7 @@ struct cfg_value {
  * on failure *out holds nothing.
  */
 int config_decode(enum cfg_body kind, const json_t *body, const char *path_id,
-                  struct cfg_value *out, char *err, size_t errlen);
+                  struct cfg_value *out, struct err *e);
 
 /* Frees a decoded value (safe on a zeroed or already freed one). */
 void config_value_free(struct cfg_value *val);
@@ -412,36 +407,34 @@ void config_value_free(struct cfg_value *val);
  * taking what it owns. Messages have no Firecracker prefix. Returns 0, -EINVAL, -ENOTSUP,
  * -ENOSPC or -ENOMEM; -EINVAL "no PUT semantics" for other kinds.
  */
-int config_store(struct vm_config *cfg, struct cfg_value *val, char *err, size_t errlen);
+int config_store(struct vm_config *cfg, struct cfg_value *val, struct err *e);
 
 /* Firecracker's MachineConfig::update() checks, then what brasa lacks: 0, -EINVAL, -ENOTSUP. */
-int config_machine_validate(const struct machine_cfg *m, char *err, size_t errlen);
+int config_machine_validate(const struct machine_cfg *m, struct err *e);
 
 /* Applies the given fields of a PATCH over *m (no validation). */
 void config_machine_merge(struct machine_cfg *m, const struct machine_patch *p);
 
 /* A decoded PATCH /drives/{id} against cfg: the drive exists and something changes. */
-int config_drive_patch_check(const struct vm_config *cfg, const struct drive_update *u, char *err,
-                             size_t errlen);
+int config_drive_patch_check(const struct vm_config *cfg, const struct drive_update *u,
+                             struct err *e);
 
 /* A decoded PATCH /network-interfaces/{id}: the interface exists. 0 or -ENOENT. */
-int config_net_patch_check(const struct vm_config *cfg, const struct net_update *u, char *err,
-                           size_t errlen);
+int config_net_patch_check(const struct vm_config *cfg, const struct net_update *u, struct err *e);
 
 /* A decoded PATCH /pmem/{id}: the device exists when a limiter is given. 0 or -ENOENT. */
-int config_pmem_patch_check(const struct vm_config *cfg, const struct pmem_update *u, char *err,
-                            size_t errlen);
+int config_pmem_patch_check(const struct vm_config *cfg, const struct pmem_update *u,
+                            struct err *e);
 
 /* config_decode() and config_value_free(): the check alone (the config file's pass 1). */
-int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, char *err,
-                      size_t errlen);
+int config_check_body(enum cfg_body kind, const json_t *body, const char *path_id, struct err *e);
 
 /* config_decode() then config_store(): a PUT from JSON, as the config file makes one. */
 int config_put_body(enum cfg_body kind, struct vm_config *cfg, const json_t *body,
-                    const char *path_id, char *err, size_t errlen);
+                    const char *path_id, struct err *e);
 
 /* Parses a Logger body (checked) into *out; out owns its strings. 0, -EBADMSG or -ENOMEM. */
-int config_parse_logger(const json_t *body, struct logger_cfg *out, char *err, size_t errlen);
+int config_parse_logger(const json_t *body, struct logger_cfg *out, struct err *e);
 
 /* Frees what *l owns and resets it to "nothing set". */
 void config_logger_free(struct logger_cfg *l);

@@ -123,10 +123,9 @@ static int drive_apply(struct perr *pe, struct vm_config *cfg, void *val, const 
         return drive_insert(pe, cfg, d);
 }
 
-int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path_id, char *err,
-                     size_t errlen)
+int config_put_drive(struct vm_config *cfg, const json_t *body, const char *path_id, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         struct drive_cfg d;
         int rc;
 
@@ -148,10 +147,10 @@ static int patch_decode(struct perr *pe, const json_t *body, const char *path_id
         return rc ? rc : cfg_id_mismatch(pe, path_id, u->drive_id, false);
 }
 
-int config_drive_patch_check(const struct vm_config *cfg, const struct drive_update *u, char *err,
-                             size_t errlen)
+int config_drive_patch_check(const struct vm_config *cfg, const struct drive_update *u,
+                             struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
 
         if (cfg_list_index(cfg, &res_drives, u->drive_id) < 0)
                 return cfg_fail(&pe, -ENOENT,
@@ -166,15 +165,15 @@ int config_drive_patch_check(const struct vm_config *cfg, const struct drive_upd
 }
 
 int config_patch_drive(const struct vm_config *cfg, const json_t *body, const char *path_id,
-                       struct drive_update *out, char *err, size_t errlen)
+                       struct drive_update *out, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         struct drive_update u;
         int rc;
 
         rc = patch_decode(&pe, body, path_id, &u);
         if (!rc)
-                rc = config_drive_patch_check(cfg, &u, err, errlen);
+                rc = config_drive_patch_check(cfg, &u, e);
         if (rc) {
                 config_drive_update_free(&u);
                 return rc;

@@ -72,9 +72,9 @@ void config_logger_free(struct logger_cfg *l)
         l->level = l->show_level = l->show_log_origin = -1;
 }
 
-int config_parse_logger(const json_t *body, struct logger_cfg *out, char *err, size_t errlen)
+int config_parse_logger(const json_t *body, struct logger_cfg *out, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         struct logger_cfg l;
         int rc;
 

@@ -46,9 +46,9 @@ static int mem_limit(struct perr *pe, uint64_t mem_mib)
                         (unsigned long long)mem_mib, (unsigned long long)max_mib);
 }
 
-int config_check_mem_limit(uint64_t mem_mib, char *err, size_t errlen)
+int config_check_mem_limit(uint64_t mem_mib, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
 
         return mem_limit(&pe, mem_mib);
 }
@@ -78,17 +78,16 @@ static int machine_validate(struct perr *pe, const struct machine_cfg *m)
         return 0;
 }
 
-int config_machine_validate(const struct machine_cfg *m, char *err, size_t errlen)
+int config_machine_validate(const struct machine_cfg *m, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
 
         return machine_validate(&pe, m);
 }
 
-int config_parse_machine_config(const json_t *body, struct machine_cfg *out, char *err,
-                                size_t errlen)
+int config_parse_machine_config(const json_t *body, struct machine_cfg *out, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         struct machine_cfg m;
         int rc;
 
@@ -132,10 +131,9 @@ void config_machine_merge(struct machine_cfg *m, const struct machine_patch *p)
         }
 }
 
-int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, char *err,
-                                size_t errlen)
+int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
         struct machine_patch p;
         struct machine_cfg m = *inout;
         int rc;

@@ -130,10 +130,9 @@ static int net_apply(struct perr *pe, struct vm_config *cfg, void *val, const js
         return 0;
 }
 
-int config_net_patch_check(const struct vm_config *cfg, const struct net_update *u, char *err,
-                           size_t errlen)
+int config_net_patch_check(const struct vm_config *cfg, const struct net_update *u, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
 
         if (cfg_list_index(cfg, &res_nets, u->iface_id) < 0)
                 return cfg_fail(&pe, -ENOENT, "Unable to update the net device: " MSG_NOT_FOUND);

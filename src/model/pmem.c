@@ -57,10 +57,9 @@ static int pmem_apply(struct perr *pe, struct vm_config *cfg, void *val, const j
         return 0;
 }
 
-int config_pmem_patch_check(const struct vm_config *cfg, const struct pmem_update *u, char *err,
-                            size_t errlen)
+int config_pmem_patch_check(const struct vm_config *cfg, const struct pmem_update *u, struct err *e)
 {
-        struct perr pe = PERR_API(err, errlen);
+        struct perr pe = PERR_API(e);
 
         if (u->has_rate_limiter && cfg_list_index(cfg, &res_pmems, u->id) < 0)
                 return cfg_fail(&pe, -ENOENT,

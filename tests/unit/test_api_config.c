@@ -12,7 +12,7 @@
 
 #include "model/config.h"
 
-static char err[512];
+static struct err fault;
 
 static json_t *load(const char *text)
 {
@@ -29,8 +29,8 @@ static int put_drive(struct vm_config *cfg, const char *id, const char *text)
         json_t *j = load(text);
         int rc;
 
-        err[0] = '\0';
-        rc = config_put_drive(cfg, j, id, err, sizeof(err));
+        err_clear(&fault);
+        rc = config_put_drive(cfg, j, id, &fault);
         json_decref(j);
         return rc;
 }
@@ -38,9 +38,9 @@ static int put_drive(struct vm_config *cfg, const char *id, const char *text)
 static void expect_err(int rc, int want, const char *sub)
 {
         if (rc != want)
-                fail_msg("rc %d, want %d (%s)", rc, want, err);
-        if (sub && !strstr(err, sub))
-                fail_msg("message \"%s\" lacks \"%s\"", err, sub);
+                fail_msg("rc %d, want %d (%s)", rc, want, fault.msg);
+        if (sub && !strstr(fault.msg, sub))
+                fail_msg("message \"%s\" lacks \"%s\"", fault.msg, sub);
 }
 
 #define DRIVE(id, root)                                                                            \
@@ -161,7 +161,7 @@ static void test_drive_patch(void **state)
         assert_int_equal(put_drive(&cfg, "a", DRIVE("a", "true")), 0);
         j = load("{\"drive_id\": \"a\", \"path_on_host\": \"/dev/zero\", \"rate_limiter\": "
                  "{\"ops\": {\"size\": 10, \"refill_time\": 1000}}}");
-        assert_int_equal(config_patch_drive(&cfg, j, "a", &u, err, sizeof(err)), 0);
+        assert_int_equal(config_patch_drive(&cfg, j, "a", &u, &fault), 0);
         json_decref(j);
         assert_string_equal(u.path_on_host, "/dev/zero");
         assert_int_equal(u.rate_limiter.ops_op, BUCKET_SET);
@@ -172,13 +172,11 @@ static void test_drive_patch(void **state)
         assert_int_equal(cfg.drives[0].rate_limiter.ops.size, 10);
 
         j = load("{\"drive_id\": \"b\", \"path_on_host\": \"/dev/zero\"}");
-        expect_err(config_patch_drive(&cfg, j, "b", &u, err, sizeof(err)), -ENOENT,
-                   "Device not found");
-        expect_err(config_patch_drive(&cfg, j, "a", &u, err, sizeof(err)), -EXDEV,
-                   "does not match");
+        expect_err(config_patch_drive(&cfg, j, "b", &u, &fault), -ENOENT, "Device not found");
+        expect_err(config_patch_drive(&cfg, j, "a", &u, &fault), -EXDEV, "does not match");
         json_decref(j);
         j = load("{\"drive_id\": \"a\", \"is_read_only\": true}");
-        expect_err(config_patch_drive(&cfg, j, "a", &u, err, sizeof(err)), -EBADMSG,
+        expect_err(config_patch_drive(&cfg, j, "a", &u, &fault), -EBADMSG,
                    "unknown field `is_read_only`, expected one of `drive_id`, `path_on_host`, "
                    "`rate_limiter`");
         json_decref(j);
@@ -197,7 +195,7 @@ static void test_drives_in_file_and_json(void **state)
 
         (void)state;
         config_init(&cfg);
-        assert_int_equal(config_parse_file(text, strlen(text), &cfg, err, sizeof(err)), 0);
+        assert_int_equal(config_parse_file(text, strlen(text), &cfg, &fault), 0);
         assert_int_equal(cfg.nr_drives, 2);
         assert_string_equal(cfg.drives[0].drive_id, "rootfs");
         j = config_to_json(&cfg);
@@ -221,12 +219,12 @@ static void test_drives_in_file_and_json(void **state)
             "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": ["
             "{\"drive_id\": \"a\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\"},"
             "{\"drive_id\": \"b\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\"}]}";
-        expect_err(config_parse_file(two_roots, strlen(two_roots), &cfg, err, sizeof(err)), -EINVAL,
+        expect_err(config_parse_file(two_roots, strlen(two_roots), &cfg, &fault), -EINVAL,
                    "Block device error: A root block device already exists!");
         assert_int_equal(cfg.nr_drives, 0);
         static const char bad_type[] = "{\"boot-source\": {\"kernel_image_path\": \"k\"}, "
                                        "\"drives\": [{\"drive_id\": 1}]}";
-        expect_err(config_parse_file(bad_type, strlen(bad_type), &cfg, err, sizeof(err)), -EBADMSG,
+        expect_err(config_parse_file(bad_type, strlen(bad_type), &cfg, &fault), -EBADMSG,
                    "Invalid JSON: invalid type: integer `1`, expected a string");
 }
 
@@ -235,10 +233,10 @@ static int put_body(struct vm_config *cfg, enum cfg_body kind, const char *id, c
         json_t *j = load(text);
         int rc;
 
-        err[0] = '\0';
-        rc = config_check_body(kind, j, id, err, sizeof(err));
+        err_clear(&fault);
+        rc = config_check_body(kind, j, id, &fault);
         if (!rc)
-                rc = config_put_body(kind, cfg, j, id, err, sizeof(err));
+                rc = config_put_body(kind, cfg, j, id, &fault);
         json_decref(j);
         return rc;
 }
@@ -306,7 +304,7 @@ static void test_mmds_and_hotplug(void **state)
         assert_int_equal(put_body(&cfg, CFG_RES_hotplug, NULL,
                                   "{\"total_size_mib\": 1024, \"slot_size_mib\": 256}"),
                          0);
-        assert_int_equal(config_check_supported(&cfg, err, sizeof(err)), -ENOTSUP);
+        assert_int_equal(config_check_supported(&cfg, &fault), -ENOTSUP);
         config_free(&cfg);
 }
 
@@ -316,7 +314,7 @@ static void test_logger_body(void **state)
         json_t *j = load("{\"level\": \"warning\", \"show_level\": true}");
 
         (void)state;
-        assert_int_equal(config_parse_logger(j, &l, err, sizeof(err)), 0);
+        assert_int_equal(config_parse_logger(j, &l, &fault), 0);
         assert_int_equal(l.level, 2); /* LOG_WARN */
         assert_int_equal(l.show_level, 1);
         assert_int_equal(l.show_log_origin, -1);
@@ -324,11 +322,11 @@ static void test_logger_body(void **state)
         config_logger_free(&l);
         json_decref(j);
         j = load("{\"level\": \"loud\"}");
-        expect_err(config_check_body(CFG_RES_logger, j, NULL, err, sizeof(err)), -EBADMSG,
+        expect_err(config_check_body(CFG_RES_logger, j, NULL, &fault), -EBADMSG,
                    "Invalid LevelFilter");
         json_decref(j);
         j = load("{\"metrics_path\": \"/m\", \"extra\": 1}"); /* Metrics ignores unknown keys */
-        assert_int_equal(config_check_body(CFG_RES_metrics, j, NULL, err, sizeof(err)), 0);
+        assert_int_equal(config_check_body(CFG_RES_metrics, j, NULL, &fault), 0);
         json_decref(j);
 }
 
@@ -338,8 +336,8 @@ static int decode_as(enum cfg_body kind, const char *id, const char *text, struc
         json_t *j = load(text);
         int rc;
 
-        err[0] = '\0';
-        rc = config_decode(kind, j, id, val, err, sizeof(err));
+        err_clear(&fault);
+        rc = config_decode(kind, j, id, val, &fault);
         json_decref(j);
         return rc;
 }

@@ -52,18 +52,18 @@ static const struct mfield thing_fields[] = {
 };
 static const struct model thing_model = MODEL("struct Thing", thing_fields, false);
 
-static char msg[512];
+static struct err fault;
 
 static int decode(const char *text, struct thing *t, bool patch)
 {
-        struct perr pe = PERR_API(msg, sizeof(msg));
+        struct perr pe = PERR_API(&fault);
         json_error_t jerr;
         json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
         int rc;
 
         if (!j)
                 fail_msg("bad test JSON %s: %s", text, jerr.text);
-        msg[0] = '\0';
+        err_clear(&fault);
         rc = model_decode(&pe, &thing_model, j, t, patch);
         json_decref(j);
         return rc;
@@ -75,7 +75,7 @@ static void fails(const char *text, const char *want)
 
         memset(&t, 0, sizeof(t));
         assert_int_equal(decode(text, &t, false), -EBADMSG);
-        assert_string_equal(msg, want);
+        assert_string_equal(fault.msg, want);
         assert_null(t.id);
 }
 
@@ -184,15 +184,15 @@ static void test_errors(void **state)
 
 static void test_file_context(void **state)
 {
-        struct perr pe = {msg, sizeof(msg), "things", true, NULL};
+        struct perr pe = {&fault, "things", true, NULL};
         json_t *j = json_loads("{\"id\": \"a\", \"big\": true}", 0, NULL);
         struct thing t;
 
         (void)state;
         memset(&t, 0, sizeof(t));
         assert_int_equal(model_decode(&pe, &thing_model, j, &t, false), -EBADMSG);
-        assert_string_equal(msg, "Invalid JSON: invalid type: boolean `true`, expected u32 "
-                                 "(field `things.big`)");
+        assert_string_equal(fault.msg, "Invalid JSON: invalid type: boolean `true`, expected u32 "
+                                       "(field `things.big`)");
         json_decref(j);
 }
 

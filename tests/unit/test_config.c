@@ -46,13 +46,13 @@ static const char VALID_FILE[] = "{\n"
 
 #define BOOT "\"boot-source\": {\"kernel_image_path\": \"k\"}"
 
-static char err[512];
+static struct err fault;
 
 static int parse_file(const char *text, struct vm_config *cfg)
 {
-        err[0] = '\0';
+        err_clear(&fault);
         config_init(cfg);
-        return config_parse_file(text, strlen(text), cfg, err, sizeof(err));
+        return config_parse_file(text, strlen(text), cfg, &fault);
 }
 
 /* Parses a whole file, expects rc and (if non-NULL) a message substring. */
@@ -61,9 +61,9 @@ static void file_fails(const char *text, int rc, const char *sub)
         struct vm_config cfg;
 
         assert_int_equal(parse_file(text, &cfg), rc);
-        if (sub && !strstr(err, sub))
-                fail_msg("message \"%s\" lacks \"%s\"", err, sub);
-        assert_null(strchr(err, '\n'));
+        if (sub && !strstr(fault.msg, sub))
+                fail_msg("message \"%s\" lacks \"%s\"", fault.msg, sub);
+        assert_null(strchr(fault.msg, '\n'));
         assert_false(cfg.has_boot_source);
         assert_null(cfg.boot.kernel_image_path);
         assert_int_equal(cfg.machine.vcpu_count, 1);
@@ -78,8 +78,8 @@ static int parse_mc(const char *json, struct machine_cfg *out)
 
         if (!body)
                 fail_msg("bad test JSON: %s", jerr.text);
-        err[0] = '\0';
-        rc = config_parse_machine_config(body, out, err, sizeof(err));
+        err_clear(&fault);
+        rc = config_parse_machine_config(body, out, &fault);
         json_decref(body);
         return rc;
 }
@@ -91,16 +91,16 @@ static void mc_fails(const char *json, int rc, const char *sub)
         config_machine_defaults(&m);
         m.vcpu_count = 7; /* must stay untouched */
         assert_int_equal(parse_mc(json, &m), rc);
-        if (!strstr(err, sub))
-                fail_msg("message \"%s\" lacks \"%s\"", err, sub);
-        assert_null(strchr(err, '\n'));
+        if (!strstr(fault.msg, sub))
+                fail_msg("message \"%s\" lacks \"%s\"", fault.msg, sub);
+        assert_null(strchr(fault.msg, '\n'));
         assert_int_equal(m.vcpu_count, 7);
 }
 
 static void mc_ok(const char *json, struct machine_cfg *m)
 {
         if (parse_mc(json, m))
-                fail_msg("%s rejected: %s", json, err);
+                fail_msg("%s rejected: %s", json, fault.msg);
 }
 
 static void test_defaults(void **state)
@@ -180,19 +180,19 @@ static void test_boot_source_api(void **state)
 
         (void)state;
         body = json_loads("{\"kernel_image_path\": \"/k\", \"boot_args\": null}", 0, NULL);
-        assert_int_equal(config_parse_boot_source(body, &b, err, sizeof(err)), 0);
+        assert_int_equal(config_parse_boot_source(body, &b, &fault), 0);
         assert_string_equal(b.kernel_image_path, "/k");
         assert_null(b.boot_args);
         json_decref(body);
         body = json_loads("{\"boot_args\": \"x\"}", 0, NULL);
-        assert_int_equal(config_parse_boot_source(body, &b, err, sizeof(err)), -EBADMSG);
-        assert_string_equal(err, "missing field `kernel_image_path`");
+        assert_int_equal(config_parse_boot_source(body, &b, &fault), -EBADMSG);
+        assert_string_equal(fault.msg, "missing field `kernel_image_path`");
         assert_string_equal(b.kernel_image_path, "/k"); /* untouched on failure */
         json_decref(body);
         body = json_loads("{\"kernel_image_path\": 5}", 0, NULL);
-        assert_int_equal(config_parse_boot_source(body, &b, err, sizeof(err)), -EBADMSG);
-        assert_string_equal(err, "invalid type: integer `5`, expected a string "
-                                 "(field `kernel_image_path`)");
+        assert_int_equal(config_parse_boot_source(body, &b, &fault), -EBADMSG);
+        assert_string_equal(fault.msg, "invalid type: integer `5`, expected a string "
+                                       "(field `kernel_image_path`)");
         json_decref(body);
         config_boot_source_free(&b);
 }
@@ -215,7 +215,6 @@ static void test_vcpu_range(void **state)
 static void test_mem_size(void **state)
 {
         struct machine_cfg m;
-        char e[128];
 
         (void)state;
         mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 0}", -EINVAL, MSG_MEM);
@@ -225,11 +224,12 @@ static void test_mem_size(void **state)
                  "is larger than");
         mc_ok("{\"vcpu_count\": 1, \"mem_size_mib\": 261120}", &m);
         assert_int_equal(m.mem_size_mib, 261120);
-        assert_int_equal(config_check_mem_limit(261120, e, sizeof(e)), 0);
-        assert_int_equal(config_check_mem_limit(261121, e, sizeof(e)), -EINVAL);
-        assert_int_equal(config_check_mem_limit(UINT64_MAX, e, sizeof(e)), -EINVAL);
-        assert_non_null(strstr(e, "18446744073709551615"));
-        assert_int_equal(config_check_mem_limit(UINT64_MAX, NULL, 0), -EINVAL);
+        assert_int_equal(config_check_mem_limit(261120, &fault), 0);
+        assert_int_equal(config_check_mem_limit(261121, &fault), -EINVAL);
+        assert_int_equal(config_check_mem_limit(UINT64_MAX, &fault), -EINVAL);
+        assert_non_null(strstr(fault.msg, "18446744073709551615"));
+        assert_int_equal(fault.rc, -EINVAL);
+        assert_int_equal(config_check_mem_limit(UINT64_MAX, NULL), -EINVAL);
 }
 
 static void test_wrong_types(void **state)
@@ -349,10 +349,10 @@ static void stored_but_refused(const char *text, const char *what)
         struct vm_config cfg;
 
         if (parse_file(text, &cfg))
-                fail_msg("%s: %s", text, err);
+                fail_msg("%s: %s", text, fault.msg);
         snprintf(want, sizeof(want), "%s is not supported yet by brasa", what);
-        assert_int_equal(config_check_supported(&cfg, err, sizeof(err)), -ENOTSUP);
-        assert_string_equal(err, want);
+        assert_int_equal(config_check_supported(&cfg, &fault), -ENOTSUP);
+        assert_string_equal(fault.msg, want);
         config_free(&cfg);
 }
 
@@ -365,15 +365,15 @@ static void test_unsupported_sections(void **state)
         if (parse_file("{" BOOT ", \"drives\": [{\"drive_id\": \"rootfs\", "
                        "\"is_root_device\": true, \"path_on_host\": \"/dev/null\"}]}",
                        &cfg))
-                fail_msg("drives: %s", err);
-        assert_int_equal(config_check_supported(&cfg, err, sizeof(err)), 0); /* virtio-block */
+                fail_msg("drives: %s", fault.msg);
+        assert_int_equal(config_check_supported(&cfg, &fault), 0); /* virtio-block */
         config_free(&cfg);
         /* Network interfaces have theirs (virtio-net): accepted; the tap opens at start. */
         if (parse_file("{" BOOT ", \"network-interfaces\": [{\"iface_id\": \"n\", "
                        "\"host_dev_name\": \"tap0\"}]}",
                        &cfg))
-                fail_msg("network-interfaces: %s", err);
-        assert_int_equal(config_check_supported(&cfg, err, sizeof(err)), 0); /* virtio-net */
+                fail_msg("network-interfaces: %s", fault.msg);
+        assert_int_equal(config_check_supported(&cfg, &fault), 0); /* virtio-net */
         config_free(&cfg);
         /* Stored by the parser; refused by config_check_supported() until their device lands. */
         stored_but_refused("{" BOOT ", \"vsock\": {\"guest_cid\": 3, \"uds_path\": \"v\"}}",
@@ -409,7 +409,7 @@ static void test_null_sections(void **state)
         for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
                 snprintf(text, sizeof(text), "{" BOOT ", \"%s\": null}", keys[i]);
                 if (parse_file(text, &cfg))
-                        fail_msg("%s: %s", text, err);
+                        fail_msg("%s: %s", text, fault.msg);
                 config_free(&cfg);
         }
 }
@@ -453,25 +453,25 @@ static void test_patch(void **state)
         (void)state;
         config_machine_defaults(&m);
         body = json_loads("{}", 0, NULL);
-        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -ENODATA);
+        assert_int_equal(config_patch_machine_config(body, &m, &fault), -ENODATA);
         json_decref(body);
         body = json_loads("{\"vcpu_count\": null}", 0, NULL);
-        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -ENODATA);
+        assert_int_equal(config_patch_machine_config(body, &m, &fault), -ENODATA);
         json_decref(body);
         body = json_loads("{\"mem_size_mib\": 512, \"track_dirty_pages\": true}", 0, NULL);
-        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), 0);
+        assert_int_equal(config_patch_machine_config(body, &m, &fault), 0);
         json_decref(body);
         assert_int_equal(m.mem_size_mib, 512);
         assert_int_equal(m.vcpu_count, 1);
         assert_true(m.track_dirty_pages);
         body = json_loads("{\"mem_size_mib\": 0}", 0, NULL);
-        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -EINVAL);
-        assert_string_equal(err, MSG_MEM);
+        assert_int_equal(config_patch_machine_config(body, &m, &fault), -EINVAL);
+        assert_string_equal(fault.msg, MSG_MEM);
         json_decref(body);
         assert_int_equal(m.mem_size_mib, 512);
         body = json_loads("{\"foo\": 1}", 0, NULL);
-        assert_int_equal(config_patch_machine_config(body, &m, err, sizeof(err)), -EBADMSG);
-        assert_non_null(strstr(err, "unknown field `foo`"));
+        assert_int_equal(config_patch_machine_config(body, &m, &fault), -EBADMSG);
+        assert_non_null(strstr(fault.msg, "unknown field `foo`"));
         json_decref(body);
 }
 
@@ -534,20 +534,18 @@ static void test_to_json_round_trip(void **state)
         json_decref(j);
 }
 
-static void test_small_err_buffer(void **state)
+static void test_err_without_buffer(void **state)
 {
         struct vm_config cfg;
-        char small[8];
 
         (void)state;
         config_init(&cfg);
-        assert_int_equal(config_parse_file("{}", 2, &cfg, small, sizeof(small)), -EBADMSG);
-        assert_string_equal(small, "Invalid");
-        assert_int_equal(config_parse_file("{}", 2, &cfg, NULL, 0), -EBADMSG);
+        assert_int_equal(config_parse_file("{}", 2, &cfg, &fault), -EBADMSG);
+        assert_string_equal(fault.msg, "Invalid JSON: missing field `boot-source`");
+        assert_int_equal(config_parse_file("{}", 2, &cfg, NULL), -EBADMSG);
         /* Not NUL-terminated input: only len bytes are read. */
-        assert_int_equal(
-            config_parse_file("{" BOOT "}garbage", strlen("{" BOOT "}"), &cfg, err, sizeof(err)),
-            0);
+        assert_int_equal(config_parse_file("{" BOOT "}garbage", strlen("{" BOOT "}"), &cfg, &fault),
+                         0);
         config_free(&cfg);
 }
 
@@ -572,7 +570,7 @@ int main(void)
             cmocka_unit_test(test_machine_options),
             cmocka_unit_test(test_patch),
             cmocka_unit_test(test_to_json_round_trip),
-            cmocka_unit_test(test_small_err_buffer),
+            cmocka_unit_test(test_err_without_buffer),
         };
 
         json_object_seed(1);

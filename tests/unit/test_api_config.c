@@ -278,6 +278,21 @@ static void test_net(void **state)
         assert_int_equal(cfg.nr_nets, 0);
 }
 
+/* The config file applies machine-config before balloon, as VmResources::from_json(). */
+static void test_file_balloon_sees_machine_config(void **state)
+{
+        const char *text = "{\"boot-source\": {\"kernel_image_path\": \"/dev/null\"}, "
+                           "\"balloon\": {\"amount_mib\": 100, \"deflate_on_oom\": false}, "
+                           "\"machine-config\": {\"vcpu_count\": 1, \"mem_size_mib\": 64}}";
+        struct vm_config cfg;
+
+        (void)state;
+        config_init(&cfg);
+        expect_err(config_parse_file(text, strlen(text), &cfg, &fault), -EINVAL,
+                   "Balloon device error: Amount of pages requested is too large.");
+        config_free(&cfg);
+}
+
 static void test_mmds_and_hotplug(void **state)
 {
         struct vm_config cfg;
@@ -396,6 +411,7 @@ int main(void)
             cmocka_unit_test(test_mmds_and_hotplug),
             cmocka_unit_test(test_logger_body),
             cmocka_unit_test(test_decoded_values),
+            cmocka_unit_test(test_file_balloon_sees_machine_config),
         };
 
         json_object_seed(1);

@@ -179,23 +179,24 @@ struct body_desc {
         int (*decode)(struct perr *pe, const json_t *body, void *val); /* instead of the model */
 };
 
-#define VAL(m, T)  &(m), sizeof(T)
-#define CHECKED(m) &(m), 0
+#define VAL(m, T)  .model = &(m), .size = sizeof(T)
+#define CHECKED(m) .model = &(m)
 #define OTHER(k)   [(k)-N_RES]
 static const struct body_desc bodies[] = {
-    OTHER(CFG_BODY_NET_PATCH) = {VAL(model_net_patch, struct net_update), true, true, NULL},
+    OTHER(CFG_BODY_NET_PATCH) = {VAL(model_net_patch, struct net_update), .id_first = true,
+                                 .net_ids = true},
     OTHER(CFG_BODY_BALLOON_PATCH) = {CHECKED(model_balloon_patch)},
     OTHER(CFG_BODY_BALLOON_STATS) = {CHECKED(model_balloon_stats)},
     OTHER(CFG_BODY_HINTING) = {CHECKED(model_hinting)},
-    OTHER(CFG_BODY_PMEM_PATCH) = {VAL(model_pmem_patch, struct pmem_update), true},
+    OTHER(CFG_BODY_PMEM_PATCH) = {VAL(model_pmem_patch, struct pmem_update), .id_first = true},
     OTHER(CFG_BODY_HOTPLUG_PATCH) = {CHECKED(model_hotplug_patch)},
     OTHER(CFG_BODY_SNAPSHOT_CREATE) = {CHECKED(model_snapshot_create)},
     OTHER(CFG_BODY_SNAPSHOT_LOAD) = {CHECKED(model_snapshot_load)},
     OTHER(CFG_BODY_VM_STATE) = {VAL(model_vm_state, struct vm_state_body)},
     OTHER(CFG_BODY_ACTION) = {VAL(model_action, struct action_body)},
-    OTHER(CFG_BODY_MACHINE_PATCH) = {VAL(model_machine, struct machine_patch), false, false,
-                                     cfg_machine_patch_decode},
-    OTHER(CFG_BODY_DRIVE_PATCH) = {VAL(model_drive_patch, struct drive_update), true},
+    OTHER(CFG_BODY_MACHINE_PATCH) = {VAL(model_machine, struct machine_patch),
+                                     .decode = cfg_machine_patch_decode},
+    OTHER(CFG_BODY_DRIVE_PATCH) = {VAL(model_drive_patch, struct drive_update), .id_first = true},
 };
 
 /* The resource a kind stores, or NULL. */

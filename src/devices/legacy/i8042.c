@@ -203,15 +203,9 @@ void i8042_destroy(struct i8042 *k)
 
 struct bus_dev i8042_bus_dev(struct i8042 *k)
 {
-        struct bus_dev d = {
-            .base = LAYOUT_PORT_I8042_DATA,
-            .len = LAYOUT_PORT_I8042_CMD - LAYOUT_PORT_I8042_DATA + 1,
-            .opaque = k,
-            .read = i8042_read,
-            .write = i8042_write,
-        };
-
-        return d;
+        return bus_dev_of(LAYOUT_PORT_I8042_DATA,
+                          LAYOUT_PORT_I8042_CMD - LAYOUT_PORT_I8042_DATA + 1, k, i8042_read,
+                          i8042_write);
 }
 
 int i8042_send_ctrl_alt_del(struct i8042 *k)

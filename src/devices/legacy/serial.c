@@ -348,15 +348,7 @@ void serial_destroy(struct serial *s)
 
 struct bus_dev serial_bus_dev(struct serial *s)
 {
-        struct bus_dev d = {
-            .base = LAYOUT_PORT_COM1,
-            .len = LAYOUT_PORT_COM1_LEN,
-            .opaque = s,
-            .read = serial_read,
-            .write = serial_write,
-        };
-
-        return d;
+        return bus_dev_of(LAYOUT_PORT_COM1, LAYOUT_PORT_COM1_LEN, s, serial_read, serial_write);
 }
 
 size_t serial_input_space(struct serial *s)

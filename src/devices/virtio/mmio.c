@@ -339,11 +339,5 @@ void virtio_mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 
 struct bus_dev virtio_mmio_bus_dev(struct virtio_mmio *m, uint64_t base)
 {
-        return (struct bus_dev){
-            .base = base,
-            .len = LAYOUT_VIRTIO_MMIO_SIZE,
-            .opaque = m,
-            .read = virtio_mmio_read,
-            .write = virtio_mmio_write,
-        };
+        return bus_dev_of(base, LAYOUT_VIRTIO_MMIO_SIZE, m, virtio_mmio_read, virtio_mmio_write);
 }

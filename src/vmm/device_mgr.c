@@ -109,8 +109,9 @@ static int slot_wire(struct device_mgr *dm, struct mmio_slot *s)
 int device_mgr_add(struct device_mgr *dm, struct device *dev, struct err *e)
 {
         if (dm->nr_devs >= DEVICE_MGR_MAX_DEVS) {
-                dev->ops->destroy(dev);
-                return err_set(e, -ENOSPC, "cannot add %s: the device table is full", dev->id);
+                err_set(e, -ENOSPC, "cannot add %s: the device table is full", dev->id);
+                dev->ops->destroy(dev); /* after the message: the id is the device's */
+                return -ENOSPC;
         }
         dm->devs[dm->nr_devs++] = dev;
         return 0;

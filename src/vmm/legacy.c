@@ -145,8 +145,27 @@ static void timer_destroy(struct device *d)
         free(container_of(d, struct legacy_timer, base));
 }
 
-static const struct device_ops uart_ops = {.destroy = uart_destroy, .metrics = uart_metrics};
-static const struct device_ops kbd_ops = {.destroy = kbd_destroy, .metrics = kbd_metrics};
+static void uart_reset(struct device *d)
+{
+        serial_reset(&uart_of(d)->serial);
+}
+
+static void kbd_reset(struct device *d)
+{
+        i8042_reset(&kbd_of(d)->i8042);
+}
+
+static const struct device_ops uart_ops = {
+    .reset = uart_reset,
+    .destroy = uart_destroy,
+    .metrics = uart_metrics,
+};
+static const struct device_ops kbd_ops = {
+    .reset = kbd_reset,
+    .destroy = kbd_destroy,
+    .metrics = kbd_metrics,
+};
+/* No reset: the boot timer's only state is InstanceStart's time. */
 static const struct device_ops timer_ops = {.destroy = timer_destroy};
 
 /* ---- creation ----------------------------------------------------------------------------- */

@@ -180,6 +180,15 @@ static void i8042_write(void *opaque, uint64_t off, const uint8_t *data, uint32_
                 k->reset(k->ctx);
 }
 
+/* Kbd enabled, kbd interrupt enabled, POST passed, empty buffer, no pending command. */
+static void power_on(struct i8042 *k)
+{
+        k->status = SB_KBD_ENABLED;
+        k->control = CB_POST_OK | CB_KBD_INT;
+        k->outp = k->cmd = 0;
+        k->head = k->count = 0;
+}
+
 int i8042_init(struct i8042 *k, int irq_fd, void (*reset)(void *ctx), void *ctx)
 {
         int err;
@@ -191,9 +200,15 @@ int i8042_init(struct i8042 *k, int irq_fd, void (*reset)(void *ctx), void *ctx)
         k->irq_fd = irq_fd;
         k->reset = reset;
         k->ctx = ctx;
-        k->status = SB_KBD_ENABLED;
-        k->control = CB_POST_OK | CB_KBD_INT;
+        power_on(k);
         return 0;
+}
+
+void i8042_reset(struct i8042 *k)
+{
+        pthread_mutex_lock(&k->lock);
+        power_on(k);
+        pthread_mutex_unlock(&k->lock);
 }
 
 void i8042_destroy(struct i8042 *k)

@@ -2,6 +2,7 @@
 #include "vmm/legacy.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@ struct legacy_timer {
         struct device base;
         struct boot_timer timer;
 };
+
+/* irq_dev_release() frees the container through its irq_dev. */
+_Static_assert(offsetof(struct legacy_uart, irq) == 0, "irq_dev first");
+_Static_assert(offsetof(struct legacy_kbd, irq) == 0, "irq_dev first");
 
 static struct legacy_uart *uart_of(struct device *d)
 {

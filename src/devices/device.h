@@ -17,6 +17,7 @@ enum device_kind {
 };
 
 struct device;
+struct device_metrics_kind;
 
 /* The hooks the device table calls, on the VMM thread unless noted; NULL where optional. */
 struct device_ops {
@@ -28,11 +29,13 @@ struct device_ops {
          */
         void (*destroy)(struct device *d);
         /*
-         * One metrics line (the flushing thread): adds the counters since the previous call
-         * into sum (the kind's aggregate, device_metrics_kind.sum_size bytes) and writes the
-         * device's own group into root when it has one. NULL: no metrics.
+         * One metrics line (the flushing thread), for k, the device's kind: adds the
+         * counters since the previous call into sum (the kind's aggregate, k->sum_size
+         * bytes) and writes the device's own group into root when it has one. NULL: no
+         * metrics.
          */
-        void (*metrics)(struct device *d, void *sum, json_t *root);
+        void (*metrics)(struct device *d, const struct device_metrics_kind *k, void *sum,
+                        json_t *root);
         /*
          * Reserved for snapshots, NULL in every device today: save writes the device state
          * to a snapshot, restore rebuilds it. Nothing calls them yet; the snapshot work will

@@ -196,7 +196,7 @@ static void kind_metrics(const struct device_mgr *dm, const struct device_metric
                 struct device *d = dm->devs[i];
 
                 if (d->kind == k->kind && d->ops->metrics)
-                        d->ops->metrics(d, sum, root);
+                        d->ops->metrics(d, k, sum, root);
         }
         json_object_set_new(root, k->group, k->sum_json(sum));
         free(sum);

@@ -60,11 +60,13 @@ static uint64_t take(uint64_t now, uint64_t *prev)
         return d;
 }
 
-static void uart_metrics(struct device *d, void *sum, json_t *root)
+static void uart_metrics(struct device *d, const struct device_metrics_kind *k, void *sum,
+                         json_t *root)
 {
         struct legacy_uart *u = uart_of(d);
         struct serial_stats s, *acc = sum, *p = &u->prev;
 
+        (void)k;
         (void)root;
         serial_get_stats(&u->serial, &s);
         acc->dropped_bytes += take(s.dropped_bytes, &p->dropped_bytes);
@@ -91,11 +93,13 @@ const struct device_metrics_kind legacy_uart_metrics_kind = {
     .sum_json = uart_json,
 };
 
-static void kbd_metrics(struct device *d, void *sum, json_t *root)
+static void kbd_metrics(struct device *d, const struct device_metrics_kind *kind, void *sum,
+                        json_t *root)
 {
         struct legacy_kbd *k = kbd_of(d);
         struct i8042_stats s, *acc = sum, *p = &k->prev;
 
+        (void)kind;
         (void)root;
         i8042_get_stats(&k->i8042, &s);
         acc->missed_read_count += take(s.missed_read_count, &p->missed_read_count);

@@ -45,11 +45,13 @@ static void fake_destroy(struct device *d)
         free(fake_of(d));
 }
 
-static void fake_metrics(struct device *d, void *sum, json_t *root)
+static void fake_metrics(struct device *d, const struct device_metrics_kind *k, void *sum,
+                         json_t *root)
 {
         struct fake *f = fake_of(d);
         char key[32];
 
+        assert_int_equal(k->kind, d->kind);
         *(uint64_t *)sum += f->count;
         snprintf(key, sizeof(key), "fake_%s", d->id);
         json_object_set_new(root, key, json_integer((json_int_t)f->count));

@@ -403,7 +403,7 @@ static void test_table_entry(void **state)
         assert_string_equal(f->dev.base.id, "");
         assert_ptr_equal(virtio_dev_of(&f->dev.base), &f->dev);
         assert_null(f->dev.base.ops->save);
-        f->dev.base.ops->metrics(&f->dev.base, NULL, NULL); /* no metrics hook: nothing */
+        f->dev.base.ops->metrics(&f->dev.base, NULL, NULL, NULL); /* no metrics hook: nothing */
         bring_up(f);
         f->dev.base.ops->reset(&f->dev.base);
         assert_int_equal(f->resets, 1);

@@ -33,10 +33,12 @@ static void entry_destroy(struct device *dev)
         d->ops->destroy(d);
 }
 
-static void entry_metrics(struct device *dev, void *sum, json_t *root)
+static void entry_metrics(struct device *dev, const struct device_metrics_kind *k, void *sum,
+                          json_t *root)
 {
         struct virtio_dev *d = virtio_dev_of(dev);
 
+        (void)k; /* the device's ops->metrics knows its kind */
         if (d->ops->metrics)
                 d->ops->metrics(d, sum, root);
 }

@@ -179,12 +179,13 @@ static const struct device_ops timer_ops = {.destroy = timer_destroy};
 
 /* ---- creation ----------------------------------------------------------------------------- */
 
-/* Allocates *out, size bytes whose head is an irq_dev with a new irqfd of gsi. */
-static int irq_dev_new(void *out, size_t size, struct kvm_vm *vm, unsigned int gsi,
-                       struct device base, struct err *e)
+/*
+ * Gives d, the head of a new zeroed container (NULL: its allocation failed), its table
+ * entry and a new irqfd of gsi. On failure d is freed.
+ */
+static int irq_dev_open(struct irq_dev *d, struct kvm_vm *vm, unsigned int gsi, struct device base,
+                        struct err *e)
 {
-        struct irq_dev *d = calloc(1, size);
-
         if (!d)
                 return err_set(e, -ENOMEM, "cannot set up legacy devices: %s", strerror(ENOMEM));
         d->base = base;
@@ -193,7 +194,6 @@ static int irq_dev_new(void *out, size_t size, struct kvm_vm *vm, unsigned int g
                 irq_dev_release(d);
                 return err_set(e, -EINVAL, "KVM_IRQFD failed for the legacy devices");
         }
-        *(struct irq_dev **)out = d;
         return 0;
 }
 
@@ -221,8 +221,8 @@ static int add_dev(struct device_mgr *dm, struct device *dev, struct bus *bus, s
 static int add_uart(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
 {
         struct device base = {.kind = DEVICE_SERIAL, .id = "com1", .ops = &uart_ops};
-        struct legacy_uart *u;
-        int rc = irq_dev_new(&u, sizeof(*u), p->vm, LAYOUT_IRQ_COM1, base, e);
+        struct legacy_uart *u = calloc(1, sizeof(*u));
+        int rc = irq_dev_open(u ? &u->irq : NULL, p->vm, LAYOUT_IRQ_COM1, base, e);
 
         if (rc)
                 return rc;
@@ -235,8 +235,8 @@ static int add_uart(struct device_mgr *dm, const struct legacy_params *p, struct
 static int add_kbd(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
 {
         struct device base = {.kind = DEVICE_I8042, .id = "i8042", .ops = &kbd_ops};
-        struct legacy_kbd *k;
-        int rc = irq_dev_new(&k, sizeof(*k), p->vm, LAYOUT_IRQ_I8042, base, e);
+        struct legacy_kbd *k = calloc(1, sizeof(*k));
+        int rc = irq_dev_open(k ? &k->irq : NULL, p->vm, LAYOUT_IRQ_I8042, base, e);
 
         if (rc)
                 return rc;

@@ -16,6 +16,14 @@ struct bus_dev {
         void (*write)(void *opaque, uint64_t off, const uint8_t *data, uint32_t len);
 };
 
+/* The window [base, base+len) whose accesses call read and write with opaque. */
+static inline struct bus_dev bus_dev_of(uint64_t base, uint64_t len, void *opaque,
+                                        void (*read)(void *, uint64_t, uint8_t *, uint32_t),
+                                        void (*write)(void *, uint64_t, const uint8_t *, uint32_t))
+{
+        return (struct bus_dev){base, len, opaque, read, write};
+}
+
 #define BUS_MAX_DEVS 32
 
 struct bus {

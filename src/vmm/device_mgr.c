@@ -1,10 +1,11 @@
-/* The virtio-mmio device table: slots, GSIs, ioeventfds, irqfds and their command-line words. */
+/* The device table: one list of devices of every kind, and the virtio-mmio slots among them. */
 #include "vmm/device_mgr.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -105,6 +106,17 @@ static int slot_wire(struct device_mgr *dm, struct mmio_slot *s)
         return bus_add(dm->mmio, &bd);
 }
 
+int device_mgr_add(struct device_mgr *dm, struct device *dev, struct err *e)
+{
+        if (dm->nr_devs >= DEVICE_MGR_MAX_DEVS) {
+                err_set(e, -ENOSPC, "cannot add %s: the device table is full", dev->id);
+                dev->ops->destroy(dev); /* after the message: the id is the device's */
+                return -ENOSPC;
+        }
+        dm->devs[dm->nr_devs++] = dev;
+        return 0;
+}
+
 int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struct mmio_slot **slot,
                       struct err *e)
 {
@@ -117,6 +129,9 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
                 dev->ops->destroy(dev);
                 return -ENOSPC;
         }
+        rc = device_mgr_add(dm, &dev->base, e);
+        if (rc)
+                return rc;
         s = &dm->slots[dm->nr_slots++]; /* counted now so destroy() cleans up a half-wired slot */
         s->dev = dev;
         s->base = LAYOUT_VIRTIO_MMIO_START + (uint64_t)(dm->nr_slots - 1) * LAYOUT_VIRTIO_MMIO_SIZE;
@@ -135,26 +150,65 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
         return 0;
 }
 
-struct virtio_dev *device_mgr_find(const struct device_mgr *dm, uint32_t device_id, const char *id)
+struct device *device_mgr_find(const struct device_mgr *dm, enum device_kind kind, const char *id)
 {
         unsigned int i;
 
-        for (i = 0; i < dm->nr_slots; i++) {
-                struct virtio_dev *d = dm->slots[i].dev;
+        for (i = 0; i < dm->nr_devs; i++) {
+                struct device *d = dm->devs[i];
 
-                if (d->device_id == device_id && strcmp(d->id, id) == 0)
+                if (d->kind == kind && strcmp(d->id, id) == 0)
                         return d;
         }
         return NULL;
 }
 
-void device_mgr_for_each(const struct device_mgr *dm, void (*fn)(struct virtio_dev *, void *),
+void device_mgr_for_each(const struct device_mgr *dm, void (*fn)(struct device *, void *),
                          void *ctx)
 {
         unsigned int i;
 
-        for (i = 0; i < dm->nr_slots; i++)
-                fn(dm->slots[i].dev, ctx);
+        for (i = 0; i < dm->nr_devs; i++)
+                fn(dm->devs[i], ctx);
+}
+
+void device_mgr_reset(const struct device_mgr *dm)
+{
+        unsigned int i;
+
+        for (i = 0; i < dm->nr_devs; i++)
+                if (dm->devs[i]->ops->reset)
+                        dm->devs[i]->ops->reset(dm->devs[i]);
+}
+
+/* One kind's sum and its devices' groups. */
+static void kind_metrics(const struct device_mgr *dm, const struct device_metrics_kind *k,
+                         json_t *root)
+{
+        void *sum = calloc(1, k->sum_size ? k->sum_size : 1);
+        unsigned int i;
+
+        if (!sum)
+                return;
+        if (k->sum_first)
+                json_object_set_new(root, k->group, json_object()); /* holds the key's place */
+        for (i = 0; i < dm->nr_devs; i++) {
+                struct device *d = dm->devs[i];
+
+                if (d->kind == k->kind && d->ops->metrics)
+                        d->ops->metrics(d, k, sum, root);
+        }
+        json_object_set_new(root, k->group, k->sum_json(sum));
+        free(sum);
+}
+
+void device_mgr_metrics(const struct device_mgr *dm, const struct device_metrics_kind *const *kinds,
+                        size_t nr_kinds, json_t *root)
+{
+        size_t i;
+
+        for (i = 0; i < nr_kinds; i++)
+                kind_metrics(dm, kinds[i], root);
 }
 
 void device_mgr_destroy(struct device_mgr *dm)
@@ -169,7 +223,8 @@ void device_mgr_destroy(struct device_mgr *dm)
                 if (s->irq_fd >= 0)
                         close(s->irq_fd);
                 s->dev->irq_fd = -1;
-                s->dev->ops->destroy(s->dev); /* closes the notify eventfds too */
         }
+        for (i = 0; i < dm->nr_devs; i++)
+                dm->devs[i]->ops->destroy(dm->devs[i]); /* virtio: closes the notify eventfds */
         memset(dm, 0, sizeof(*dm));
 }

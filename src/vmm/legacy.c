@@ -1,150 +1,289 @@
-/* The legacy device group: irqfds, one all-or-nothing init, Ctrl-Alt-Del and their metrics. */
+/* The legacy devices as device-table entries: creation, their irqfds, Ctrl-Alt-Del, metrics. */
 #include "vmm/legacy.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
+#include "core/util.h"
+#include "devices/legacy/boot_timer.h"
+#include "devices/legacy/i8042.h"
 
-static void close_fd(int *fd)
+/* An IRQ-driven legacy device's table entry and its owned irqfd. */
+struct irq_dev {
+        struct device base;
+        int irq_fd;
+};
+
+struct legacy_uart {
+        struct irq_dev irq; /* GSI 4 */
+        struct serial serial;
+        struct serial_stats prev; /* counters at the previous metrics line */
+};
+
+struct legacy_kbd {
+        struct irq_dev irq; /* GSI 1 */
+        struct i8042 i8042;
+        struct i8042_stats prev;
+};
+
+struct legacy_timer {
+        struct device base;
+        struct boot_timer timer;
+};
+
+/* irq_dev_release() frees the container through its irq_dev. */
+_Static_assert(offsetof(struct legacy_uart, irq) == 0, "irq_dev first");
+_Static_assert(offsetof(struct legacy_kbd, irq) == 0, "irq_dev first");
+
+static struct legacy_uart *uart_of(struct device *d)
 {
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -1;
+        return container_of(d, struct legacy_uart, irq.base);
 }
 
-void legacy_devs_clear(struct legacy_devs *l)
+static struct legacy_kbd *kbd_of(struct device *d)
 {
-        memset(l, 0, sizeof(*l));
-        l->serial_irq_fd = l->i8042_irq_fd = -1;
+        return container_of(d, struct legacy_kbd, irq.base);
 }
 
-static int add_dev(struct bus *bus, const struct bus_dev *dev, const char *name, struct err *e)
-{
-        int rc = bus_add(bus, dev);
+/* ---- metrics ------------------------------------------------------------------------------ */
 
-        return rc ? err_set(e, rc, "cannot attach %s: %s", name, strerror(-rc)) : 0;
-}
-
-/* Puts the devices on their buses; the boot timer only when asked. */
-static int add_devs(struct legacy_devs *l, const struct legacy_params *p, struct err *e)
-{
-        struct bus_dev dev;
-        int rc;
-
-        dev = serial_bus_dev(&l->serial);
-        rc = add_dev(p->pio, &dev, "serial", e);
-        if (rc)
-                return rc;
-        dev = i8042_bus_dev(&l->i8042);
-        rc = add_dev(p->pio, &dev, "i8042", e);
-        if (rc || !p->boot_wall)
-                return rc;
-        boot_timer_init(&l->boot_timer, p->boot_wall, p->boot_cpu);
-        dev = boot_timer_bus_dev(&l->boot_timer);
-        return add_dev(p->mmio, &dev, "boot timer", e);
-}
-
-int legacy_devs_init(struct legacy_devs *l, const struct legacy_params *p, struct err *e)
-{
-        int rc;
-
-        legacy_devs_clear(l);
-        l->serial_irq_fd = kvm_vm_irqfd(p->vm, LAYOUT_IRQ_COM1);
-        l->i8042_irq_fd = kvm_vm_irqfd(p->vm, LAYOUT_IRQ_I8042);
-        if (l->serial_irq_fd < 0 || l->i8042_irq_fd < 0) {
-                rc = err_set(e, -EINVAL, "KVM_IRQFD failed for the legacy devices");
-                goto out_fds;
-        }
-        rc = serial_init(&l->serial, p->serial_out_fd, l->serial_irq_fd);
-        if (rc)
-                goto out_setup;
-        rc = i8042_init(&l->i8042, l->i8042_irq_fd, p->reset, p->ctx);
-        if (rc)
-                goto out_serial;
-        rc = add_devs(l, p, e);
-        if (rc)
-                goto out_i8042;
-        l->up = true;
-        return 0;
-out_setup:
-        err_set(e, rc, "cannot set up legacy devices: %s", strerror(-rc));
-        goto out_fds;
-out_i8042:
-        i8042_destroy(&l->i8042);
-out_serial:
-        serial_destroy(&l->serial);
-out_fds:
-        close_fd(&l->serial_irq_fd);
-        close_fd(&l->i8042_irq_fd);
-        return rc;
-}
-
-void legacy_devs_destroy(struct legacy_devs *l)
-{
-        if (l->up) {
-                i8042_destroy(&l->i8042);
-                serial_destroy(&l->serial);
-        }
-        close_fd(&l->serial_irq_fd);
-        close_fd(&l->i8042_irq_fd);
-        legacy_devs_clear(l);
-}
-
-int legacy_devs_ctrl_alt_del(struct legacy_devs *l, struct err *e)
-{
-        if (!l->up)
-                return err_set(e, -ENODEV, "I8042 error: the device is not ready");
-        if (i8042_send_ctrl_alt_del(&l->i8042))
-                return err_set(e, -ENOSPC,
-                               "I8042 error: Could not trigger keyboard interrupt: "
-                               "internal buffer full.");
-        return 0;
-}
-
-static json_t *delta(uint64_t now, uint64_t *prev)
+/* The increase of a counter since the previous line (its value when it went back). */
+static uint64_t take(uint64_t now, uint64_t *prev)
 {
         uint64_t d = now >= *prev ? now - *prev : now;
 
         *prev = now;
-        return json_integer((json_int_t)d);
+        return d;
 }
 
-static void add_i8042(struct legacy_devs *l, json_t *root)
+static void uart_metrics(struct device *d, const struct device_metrics_kind *k, void *sum,
+                         json_t *root)
 {
-        struct i8042_stats s = {0};
-        struct i8042_stats *p = &l->kbd_prev;
+        struct legacy_uart *u = uart_of(d);
+        struct serial_stats s, *acc = sum, *p = &u->prev;
 
-        if (l->up)
-                i8042_get_stats(&l->i8042, &s);
-        json_object_set_new(
-            root, "i8042",
-            json_pack("{s:i, s:o, s:o, s:i, s:o, s:i}", "error_count", 0, "missed_read_count",
-                      delta(s.missed_read_count, &p->missed_read_count), "missed_write_count",
-                      delta(s.missed_write_count, &p->missed_write_count), "read_count", 0,
-                      "reset_count", delta(s.reset_count, &p->reset_count), "write_count", 0));
+        (void)k;
+        (void)root;
+        serial_get_stats(&u->serial, &s);
+        acc->dropped_bytes += take(s.dropped_bytes, &p->dropped_bytes);
+        acc->missed_reads += take(s.missed_reads, &p->missed_reads);
+        acc->rx_bytes += take(s.rx_bytes, &p->rx_bytes);
+        acc->tx_bytes += take(s.tx_bytes, &p->tx_bytes);
 }
 
-static void add_uart(struct legacy_devs *l, json_t *root)
+static json_t *uart_json(const void *sum)
 {
-        struct serial_stats s = {0};
-        struct serial_stats *p = &l->uart_prev;
+        const struct serial_stats *s = sum;
 
-        if (l->up)
-                serial_get_stats(&l->serial, &s);
-        json_object_set_new(root, "uart",
-                            json_pack("{s:o, s:i, s:o, s:i, s:o, s:o, s:i}", "error_count",
-                                      delta(s.dropped_bytes, &p->dropped_bytes), "flush_count", 0,
-                                      "missed_read_count", delta(s.missed_reads, &p->missed_reads),
-                                      "missed_write_count", 0, "read_count",
-                                      delta(s.rx_bytes, &p->rx_bytes), "write_count",
-                                      delta(s.tx_bytes, &p->tx_bytes), "rate_limiter_dropped_bytes",
-                                      0));
+        return json_pack("{s:I, s:i, s:I, s:i, s:I, s:I, s:i}", "error_count",
+                         (json_int_t)s->dropped_bytes, "flush_count", 0, "missed_read_count",
+                         (json_int_t)s->missed_reads, "missed_write_count", 0, "read_count",
+                         (json_int_t)s->rx_bytes, "write_count", (json_int_t)s->tx_bytes,
+                         "rate_limiter_dropped_bytes", 0);
 }
 
-void legacy_devs_metrics(struct legacy_devs *l, json_t *root)
+const struct device_metrics_kind legacy_uart_metrics_kind = {
+    .group = "uart",
+    .kind = DEVICE_SERIAL,
+    .sum_size = sizeof(struct serial_stats),
+    .sum_json = uart_json,
+};
+
+static void kbd_metrics(struct device *d, const struct device_metrics_kind *kind, void *sum,
+                        json_t *root)
 {
-        add_i8042(l, root);
-        add_uart(l, root);
+        struct legacy_kbd *k = kbd_of(d);
+        struct i8042_stats s, *acc = sum, *p = &k->prev;
+
+        (void)kind;
+        (void)root;
+        i8042_get_stats(&k->i8042, &s);
+        acc->missed_read_count += take(s.missed_read_count, &p->missed_read_count);
+        acc->missed_write_count += take(s.missed_write_count, &p->missed_write_count);
+        acc->reset_count += take(s.reset_count, &p->reset_count);
+}
+
+static json_t *kbd_json(const void *sum)
+{
+        const struct i8042_stats *s = sum;
+
+        return json_pack("{s:i, s:I, s:I, s:i, s:I, s:i}", "error_count", 0, "missed_read_count",
+                         (json_int_t)s->missed_read_count, "missed_write_count",
+                         (json_int_t)s->missed_write_count, "read_count", 0, "reset_count",
+                         (json_int_t)s->reset_count, "write_count", 0);
+}
+
+const struct device_metrics_kind legacy_i8042_metrics_kind = {
+    .group = "i8042",
+    .kind = DEVICE_I8042,
+    .sum_size = sizeof(struct i8042_stats),
+    .sum_json = kbd_json,
+};
+
+/* ---- device ops --------------------------------------------------------------------------- */
+
+static void irq_dev_release(struct irq_dev *d)
+{
+        if (d->irq_fd >= 0)
+                close(d->irq_fd);
+        free(d); /* the first member of its container */
+}
+
+static void uart_destroy(struct device *d)
+{
+        struct legacy_uart *u = uart_of(d);
+
+        serial_destroy(&u->serial);
+        irq_dev_release(&u->irq);
+}
+
+static void kbd_destroy(struct device *d)
+{
+        struct legacy_kbd *k = kbd_of(d);
+
+        i8042_destroy(&k->i8042);
+        irq_dev_release(&k->irq);
+}
+
+static void timer_destroy(struct device *d)
+{
+        free(container_of(d, struct legacy_timer, base));
+}
+
+static void uart_reset(struct device *d)
+{
+        serial_reset(&uart_of(d)->serial);
+}
+
+static void kbd_reset(struct device *d)
+{
+        i8042_reset(&kbd_of(d)->i8042);
+}
+
+static const struct device_ops uart_ops = {
+    .reset = uart_reset,
+    .destroy = uart_destroy,
+    .metrics = uart_metrics,
+};
+static const struct device_ops kbd_ops = {
+    .reset = kbd_reset,
+    .destroy = kbd_destroy,
+    .metrics = kbd_metrics,
+};
+/* No reset: the boot timer's only state is InstanceStart's time. */
+static const struct device_ops timer_ops = {.destroy = timer_destroy};
+
+/* ---- creation ----------------------------------------------------------------------------- */
+
+/*
+ * Gives d, the head of a new zeroed container (NULL: its allocation failed), its table
+ * entry and a new irqfd of gsi. On failure d is freed.
+ */
+static int irq_dev_open(struct irq_dev *d, struct kvm_vm *vm, unsigned int gsi, struct device base,
+                        struct err *e)
+{
+        if (!d)
+                return err_set(e, -ENOMEM, "cannot set up legacy devices: %s", strerror(ENOMEM));
+        d->base = base;
+        d->irq_fd = kvm_vm_irqfd(vm, gsi);
+        if (d->irq_fd < 0) {
+                irq_dev_release(d);
+                return err_set(e, -EINVAL, "KVM_IRQFD failed for the legacy devices");
+        }
+        return 0;
+}
+
+/* The device's init returned rc: on failure, releases the half-made device. */
+static int irq_dev_inited(struct irq_dev *d, int rc, struct err *e)
+{
+        if (!rc)
+                return 0;
+        irq_dev_release(d);
+        return err_set(e, rc, "cannot set up legacy devices: %s", strerror(-rc));
+}
+
+/* Adds dev to the table, then its window to bus. */
+static int add_dev(struct device_mgr *dm, struct device *dev, struct bus *bus, struct bus_dev bd,
+                   const char *name, struct err *e)
+{
+        int rc = device_mgr_add(dm, dev, e);
+
+        if (rc)
+                return rc;
+        rc = bus_add(bus, &bd);
+        return rc ? err_set(e, rc, "cannot attach %s: %s", name, strerror(-rc)) : 0;
+}
+
+static int add_uart(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct device base = {.kind = DEVICE_SERIAL, .id = "com1", .ops = &uart_ops};
+        struct legacy_uart *u = calloc(1, sizeof(*u));
+        int rc = irq_dev_open(u ? &u->irq : NULL, p->vm, LAYOUT_IRQ_COM1, base, e);
+
+        if (rc)
+                return rc;
+        rc = irq_dev_inited(&u->irq, serial_init(&u->serial, p->serial_out_fd, u->irq.irq_fd), e);
+        if (rc)
+                return rc;
+        return add_dev(dm, &u->irq.base, p->pio, serial_bus_dev(&u->serial), "serial", e);
+}
+
+static int add_kbd(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct device base = {.kind = DEVICE_I8042, .id = "i8042", .ops = &kbd_ops};
+        struct legacy_kbd *k = calloc(1, sizeof(*k));
+        int rc = irq_dev_open(k ? &k->irq : NULL, p->vm, LAYOUT_IRQ_I8042, base, e);
+
+        if (rc)
+                return rc;
+        rc = irq_dev_inited(&k->irq, i8042_init(&k->i8042, k->irq.irq_fd, p->reset, p->ctx), e);
+        if (rc)
+                return rc;
+        return add_dev(dm, &k->irq.base, p->pio, i8042_bus_dev(&k->i8042), "i8042", e);
+}
+
+static int add_timer(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct legacy_timer *t = calloc(1, sizeof(*t));
+
+        if (!t)
+                return err_set(e, -ENOMEM, "cannot set up legacy devices: %s", strerror(ENOMEM));
+        t->base = (struct device){.kind = DEVICE_BOOT_TIMER, .id = "boot_timer", .ops = &timer_ops};
+        boot_timer_init(&t->timer, p->boot_wall, p->boot_cpu);
+        return add_dev(dm, &t->base, p->mmio, boot_timer_bus_dev(&t->timer), "boot timer", e);
+}
+
+int legacy_devs_add(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        int rc = add_uart(dm, p, e);
+
+        if (!rc)
+                rc = add_kbd(dm, p, e);
+        if (!rc && p->boot_wall)
+                rc = add_timer(dm, p, e);
+        return rc;
+}
+
+struct serial *legacy_serial(const struct device_mgr *dm)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_SERIAL, "com1");
+
+        return d ? &uart_of(d)->serial : NULL;
+}
+
+int legacy_ctrl_alt_del(const struct device_mgr *dm, struct err *e)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_I8042, "i8042");
+
+        if (!d)
+                return err_set(e, -ENODEV, "I8042 error: the device is not ready");
+        if (i8042_send_ctrl_alt_del(&kbd_of(d)->i8042))
+                return err_set(e, -ENOSPC,
+                               "I8042 error: Could not trigger keyboard interrupt: "
+                               "internal buffer full.");
+        return 0;
 }

@@ -82,7 +82,10 @@ static int vmm_setup_legacy(struct vmm *vmm, struct err *e)
             .boot_cpu = &vmm->start_cpu,
         };
 
-        return legacy_devs_init(&vmm->legacy, &p, e);
+        int rc = legacy_devs_add(&vmm->devices, &p, e);
+
+        vmm->console = legacy_serial(&vmm->devices);
+        return rc;
 }
 
 static bool vmm_want_pvm_template(const struct vmm_opts *opts)
@@ -131,14 +134,13 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
 
 int vmm_send_ctrl_alt_del(struct vmm *vmm, struct err *e)
 {
-        return legacy_devs_ctrl_alt_del(&vmm->legacy, e);
+        return legacy_ctrl_alt_del(&vmm->devices, e);
 }
 
 static void vmm_init_fields(struct vmm *vmm)
 {
         memset(vmm, 0, sizeof(*vmm));
         vmm->vm.kvm_fd = vmm->vm.vm_fd = -1;
-        legacy_devs_clear(&vmm->legacy);
         vmm->loop.epfd = -1;
         vmm->exit_src.fd = vmm->signal_src.fd = -1;
         vmm->stdin_src.fd = vmm->serial_drain_src.fd = vmm->metrics_src.fd = -1;

@@ -48,8 +48,8 @@ struct vmm {
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
 
-        struct legacy_devs legacy; /* COM1, i8042, boot timer */
-        struct device_mgr devices; /* virtio-mmio devices of every kind */
+        struct device_mgr devices; /* every device: virtio-mmio ones, COM1, i8042, boot timer */
+        struct serial *console;    /* COM1 in devices (borrowed), NULL when none */
 
         struct evloop loop;
         struct ev_source exit_src;   /* eventfd written by request_exit */

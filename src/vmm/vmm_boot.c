@@ -71,39 +71,48 @@ out:
         return rc;
 }
 
+/* A boot file read into memory, to hand to its loader. */
+struct image {
+        const char *what, *path;
+        uint8_t *buf;
+        size_t len;
+};
+
+static int image_read(struct image *img, const struct guest_mem *mem, struct err *e)
+{
+        return vmm_read_file(img->what, img->path, mem->total_bytes, &img->buf, &img->len, e);
+}
+
+/* After the loader ran with result rc: names the file in its error, frees the buffer. */
+static int image_done(struct image *img, int rc, struct err *e)
+{
+        if (rc)
+                err_prefix(e, "cannot load %s %s: ", img->what, img->path);
+        free(img->buf);
+        return rc;
+}
+
 static int load_kernel(const struct guest_mem *mem, const char *path, struct kernel_info *ki,
                        struct err *e)
 {
-        uint8_t *img;
-        size_t len;
-        int rc;
+        struct image img = {.what = "kernel image", .path = path};
+        int rc = image_read(&img, mem, e);
 
-        rc = vmm_read_file("kernel image", path, mem->total_bytes, &img, &len, e);
         if (rc)
                 return rc;
-        rc = kernel_load(mem, img, len, ki, e);
-        if (rc)
-                err_prefix(e, "cannot load kernel image %s: ", path);
-        free(img);
-        return rc;
+        return image_done(&img, kernel_load(mem, img.buf, img.len, ki, e), e);
 }
 
 static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t kernel_end,
                        uint64_t *gpa, uint64_t *size, struct err *e)
 {
-        uint8_t *img;
-        size_t len;
-        int rc;
+        struct image img = {.what = "initrd", .path = path};
+        int rc = image_read(&img, mem, e);
 
-        rc = vmm_read_file("initrd", path, mem->total_bytes, &img, &len, e);
         if (rc)
                 return rc;
-        rc = initrd_load(mem, img, len, kernel_end, gpa, e);
-        if (rc)
-                err_prefix(e, "cannot load initrd %s: ", path);
-        *size = len;
-        free(img);
-        return rc;
+        *size = img.len;
+        return image_done(&img, initrd_load(mem, img.buf, img.len, kernel_end, gpa, e), e);
 }
 
 /* The user's boot_args, then brasa's additions (devices, root=): never the other way round. */

@@ -127,14 +127,14 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct e
 
 struct virtio_blk *vmm_find_drive(const struct device_mgr *dm, const char *id)
 {
-        struct virtio_dev *d = device_mgr_find(dm, VIRTIO_ID_BLOCK, id);
+        struct device *d = device_mgr_find(dm, DEVICE_VIRTIO_BLOCK, id);
 
-        return d ? container_of(d, struct virtio_blk, dev) : NULL;
+        return d ? container_of(virtio_dev_of(d), struct virtio_blk, dev) : NULL;
 }
 
 struct virtio_net *vmm_find_net(const struct device_mgr *dm, const char *id)
 {
-        struct virtio_dev *d = device_mgr_find(dm, VIRTIO_ID_NET, id);
+        struct device *d = device_mgr_find(dm, DEVICE_VIRTIO_NET, id);
 
-        return d ? container_of(d, struct virtio_net, dev) : NULL;
+        return d ? container_of(virtio_dev_of(d), struct virtio_net, dev) : NULL;
 }

@@ -2,7 +2,6 @@
 #include "vmm/vmm.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -14,47 +13,17 @@
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/net/virtio_net.h"
 
-/* Every virtio device kind with a metrics line, in Firecracker's order. */
-static const struct virtio_metrics_kind *const virtio_kinds[] = {
+/* Every device kind with a metrics group, in Firecracker's order. */
+static const struct device_metrics_kind *const metrics_kinds[] = {
+    &legacy_i8042_metrics_kind,
+    &legacy_uart_metrics_kind,
     &virtio_blk_metrics_kind,
     &virtio_net_metrics_kind,
 };
 
-/* One kind's line being built: its devices add into sum. */
-struct kind_line {
-        const struct virtio_metrics_kind *kind;
-        void *sum;
-        json_t *root;
-};
-
-static void add_device(struct virtio_dev *d, void *opaque)
-{
-        struct kind_line *l = opaque;
-
-        if (d->device_id == l->kind->device_id && d->ops->metrics)
-                d->ops->metrics(d, l->sum, l->root);
-}
-
-static void add_kind(struct vmm *vmm, const struct virtio_metrics_kind *k, json_t *root)
-{
-        struct kind_line l = {.kind = k, .sum = calloc(1, k->sum_size), .root = root};
-
-        if (!l.sum)
-                return;
-        if (k->sum_first)
-                json_object_set_new(root, k->group, json_object()); /* holds the key's place */
-        device_mgr_for_each(&vmm->devices, add_device, &l);
-        json_object_set_new(root, k->group, k->sum_json(l.sum));
-        free(l.sum);
-}
-
 void vmm_add_metrics(struct vmm *vmm, json_t *root)
 {
-        size_t i;
-
-        legacy_devs_metrics(&vmm->legacy, root);
-        for (i = 0; i < ARRAY_SIZE(virtio_kinds); i++)
-                add_kind(vmm, virtio_kinds[i], root);
+        device_mgr_metrics(&vmm->devices, metrics_kinds, ARRAY_SIZE(metrics_kinds), root);
 }
 
 /* Runs under the metrics lock on the flushing (VMM) thread. */

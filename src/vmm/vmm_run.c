@@ -52,7 +52,7 @@ static void vmm_on_stdin(struct ev_source *src, uint32_t events)
 {
         struct vmm *vmm = vmm_of(src);
         uint8_t buf[VMM_STDIN_CHUNK];
-        size_t space = serial_input_space(&vmm->legacy.serial);
+        size_t space = serial_input_space(vmm->console);
         ssize_t n;
 
         if (space == 0) {
@@ -64,7 +64,7 @@ static void vmm_on_stdin(struct ev_source *src, uint32_t events)
                 space = sizeof(buf);
         n = read(src->fd, buf, space);
         if (n > 0) {
-                serial_push_input(&vmm->legacy.serial, buf, (size_t)n);
+                serial_push_input(vmm->console, buf, (size_t)n);
                 return;
         }
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -115,9 +115,8 @@ static void vmm_setup_stdin(struct vmm *vmm)
         if (rc)
                 log_warn("serial console input disabled: %s", strerror(-rc));
         vmm_tty_raw(vmm);
-        vmm->serial_drain_src = (struct ev_source){.fd = serial_input_eventfd(&vmm->legacy.serial),
-                                                   .fn = vmm_on_serial_drain,
-                                                   .opaque = vmm};
+        vmm->serial_drain_src = (struct ev_source){
+            .fd = serial_input_eventfd(vmm->console), .fn = vmm_on_serial_drain, .opaque = vmm};
         if (vmm->serial_drain_src.fd >= 0)
                 evloop_add(&vmm->loop, &vmm->serial_drain_src, EPOLLIN);
 }
@@ -203,13 +202,13 @@ void vmm_release_vm(struct vmm *vmm)
         for (i = 0; i < vmm->nr_vcpus; i++)
                 vcpu_destroy(&vmm->vcpus[i]);
         vmm->nr_vcpus = 0;
-        device_mgr_destroy(&vmm->devices); /* after the vCPUs: nothing touches them now */
         evloop_del(&vmm->loop, &vmm->stdin_src);
         evloop_del(&vmm->loop, &vmm->serial_drain_src);
         if (vmm->tty_raw)
                 tcsetattr(STDIN_FILENO, TCSANOW, &vmm->tty_saved);
         vmm->tty_raw = false;
-        legacy_devs_destroy(&vmm->legacy);
+        vmm->console = NULL;
+        device_mgr_destroy(&vmm->devices); /* after the vCPUs: nothing touches them now */
         memset(&vmm->pio, 0, sizeof(vmm->pio));
         memset(&vmm->mmio, 0, sizeof(vmm->mmio));
         guest_mem_destroy(&vmm->mem);

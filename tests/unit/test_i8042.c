@@ -117,6 +117,26 @@ static void test_status_and_control_byte(void **state)
         assert_int_equal(inb(f, DATA), 0x44);
 }
 
+static void test_reset(void **state)
+{
+        struct fixture *f = *state;
+
+        outb(f, CMD, 0x60);
+        outb(f, DATA, 0x44); /* control byte: no kbd interrupt */
+        outb(f, CMD, 0xd1);
+        outb(f, DATA, 0x03);
+        assert_int_equal(i8042_send_ctrl_alt_del(&f->k), 0);
+        outb(f, CMD, 0x60); /* awaiting a parameter */
+        i8042_reset(&f->k);
+        assert_int_equal(inb(f, CMD), 0x10); /* kbd enabled, OBF clear, no command pending */
+        assert_int_equal(inb(f, DATA), 0);
+        outb(f, CMD, 0x20);
+        assert_int_equal(inb(f, DATA), 0x05);
+        outb(f, CMD, 0xd0);
+        assert_int_equal(inb(f, DATA), 0x00);
+        assert_int_equal(f->resets, 0);
+}
+
 static void test_output_port(void **state)
 {
         struct fixture *f = *state;
@@ -264,6 +284,7 @@ int main(void)
             cmocka_unit_test(test_reset_without_callback),
             cmocka_unit_test_setup_teardown(test_status_and_control_byte, setup, teardown),
             cmocka_unit_test_setup_teardown(test_output_port, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
             cmocka_unit_test_setup_teardown(test_data_write_acked, setup, teardown),
             cmocka_unit_test_setup_teardown(test_ctrl_alt_del_irq_enabled, setup, teardown),
             cmocka_unit_test_setup_teardown(test_ctrl_alt_del_irq_disabled, setup, teardown),

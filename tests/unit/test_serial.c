@@ -295,6 +295,35 @@ static void test_loopback_overrun(void **state)
         assert_int_equal(st.rx_bytes, 64);
 }
 
+static void test_reset(void **state)
+{
+        struct fixture *f = *state;
+        int efd = serial_input_eventfd(&f->s);
+        uint8_t in[70] = {0};
+        struct serial_stats st;
+
+        outb(f, LCR, 0x83); /* DLAB */
+        outb(f, THR, 0x01);
+        outb(f, LCR, 0x1b);
+        outb(f, IER, 0x03);
+        outb(f, SCR, 0x5a);
+        outb(f, FCR, 0x01);
+        assert_int_equal(serial_push_input(&f->s, in, sizeof(in)), 64); /* refused: waiting */
+        serial_reset(&f->s);
+        assert_int_equal(evt_take(efd), 1); /* the emptied FIFO wakes the input */
+        assert_int_equal(inb(f, LSR), 0x60);
+        assert_int_equal(inb(f, IIR), 0x01);
+        assert_int_equal(inb(f, IER), 0x00);
+        assert_int_equal(inb(f, LCR), 0x03);
+        assert_int_equal(inb(f, MCR), 0x08);
+        assert_int_equal(inb(f, SCR), 0x00);
+        outb(f, LCR, 0x83);
+        assert_int_equal(inb(f, THR), 12); /* the 9600-baud divisor */
+        outb(f, LCR, 0x03);
+        serial_get_stats(&f->s, &st);
+        assert_int_equal(st.rx_bytes, 64); /* the counters stay */
+}
+
 static void test_input_eventfd_after_drain(void **state)
 {
         struct fixture *f = *state;
@@ -445,6 +474,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_loopback, setup, teardown),
             cmocka_unit_test_setup_teardown(test_loopback_overrun, setup, teardown),
             cmocka_unit_test_setup_teardown(test_input_eventfd_after_drain, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
             cmocka_unit_test_setup_teardown(test_wide_and_odd_accesses, setup, teardown),
             cmocka_unit_test_setup_teardown(test_random_pokes, setup, teardown),
             cmocka_unit_test_setup_teardown(test_concurrent_input, setup, teardown),

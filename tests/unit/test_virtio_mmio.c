@@ -394,6 +394,28 @@ static void test_reset(void **state)
         assert_int_equal(f->resets, 2);
 }
 
+/* The device-table entry: kind and id, and its reset is the driver's Status write of 0. */
+static void test_table_entry(void **state)
+{
+        struct fx *f = *state;
+
+        assert_int_equal(f->dev.base.kind, 42);
+        assert_string_equal(f->dev.base.id, "");
+        assert_ptr_equal(virtio_dev_of(&f->dev.base), &f->dev);
+        assert_null(f->dev.base.ops->save);
+        f->dev.base.ops->metrics(&f->dev.base, NULL, NULL, NULL); /* no metrics hook: nothing */
+        bring_up(f);
+        f->dev.base.ops->reset(&f->dev.base);
+        assert_int_equal(f->resets, 1);
+        assert_int_equal(rd(f, VIRTIO_MMIO_STATUS), 0);
+        assert_false(virtio_dev_running(&f->dev));
+        assert_int_equal(f->dev.acked_features, 0);
+        wr(f, VIRTIO_MMIO_QUEUE_SEL, 0);
+        assert_int_equal(rd(f, VIRTIO_MMIO_QUEUE_READY), 0);
+        bring_up(f);
+        assert_true(virtio_dev_running(&f->dev));
+}
+
 static void test_interrupt_ack(void **state)
 {
         struct fx *f = *state;
@@ -437,6 +459,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
             cmocka_unit_test_setup_teardown(test_queue_event_before_activation, setup, teardown),
             cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_table_entry, setup, teardown),
             cmocka_unit_test_setup_teardown(test_interrupt_ack, setup, teardown),
             cmocka_unit_test_setup_teardown(test_config_writes, setup, teardown),
         };

@@ -53,13 +53,6 @@ void boot_timer_init(struct boot_timer *t, const struct timespec *start_wall,
 
 struct bus_dev boot_timer_bus_dev(struct boot_timer *t)
 {
-        struct bus_dev d = {
-            .base = LAYOUT_BOOT_TIMER_START,
-            .len = LAYOUT_BOOT_TIMER_SIZE,
-            .opaque = t,
-            .read = boot_timer_read,
-            .write = boot_timer_write,
-        };
-
-        return d;
+        return bus_dev_of(LAYOUT_BOOT_TIMER_START, LAYOUT_BOOT_TIMER_SIZE, t, boot_timer_read,
+                          boot_timer_write);
 }

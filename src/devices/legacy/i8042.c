@@ -180,6 +180,15 @@ static void i8042_write(void *opaque, uint64_t off, const uint8_t *data, uint32_
                 k->reset(k->ctx);
 }
 
+/* Kbd enabled, kbd interrupt enabled, POST passed, empty buffer, no pending command. */
+static void power_on(struct i8042 *k)
+{
+        k->status = SB_KBD_ENABLED;
+        k->control = CB_POST_OK | CB_KBD_INT;
+        k->outp = k->cmd = 0;
+        k->head = k->count = 0;
+}
+
 int i8042_init(struct i8042 *k, int irq_fd, void (*reset)(void *ctx), void *ctx)
 {
         int err;
@@ -191,9 +200,15 @@ int i8042_init(struct i8042 *k, int irq_fd, void (*reset)(void *ctx), void *ctx)
         k->irq_fd = irq_fd;
         k->reset = reset;
         k->ctx = ctx;
-        k->status = SB_KBD_ENABLED;
-        k->control = CB_POST_OK | CB_KBD_INT;
+        power_on(k);
         return 0;
+}
+
+void i8042_reset(struct i8042 *k)
+{
+        pthread_mutex_lock(&k->lock);
+        power_on(k);
+        pthread_mutex_unlock(&k->lock);
 }
 
 void i8042_destroy(struct i8042 *k)
@@ -203,15 +218,9 @@ void i8042_destroy(struct i8042 *k)
 
 struct bus_dev i8042_bus_dev(struct i8042 *k)
 {
-        struct bus_dev d = {
-            .base = LAYOUT_PORT_I8042_DATA,
-            .len = LAYOUT_PORT_I8042_CMD - LAYOUT_PORT_I8042_DATA + 1,
-            .opaque = k,
-            .read = i8042_read,
-            .write = i8042_write,
-        };
-
-        return d;
+        return bus_dev_of(LAYOUT_PORT_I8042_DATA,
+                          LAYOUT_PORT_I8042_CMD - LAYOUT_PORT_I8042_DATA + 1, k, i8042_read,
+                          i8042_write);
 }
 
 int i8042_send_ctrl_alt_del(struct i8042 *k)

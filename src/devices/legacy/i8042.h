@@ -44,6 +44,9 @@ struct i8042 {
  */
 int i8042_init(struct i8042 *k, int irq_fd, void (*reset)(void *ctx), void *ctx);
 
+/* Back to the power-on state of i8042_init(), keeping irq_fd, the callback and the counters. */
+void i8042_reset(struct i8042 *k);
+
 /* Releases what i8042_init() created. k must not be on a bus any more. */
 void i8042_destroy(struct i8042 *k);
 

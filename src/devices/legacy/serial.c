@@ -316,6 +316,17 @@ static void serial_write(void *opaque, uint64_t off, const uint8_t *data, uint32
                 transmit(s, data[0]);
 }
 
+/* The 16550A reset state: 9600 8N1 divisor, MCR.OUT2 set, FIFO off and empty, no interrupt. */
+static void power_on(struct serial *s)
+{
+        s->ier = s->scr = s->dlm = 0;
+        s->lcr = 0x03;     /* 8 data bits */
+        s->mcr = MCR_OUT2; /* PC boards gate the IRQ line with OUT2; firmware leaves it set */
+        s->dll = DEFAULT_DIVISOR;
+        s->fifo_enabled = s->overrun = s->thre_pending = s->irq_level = false;
+        s->rx_head = s->rx_count = 0;
+}
+
 int serial_init(struct serial *s, int out_fd, int irq_fd)
 {
         int err;
@@ -332,10 +343,16 @@ int serial_init(struct serial *s, int out_fd, int irq_fd)
         }
         s->out_fd = out_fd;
         s->irq_fd = irq_fd;
-        s->lcr = 0x03;     /* 8 data bits */
-        s->mcr = MCR_OUT2; /* PC boards gate the IRQ line with OUT2; firmware leaves it set */
-        s->dll = DEFAULT_DIVISOR;
+        power_on(s);
         return 0;
+}
+
+void serial_reset(struct serial *s)
+{
+        pthread_mutex_lock(&s->lock);
+        power_on(s);
+        maybe_wake_input(s); /* the FIFO it was refused room in is empty now */
+        pthread_mutex_unlock(&s->lock);
 }
 
 void serial_destroy(struct serial *s)
@@ -348,15 +365,7 @@ void serial_destroy(struct serial *s)
 
 struct bus_dev serial_bus_dev(struct serial *s)
 {
-        struct bus_dev d = {
-            .base = LAYOUT_PORT_COM1,
-            .len = LAYOUT_PORT_COM1_LEN,
-            .opaque = s,
-            .read = serial_read,
-            .write = serial_write,
-        };
-
-        return d;
+        return bus_dev_of(LAYOUT_PORT_COM1, LAYOUT_PORT_COM1_LEN, s, serial_read, serial_write);
 }
 
 size_t serial_input_space(struct serial *s)

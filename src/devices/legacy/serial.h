@@ -58,6 +58,12 @@ void serial_destroy(struct serial *s);
 struct bus_dev serial_bus_dev(struct serial *s);
 
 /*
+ * Back to the reset state of serial_init() (registers, an empty RX FIFO, no interrupt),
+ * keeping the fds and the counters; wakes a refused input source. Any thread.
+ */
+void serial_reset(struct serial *s);
+
+/*
  * Free RX FIFO slots: how many bytes serial_push_input() would accept now
  * (0 in loopback mode, where the line input is disconnected). A 0 answer arms
  * the input eventfd. VMM thread.

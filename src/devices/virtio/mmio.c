@@ -113,18 +113,8 @@ static void ack_features(struct virtio_mmio *m, uint32_t v)
 
 static void reset_device(struct virtio_mmio *m)
 {
-        struct virtio_dev *d = m->dev;
-        unsigned int i;
-
-        d->ops->reset(d);
-        for (i = 0; i < d->nr_queues; i++)
-                virtq_reset(&d->queues[i]);
-        d->activated = false;
-        d->acked_features = 0;
-        d->status = 0;
-        __atomic_store_n(&d->isr, 0, __ATOMIC_SEQ_CST);
+        virtio_dev_reset(m->dev);
         m->features_sel = m->driver_features_sel = m->queue_sel = 0;
-        /* config_generation keeps counting: a driver must never see it go back. */
 }
 
 static void activate(struct virtio_mmio *m)
@@ -339,11 +329,5 @@ void virtio_mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 
 struct bus_dev virtio_mmio_bus_dev(struct virtio_mmio *m, uint64_t base)
 {
-        return (struct bus_dev){
-            .base = base,
-            .len = LAYOUT_VIRTIO_MMIO_SIZE,
-            .opaque = m,
-            .read = virtio_mmio_read,
-            .write = virtio_mmio_write,
-        };
+        return bus_dev_of(base, LAYOUT_VIRTIO_MMIO_SIZE, m, virtio_mmio_read, virtio_mmio_write);
 }

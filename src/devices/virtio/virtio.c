@@ -10,6 +10,47 @@
 #include "core/log.h"
 #include "core/util.h"
 
+/* ---- the device-table entry --------------------------------------------------------------- */
+
+struct virtio_dev *virtio_dev_of(struct device *dev)
+{
+        return container_of(dev, struct virtio_dev, base);
+}
+
+static void entry_reset(struct device *dev)
+{
+        struct virtio_dev *d = virtio_dev_of(dev);
+
+        virtio_dev_lock(d);
+        virtio_dev_reset(d);
+        virtio_dev_unlock(d);
+}
+
+static void entry_destroy(struct device *dev)
+{
+        struct virtio_dev *d = virtio_dev_of(dev);
+
+        d->ops->destroy(d);
+}
+
+static void entry_metrics(struct device *dev, const struct device_metrics_kind *k, void *sum,
+                          json_t *root)
+{
+        struct virtio_dev *d = virtio_dev_of(dev);
+
+        (void)k; /* the device's ops->metrics knows its kind */
+        if (d->ops->metrics)
+                d->ops->metrics(d, sum, root);
+}
+
+static const struct device_ops virtio_entry_ops = {
+    .reset = entry_reset,
+    .destroy = entry_destroy,
+    .metrics = entry_metrics,
+};
+
+/* ---- common state ------------------------------------------------------------------------- */
+
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
                     uint32_t device_id, uint64_t features, unsigned int nr_queues,
                     uint16_t max_size, const struct guest_mem *mem)
@@ -23,9 +64,10 @@ int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, cons
         rc = pthread_mutex_init(&d->lock, NULL);
         if (rc)
                 return -rc;
+        d->base = (struct device){
+            .kind = (enum device_kind)device_id, .id = "", .ops = &virtio_entry_ops};
         d->ops = ops;
         snprintf(d->name, sizeof(d->name), "%s", name);
-        d->id = "";
         d->device_id = device_id;
         d->avail_features = features | (1ULL << VIRTIO_F_VERSION_1);
         d->irq_fd = -1;
@@ -60,6 +102,20 @@ void virtio_dev_fini(struct virtio_dev *d)
                 d->notify_fds[q] = -1;
         }
         pthread_mutex_destroy(&d->lock);
+}
+
+void virtio_dev_reset(struct virtio_dev *d)
+{
+        unsigned int i;
+
+        d->ops->reset(d);
+        for (i = 0; i < d->nr_queues; i++)
+                virtq_reset(&d->queues[i]);
+        d->activated = false;
+        d->acked_features = 0;
+        d->status = 0;
+        __atomic_store_n(&d->isr, 0, __ATOMIC_SEQ_CST);
+        /* config_generation keeps counting: a driver must never see it go back. */
 }
 
 void virtio_dev_lock(struct virtio_dev *d)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/guest_mem.h"
+#include "devices/device.h"
 #include "devices/virtio/queue.h"
 
 #define VIRTIO_MAX_QUEUES 8
@@ -40,43 +41,30 @@ struct virtio_dev_ops {
         void (*queue_notify)(struct virtio_dev *d, unsigned int q);
 
         /*
-         * Stops the device's own event sources, closes its files and frees its container
-         * (virtio_dev_fini() included). VMM thread, once no vCPU runs and the transport is
-         * gone. Required: whoever holds a virtio_dev can dispose of it without its type.
+         * The lifecycle hooks behind the device's struct device ops (devices/device.h),
+         * which forward to them with the virtio_dev.
+         *
+         * destroy: stops the device's own event sources, closes its files and frees its
+         * container (virtio_dev_fini() included). VMM thread, once no vCPU runs and the
+         * transport is gone. Required: whoever holds a virtio_dev can dispose of it
+         * without its type.
          */
         void (*destroy)(struct virtio_dev *d);
         /*
          * One metrics line (any thread): adds the counters since the previous call into
-         * sum (the device kind's aggregate, metrics_kind->sum_size bytes) and writes the
-         * device's own group, e.g. "block_<drive_id>", into root. NULL: no metrics.
+         * sum (the device kind's aggregate, device_metrics_kind.sum_size bytes) and writes
+         * the device's own group, e.g. "block_<drive_id>", into root. NULL: no metrics.
          */
         void (*metrics)(struct virtio_dev *d, void *sum, json_t *root);
-        /*
-         * Reserved for snapshots, NULL in every device today: save writes the device
-         * state (features, queues, device registers) to a snapshot, restore rebuilds it.
-         * Nothing calls them yet; the snapshot work will fix their arguments.
-         */
-        int (*save)(struct virtio_dev *d, void *state);
-        int (*restore)(struct virtio_dev *d, const void *state);
-};
-
-/*
- * The metrics of one device kind: a "<group>" line summed over every device of that kind
- * (Firecracker's "block", "net"), next to each device's own group.
- */
-struct virtio_metrics_kind {
-        const char *group;  /* "block" */
-        uint32_t device_id; /* which devices add into it (VIRTIO_ID_BLOCK) */
-        bool sum_first;     /* the sum's key comes before the devices' (Firecracker's order) */
-        size_t sum_size;    /* bytes of the aggregate ops->metrics adds into, zeroed per line */
-        json_t *(*sum_json)(const void *sum); /* the aggregate's group. New reference or NULL */
 };
 
 struct virtio_dev {
+        /* The device-table entry: kind = device_id, id = the resource id (drive_id, iface_id,
+         * owned by the container), ops forwarding to the lifecycle hooks of ops below. */
+        struct device base;
         pthread_mutex_t lock; /* guards everything below except isr */
         const struct virtio_dev_ops *ops;
         char name[80];      /* for log lines, e.g. "block rootfs" */
-        const char *id;     /* the resource id (drive_id, iface_id), owned by the container */
         uint32_t device_id; /* the virtio device type (VIRTIO_ID_BLOCK): the device's kind */
         uint64_t avail_features;
         uint64_t acked_features;
@@ -94,7 +82,8 @@ struct virtio_dev {
 
 /*
  * Initializes the common part: nr_queues queues of max_size, VIRTIO_F_VERSION_1 added to
- * features, id "", no irq or notify fds yet. Returns 0, -EINVAL (bad nr_queues) or -errno.
+ * features, the device-table entry (kind device_id, id ""), no irq or notify fds yet. Returns 0,
+ * -EINVAL (bad nr_queues) or -errno.
  */
 int virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, const char *name,
                     uint32_t device_id, uint64_t features, unsigned int nr_queues,
@@ -108,6 +97,15 @@ int virtio_dev_open_notify(struct virtio_dev *d);
 
 /* Closes the notify eventfds and releases the lock. irq_fd is its setter's. */
 void virtio_dev_fini(struct virtio_dev *d);
+
+/* The virtio_dev whose device-table entry is dev (dev must be one). */
+struct virtio_dev *virtio_dev_of(struct device *dev);
+
+/*
+ * Resets the device as a driver's Status write of 0 does: the device's reset hook, every
+ * queue, features, status and InterruptStatus (ConfigGeneration keeps counting). Lock held.
+ */
+void virtio_dev_reset(struct virtio_dev *d);
 
 void virtio_dev_lock(struct virtio_dev *d);
 void virtio_dev_unlock(struct virtio_dev *d);

@@ -390,9 +390,9 @@ static json_t *blk_sum_json(const void *sum)
         return blk_metrics_json(sum);
 }
 
-const struct virtio_metrics_kind virtio_blk_metrics_kind = {
+const struct device_metrics_kind virtio_blk_metrics_kind = {
     .group = "block",
-    .device_id = VIRTIO_ID_BLOCK,
+    .kind = DEVICE_VIRTIO_BLOCK,
     .sum_first = true,
     .sum_size = sizeof(struct blk_metrics),
     .sum_json = blk_sum_json,
@@ -534,7 +534,7 @@ static int blk_setup(struct virtio_blk *b, const struct blk_params *p, struct er
         b->path = strdup(p->path);
         if (!b->drive_id || !b->path)
                 return err_errno(e, -ENOMEM);
-        b->dev.id = b->drive_id;
+        b->dev.base.id = b->drive_id;
         rc = open_disk(p->path, p->read_only, &disk, e);
         if (rc)
                 return rc;

@@ -81,7 +81,7 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
                       const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
 /* The "block" metrics line, summed over every drive (the device's ops->metrics adds in). */
-extern const struct virtio_metrics_kind virtio_blk_metrics_kind;
+extern const struct device_metrics_kind virtio_blk_metrics_kind;
 
 /*
  * Waits for in-flight I/O, fsyncs a Writeback drive, closes everything, frees b. Also

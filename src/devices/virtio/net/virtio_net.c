@@ -468,9 +468,9 @@ static json_t *net_sum_json(const void *sum)
         return net_metrics_json(sum);
 }
 
-const struct virtio_metrics_kind virtio_net_metrics_kind = {
+const struct device_metrics_kind virtio_net_metrics_kind = {
     .group = "net",
-    .device_id = VIRTIO_ID_NET,
+    .kind = DEVICE_VIRTIO_NET,
     .sum_first = false,
     .sum_size = sizeof(struct net_metrics),
     .sum_json = net_sum_json,
@@ -567,7 +567,7 @@ static int net_setup(struct virtio_net *n, const struct net_params *p, struct er
         n->iface_id = strdup(p->iface_id);
         if (!n->iface_id)
                 return err_errno(e, -ENOMEM);
-        n->dev.id = n->iface_id;
+        n->dev.base.id = n->iface_id;
         n->has_mac = p->has_mac;
         memcpy(n->mac, p->mac, sizeof(n->mac));
         if (p->has_mac)

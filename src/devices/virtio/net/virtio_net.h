@@ -77,7 +77,7 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, in
                          const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
 /* The "net" metrics line, summed over every interface (the device's ops->metrics adds in). */
-extern const struct virtio_metrics_kind virtio_net_metrics_kind;
+extern const struct device_metrics_kind virtio_net_metrics_kind;
 
 /* Stops watching, closes the tap and timerfds, frees n (NULL is fine); also ops->destroy. */
 void virtio_net_destroy(struct virtio_net *n);

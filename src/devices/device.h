@@ -1,0 +1,67 @@
+/* A device of any kind as the device table holds it: its kind, its id and its lifecycle ops. */
+#ifndef BRASA_DEVICES_DEVICE_H
+#define BRASA_DEVICES_DEVICE_H
+
+#include <jansson.h>
+#include <linux/virtio_ids.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What a device is. A virtio device's kind is its virtio device type (VIRTIO_ID_*). */
+enum device_kind {
+        DEVICE_VIRTIO_NET = VIRTIO_ID_NET,
+        DEVICE_VIRTIO_BLOCK = VIRTIO_ID_BLOCK,
+        DEVICE_SERIAL = 0x100, /* the COM1 16550A */
+        DEVICE_I8042,
+        DEVICE_BOOT_TIMER,
+};
+
+struct device;
+struct device_metrics_kind;
+
+/* The hooks the device table calls, on the VMM thread unless noted; NULL where optional. */
+struct device_ops {
+        /* Back to the state the device had when created (NULL: nothing to reset). */
+        void (*reset)(struct device *d);
+        /*
+         * Required. Releases everything the device holds and frees its container. Called
+         * once no vCPU runs; the buses are the caller's.
+         */
+        void (*destroy)(struct device *d);
+        /*
+         * One metrics line (the flushing thread), for k, the device's kind: adds the
+         * counters since the previous call into sum (the kind's aggregate, k->sum_size
+         * bytes) and writes the device's own group into root when it has one. NULL: no
+         * metrics.
+         */
+        void (*metrics)(struct device *d, const struct device_metrics_kind *k, void *sum,
+                        json_t *root);
+        /*
+         * Reserved for snapshots, NULL in every device today: save writes the device state
+         * to a snapshot, restore rebuilds it. Nothing calls them yet; the snapshot work will
+         * fix their arguments.
+         */
+        int (*save)(struct device *d, void *state);
+        int (*restore)(struct device *d, const void *state);
+};
+
+/* Embedded in every device's container; the table finds the container through ops. */
+struct device {
+        enum device_kind kind;
+        const char *id; /* the resource id (drive_id, iface_id, "com1"), owned by the container */
+        const struct device_ops *ops;
+};
+
+/*
+ * The metrics of one device kind: a "<group>" summed over every device of that kind
+ * (Firecracker's "block", "net", "uart"), next to each device's own group where it writes one.
+ */
+struct device_metrics_kind {
+        const char *group;     /* "block" */
+        enum device_kind kind; /* which devices add into it */
+        bool sum_first;        /* the sum's key comes before the devices' (Firecracker's order) */
+        size_t sum_size;       /* bytes of the aggregate ops->metrics adds into, zeroed per line */
+        json_t *(*sum_json)(const void *sum); /* the aggregate's group. New reference or NULL */
+};
+
+#endif

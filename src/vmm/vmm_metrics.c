@@ -31,20 +31,20 @@ static void add_device(struct virtio_dev *d, void *opaque)
 {
         struct kind_line *l = opaque;
 
-        if (d->device_id == l->kind->device_id && d->ops->metrics)
-                d->ops->metrics(d, l->sum, l->root);
+        if (d->device_id == l->kind->device_id)
+                virtio_dev_metrics(d, l->kind, l->sum, l->root);
 }
 
 static void add_kind(struct vmm *vmm, const struct virtio_metrics_kind *k, json_t *root)
 {
-        struct kind_line l = {.kind = k, .sum = calloc(1, k->sum_size), .root = root};
+        struct kind_line l = {.kind = k, .sum = calloc(1, k->table->size), .root = root};
 
         if (!l.sum)
                 return;
         if (k->sum_first)
                 json_object_set_new(root, k->group, json_object()); /* holds the key's place */
         device_mgr_for_each(&vmm->devices, add_device, &l);
-        json_object_set_new(root, k->group, k->sum_json(l.sum));
+        metrics_group_write(root, k->group, k->table, l.sum, NULL);
         free(l.sum);
 }
 

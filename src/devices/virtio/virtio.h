@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/guest_mem.h"
+#include "core/metrics.h"
 #include "devices/virtio/queue.h"
 
 #define VIRTIO_MAX_QUEUES 8
@@ -46,12 +47,6 @@ struct virtio_dev_ops {
          */
         void (*destroy)(struct virtio_dev *d);
         /*
-         * One metrics line (any thread): adds the counters since the previous call into
-         * sum (the device kind's aggregate, metrics_kind->sum_size bytes) and writes the
-         * device's own group, e.g. "block_<drive_id>", into root. NULL: no metrics.
-         */
-        void (*metrics)(struct virtio_dev *d, void *sum, json_t *root);
-        /*
          * Reserved for snapshots, NULL in every device today: save writes the device
          * state (features, queues, device registers) to a snapshot, restore rebuilds it.
          * Nothing calls them yet; the snapshot work will fix their arguments.
@@ -62,14 +57,15 @@ struct virtio_dev_ops {
 
 /*
  * The metrics of one device kind: a "<group>" line summed over every device of that kind
- * (Firecracker's "block", "net"), next to each device's own group.
+ * (Firecracker's "block", "net"), next to each device's own "<group>_<id>" group, all of
+ * them with the fields of table (core/metrics.h's scheme).
  */
 struct virtio_metrics_kind {
         const char *group;  /* "block" */
         uint32_t device_id; /* which devices add into it (VIRTIO_ID_BLOCK) */
         bool sum_first;     /* the sum's key comes before the devices' (Firecracker's order) */
-        size_t sum_size;    /* bytes of the aggregate ops->metrics adds into, zeroed per line */
-        json_t *(*sum_json)(const void *sum); /* the aggregate's group. New reference or NULL */
+        size_t key_size;    /* bytes for a device's key, NUL included: longer ones are cut */
+        const struct metrics_table *table;
 };
 
 struct virtio_dev {
@@ -90,6 +86,11 @@ struct virtio_dev {
         unsigned int nr_queues;
         int notify_fds[VIRTIO_MAX_QUEUES]; /* owned eventfds, one per queue; -1 when none */
         uint64_t interrupts;               /* interrupts raised (metrics) */
+        /*
+         * The device's cumulative counters and their values at the previous metrics line,
+         * both in its kind's table layout, in the container; NULL: no metrics.
+         */
+        void *metrics, *metrics_prev;
 };
 
 /*
@@ -139,5 +140,19 @@ void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q);
 
 /* Writes the queue's notify eventfd so the VMM thread processes it (no-op without one). */
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q);
+
+/*
+ * For a metrics line (any thread): fills delta (t->size bytes, t the device kind's table)
+ * with what d counted since the previous call: metrics_take() under d's lock.
+ */
+void virtio_dev_metrics_take(struct virtio_dev *d, const struct metrics_table *t, void *delta);
+
+/*
+ * One metrics line of d, a device of kind k (any thread): takes its delta, adds it into
+ * sum (the kind's aggregate, k->table->size bytes) and writes d's own group "<group>_<id>"
+ * into root. No-op when d has no metrics. Returns 0 or -ENOMEM.
+ */
+int virtio_dev_metrics(struct virtio_dev *d, const struct virtio_metrics_kind *k, void *sum,
+                       json_t *root);
 
 #endif

@@ -106,10 +106,4 @@ void virtio_blk_rate_limiter_event(struct virtio_blk *b);
 /* Async completions are ready (VMM thread): finish them and resume a throttled queue. */
 void virtio_blk_aio_event(struct virtio_blk *b);
 
-/*
- * For a metrics line (any thread): the counters since the previous call and the request
- * latencies of that interval, as Firecracker's block_<id> reports them.
- */
-void virtio_blk_metrics_take(struct virtio_blk *b, struct blk_metrics *delta);
-
 #endif

@@ -97,7 +97,4 @@ void virtio_net_tap_event(struct virtio_net *n);
 void virtio_net_rx_rate_limiter_event(struct virtio_net *n);
 void virtio_net_tx_rate_limiter_event(struct virtio_net *n);
 
-/* For a metrics line (any thread): the counters since the previous call. */
-void virtio_net_metrics_take(struct virtio_net *n, struct net_metrics *delta);
-
 #endif

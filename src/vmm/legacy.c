@@ -103,44 +103,22 @@ int legacy_devs_ctrl_alt_del(struct legacy_devs *l, struct err *e)
         return 0;
 }
 
-static json_t *delta(uint64_t now, uint64_t *prev)
-{
-        uint64_t d = now >= *prev ? now - *prev : now;
-
-        *prev = now;
-        return json_integer((json_int_t)d);
-}
-
 static void add_i8042(struct legacy_devs *l, json_t *root)
 {
         struct i8042_stats s = {0};
-        struct i8042_stats *p = &l->kbd_prev;
 
         if (l->up)
                 i8042_get_stats(&l->i8042, &s);
-        json_object_set_new(
-            root, "i8042",
-            json_pack("{s:i, s:o, s:o, s:i, s:o, s:i}", "error_count", 0, "missed_read_count",
-                      delta(s.missed_read_count, &p->missed_read_count), "missed_write_count",
-                      delta(s.missed_write_count, &p->missed_write_count), "read_count", 0,
-                      "reset_count", delta(s.reset_count, &p->reset_count), "write_count", 0));
+        metrics_group_write(root, "i8042", &i8042_metrics_table, &s, &l->kbd_prev);
 }
 
 static void add_uart(struct legacy_devs *l, json_t *root)
 {
         struct serial_stats s = {0};
-        struct serial_stats *p = &l->uart_prev;
 
         if (l->up)
                 serial_get_stats(&l->serial, &s);
-        json_object_set_new(root, "uart",
-                            json_pack("{s:o, s:i, s:o, s:i, s:o, s:o, s:i}", "error_count",
-                                      delta(s.dropped_bytes, &p->dropped_bytes), "flush_count", 0,
-                                      "missed_read_count", delta(s.missed_reads, &p->missed_reads),
-                                      "missed_write_count", 0, "read_count",
-                                      delta(s.rx_bytes, &p->rx_bytes), "write_count",
-                                      delta(s.tx_bytes, &p->tx_bytes), "rate_limiter_dropped_bytes",
-                                      0));
+        metrics_group_write(root, "uart", &serial_metrics_table, &s, &l->uart_prev);
 }
 
 void legacy_devs_metrics(struct legacy_devs *l, json_t *root)

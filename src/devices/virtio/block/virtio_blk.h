@@ -80,7 +80,7 @@ struct virtio_blk {
 int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
                       const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
-/* The "block" metrics line, summed over every drive (the device's ops->metrics adds in). */
+/* The "block" metrics line, summed over every drive (virtio_dev_metrics() adds each in). */
 extern const struct virtio_metrics_kind virtio_blk_metrics_kind;
 
 /*

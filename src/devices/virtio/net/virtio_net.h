@@ -76,7 +76,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_params *p,
 int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
                          const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
-/* The "net" metrics line, summed over every interface (the device's ops->metrics adds in). */
+/* The "net" metrics line, summed over every interface (virtio_dev_metrics() adds each in). */
 extern const struct virtio_metrics_kind virtio_net_metrics_kind;
 
 /* Stops watching, closes the tap and timerfds, frees n (NULL is fine); also ops->destroy. */

@@ -309,51 +309,46 @@ static int setup_logging(const struct cli *c)
 }
 
 /* The config file's "logger" and "metrics", applied first as Firecracker's from_json() does. */
-static int apply_file_logging(const struct vm_config *cfg, char *err, size_t errlen)
+static int apply_file_logging(const struct vm_config *cfg, struct err *e)
 {
         int rc;
 
-        if (cfg->logger.present && (rc = api_apply_logger(&cfg->logger))) {
-                snprintf(err, errlen, "Logger error: Failed to open target file: %s (os error %d)",
-                         strerror(-rc), -rc);
-                return rc;
-        }
+        if (cfg->logger.present && (rc = api_apply_logger(&cfg->logger)))
+                return err_set(e, rc, "Logger error: Failed to open target file: %s (os error %d)",
+                               strerror(-rc), -rc);
         if (!cfg->metrics.present)
                 return 0;
         rc = metrics_init(cfg->metrics.metrics_path);
         if (rc == -EALREADY)
-                snprintf(err, errlen,
-                         "Metrics error: Cannot initialize the metrics system due to bad user "
-                         "input: Reinitialization of metrics not allowed.");
-        else if (rc)
-                snprintf(err, errlen,
-                         "Metrics error: Cannot initialize the metrics system due to bad user "
-                         "input: %s (os error %d)",
-                         strerror(-rc), -rc);
-        return rc;
+                return err_set(e, rc,
+                               "Metrics error: Cannot initialize the metrics system due to bad "
+                               "user input: Reinitialization of metrics not allowed.");
+        if (rc)
+                return err_set(e, rc,
+                               "Metrics error: Cannot initialize the metrics system due to bad "
+                               "user input: %s (os error %d)",
+                               strerror(-rc), -rc);
+        return 0;
 }
 
 static int load_config(const char *path, struct vm_config *cfg)
 {
         struct err e = ERR_INIT;
-        char err[512] = "";
         uint8_t *text;
         size_t len;
         int rc;
 
         rc = vmm_read_file("config file", path, CONFIG_FILE_MAX, &text, &len, &e);
-        snprintf(err, sizeof(err), "%s", e.msg);
         if (rc == 0) {
                 rc = config_parse_file((const char *)text, len, cfg, &e);
-                snprintf(err, sizeof(err), "%s", e.msg);
                 free(text);
         }
         if (rc == 0)
-                rc = apply_file_logging(cfg, err, sizeof(err));
-        if (rc == 0 && (rc = config_check_supported(cfg, &e)))
-                snprintf(err, sizeof(err), "%s", e.msg);
+                rc = apply_file_logging(cfg, &e);
+        if (rc == 0)
+                rc = config_check_supported(cfg, &e);
         if (rc)
-                log_error("Configuration for VMM from one single json failed: %s", err);
+                log_error("Configuration for VMM from one single json failed: %s", e.msg);
         return rc;
 }
 
@@ -436,7 +431,7 @@ static int api_boot_from_file(const struct cli *c, struct api_run *r)
 static int api_setup(const struct cli *c, struct api_run *r)
 {
         uint32_t payload = c->max_payload ? c->max_payload : HTTP_DEFAULT_PAYLOAD;
-        char err[512] = "";
+        struct err e = ERR_INIT;
         int rc;
 
         rc = vmm_init(&r->vmm, &c->vmm);
@@ -448,14 +443,13 @@ static int api_setup(const struct cli *c, struct api_run *r)
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
         r->ctx.hooks.update_net = vmm_update_net;
-        rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, err,
-                             sizeof(err));
+        rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, &e);
         if (!rc)
                 rc = vmm_metrics_start(&r->vmm);
         if (!rc)
                 rc = api_server_start(&r->server);
         if (rc) {
-                log_error("%s", err[0] ? err : strerror(-rc));
+                log_error("%s", e.msg[0] ? e.msg : strerror(-rc));
                 return VMM_EXIT_GENERIC;
         }
         return c->config_file ? api_boot_from_file(c, r) : 0;

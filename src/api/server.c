@@ -476,20 +476,19 @@ out:
 
 /* ---- setup and teardown ------------------------------------------------------------------ */
 
-static int in_use(const char *path, char *err, size_t errlen)
+static int in_use(const char *path, struct err *e)
 {
-        snprintf(err, errlen,
-                 "Failed to open the API socket at: %s. Check that it is not already used.", path);
-        return -EADDRINUSE;
+        return err_set(e, -EADDRINUSE,
+                       "Failed to open the API socket at: %s. Check that it is not already used.",
+                       path);
 }
 
-static int io_error(char *err, size_t errlen)
+static int io_error(struct err *e)
 {
-        int e = errno;
+        int n = errno;
 
-        snprintf(err, errlen, "Failed to bind and run the HTTP server: IO error: %s (os error %d)",
-                 strerror(e), e);
-        return -e;
+        return err_set(e, -n, "Failed to bind and run the HTTP server: IO error: %s (os error %d)",
+                       strerror(n), n);
 }
 
 /*
@@ -497,29 +496,28 @@ static int io_error(char *err, size_t errlen)
  * appears only once it accepts connections (clients poll for it), and link() fails if
  * path exists, as Firecracker's bind does.
  */
-static int bind_socket(struct api_server *s, const char *path, char *err, size_t errlen)
+static int bind_socket(struct api_server *s, const char *path, struct err *e)
 {
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
         int n, rc;
 
         n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.%d.tmp", path, (int)getpid());
         if (n < 0 || (size_t)n >= sizeof(addr.sun_path)) {
-                snprintf(err, errlen,
-                         "Failed to bind and run the HTTP server: socket path %s is too long",
-                         path);
-                return -ENAMETOOLONG;
+                return err_set(e, -ENAMETOOLONG,
+                               "Failed to bind and run the HTTP server: socket path %s is too long",
+                               path);
         }
         if (access(path, F_OK) == 0)
-                return in_use(path, err, errlen);
+                return in_use(path, e);
         s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s->listen_fd < 0)
-                return io_error(err, errlen);
+                return io_error(e);
         unlink(addr.sun_path); /* a leftover of this pid's earlier life */
         if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-                return io_error(err, errlen);
-        rc = listen(s->listen_fd, 64) < 0 ? io_error(err, errlen) : 0;
+                return io_error(e);
+        rc = listen(s->listen_fd, 64) < 0 ? io_error(e) : 0;
         if (!rc && link(addr.sun_path, path) < 0)
-                rc = errno == EEXIST ? in_use(path, err, errlen) : io_error(err, errlen);
+                rc = errno == EEXIST ? in_use(path, e) : io_error(e);
         unlink(addr.sun_path);
         s->bound = rc == 0;
         return rc;
@@ -539,7 +537,7 @@ static int watch_listener(struct api_server *s)
 }
 
 int api_server_open(struct api_server *s, const char *path, uint32_t max_payload,
-                    struct api_ctx *ctx, struct evloop *vmm_loop, char *err, size_t errlen)
+                    struct api_ctx *ctx, struct evloop *vmm_loop, struct err *e)
 {
         int rc;
 
@@ -553,7 +551,7 @@ int api_server_open(struct api_server *s, const char *path, uint32_t max_payload
         s->sock_path = strdup(path);
         if (!s->sock_path)
                 return -ENOMEM;
-        rc = bind_socket(s, path, err, errlen);
+        rc = bind_socket(s, path, e);
         if (rc)
                 return rc;
         s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -561,14 +559,12 @@ int api_server_open(struct api_server *s, const char *path, uint32_t max_payload
         rc = s->stop_fd < 0 || s->epfd < 0 ? -errno : watch_listener(s);
         if (!rc)
                 rc = mailbox_init(&s->mbox);
-        if (rc) {
-                snprintf(err, errlen, "Cannot create the API eventfds: %s", strerror(-rc));
-                return rc;
-        }
+        if (rc)
+                return err_set(e, rc, "Cannot create the API eventfds: %s", strerror(-rc));
         s->mbox_src = (struct ev_source){.fd = s->mbox.efd, .fn = on_mailbox, .opaque = s};
         rc = evloop_add(vmm_loop, &s->mbox_src, EPOLLIN);
         if (rc)
-                snprintf(err, errlen, "Cannot watch the API mailbox: %s", strerror(-rc));
+                err_set(e, rc, "Cannot watch the API mailbox: %s", strerror(-rc));
         else
                 log_info("Listening on API socket (\"%s\").", path);
         return rc;

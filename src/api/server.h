@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "api/mailbox.h"
+#include "core/err.h"
 #include "core/evloop.h"
 
 #define API_DEFAULT_SOCK       "/run/firecracker.socket"
@@ -35,10 +36,11 @@ struct api_server {
  * Binds and listens on path (which must not exist: "Failed to open the API socket at:
  * <path>. Check that it is not already used.") and hooks the request mailbox into the VMM
  * loop, whose handler runs api_handle() on ctx. Call on the VMM thread after vmm_init().
- * Returns 0 or -errno with err set; s is then safe to api_server_close().
+ * Returns 0 or -errno with the reason in e (e->msg stays empty when there is nothing to
+ * add to strerror(), e.g. -ENOMEM); s is then safe to api_server_close().
  */
 int api_server_open(struct api_server *s, const char *path, uint32_t max_payload,
-                    struct api_ctx *ctx, struct evloop *vmm_loop, char *err, size_t errlen);
+                    struct api_ctx *ctx, struct evloop *vmm_loop, struct err *e);
 
 /* Starts the fc_api thread (blocking every signal). Returns 0 or -errno. */
 int api_server_start(struct api_server *s);

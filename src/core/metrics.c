@@ -1,4 +1,4 @@
-/* Metrics: counters and gauges serialized with jansson, one line per flush. */
+/* Metrics: the generic group writer and the process groups, one JSON line per flush. */
 #include "core/metrics.h"
 
 #include <errno.h>
@@ -12,99 +12,153 @@
 
 struct brasa_metrics metrics;
 
-enum mkind { M_COUNTER, M_GAUGE };
+/* Each process group's descriptors: api_server_desc[], ... */
+#define GROUP_DESC(g, LIST)                                                                        \
+        static const struct metrics_desc g##_desc[] = {LIST(METRICS_DESC, struct g##_metrics)};
+METRICS_PROCESS_HEAD(GROUP_DESC)
+METRICS_PROCESS_TAIL(GROUP_DESC)
+#undef GROUP_DESC
 
-struct mdesc {
-        const char *group;
+/* A process group: its key, where it lies in struct brasa_metrics, its fields. */
+struct process_group {
         const char *name;
         size_t off;
-        enum mkind kind;
+        struct metrics_table t;
 };
 
-#define C(g, n)                                                                                    \
-        {                                                                                          \
-#g, #n, offsetof(struct brasa_metrics, g.n), M_COUNTER                             \
-        }
-#define G(g, n)                                                                                    \
-        {                                                                                          \
-#g, #n, offsetof(struct brasa_metrics, g.n), M_GAUGE                               \
-        }
+#define GROUP(g, LIST)                                                                             \
+        {#g, offsetof(struct brasa_metrics, g), METRICS_TABLE(g##_desc, struct g##_metrics)},
 
-/* Group order is Firecracker's FirecrackerMetrics order; device groups come from the source. */
-static const struct mdesc head_desc[] = {
-    G(api_server, process_startup_time_us),       G(api_server, process_startup_time_cpu_us),
-    C(deprecated_api, deprecated_http_api_calls), C(get_api_requests, instance_info_count),
-    C(get_api_requests, machine_cfg_count),       C(get_api_requests, mmds_count),
-    C(get_api_requests, vmm_version_count),       C(get_api_requests, hotplug_memory_count),
-};
-
-static const struct mdesc tail_desc[] = {
-    G(latencies_us, full_create_snapshot),
-    G(latencies_us, diff_create_snapshot),
-    G(latencies_us, load_snapshot),
-    G(latencies_us, pause_vm),
-    G(latencies_us, resume_vm),
-    G(latencies_us, vmm_full_create_snapshot),
-    G(latencies_us, vmm_diff_create_snapshot),
-    G(latencies_us, vmm_load_snapshot),
-    G(latencies_us, vmm_pause_vm),
-    G(latencies_us, vmm_resume_vm),
-    C(logger, missed_metrics_count),
-    C(logger, metrics_fails),
-    C(logger, missed_log_count),
-    C(logger, rate_limited_log_count),
-    C(patch_api_requests, drive_count),
-    C(patch_api_requests, drive_fails),
-    C(patch_api_requests, network_count),
-    C(patch_api_requests, network_fails),
-    C(patch_api_requests, machine_cfg_count),
-    C(patch_api_requests, machine_cfg_fails),
-    C(patch_api_requests, mmds_count),
-    C(patch_api_requests, mmds_fails),
-    C(patch_api_requests, hotplug_memory_count),
-    C(patch_api_requests, hotplug_memory_fails),
-    C(patch_api_requests, pmem_count),
-    C(patch_api_requests, pmem_fails),
-    C(put_api_requests, actions_count),
-    C(put_api_requests, actions_fails),
-    C(put_api_requests, boot_source_count),
-    C(put_api_requests, boot_source_fails),
-    C(put_api_requests, drive_count),
-    C(put_api_requests, drive_fails),
-    C(put_api_requests, logger_count),
-    C(put_api_requests, logger_fails),
-    C(put_api_requests, machine_cfg_count),
-    C(put_api_requests, machine_cfg_fails),
-    C(put_api_requests, cpu_cfg_count),
-    C(put_api_requests, cpu_cfg_fails),
-    C(put_api_requests, metrics_count),
-    C(put_api_requests, metrics_fails),
-    C(put_api_requests, network_count),
-    C(put_api_requests, network_fails),
-    C(put_api_requests, mmds_count),
-    C(put_api_requests, mmds_fails),
-    C(put_api_requests, vsock_count),
-    C(put_api_requests, vsock_fails),
-    C(put_api_requests, pmem_count),
-    C(put_api_requests, pmem_fails),
-    C(put_api_requests, serial_count),
-    C(put_api_requests, serial_fails),
-    C(put_api_requests, hotplug_memory_count),
-    C(put_api_requests, hotplug_memory_fails),
-    G(vmm, panic_count),
-    G(signals, sigbus),
-    G(signals, sigsegv),
-    G(signals, sigxfsz),
-    G(signals, sigxcpu),
-    C(signals, sigpipe),
-    G(signals, sighup),
-    G(signals, sigill),
-};
+/* Firecracker's FirecrackerMetrics order; the device groups come from the source between. */
+static const struct process_group head_groups[] = {METRICS_PROCESS_HEAD(GROUP)};
+static const struct process_group tail_groups[] = {METRICS_PROCESS_TAIL(GROUP)};
+#undef GROUP
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static int metrics_fd = -1;
 static metrics_source_fn source_fn;
 static void *source_ctx;
+static struct brasa_metrics flushed; /* the counters as of the last line written */
+
+/* ---- the generic group helpers ----------------------------------------------------------- */
+
+static uint64_t *u64_at(void *base, size_t off)
+{
+        return (uint64_t *)(void *)((char *)base + off);
+}
+
+static uint64_t load_at(const void *base, size_t off)
+{
+        return __atomic_load_n((const uint64_t *)(const void *)((const char *)base + off),
+                               __ATOMIC_RELAXED);
+}
+
+static struct metric_latency *latency_at(void *base, size_t off)
+{
+        return (struct metric_latency *)(void *)((char *)base + off);
+}
+
+void metric_latency_record(struct metric_latency *l, uint64_t us)
+{
+        if (l->count == 0 || us < l->min_us)
+                l->min_us = us;
+        if (us > l->max_us)
+                l->max_us = us;
+        l->sum_us += us;
+        l->count++;
+}
+
+static void latency_merge(struct metric_latency *into, const struct metric_latency *l)
+{
+        if (!l->count)
+                return;
+        if (into->count == 0 || l->min_us < into->min_us)
+                into->min_us = l->min_us;
+        if (l->max_us > into->max_us)
+                into->max_us = l->max_us;
+        into->sum_us += l->sum_us;
+        into->count += l->count;
+}
+
+static json_t *field_json(const struct metrics_desc *d, const void *cur, void *prev)
+{
+        const struct metric_latency *l;
+        uint64_t v, p;
+
+        switch (d->kind) {
+        case METRIC_LATENCY:
+                l = (const struct metric_latency *)(const void *)((const char *)cur + d->off);
+                return json_pack("{sI sI sI}", "min_us", (json_int_t)l->min_us, "max_us",
+                                 (json_int_t)l->max_us, "sum_us", (json_int_t)l->sum_us);
+        case METRIC_COUNTER:
+                v = load_at(cur, d->off);
+                if (prev) {
+                        p = *u64_at(prev, d->off);
+                        *u64_at(prev, d->off) = v;
+                        v = v >= p ? v - p : v;
+                }
+                return json_integer((json_int_t)v);
+        case METRIC_GAUGE:
+        default:
+                return json_integer((json_int_t)load_at(cur, d->off));
+        }
+}
+
+int metrics_group_write(json_t *root, const char *name, const struct metrics_table *t,
+                        const void *cur, void *prev)
+{
+        json_t *o = json_object();
+        size_t i;
+
+        if (!o)
+                return -ENOMEM;
+        for (i = 0; i < t->n; i++) {
+                if (json_object_set_new(o, t->desc[i].name, field_json(&t->desc[i], cur, prev)))
+                        goto fail;
+        }
+        if (json_object_set_new(root, name, o) == 0)
+                return 0;
+        o = NULL;
+fail:
+        json_decref(o);
+        return -ENOMEM;
+}
+
+void metrics_take(const struct metrics_table *t, void *cur, void *prev, void *delta)
+{
+        size_t i, off;
+
+        memset(delta, 0, t->size);
+        for (i = 0; i < t->n; i++) {
+                off = t->desc[i].off;
+                if (t->desc[i].kind == METRIC_LATENCY) {
+                        *latency_at(delta, off) = *latency_at(cur, off);
+                        memset(latency_at(cur, off), 0, sizeof(struct metric_latency));
+                } else if (t->desc[i].kind == METRIC_COUNTER) {
+                        *u64_at(delta, off) = *u64_at(cur, off) - *u64_at(prev, off);
+                } else {
+                        *u64_at(delta, off) = *u64_at(cur, off);
+                }
+        }
+        memcpy(prev, cur, t->size);
+}
+
+void metrics_add(const struct metrics_table *t, void *sum, const void *m)
+{
+        size_t i, off;
+
+        for (i = 0; i < t->n; i++) {
+                off = t->desc[i].off;
+                if (t->desc[i].kind == METRIC_LATENCY)
+                        latency_merge(
+                            latency_at(sum, off),
+                            (const struct metric_latency *)(const void *)((const char *)m + off));
+                else
+                        *u64_at(sum, off) += load_at(m, off);
+        }
+}
+
+/* ---- the process line -------------------------------------------------------------------- */
 
 void metrics_set_source(metrics_source_fn fn, void *ctx)
 {
@@ -145,55 +199,20 @@ bool metrics_configured(void)
         return on;
 }
 
-static json_t *group_of(json_t *root, const char *name)
-{
-        json_t *g = json_object_get(root, name);
-
-        if (!g) {
-                g = json_object();
-                json_object_set_new(root, name, g);
-        }
-        return g;
-}
-
-/* Adds the described values; deltas are taken but not committed until the write succeeds. */
-static void add_desc(json_t *root, const struct mdesc *d, size_t n)
-{
-        uint64_t v;
-        size_t i;
-
-        for (i = 0; i < n; i++) {
-                char *p = (char *)&metrics + d[i].off;
-
-                if (d[i].kind == M_GAUGE) {
-                        v = __atomic_load_n(&((struct metric_gauge *)(void *)p)->value,
-                                            __ATOMIC_RELAXED);
-                } else {
-                        struct metric_counter *c = (struct metric_counter *)(void *)p;
-
-                        v = __atomic_load_n(&c->value, __ATOMIC_RELAXED) - c->flushed;
-                }
-                json_object_set_new(group_of(root, d[i].group), d[i].name,
-                                    json_integer((json_int_t)v));
-        }
-}
-
-static void commit_desc(const struct mdesc *d, size_t n, json_t *root)
+/* Writes the groups; the counters' new baseline goes to pending, kept once the line is out. */
+static int add_groups(json_t *root, const struct process_group *g, size_t n,
+                      struct brasa_metrics *pending)
 {
         size_t i;
+        int rc = 0;
 
-        for (i = 0; i < n; i++) {
-                if (d[i].kind == M_COUNTER) {
-                        struct metric_counter *c =
-                            (struct metric_counter *)(void *)((char *)&metrics + d[i].off);
-                        json_t *g = json_object_get(root, d[i].group);
-
-                        c->flushed += (uint64_t)json_integer_value(json_object_get(g, d[i].name));
-                }
-        }
+        for (i = 0; i < n && rc == 0; i++)
+                rc = metrics_group_write(root, g[i].name, &g[i].t, (char *)&metrics + g[i].off,
+                                         (char *)pending + g[i].off);
+        return rc;
 }
 
-static json_t *build_line(void)
+static json_t *build_line(struct brasa_metrics *pending)
 {
         struct timespec ts;
         json_t *root = json_object();
@@ -203,11 +222,16 @@ static json_t *build_line(void)
         clock_gettime(CLOCK_REALTIME, &ts);
         json_object_set_new(root, "utc_timestamp_ms",
                             json_integer((json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
-        add_desc(root, head_desc, sizeof(head_desc) / sizeof(head_desc[0]));
+        if (add_groups(root, head_groups, sizeof(head_groups) / sizeof(head_groups[0]), pending))
+                goto fail;
         if (source_fn)
                 source_fn(source_ctx, root);
-        add_desc(root, tail_desc, sizeof(tail_desc) / sizeof(tail_desc[0]));
+        if (add_groups(root, tail_groups, sizeof(tail_groups) / sizeof(tail_groups[0]), pending))
+                goto fail;
         return root;
+fail:
+        json_decref(root);
+        return NULL;
 }
 
 static int write_line(json_t *root)
@@ -232,6 +256,7 @@ static int write_line(json_t *root)
 
 int metrics_flush(void)
 {
+        struct brasa_metrics pending;
         json_t *root;
         int rc;
 
@@ -240,14 +265,13 @@ int metrics_flush(void)
                 pthread_mutex_unlock(&metrics_lock);
                 return 0;
         }
-        root = build_line();
+        pending = flushed;
+        root = build_line(&pending);
         rc = root ? write_line(root) : -ENOMEM;
-        if (rc == 0) {
-                commit_desc(head_desc, sizeof(head_desc) / sizeof(head_desc[0]), root);
-                commit_desc(tail_desc, sizeof(tail_desc) / sizeof(tail_desc[0]), root);
-        } else {
+        if (rc == 0)
+                flushed = pending;
+        else
                 metrics_inc(&metrics.logger.metrics_fails);
-        }
         json_decref(root);
         pthread_mutex_unlock(&metrics_lock);
         return rc ? rc : 1;

@@ -3,64 +3,188 @@
 #define BRASA_CORE_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #define METRICS_PERIOD_MS 60000 /* Firecracker's WRITE_METRICS_PERIOD_MS */
 
-/* A SharedIncMetric: written as the increase since the previous flush. */
-struct metric_counter {
-        uint64_t value;
-        uint64_t flushed; /* value at the previous successful flush (flush thread only) */
+/*
+ * One scheme for every metrics group (the process groups below and each device's): the
+ * group's fields are listed once, in Firecracker's order, as an X-macro list
+ *
+ *     #define FOO_METRICS(X, T) X(T, COUNTER, a_count) X(T, GAUGE, b_value)
+ *
+ * that generates both the struct (METRICS_FIELD_ATOMIC or METRICS_FIELD_PLAIN) and its
+ * descriptor table (METRICS_DESC), which metrics_group_write() and the helpers walk.
+ */
+enum metrics_kind {
+        METRIC_COUNTER, /* a SharedIncMetric: written as the increase since the previous line */
+        METRIC_GAUGE,   /* a SharedStoreMetric: written as its current value */
+        METRIC_LATENCY, /* a struct metric_latency: {"min_us", "max_us", "sum_us"} of one line */
 };
 
-/* A SharedStoreMetric: written as its current value. */
+/* A SharedIncMetric of the process groups (updated from any thread, atomically). */
+struct metric_counter {
+        uint64_t value;
+};
+
+/* A SharedStoreMetric of the process groups. */
 struct metric_gauge {
         uint64_t value;
 };
 
+/* Durations of one kind of event since the previous line (Firecracker's LatencyAggregate). */
+struct metric_latency {
+        uint64_t min_us, max_us, sum_us;
+        uint64_t count;
+};
+
+/* One field of a group: its JSON name, where it lies in the group's struct, its kind. */
+struct metrics_desc {
+        const char *name;
+        size_t off;
+        enum metrics_kind kind;
+};
+
+/* A group's fields in order and the size of its struct. */
+struct metrics_table {
+        const struct metrics_desc *desc;
+        size_t n;
+        size_t size;
+};
+
+#define METRICS_TYPE_ATOMIC_COUNTER struct metric_counter
+#define METRICS_TYPE_ATOMIC_GAUGE   struct metric_gauge
+#define METRICS_TYPE_PLAIN_COUNTER  uint64_t
+#define METRICS_TYPE_PLAIN_GAUGE    uint64_t
+#define METRICS_TYPE_PLAIN_LATENCY  struct metric_latency
+
+/* List callbacks: a struct field updated atomically (process groups) or under a lock. */
+#define METRICS_FIELD_ATOMIC(T, kind, name) METRICS_TYPE_ATOMIC_##kind name;
+#define METRICS_FIELD_PLAIN(T, kind, name)  METRICS_TYPE_PLAIN_##kind name;
+/* List callback: the field's descriptor in struct T. */
+#define METRICS_DESC(T, kind, name) {#name, offsetof(T, name), METRIC_##kind},
+/* The table of a descriptor array and its struct. */
+#define METRICS_TABLE(desc, T)                                                                     \
+        {                                                                                          \
+                desc, sizeof(desc) / sizeof((desc)[0]), sizeof(T)                                  \
+        }
+
+/* Firecracker's FirecrackerMetrics groups written before the device groups. */
+#define METRICS_PROCESS_HEAD(X)                                                                    \
+        X(api_server, API_SERVER_METRICS)                                                          \
+        X(deprecated_api, DEPRECATED_API_METRICS)                                                  \
+        X(get_api_requests, GET_API_METRICS)
+
+/* ... and after them. */
+#define METRICS_PROCESS_TAIL(X)                                                                    \
+        X(latencies_us, LATENCIES_METRICS)                                                         \
+        X(logger, LOGGER_METRICS)                                                                  \
+        X(patch_api_requests, PATCH_API_METRICS)                                                   \
+        X(put_api_requests, PUT_API_METRICS)                                                       \
+        X(vmm, VMM_METRICS)                                                                        \
+        X(signals, SIGNALS_METRICS)
+
+#define API_SERVER_METRICS(X, T)                                                                   \
+        X(T, GAUGE, process_startup_time_us)                                                       \
+        X(T, GAUGE, process_startup_time_cpu_us)
+
+#define DEPRECATED_API_METRICS(X, T) X(T, COUNTER, deprecated_http_api_calls)
+
+#define GET_API_METRICS(X, T)                                                                      \
+        X(T, COUNTER, instance_info_count)                                                         \
+        X(T, COUNTER, machine_cfg_count)                                                           \
+        X(T, COUNTER, mmds_count)                                                                  \
+        X(T, COUNTER, vmm_version_count)                                                           \
+        X(T, COUNTER, hotplug_memory_count)
+
+#define LATENCIES_METRICS(X, T)                                                                    \
+        X(T, GAUGE, full_create_snapshot)                                                          \
+        X(T, GAUGE, diff_create_snapshot)                                                          \
+        X(T, GAUGE, load_snapshot)                                                                 \
+        X(T, GAUGE, pause_vm)                                                                      \
+        X(T, GAUGE, resume_vm)                                                                     \
+        X(T, GAUGE, vmm_full_create_snapshot)                                                      \
+        X(T, GAUGE, vmm_diff_create_snapshot)                                                      \
+        X(T, GAUGE, vmm_load_snapshot)                                                             \
+        X(T, GAUGE, vmm_pause_vm)                                                                  \
+        X(T, GAUGE, vmm_resume_vm)
+
+#define LOGGER_METRICS(X, T)                                                                       \
+        X(T, COUNTER, missed_metrics_count)                                                        \
+        X(T, COUNTER, metrics_fails)                                                               \
+        X(T, COUNTER, missed_log_count)                                                            \
+        X(T, COUNTER, rate_limited_log_count)
+
+#define PATCH_API_METRICS(X, T)                                                                    \
+        X(T, COUNTER, drive_count)                                                                 \
+        X(T, COUNTER, drive_fails)                                                                 \
+        X(T, COUNTER, network_count)                                                               \
+        X(T, COUNTER, network_fails)                                                               \
+        X(T, COUNTER, machine_cfg_count)                                                           \
+        X(T, COUNTER, machine_cfg_fails)                                                           \
+        X(T, COUNTER, mmds_count)                                                                  \
+        X(T, COUNTER, mmds_fails)                                                                  \
+        X(T, COUNTER, hotplug_memory_count)                                                        \
+        X(T, COUNTER, hotplug_memory_fails)                                                        \
+        X(T, COUNTER, pmem_count)                                                                  \
+        X(T, COUNTER, pmem_fails)
+
+#define PUT_API_METRICS(X, T)                                                                      \
+        X(T, COUNTER, actions_count)                                                               \
+        X(T, COUNTER, actions_fails)                                                               \
+        X(T, COUNTER, boot_source_count)                                                           \
+        X(T, COUNTER, boot_source_fails)                                                           \
+        X(T, COUNTER, drive_count)                                                                 \
+        X(T, COUNTER, drive_fails)                                                                 \
+        X(T, COUNTER, logger_count)                                                                \
+        X(T, COUNTER, logger_fails)                                                                \
+        X(T, COUNTER, machine_cfg_count)                                                           \
+        X(T, COUNTER, machine_cfg_fails)                                                           \
+        X(T, COUNTER, cpu_cfg_count)                                                               \
+        X(T, COUNTER, cpu_cfg_fails)                                                               \
+        X(T, COUNTER, metrics_count)                                                               \
+        X(T, COUNTER, metrics_fails)                                                               \
+        X(T, COUNTER, network_count)                                                               \
+        X(T, COUNTER, network_fails)                                                               \
+        X(T, COUNTER, mmds_count)                                                                  \
+        X(T, COUNTER, mmds_fails)                                                                  \
+        X(T, COUNTER, vsock_count)                                                                 \
+        X(T, COUNTER, vsock_fails)                                                                 \
+        X(T, COUNTER, pmem_count)                                                                  \
+        X(T, COUNTER, pmem_fails)                                                                  \
+        X(T, COUNTER, serial_count)                                                                \
+        X(T, COUNTER, serial_fails)                                                                \
+        X(T, COUNTER, hotplug_memory_count)                                                        \
+        X(T, COUNTER, hotplug_memory_fails)
+
+#define VMM_METRICS(X, T) X(T, GAUGE, panic_count)
+
+#define SIGNALS_METRICS(X, T)                                                                      \
+        X(T, GAUGE, sigbus)                                                                        \
+        X(T, GAUGE, sigsegv)                                                                       \
+        X(T, GAUGE, sigxfsz)                                                                       \
+        X(T, GAUGE, sigxcpu)                                                                       \
+        X(T, COUNTER, sigpipe)                                                                     \
+        X(T, GAUGE, sighup)                                                                        \
+        X(T, GAUGE, sigill)
+
+/* struct api_server_metrics, ...: one struct per process group. */
+#define METRICS_GROUP_STRUCT(g, LIST)                                                              \
+        struct g##_metrics {                                                                       \
+                LIST(METRICS_FIELD_ATOMIC, _)                                                      \
+        };
+METRICS_PROCESS_HEAD(METRICS_GROUP_STRUCT)
+METRICS_PROCESS_TAIL(METRICS_GROUP_STRUCT)
+#undef METRICS_GROUP_STRUCT
+
 struct brasa_metrics {
-        struct {
-                struct metric_gauge process_startup_time_us, process_startup_time_cpu_us;
-        } api_server;
-        struct {
-                struct metric_counter deprecated_http_api_calls;
-        } deprecated_api;
-        struct {
-                struct metric_counter instance_info_count, machine_cfg_count, mmds_count,
-                    vmm_version_count, hotplug_memory_count;
-        } get_api_requests;
-        struct {
-                struct metric_counter actions_count, actions_fails, boot_source_count,
-                    boot_source_fails, drive_count, drive_fails, logger_count, logger_fails,
-                    machine_cfg_count, machine_cfg_fails, cpu_cfg_count, cpu_cfg_fails,
-                    metrics_count, metrics_fails, network_count, network_fails, mmds_count,
-                    mmds_fails, vsock_count, vsock_fails, pmem_count, pmem_fails, serial_count,
-                    serial_fails, hotplug_memory_count, hotplug_memory_fails;
-        } put_api_requests;
-        struct {
-                struct metric_counter drive_count, drive_fails, network_count, network_fails,
-                    machine_cfg_count, machine_cfg_fails, mmds_count, mmds_fails,
-                    hotplug_memory_count, hotplug_memory_fails, pmem_count, pmem_fails;
-        } patch_api_requests;
-        struct {
-                struct metric_gauge full_create_snapshot, diff_create_snapshot, load_snapshot,
-                    pause_vm, resume_vm, vmm_full_create_snapshot, vmm_diff_create_snapshot,
-                    vmm_load_snapshot, vmm_pause_vm, vmm_resume_vm;
-        } latencies_us;
-        struct {
-                struct metric_counter missed_metrics_count, metrics_fails, missed_log_count,
-                    rate_limited_log_count;
-        } logger;
-        struct {
-                struct metric_gauge sigbus, sigsegv, sigxfsz, sigxcpu;
-                struct metric_counter sigpipe;
-                struct metric_gauge sighup, sigill;
-        } signals;
-        struct {
-                struct metric_gauge panic_count;
-        } vmm;
+#define METRICS_GROUP_MEMBER(g, LIST) struct g##_metrics g;
+        METRICS_PROCESS_HEAD(METRICS_GROUP_MEMBER)
+        METRICS_PROCESS_TAIL(METRICS_GROUP_MEMBER)
+#undef METRICS_GROUP_MEMBER
 };
 
 extern struct brasa_metrics metrics;
@@ -75,9 +199,33 @@ static inline void metrics_store(struct metric_gauge *g, uint64_t v)
         __atomic_store_n(&g->value, v, __ATOMIC_RELAXED);
 }
 
+/* Adds one duration to an aggregate. */
+void metric_latency_record(struct metric_latency *l, uint64_t us);
+
+/*
+ * Adds group name to root (replacing a key already there, which keeps its place), its
+ * fields in t's order: a counter as its increase cur - prev (cur itself when cur < prev,
+ * e.g. after a reset), a gauge and a latency aggregate as in cur. Then, for counters,
+ * prev = cur, so the next call writes what happened since. prev NULL: every field as in
+ * cur (a delta already taken). Fields are read atomically. Returns 0 or -ENOMEM.
+ */
+int metrics_group_write(json_t *root, const char *name, const struct metrics_table *t,
+                        const void *cur, void *prev);
+
+/*
+ * Fills delta (t->size bytes) for one line of a device that keeps cumulative counters:
+ * counters cur - prev, gauges and latency aggregates as in cur; then prev = cur and
+ * cur's latency aggregates are cleared (each covers one line). The caller holds the
+ * device's lock.
+ */
+void metrics_take(const struct metrics_table *t, void *cur, void *prev, void *delta);
+
+/* sum += m, field by field: counters and gauges added, latency aggregates merged. */
+void metrics_add(const struct metrics_table *t, void *sum, const void *m);
+
 /*
  * Adds device metrics to a line being written (e.g. "i8042", "uart"): called on the
- * flushing thread with the root object; the callee computes its own deltas.
+ * flushing thread with the root object, between the head and tail process groups.
  */
 typedef void (*metrics_source_fn)(void *ctx, json_t *root);
 

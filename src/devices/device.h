@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/metrics.h"
+
 /* What a device is. A virtio device's kind is its virtio device type (VIRTIO_ID_*). */
 enum device_kind {
         DEVICE_VIRTIO_NET = VIRTIO_ID_NET,
@@ -30,7 +32,7 @@ struct device_ops {
         void (*destroy)(struct device *d);
         /*
          * One metrics line (the flushing thread), for k, the device's kind: adds the
-         * counters since the previous call into sum (the kind's aggregate, k->sum_size
+         * counters since the previous call into sum (the kind's aggregate, k->table->size
          * bytes) and writes the device's own group into root when it has one. NULL: no
          * metrics.
          */
@@ -60,8 +62,8 @@ struct device_metrics_kind {
         const char *group;     /* "block" */
         enum device_kind kind; /* which devices add into it */
         bool sum_first;        /* the sum's key comes before the devices' (Firecracker's order) */
-        size_t sum_size;       /* bytes of the aggregate ops->metrics adds into, zeroed per line */
-        json_t *(*sum_json)(const void *sum); /* the aggregate's group. New reference or NULL */
+        size_t key_size;       /* bytes for a device's own "<group>_<id>" key, NUL included (cut) */
+        const struct metrics_table *table; /* the fields of the sum and of each device's group */
 };
 
 #endif

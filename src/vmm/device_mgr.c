@@ -185,7 +185,7 @@ void device_mgr_reset(const struct device_mgr *dm)
 static void kind_metrics(const struct device_mgr *dm, const struct device_metrics_kind *k,
                          json_t *root)
 {
-        void *sum = calloc(1, k->sum_size ? k->sum_size : 1);
+        void *sum = calloc(1, k->table->size);
         unsigned int i;
 
         if (!sum)
@@ -198,7 +198,7 @@ static void kind_metrics(const struct device_mgr *dm, const struct device_metric
                 if (d->kind == k->kind && d->ops->metrics)
                         d->ops->metrics(d, k, sum, root);
         }
-        json_object_set_new(root, k->group, k->sum_json(sum));
+        metrics_group_write(root, k->group, k->table, sum, NULL);
         free(sum);
 }
 

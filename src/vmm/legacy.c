@@ -51,77 +51,40 @@ static struct legacy_kbd *kbd_of(struct device *d)
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
-/* The increase of a counter since the previous line (its value when it went back). */
-static uint64_t take(uint64_t now, uint64_t *prev)
-{
-        uint64_t d = now >= *prev ? now - *prev : now;
-
-        *prev = now;
-        return d;
-}
-
 static void uart_metrics(struct device *d, const struct device_metrics_kind *k, void *sum,
                          json_t *root)
 {
         struct legacy_uart *u = uart_of(d);
-        struct serial_stats s, *acc = sum, *p = &u->prev;
+        struct serial_stats s, delta;
 
-        (void)k;
-        (void)root;
+        (void)root; /* no per-device group: "uart" is the sum */
         serial_get_stats(&u->serial, &s);
-        acc->dropped_bytes += take(s.dropped_bytes, &p->dropped_bytes);
-        acc->missed_reads += take(s.missed_reads, &p->missed_reads);
-        acc->rx_bytes += take(s.rx_bytes, &p->rx_bytes);
-        acc->tx_bytes += take(s.tx_bytes, &p->tx_bytes);
-}
-
-static json_t *uart_json(const void *sum)
-{
-        const struct serial_stats *s = sum;
-
-        return json_pack("{s:I, s:i, s:I, s:i, s:I, s:I, s:i}", "error_count",
-                         (json_int_t)s->dropped_bytes, "flush_count", 0, "missed_read_count",
-                         (json_int_t)s->missed_reads, "missed_write_count", 0, "read_count",
-                         (json_int_t)s->rx_bytes, "write_count", (json_int_t)s->tx_bytes,
-                         "rate_limiter_dropped_bytes", 0);
+        metrics_take(k->table, &s, &u->prev, &delta);
+        metrics_add(k->table, sum, &delta);
 }
 
 const struct device_metrics_kind legacy_uart_metrics_kind = {
     .group = "uart",
     .kind = DEVICE_SERIAL,
-    .sum_size = sizeof(struct serial_stats),
-    .sum_json = uart_json,
+    .table = &serial_metrics_table,
 };
 
-static void kbd_metrics(struct device *d, const struct device_metrics_kind *kind, void *sum,
+static void kbd_metrics(struct device *d, const struct device_metrics_kind *k, void *sum,
                         json_t *root)
 {
-        struct legacy_kbd *k = kbd_of(d);
-        struct i8042_stats s, *acc = sum, *p = &k->prev;
+        struct legacy_kbd *kbd = kbd_of(d);
+        struct i8042_stats s, delta;
 
-        (void)kind;
-        (void)root;
-        i8042_get_stats(&k->i8042, &s);
-        acc->missed_read_count += take(s.missed_read_count, &p->missed_read_count);
-        acc->missed_write_count += take(s.missed_write_count, &p->missed_write_count);
-        acc->reset_count += take(s.reset_count, &p->reset_count);
-}
-
-static json_t *kbd_json(const void *sum)
-{
-        const struct i8042_stats *s = sum;
-
-        return json_pack("{s:i, s:I, s:I, s:i, s:I, s:i}", "error_count", 0, "missed_read_count",
-                         (json_int_t)s->missed_read_count, "missed_write_count",
-                         (json_int_t)s->missed_write_count, "read_count", 0, "reset_count",
-                         (json_int_t)s->reset_count, "write_count", 0);
+        (void)root; /* no per-device group: "i8042" is the sum */
+        i8042_get_stats(&kbd->i8042, &s);
+        metrics_take(k->table, &s, &kbd->prev, &delta);
+        metrics_add(k->table, sum, &delta);
 }
 
 const struct device_metrics_kind legacy_i8042_metrics_kind = {
     .group = "i8042",
     .kind = DEVICE_I8042,
-    .sum_size = sizeof(struct i8042_stats),
-    .sum_json = kbd_json,
+    .table = &i8042_metrics_table,
 };
 
 /* ---- device ops --------------------------------------------------------------------------- */

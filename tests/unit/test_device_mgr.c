@@ -57,10 +57,12 @@ static void fake_metrics(struct device *d, const struct device_metrics_kind *k, 
         json_object_set_new(root, key, json_integer((json_int_t)f->count));
 }
 
-static json_t *fake_sum_json(const void *sum)
-{
-        return json_integer((json_int_t) * (const uint64_t *)sum);
-}
+struct fake_stats {
+        uint64_t count;
+};
+static const struct metrics_desc fake_desc[] = {
+    {"count", offsetof(struct fake_stats, count), METRIC_COUNTER}};
+static const struct metrics_table fake_table = METRICS_TABLE(fake_desc, struct fake_stats);
 
 static const struct device_ops fake_ops = {
     .reset = fake_reset,
@@ -73,14 +75,12 @@ static const struct device_metrics_kind block_kind = {
     .group = "block",
     .kind = DEVICE_VIRTIO_BLOCK,
     .sum_first = true,
-    .sum_size = sizeof(uint64_t),
-    .sum_json = fake_sum_json,
+    .table = &fake_table,
 };
 static const struct device_metrics_kind net_kind = {
     .group = "net",
     .kind = DEVICE_VIRTIO_NET,
-    .sum_size = sizeof(uint64_t),
-    .sum_json = fake_sum_json,
+    .table = &fake_table,
 };
 
 static struct device *fake_new(enum device_kind kind, const char *id, const struct device_ops *ops,
@@ -172,7 +172,7 @@ static void test_metrics_by_kind(void **state)
         (void)state;
         device_mgr_init(&dm, NULL, NULL, NULL, NULL);
         text = metrics_text(&dm, kinds, ARRAY_SIZE(kinds));
-        assert_string_equal(text, "{\"block\":0,\"net\":0}"); /* no devices: zero sums */
+        assert_string_equal(text, "{\"block\":{\"count\":0},\"net\":{\"count\":0}}"); /* zero */
         free(text);
         add(&dm, fake_new(DEVICE_VIRTIO_NET, "n0", &fake_ops, 5, trace));
         add(&dm, fake_new(DEVICE_VIRTIO_BLOCK, "b0", &fake_ops, 1, trace));
@@ -181,7 +181,8 @@ static void test_metrics_by_kind(void **state)
         text = metrics_text(&dm, kinds, ARRAY_SIZE(kinds));
         /* The block sum keeps its place before its devices, the net sum comes after them. */
         assert_string_equal(text,
-                            "{\"block\":3,\"fake_b0\":1,\"fake_b1\":2,\"fake_n0\":5,\"net\":5}");
+                            "{\"block\":{\"count\":3},\"fake_b0\":1,\"fake_b1\":2,\"fake_n0\":5,"
+                            "\"net\":{\"count\":5}}");
         free(text);
         device_mgr_destroy(&dm);
 }

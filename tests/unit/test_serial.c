@@ -84,8 +84,8 @@ static void test_output_through_pipe(void **state)
         assert_int_equal(drain_out(f, buf, sizeof(buf)), 2);
         assert_memory_equal(buf, "hi", 2);
         serial_get_stats(&f->s, &st);
-        assert_int_equal(st.tx_bytes, 2);
-        assert_int_equal(st.dropped_bytes, 0);
+        assert_int_equal(st.write_count, 2);
+        assert_int_equal(st.error_count, 0);
         /* THRE interrupts are disabled: no IRQ. */
         assert_int_equal(evt_take(f->irq), 0);
 }
@@ -100,8 +100,8 @@ static void test_output_dropped_on_error(void **state)
         f->out[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
         outb(f, THR, 'x');
         serial_get_stats(&f->s, &st);
-        assert_int_equal(st.tx_bytes, 0);
-        assert_int_equal(st.dropped_bytes, 1);
+        assert_int_equal(st.write_count, 0);
+        assert_int_equal(st.error_count, 1);
         /* The guest still sees an empty transmitter. */
         assert_int_equal(inb(f, LSR) & 0x60, 0x60);
 }
@@ -118,7 +118,7 @@ static void test_output_discarded_without_fd(void **state)
         d = serial_bus_dev(&s);
         d.write(d.opaque, THR, &c, 1);
         serial_get_stats(&s, &st);
-        assert_int_equal(st.tx_bytes, 1);
+        assert_int_equal(st.write_count, 1);
         serial_destroy(&s);
 }
 
@@ -209,8 +209,8 @@ static void test_rx_fifo_full(void **state)
         assert_int_equal(inb(f, LSR) & 0x01, 0);
         assert_int_equal(inb(f, THR), 0); /* empty: reads 0 and counts a miss */
         serial_get_stats(&f->s, &st);
-        assert_int_equal(st.rx_bytes, 64);
-        assert_int_equal(st.missed_reads, 1);
+        assert_int_equal(st.read_count, 64);
+        assert_int_equal(st.missed_read_count, 1);
         assert_int_equal(serial_input_space(&f->s), 64);
 }
 
@@ -291,8 +291,8 @@ static void test_loopback_overrun(void **state)
         assert_int_equal(inb(f, LSR), 0x63); /* DR | OE | THRE | TEMT */
         assert_int_equal(inb(f, LSR), 0x61); /* OE clears on read */
         serial_get_stats(&f->s, &st);
-        assert_int_equal(st.dropped_bytes, 1);
-        assert_int_equal(st.rx_bytes, 64);
+        assert_int_equal(st.error_count, 1);
+        assert_int_equal(st.read_count, 64);
 }
 
 static void test_reset(void **state)
@@ -321,7 +321,7 @@ static void test_reset(void **state)
         assert_int_equal(inb(f, THR), 12); /* the 9600-baud divisor */
         outb(f, LCR, 0x03);
         serial_get_stats(&f->s, &st);
-        assert_int_equal(st.rx_bytes, 64); /* the counters stay */
+        assert_int_equal(st.read_count, 64); /* the counters stay */
 }
 
 static void test_input_eventfd_after_drain(void **state)

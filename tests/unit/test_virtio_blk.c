@@ -505,28 +505,30 @@ static void test_metrics_deltas(void **state)
 {
         struct bfx *f = *state;
         struct blk_metrics d, sum;
-        json_t *m;
+        json_t *m, *root;
 
         one(f, VIRTIO_BLK_T_IN, 0, TD_DATA, 512, true, NULL);
-        virtio_blk_metrics_take(f->b, &d);
+        virtio_dev_metrics_take(&f->b->dev, &blk_metrics_table, &d);
         assert_int_equal(d.read_count, 1);
         assert_int_equal(d.read_bytes, 512);
         assert_int_equal(d.read_agg.count, 1);
-        m = blk_metrics_json(&d);
+        root = json_object();
+        assert_int_equal(metrics_group_write(root, "block_x", &blk_metrics_table, &d, NULL), 0);
+        m = json_object_get(root, "block_x");
         assert_non_null(m);
         assert_int_equal(json_integer_value(json_object_get(m, "read_bytes")), 512);
         assert_non_null(json_object_get(json_object_get(m, "read_agg"), "sum_us"));
         assert_non_null(json_object_get(m, "rate_limiter_throttled_events"));
-        json_decref(m);
+        json_decref(root);
         /* The next line only has what happened since. */
         one(f, VIRTIO_BLK_T_OUT, 0, TD_DATA, 1024, false, NULL);
-        virtio_blk_metrics_take(f->b, &d);
+        virtio_dev_metrics_take(&f->b->dev, &blk_metrics_table, &d);
         assert_int_equal(d.read_count, 0);
         assert_int_equal(d.read_agg.count, 0);
         assert_int_equal(d.write_bytes, 1024);
         memset(&sum, 0, sizeof(sum));
-        blk_metrics_add(&sum, &d);
-        blk_metrics_add(&sum, &d);
+        metrics_add(&blk_metrics_table, &sum, &d);
+        metrics_add(&blk_metrics_table, &sum, &d);
         assert_int_equal(sum.write_bytes, 2048);
         assert_int_equal(sum.write_agg.count, 2);
 }

@@ -10,6 +10,10 @@
 #include "core/log.h"
 #include "core/util.h"
 
+static const struct metrics_desc i8042_desc[] = {I8042_METRICS(METRICS_DESC, struct i8042_stats)};
+
+const struct metrics_table i8042_metrics_table = METRICS_TABLE(i8042_desc, struct i8042_stats);
+
 #define OFS_DATA   0 /* port 0x60 */
 #define OFS_STATUS 4 /* port 0x64: status (read), command (write) */
 

@@ -5,16 +5,31 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/metrics.h"
 #include "devices/bus.h"
 
 #define I8042_BUF_SIZE 16
 
-/* Counters; snapshot them with i8042_get_stats(). */
+/*
+ * Counters, by Firecracker's I8042DeviceMetrics names and in its order (core/metrics.h's
+ * scheme): reset_count counts 0xFE commands (each called the reset callback),
+ * missed_read_count reads of ports 0x61..0x63, missed_write_count writes of ports
+ * 0x61..0x63 and unknown commands; the others stay 0. Snapshot them with i8042_get_stats().
+ */
+#define I8042_METRICS(X, T)                                                                        \
+        X(T, COUNTER, error_count)                                                                 \
+        X(T, COUNTER, missed_read_count)                                                           \
+        X(T, COUNTER, missed_write_count)                                                          \
+        X(T, COUNTER, read_count)                                                                  \
+        X(T, COUNTER, reset_count)                                                                 \
+        X(T, COUNTER, write_count)
+
 struct i8042_stats {
-        uint64_t reset_count;        /* 0xFE commands seen (each called the reset callback) */
-        uint64_t missed_read_count;  /* reads of ports 0x61..0x63 */
-        uint64_t missed_write_count; /* writes of ports 0x61..0x63 and unknown commands */
+        I8042_METRICS(METRICS_FIELD_PLAIN, _)
 };
+
+/* The fields of struct i8042_stats: the "i8042" group. */
+extern const struct metrics_table i8042_metrics_table;
 
 /*
  * Locking: every field is guarded by lock; register callbacks run on vCPU

@@ -9,6 +9,11 @@
 #include "arch/x86_64/layout.h"
 #include "core/util.h"
 
+static const struct metrics_desc serial_desc[] = {
+    SERIAL_METRICS(METRICS_DESC, struct serial_stats)};
+
+const struct metrics_table serial_metrics_table = METRICS_TABLE(serial_desc, struct serial_stats);
+
 /* Register offsets from the base port. */
 enum {
         REG_DATA = 0, /* RBR (read) / THR (write); DLL when LCR.DLAB */
@@ -100,7 +105,7 @@ static void rx_push(struct serial *s, uint8_t byte)
 {
         s->rx[(s->rx_head + s->rx_count) % SERIAL_FIFO_SIZE] = byte;
         s->rx_count++;
-        s->stats.rx_bytes++;
+        s->stats.read_count++;
 }
 
 static uint8_t rx_pop(struct serial *s)
@@ -108,7 +113,7 @@ static uint8_t rx_pop(struct serial *s)
         uint8_t byte;
 
         if (s->rx_count == 0) {
-                s->stats.missed_reads++;
+                s->stats.missed_read_count++;
                 return 0;
         }
         byte = s->rx[s->rx_head];
@@ -209,7 +214,7 @@ static bool write_thr(struct serial *s, uint8_t byte)
                 rx_push(s, byte);
         } else {
                 s->overrun = true;
-                s->stats.dropped_bytes++;
+                s->stats.error_count++;
         }
         return false;
 }
@@ -280,9 +285,9 @@ static void transmit(struct serial *s, uint8_t byte)
         }
         pthread_mutex_lock(&s->lock);
         if (n == 1)
-                s->stats.tx_bytes++;
+                s->stats.write_count++;
         else
-                s->stats.dropped_bytes++;
+                s->stats.error_count++;
         pthread_mutex_unlock(&s->lock);
 }
 

@@ -7,18 +7,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/metrics.h"
 #include "devices/bus.h"
 
 #define SERIAL_FIFO_SIZE 64
 
-/* Counters; snapshot them with serial_get_stats(). */
+/*
+ * Counters, by Firecracker's SerialDeviceMetrics names and in its order (core/metrics.h's
+ * scheme): error_count counts THR bytes lost (write() failed or was short, or loopback
+ * overrun), missed_read_count RBR reads while the RX FIFO was empty (returned 0),
+ * read_count bytes that entered the RX FIFO (host input or loopback), write_count THR bytes
+ * handed to out_fd (or discarded when out_fd < 0); the others stay 0. Snapshot them with
+ * serial_get_stats().
+ */
+#define SERIAL_METRICS(X, T)                                                                       \
+        X(T, COUNTER, error_count)                                                                 \
+        X(T, COUNTER, flush_count)                                                                 \
+        X(T, COUNTER, missed_read_count)                                                           \
+        X(T, COUNTER, missed_write_count)                                                          \
+        X(T, COUNTER, read_count)                                                                  \
+        X(T, COUNTER, write_count)                                                                 \
+        X(T, COUNTER, rate_limiter_dropped_bytes)
+
 struct serial_stats {
-        uint64_t tx_bytes; /* THR bytes handed to out_fd (or discarded when out_fd < 0) */
-        uint64_t rx_bytes; /* bytes that entered the RX FIFO (host input or loopback) */
-        uint64_t
-            dropped_bytes; /* THR bytes lost: write() failed or was short, or loopback overrun */
-        uint64_t missed_reads; /* RBR reads while the RX FIFO was empty (returned 0) */
+        SERIAL_METRICS(METRICS_FIELD_PLAIN, _)
 };
+
+/* The fields of struct serial_stats: the "uart" group. */
+extern const struct metrics_table serial_metrics_table;
 
 /*
  * Locking: every field below is guarded by lock. Register callbacks (vCPU

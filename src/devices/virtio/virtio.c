@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -38,9 +39,7 @@ static void entry_metrics(struct device *dev, const struct device_metrics_kind *
 {
         struct virtio_dev *d = virtio_dev_of(dev);
 
-        (void)k; /* the device's ops->metrics knows its kind */
-        if (d->ops->metrics)
-                d->ops->metrics(d, sum, root);
+        virtio_dev_metrics(d, k, sum, root);
 }
 
 static const struct device_ops virtio_entry_ops = {
@@ -183,4 +182,32 @@ void virtio_dev_kick(struct virtio_dev *d, unsigned int q)
 
         if (rc)
                 log_warn("%s: kicking queue %u failed: %s", d->name, q, strerror(-rc));
+}
+
+void virtio_dev_metrics_take(struct virtio_dev *d, const struct metrics_table *t, void *delta)
+{
+        virtio_dev_lock(d);
+        metrics_take(t, d->metrics, d->metrics_prev, delta);
+        virtio_dev_unlock(d);
+}
+
+int virtio_dev_metrics(struct virtio_dev *d, const struct device_metrics_kind *k, void *sum,
+                       json_t *root)
+{
+        char key[300];
+        void *delta;
+        int rc;
+
+        if (!d->metrics)
+                return 0;
+        delta = calloc(1, k->table->size);
+        if (!delta)
+                return -ENOMEM;
+        virtio_dev_metrics_take(d, k->table, delta);
+        metrics_add(k->table, sum, delta);
+        snprintf(key, k->key_size < sizeof(key) ? k->key_size : sizeof(key), "%s_%s", k->group,
+                 d->base.id);
+        rc = metrics_group_write(root, key, k->table, delta, NULL);
+        free(delta);
+        return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "core/guest_mem.h"
 #include "devices/device.h"
+#include "core/metrics.h"
 #include "devices/virtio/queue.h"
 
 #define VIRTIO_MAX_QUEUES 8
@@ -41,21 +42,13 @@ struct virtio_dev_ops {
         void (*queue_notify)(struct virtio_dev *d, unsigned int q);
 
         /*
-         * The lifecycle hooks behind the device's struct device ops (devices/device.h),
-         * which forward to them with the virtio_dev.
-         *
-         * destroy: stops the device's own event sources, closes its files and frees its
-         * container (virtio_dev_fini() included). VMM thread, once no vCPU runs and the
-         * transport is gone. Required: whoever holds a virtio_dev can dispose of it
-         * without its type.
+         * Behind the device's struct device ops (devices/device.h), which forward to it
+         * (and write metrics with virtio_dev_metrics()): stops the device's own event
+         * sources, closes its files and frees its container (virtio_dev_fini() included).
+         * VMM thread, once no vCPU runs and the transport is gone. Required: whoever holds
+         * a virtio_dev can dispose of it without its type.
          */
         void (*destroy)(struct virtio_dev *d);
-        /*
-         * One metrics line (any thread): adds the counters since the previous call into
-         * sum (the device kind's aggregate, device_metrics_kind.sum_size bytes) and writes
-         * the device's own group, e.g. "block_<drive_id>", into root. NULL: no metrics.
-         */
-        void (*metrics)(struct virtio_dev *d, void *sum, json_t *root);
 };
 
 struct virtio_dev {
@@ -78,6 +71,11 @@ struct virtio_dev {
         unsigned int nr_queues;
         int notify_fds[VIRTIO_MAX_QUEUES]; /* owned eventfds, one per queue; -1 when none */
         uint64_t interrupts;               /* interrupts raised (metrics) */
+        /*
+         * The device's cumulative counters and their values at the previous metrics line,
+         * both in its kind's table layout, in the container; NULL: no metrics.
+         */
+        void *metrics, *metrics_prev;
 };
 
 /*
@@ -137,5 +135,19 @@ void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q);
 
 /* Writes the queue's notify eventfd so the VMM thread processes it (no-op without one). */
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q);
+
+/*
+ * For a metrics line (any thread): fills delta (t->size bytes, t the device kind's table)
+ * with what d counted since the previous call: metrics_take() under d's lock.
+ */
+void virtio_dev_metrics_take(struct virtio_dev *d, const struct metrics_table *t, void *delta);
+
+/*
+ * One metrics line of d, a device of kind k (any thread): takes its delta, adds it into
+ * sum (the kind's aggregate, k->table->size bytes) and writes d's own group "<group>_<id>"
+ * into root. No-op when d has no metrics. Returns 0 or -ENOMEM.
+ */
+int virtio_dev_metrics(struct virtio_dev *d, const struct device_metrics_kind *k, void *sum,
+                       json_t *root);
 
 #endif

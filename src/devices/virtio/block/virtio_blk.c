@@ -196,9 +196,9 @@ static enum run_result timed(struct virtio_blk *b, uint32_t *used)
         enum run_result res = b->aio ? submit_async(b, used) : run_sync(b, used);
 
         if (type == VIRTIO_BLK_T_IN)
-                blk_latency_record(&b->metrics.read_agg, now_us() - t0);
+                metric_latency_record(&b->metrics.read_agg, now_us() - t0);
         else if (type == VIRTIO_BLK_T_OUT)
-                blk_latency_record(&b->metrics.write_agg, now_us() - t0);
+                metric_latency_record(&b->metrics.write_agg, now_us() - t0);
         return res;
 }
 
@@ -373,29 +373,12 @@ static void blk_destroy(struct virtio_dev *d)
 }
 
 /* "block_<drive_id>" (the key as long as Firecracker's tests ever saw: 79 bytes at most). */
-static void blk_metrics(struct virtio_dev *d, void *sum, json_t *root)
-{
-        struct virtio_blk *b = blk_of(d);
-        struct blk_metrics delta;
-        char key[80];
-
-        virtio_blk_metrics_take(b, &delta);
-        blk_metrics_add(sum, &delta);
-        snprintf(key, sizeof(key), "block_%s", b->drive_id);
-        json_object_set_new(root, key, blk_metrics_json(&delta));
-}
-
-static json_t *blk_sum_json(const void *sum)
-{
-        return blk_metrics_json(sum);
-}
-
 const struct device_metrics_kind virtio_blk_metrics_kind = {
     .group = "block",
     .kind = DEVICE_VIRTIO_BLOCK,
     .sum_first = true,
-    .sum_size = sizeof(struct blk_metrics),
-    .sum_json = blk_sum_json,
+    .key_size = 80,
+    .table = &blk_metrics_table,
 };
 
 static const struct virtio_dev_ops blk_ops = {
@@ -405,7 +388,6 @@ static const struct virtio_dev_ops blk_ops = {
     .reset = blk_reset,
     .queue_notify = blk_queue_notify,
     .destroy = blk_destroy,
-    .metrics = blk_metrics,
 };
 
 /* ---- events from the VMM loop ------------------------------------------------------------ */
@@ -535,6 +517,8 @@ static int blk_setup(struct virtio_blk *b, const struct blk_params *p, struct er
         if (!b->drive_id || !b->path)
                 return err_errno(e, -ENOMEM);
         b->dev.base.id = b->drive_id;
+        b->dev.metrics = &b->metrics;
+        b->dev.metrics_prev = &b->metrics_prev;
         rc = open_disk(p->path, p->read_only, &disk, e);
         if (rc)
                 return rc;
@@ -665,14 +649,5 @@ void virtio_blk_update_rate_limiter(struct virtio_blk *b, const struct rate_limi
 {
         virtio_dev_lock(&b->dev);
         rate_limiter_update(&b->rl, u);
-        virtio_dev_unlock(&b->dev);
-}
-
-/* ---- metrics ----------------------------------------------------------------------------- */
-
-void virtio_blk_metrics_take(struct virtio_blk *b, struct blk_metrics *delta)
-{
-        virtio_dev_lock(&b->dev);
-        blk_metrics_take(&b->metrics, &b->metrics_prev, delta);
         virtio_dev_unlock(&b->dev);
 }

@@ -80,7 +80,7 @@ struct virtio_blk {
 int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
                       const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
-/* The "block" metrics line, summed over every drive (the device's ops->metrics adds in). */
+/* The "block" metrics line, summed over every drive (virtio_dev_metrics() adds each in). */
 extern const struct device_metrics_kind virtio_blk_metrics_kind;
 
 /*
@@ -105,11 +105,5 @@ void virtio_blk_rate_limiter_event(struct virtio_blk *b);
 
 /* Async completions are ready (VMM thread): finish them and resume a throttled queue. */
 void virtio_blk_aio_event(struct virtio_blk *b);
-
-/*
- * For a metrics line (any thread): the counters since the previous call and the request
- * latencies of that interval, as Firecracker's block_<id> reports them.
- */
-void virtio_blk_metrics_take(struct virtio_blk *b, struct blk_metrics *delta);
 
 #endif

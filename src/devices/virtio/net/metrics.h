@@ -2,55 +2,45 @@
 #ifndef BRASA_DEVICES_VIRTIO_NET_METRICS_H
 #define BRASA_DEVICES_VIRTIO_NET_METRICS_H
 
-#include <jansson.h>
-#include <stdint.h>
+#include "core/metrics.h"
 
-/* Every counter, by its Firecracker name, in Firecracker's order. */
-#define NET_METRICS(X)                                                                             \
-        X(activate_fails)                                                                          \
-        X(cfg_fails)                                                                               \
-        X(mac_address_updates)                                                                     \
-        X(no_rx_avail_buffer)                                                                      \
-        X(no_tx_avail_buffer)                                                                      \
-        X(event_fails)                                                                             \
-        X(rx_queue_event_count)                                                                    \
-        X(rx_event_rate_limiter_count)                                                             \
-        X(rx_partial_writes)                                                                       \
-        X(rx_rate_limiter_throttled)                                                               \
-        X(rx_tap_event_count)                                                                      \
-        X(rx_bytes_count)                                                                          \
-        X(rx_packets_count)                                                                        \
-        X(rx_fails)                                                                                \
-        X(rx_count)                                                                                \
-        X(tap_read_fails)                                                                          \
-        X(tap_write_fails)                                                                         \
-        X(tx_bytes_count)                                                                          \
-        X(tx_malformed_frames)                                                                     \
-        X(tx_fails)                                                                                \
-        X(tx_count)                                                                                \
-        X(tx_packets_count)                                                                        \
-        X(tx_partial_reads)                                                                        \
-        X(tx_queue_event_count)                                                                    \
-        X(tx_rate_limiter_event_count)                                                             \
-        X(tx_rate_limiter_throttled)                                                               \
-        X(tx_spoofed_mac_count)                                                                    \
-        X(tx_remaining_reqs_count)
+/* Every counter, by its Firecracker name, in Firecracker's order (core/metrics.h's scheme). */
+#define NET_METRICS(X, T)                                                                          \
+        X(T, COUNTER, activate_fails)                                                              \
+        X(T, COUNTER, cfg_fails)                                                                   \
+        X(T, COUNTER, mac_address_updates)                                                         \
+        X(T, COUNTER, no_rx_avail_buffer)                                                          \
+        X(T, COUNTER, no_tx_avail_buffer)                                                          \
+        X(T, COUNTER, event_fails)                                                                 \
+        X(T, COUNTER, rx_queue_event_count)                                                        \
+        X(T, COUNTER, rx_event_rate_limiter_count)                                                 \
+        X(T, COUNTER, rx_partial_writes)                                                           \
+        X(T, COUNTER, rx_rate_limiter_throttled)                                                   \
+        X(T, COUNTER, rx_tap_event_count)                                                          \
+        X(T, COUNTER, rx_bytes_count)                                                              \
+        X(T, COUNTER, rx_packets_count)                                                            \
+        X(T, COUNTER, rx_fails)                                                                    \
+        X(T, COUNTER, rx_count)                                                                    \
+        X(T, COUNTER, tap_read_fails)                                                              \
+        X(T, COUNTER, tap_write_fails)                                                             \
+        X(T, COUNTER, tx_bytes_count)                                                              \
+        X(T, COUNTER, tx_malformed_frames)                                                         \
+        X(T, COUNTER, tx_fails)                                                                    \
+        X(T, COUNTER, tx_count)                                                                    \
+        X(T, COUNTER, tx_packets_count)                                                            \
+        X(T, COUNTER, tx_partial_reads)                                                            \
+        X(T, COUNTER, tx_queue_event_count)                                                        \
+        X(T, COUNTER, tx_rate_limiter_event_count)                                                 \
+        X(T, COUNTER, tx_rate_limiter_throttled)                                                   \
+        X(T, COUNTER, tx_spoofed_mac_count)                                                        \
+        X(T, COUNTER, tx_remaining_reqs_count)
 
 /* Counters (cumulative in a device; deltas once taken for a metrics line). */
 struct net_metrics {
-#define NET_METRIC_FIELD(x) uint64_t x;
-        NET_METRICS(NET_METRIC_FIELD)
-#undef NET_METRIC_FIELD
+        NET_METRICS(METRICS_FIELD_PLAIN, _)
 };
 
-/* *delta = *cur - *prev, then *prev = *cur. */
-void net_metrics_take(const struct net_metrics *cur, struct net_metrics *prev,
-                      struct net_metrics *delta);
-
-/* Adds *m into *sum: the "net" line over all interfaces. */
-void net_metrics_add(struct net_metrics *sum, const struct net_metrics *m);
-
-/* Firecracker's serialization of NetDeviceMetrics. New reference or NULL. */
-json_t *net_metrics_json(const struct net_metrics *m);
+/* The fields of struct net_metrics: the "net" and "net_<iface_id>" groups. */
+extern const struct metrics_table net_metrics_table;
 
 #endif

@@ -451,29 +451,12 @@ static void net_destroy(struct virtio_dev *d)
 }
 
 /* "net_<iface_id>", as Firecracker's NetMetricsPerDevice. */
-static void net_metrics(struct virtio_dev *d, void *sum, json_t *root)
-{
-        struct virtio_net *n = net_of(d);
-        struct net_metrics delta;
-        char key[300];
-
-        virtio_net_metrics_take(n, &delta);
-        net_metrics_add(sum, &delta);
-        snprintf(key, sizeof(key), "net_%s", n->iface_id);
-        json_object_set_new(root, key, net_metrics_json(&delta));
-}
-
-static json_t *net_sum_json(const void *sum)
-{
-        return net_metrics_json(sum);
-}
-
 const struct device_metrics_kind virtio_net_metrics_kind = {
     .group = "net",
     .kind = DEVICE_VIRTIO_NET,
     .sum_first = false,
-    .sum_size = sizeof(struct net_metrics),
-    .sum_json = net_sum_json,
+    .key_size = 300,
+    .table = &net_metrics_table,
 };
 
 static const struct virtio_dev_ops net_ops = {
@@ -483,7 +466,6 @@ static const struct virtio_dev_ops net_ops = {
     .reset = net_reset,
     .queue_notify = net_queue_notify,
     .destroy = net_destroy,
-    .metrics = net_metrics,
 };
 
 /* ---- events from the VMM loop ------------------------------------------------------------ */
@@ -568,6 +550,8 @@ static int net_setup(struct virtio_net *n, const struct net_params *p, struct er
         if (!n->iface_id)
                 return err_errno(e, -ENOMEM);
         n->dev.base.id = n->iface_id;
+        n->dev.metrics = &n->metrics;
+        n->dev.metrics_prev = &n->metrics_prev;
         n->has_mac = p->has_mac;
         memcpy(n->mac, p->mac, sizeof(n->mac));
         if (p->has_mac)
@@ -674,12 +658,5 @@ void virtio_net_update_rate_limiters(struct virtio_net *n, const struct rate_lim
         virtio_dev_lock(&n->dev);
         rate_limiter_update(&n->rx_rl, rx);
         rate_limiter_update(&n->tx_rl, tx);
-        virtio_dev_unlock(&n->dev);
-}
-
-void virtio_net_metrics_take(struct virtio_net *n, struct net_metrics *delta)
-{
-        virtio_dev_lock(&n->dev);
-        net_metrics_take(&n->metrics, &n->metrics_prev, delta);
         virtio_dev_unlock(&n->dev);
 }

@@ -76,7 +76,7 @@ int virtio_net_create(struct virtio_net **out, const struct net_params *p,
 int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
                          const struct guest_mem *mem, struct evloop *loop, struct err *e);
 
-/* The "net" metrics line, summed over every interface (the device's ops->metrics adds in). */
+/* The "net" metrics line, summed over every interface (virtio_dev_metrics() adds each in). */
 extern const struct device_metrics_kind virtio_net_metrics_kind;
 
 /* Stops watching, closes the tap and timerfds, frees n (NULL is fine); also ops->destroy. */
@@ -96,8 +96,5 @@ void virtio_net_tap_event(struct virtio_net *n);
 /* A rate limiter's timer fired (VMM thread): resume that direction. */
 void virtio_net_rx_rate_limiter_event(struct virtio_net *n);
 void virtio_net_tx_rate_limiter_event(struct virtio_net *n);
-
-/* For a metrics line (any thread): the counters since the previous call. */
-void virtio_net_metrics_take(struct virtio_net *n, struct net_metrics *delta);
 
 #endif

@@ -48,5 +48,6 @@ const struct resource res_balloon = {
     .model = &balloon_model,
     RES_ONE(struct balloon_cfg, balloon),
     .apply_rank = 8,
+    .no_device = "balloon",
     .apply = balloon_apply,
 };

@@ -474,18 +474,12 @@ json_t *config_to_json(const struct vm_config *cfg)
 
 int config_check_supported(const struct vm_config *cfg, struct err *e)
 {
-        /* In the config file's order of keys; each device's helper drops its line. */
-        static const struct resource *const missing[] = {
-            &res_balloon, &res_cpu_config, &res_mmds,    &res_vsock,
-            &res_entropy, &res_pmems,      &res_hotplug, &res_serial,
-        };
         size_t i;
 
-        for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
-                if (configured(cfg, missing[i])) {
+        /* In the registry's order, that of the config file's keys. */
+        for (i = 0; i < N_RES; i++)
+                if (registry[i]->no_device && configured(cfg, registry[i]))
                         return err_set(e, -ENOTSUP, "%s is not supported yet by brasa",
-                                       missing[i]->key ? missing[i]->key : "serial");
-                }
-        }
+                                       registry[i]->no_device);
         return 0;
 }

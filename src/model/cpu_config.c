@@ -107,6 +107,7 @@ const struct resource res_cpu_config = {
     .model = &cpu_model,
     RES_ONE(struct cpu_config_cfg, cpu),
     .apply_rank = 3,
+    .no_device = "cpu-config",
     .apply = cpu_apply,
     .decode = cpu_decode,
     .free_val = cpu_free_val,

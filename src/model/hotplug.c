@@ -58,5 +58,6 @@ const struct resource res_hotplug = {
     .model = &hotplug_model,
     RES_ONE(struct mem_hotplug_cfg, mem_hotplug),
     .apply_rank = 12,
+    .no_device = "memory-hotplug",
     .apply = hotplug_apply,
 };

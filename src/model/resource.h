@@ -26,6 +26,8 @@ struct resource {
         size_t present_off;        /* singles: offset of its "configured" bool */
         int apply_rank;            /* its place in VmResources::from_json()'s order */
         bool net_ids;              /* id mismatch messages name both ids (network) */
+        /* while brasa has no device for it: the name InstanceStart refuses it by */
+        const char *no_device;
         /* validates the decoded value and stores it in cfg, moving out (and zeroing) what
          * it keeps; the caller releases val afterwards. 0 or -errno with a message. */
         int (*apply)(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body);

@@ -26,5 +26,6 @@ const struct resource res_serial = {
     .model = &serial_model,
     RES_ONE(struct serial_cfg, serial),
     .apply_rank = 13,
+    .no_device = "serial",
     .apply = serial_apply,
 };

@@ -29,5 +29,6 @@ const struct resource res_vsock = {
     .model = &vsock_model,
     RES_ONE(struct vsock_cfg, vsock),
     .apply_rank = 7,
+    .no_device = "vsock",
     .apply = vsock_apply,
 };

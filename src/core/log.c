@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -118,29 +119,45 @@ static const char *origin_path(const char *file)
         return p ? p : file;
 }
 
+/* Appends to buf[*pos..len); false (and nothing more written) once it no longer fits. */
+static bool append(char *buf, size_t len, int *pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static bool append(char *buf, size_t len, int *pos, const char *fmt, ...)
+{
+        va_list ap;
+        int m;
+
+        va_start(ap, fmt);
+        m = vsnprintf(buf + *pos, len - (size_t)*pos, fmt, ap);
+        va_end(ap);
+        if (m < 0 || (size_t)(*pos + m) >= len)
+                return false;
+        *pos += m;
+        return true;
+}
+
+/* "<local time> [<instance>:<thread>[:<LEVEL>][:<file>:<line>]] "; its length, or -1. */
 static int format_prefix(char *buf, size_t len, enum log_level level, const char *file, int line)
 {
         struct timespec ts;
         struct tm tm;
-        int n, m = 0;
+        int n = 0;
+        bool ok;
 
         clock_gettime(CLOCK_REALTIME, &ts);
         localtime_r(&ts.tv_sec, &tm);
-        n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s:%s", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec,
-                     log_instance_id, log_thread);
-        if (n < 0 || (size_t)n >= len)
-                return -1;
-        if (log_show_level)
-                m = snprintf(buf + n, len - (size_t)n, ":%s", level_names[level]);
-        if (m >= 0 && (size_t)(n + m) < len)
-                n += m;
-        if (log_show_origin)
-                m = snprintf(buf + n, len - (size_t)n, ":%s:%d", origin_path(file), line);
-        if (m >= 0 && (size_t)(n + m) < len)
-                n += m;
-        m = snprintf(buf + n, len - (size_t)n, "] ");
-        return (m >= 0 && (size_t)(n + m) < len) ? n + m : -1;
+        ok = append(buf, len, &n, "%04d-%02d-%02dT%02d:%02d:%02d.%09ld [%s:%s", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec,
+                    log_instance_id, log_thread);
+        /* Each part is added once, whatever the others did (no length counted twice). */
+        if (ok && log_show_level)
+                ok = append(buf, len, &n, ":%s", level_names[level]);
+        if (ok && log_show_origin)
+                ok = append(buf, len, &n, ":%s:%d", origin_path(file), line);
+        if (ok)
+                ok = append(buf, len, &n, "] ");
+        return ok ? n : -1;
 }
 
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)

@@ -252,7 +252,8 @@ static int parse_args(int argc, char **argv, struct cli *c)
                         return -1;
                 }
                 if (strcmp(arg, "--version") == 0) {
-                        printf("Firecracker v%s (brasa v%s)\n", FC_COMPAT_VERSION, BRASA_VERSION);
+                        /* Firecracker's line alone first: version probes parse it. */
+                        printf("Firecracker v%s\nbrasa v%s\n", FC_COMPAT_VERSION, BRASA_VERSION);
                         return -1;
                 }
                 snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
@@ -357,7 +358,7 @@ static int confine_vmm_thread(void)
 {
         int rc;
 
-        log_set_thread_label("fc_vmm");
+        log_set_thread_label("main"); /* Firecracker's VMM thread is its main thread */
         rc = seccomp_apply(SECCOMP_ROLE_VMM);
         if (rc) {
                 log_error("Cannot install the seccomp filter of the VMM thread: %s", strerror(-rc));
@@ -395,7 +396,6 @@ static int boot_from_config(const struct cli *c)
                 goto out;
         log_info("Successfully started microvm that was configured from one single json");
         rc = vmm_loop(&vmm);
-        log_info("Brasa exiting with code %d", rc);
 out:
         vmm_destroy(&vmm);
         config_free(&cfg);
@@ -470,7 +470,6 @@ static int run_with_api(const struct cli *c)
                 goto out;
         r.server.serving = true;
         rc = vmm_loop(&r.vmm);
-        log_info("Brasa exiting with code %d", rc);
 out:
         api_server_close(&r.server);
         vmm_destroy(&r.vmm);
@@ -492,6 +491,38 @@ static int setup_seccomp(struct cli *c)
         return VMM_EXIT_GENERIC;
 }
 
+/* Firecracker's last log line, which its tooling parses for the exit code. */
+static int log_exit(int rc)
+{
+        if (rc == 0)
+                log_info("Firecracker exiting successfully. exit_code=0");
+        else
+                log_error("Firecracker exiting with error. exit_code=%d", rc);
+        return rc;
+}
+
+/* Everything after the logger is set up; returns the exit code. */
+static int run(struct cli *c)
+{
+        int rc;
+
+        /* Like Firecracker (Rust ignores it): a vanished console reader must not kill the VMM. */
+        signal(SIGPIPE, SIG_IGN);
+        /* jansson seeds its hash from /dev/urandom on first use; do it before any sandboxing. */
+        json_object_seed(0);
+        /*
+         * One malloc arena (brk) for every thread: glibc's first trim of a per-thread arena
+         * opens /proc/sys/vm/overcommit_memory, which the API and vCPU filters forbid.
+         */
+        mallopt(M_ARENA_MAX, 1);
+        rc = setup_seccomp(c);
+        if (rc)
+                return rc;
+        if (!c->no_api)
+                return run_with_api(c);
+        return boot_from_config(c);
+}
+
 int main(int argc, char **argv)
 {
         struct cli c = {.api_sock = "/run/firecracker.socket", .level = LOG_INFO};
@@ -507,19 +538,6 @@ int main(int argc, char **argv)
         rc = setup_logging(&c);
         if (rc)
                 return rc;
-        /* Like Firecracker (Rust ignores it): a vanished console reader must not kill the VMM. */
-        signal(SIGPIPE, SIG_IGN);
-        /* jansson seeds its hash from /dev/urandom on first use; do it before any sandboxing. */
-        json_object_seed(0);
-        /*
-         * One malloc arena (brk) for every thread: glibc's first trim of a per-thread arena
-         * opens /proc/sys/vm/overcommit_memory, which the API and vCPU filters forbid.
-         */
-        mallopt(M_ARENA_MAX, 1);
-        rc = setup_seccomp(&c);
-        if (rc)
-                return rc;
-        if (!c.no_api)
-                return run_with_api(&c);
-        return boot_from_config(&c);
+        log_info("Running Firecracker v%s", FC_COMPAT_VERSION);
+        return log_exit(run(&c));
 }

@@ -177,7 +177,6 @@ int vmm_loop(struct vmm *vmm)
 {
         int rc;
 
-        log_set_thread_label("fc_vmm");
         rc = evloop_run(&vmm->loop);
         if (rc) {
                 log_error("VMM event loop failed: %s", strerror(-rc));

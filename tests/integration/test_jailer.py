@@ -182,7 +182,7 @@ def test_jailed_guest_runs_confined(jail):
 
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=30) == 0
-    assert "Brasa exiting with code 0" in (jail.root / "brasa.log").read_text()
+    assert "Firecracker exiting successfully. exit_code=0" in (jail.root / "brasa.log").read_text()
 
 
 @pytest.mark.kvm
@@ -210,7 +210,7 @@ def test_daemonize_new_pid_ns_cgroup_v2(jail):
         assert (V2 / jail.parent / jail.id / "hugetlb.2MB.max").read_text() == "0\n"
         os.kill(pid, signal.SIGTERM)
         wait_gone(pid)
-        assert "Brasa exiting with code 0" in log.read_text()
+        assert "Firecracker exiting successfully. exit_code=0" in log.read_text()
     finally:
         jail.cleanup()  # the jail's cgroups first: the root's hugetlb is busy while they exist
         if "hugetlb" not in before:

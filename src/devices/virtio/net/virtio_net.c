@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 /* Offset of num_buffers in virtio_net_hdr_v1. */
 #define HDR_NUM_BUFFERS 10
@@ -279,13 +280,16 @@ static bool tx_rate_limited(struct virtio_net *n, uint32_t len)
 static void tx_send(struct virtio_net *n, uint32_t len)
 {
         const uint8_t *src_mac = n->tx_buf + TAP_VNET_HDR_LEN + 6;
+        uint64_t t0;
         ssize_t w;
 
         /* As Firecracker: a frame from another MAC is counted, not stopped. */
         if (n->has_mac && len >= TAP_VNET_HDR_LEN + ETH_HLEN_BYTES &&
             memcmp(src_mac, n->mac, sizeof(n->mac)) != 0)
                 n->metrics.tx_spoofed_mac_count++;
+        t0 = now_us();
         w = write(n->tap_fd, n->tx_buf, len);
+        metric_latency_record(&n->metrics.tap_write_agg, now_us() - t0);
         if (w < 0) {
                 n->metrics.tap_write_fails++;
                 n->metrics.tx_fails++;

@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
+#include "vmm/signals.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_boot.h"
 
@@ -391,6 +392,14 @@ static int boot_from_config(const struct cli *c)
                 rc = VMM_EXIT_BAD_CONFIG;
                 goto out;
         }
+        /* As Firecracker's run_without_api(): a line now, then one every 60 s. */
+        rc = vmm_metrics_start(&vmm);
+        if (rc) {
+                log_error("Cannot start the metrics timer: %s", strerror(-rc));
+                rc = VMM_EXIT_GENERIC;
+                goto out;
+        }
+        metrics_flush();
         rc = confine_vmm_thread();
         if (rc)
                 goto out;
@@ -506,8 +515,6 @@ static int run(struct cli *c)
 {
         int rc;
 
-        /* Like Firecracker (Rust ignores it): a vanished console reader must not kill the VMM. */
-        signal(SIGPIPE, SIG_IGN);
         /* jansson seeds its hash from /dev/urandom on first use; do it before any sandboxing. */
         json_object_seed(0);
         /*
@@ -529,6 +536,12 @@ int main(int argc, char **argv)
         int rc;
 
         log_set_fd(STDOUT_FILENO);
+        /* First, while this is the only thread: every later one inherits the signal mask. */
+        rc = signals_init();
+        if (rc) {
+                fprintf(stderr, "brasa: cannot set up signal handling: %s\n", strerror(-rc));
+                return VMM_EXIT_GENERIC;
+        }
         rc = parse_args(argc, argv, &c);
         if (rc)
                 return rc < 0 ? 0 : rc;

@@ -160,10 +160,12 @@ static int format_prefix(char *buf, size_t len, enum log_level level, const char
         return ok ? n : -1;
 }
 
-void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
+/* Formats and writes one line; with try_lock, a held lock is not waited for (see log_fatal). */
+static void log_vwrite(enum log_level level, const char *file, int line, bool try_lock,
+                       const char *fmt, va_list ap)
 {
         char buf[2048];
-        va_list ap;
+        bool locked;
         int n, m;
 
         if (!log_enabled(level))
@@ -171,9 +173,7 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
         n = format_prefix(buf, sizeof(buf), level, file, line);
         if (n < 0)
                 return;
-        va_start(ap, fmt);
         m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-        va_end(ap);
         if (m < 0)
                 return;
         n += m;
@@ -181,11 +181,33 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
                 n = (int)sizeof(buf) - 2;
         buf[n++] = '\n';
         /* One write() per line keeps lines whole when threads interleave. */
-        pthread_mutex_lock(&log_lock);
+        if (try_lock)
+                locked = pthread_mutex_trylock(&log_lock) == 0;
+        else
+                locked = pthread_mutex_lock(&log_lock) == 0;
         /* Firecracker's `module` filter: only lines from source paths under the prefix. */
         if (!log_module[0] || strncmp(origin_path(file), log_module, strlen(log_module)) == 0) {
                 if (write(log_fd, buf, (size_t)n) != n)
                         metrics_inc(&metrics.logger.missed_log_count);
         }
-        pthread_mutex_unlock(&log_lock);
+        if (locked)
+                pthread_mutex_unlock(&log_lock);
+}
+
+void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_vwrite(level, file, line, false, fmt, ap);
+        va_end(ap);
+}
+
+void log_write_fatal(const char *file, int line, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        log_vwrite(LOG_ERROR, file, line, true, fmt, ap);
+        va_end(ap);
 }

@@ -49,6 +49,15 @@ void log_set_thread_label(const char *name);
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * Writes one ERROR line from a fatal signal handler: the log lock is only tried, since the
+ * interrupted thread may hold it (a line may then interleave with that thread's).
+ */
+void log_write_fatal(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_fatal(...) log_write_fatal(__FILE__, __LINE__, __VA_ARGS__)
+
 #define log_error(...) log_write(LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...)  log_write(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
 #define log_info(...)  log_write(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)

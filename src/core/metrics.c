@@ -254,17 +254,15 @@ static int write_line(json_t *root)
         return rc;
 }
 
-int metrics_flush(void)
+/* Writes one line; the caller holds metrics_lock. */
+static int flush_locked(void)
 {
         struct brasa_metrics pending;
         json_t *root;
         int rc;
 
-        pthread_mutex_lock(&metrics_lock);
-        if (metrics_fd < 0) {
-                pthread_mutex_unlock(&metrics_lock);
+        if (metrics_fd < 0)
                 return 0;
-        }
         pending = flushed;
         root = build_line(&pending);
         rc = root ? write_line(root) : -ENOMEM;
@@ -273,6 +271,26 @@ int metrics_flush(void)
         else
                 metrics_inc(&metrics.logger.metrics_fails);
         json_decref(root);
-        pthread_mutex_unlock(&metrics_lock);
         return rc ? rc : 1;
+}
+
+int metrics_flush(void)
+{
+        int rc;
+
+        pthread_mutex_lock(&metrics_lock);
+        rc = flush_locked();
+        pthread_mutex_unlock(&metrics_lock);
+        return rc;
+}
+
+int metrics_flush_fatal(void)
+{
+        int rc;
+
+        if (pthread_mutex_trylock(&metrics_lock))
+                return -EBUSY;
+        rc = flush_locked();
+        pthread_mutex_unlock(&metrics_lock);
+        return rc;
 }

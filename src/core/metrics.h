@@ -131,7 +131,7 @@ struct metrics_table {
         X(T, COUNTER, connections_created)                                                         \
         X(T, COUNTER, connections_destroyed)
 
-#define SECCOMP_METRICS(X, T) X(T, COUNTER, num_faults)
+#define SECCOMP_METRICS(X, T) X(T, GAUGE, num_faults)
 
 #define VCPU_METRICS(X, T)                                                                         \
         X(T, COUNTER, exit_io_in)                                                                  \
@@ -369,5 +369,11 @@ bool metrics_configured(void);
  * metrics are not configured, or -errno (the failure is counted in logger.metrics_fails).
  */
 int metrics_flush(void);
+
+/*
+ * metrics_flush() for a fatal signal handler: gives up (returns -EBUSY) rather than wait for
+ * the metrics lock, which the interrupted thread may hold.
+ */
+int metrics_flush_fatal(void);
 
 #endif

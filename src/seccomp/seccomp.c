@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "seccomp/seccomp_file.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -29,6 +30,9 @@
 #define SECCOMP_SANITIZER_BUILD 1
 #endif
 #endif
+
+/* si_code of a SIGSYS raised by a filter (the kernel's SYS_SECCOMP; glibc does not export it). */
+#define SECCOMP_SI_CODE 1
 
 static bool seccomp_on;
 static struct seccomp_file seccomp_custom;
@@ -45,27 +49,39 @@ static const char *syscall_name(int nr)
         return "unknown";
 }
 
+/* The last metrics line and log line, then the end: no atexit handlers, other threads run on. */
+static __attribute__((noreturn)) void seccomp_fatal_exit(int code)
+{
+        if (metrics_flush_fatal() < 0)
+                log_fatal("Failed to write metrics while stopping");
+        log_fatal("Firecracker exiting with error. exit_code=%d", code);
+        _exit(code);
+}
+
 /*
- * A blocked syscall. The faulting thread stopped at a syscall that no filter
- * allows, so it is never inside log_write() (whose only syscalls, write and
- * clock_gettime, are allowed everywhere): logging from here cannot deadlock.
+ * SIGSYS: a blocked syscall, or a SIGSYS sent with kill. A filter's thread stopped at a
+ * syscall that no filter allows, so it is not inside log_write(); a sent one may land
+ * anywhere, so the log and metrics locks are only tried.
  */
 static void seccomp_sigsys(int sig, siginfo_t *si, void *ucontext)
 {
         const char *thread = seccomp_thread_name[0] ? seccomp_thread_name : "unnamed";
         const char *role = seccomp_thread_role ? seccomp_thread_role : "inherited";
 
-        (void)sig;
         (void)ucontext;
+        metrics_store(&metrics.seccomp.num_faults, 1);
+        log_fatal("Shutting down VM after intercepting signal %d, code %d.", sig, si->si_code);
+        if (si->si_code != SECCOMP_SI_CODE)
+                seccomp_fatal_exit(SECCOMP_EXIT_UNEXPECTED); /* sent with kill: not a filter's */
         if (si->si_arch == AUDIT_ARCH_X86_64)
-                log_error("Shutting down VM after intercepting a bad syscall (%d: %s) on thread "
+                log_fatal("Shutting down VM after intercepting a bad syscall (%d: %s) on thread "
                           "%s (%s filter)",
                           si->si_syscall, syscall_name(si->si_syscall), thread, role);
         else
-                log_error("Shutting down VM after intercepting a bad syscall (%d, foreign ABI "
+                log_fatal("Shutting down VM after intercepting a bad syscall (%d, foreign ABI "
                           "0x%x) on thread %s (%s filter)",
                           si->si_syscall, si->si_arch, thread, role);
-        _exit(SECCOMP_EXIT_BAD_SYSCALL); /* no atexit handlers: other threads keep running */
+        seccomp_fatal_exit(SECCOMP_EXIT_BAD_SYSCALL);
 }
 
 #ifdef BRASA_TEST_HOOKS
@@ -143,6 +159,10 @@ int seccomp_setup(enum seccomp_policy policy, const char *path, struct err *e)
 {
         int rc;
 
+        /* Firecracker handles SIGSYS with its filters on or off. */
+        rc = seccomp_install_handler();
+        if (rc)
+                return err_set(e, rc, "cannot install the SIGSYS handler: %s", strerror(-rc));
         rc = seccomp_choose(policy, path, e);
         if (rc || !seccomp_on)
                 return rc;
@@ -151,9 +171,6 @@ int seccomp_setup(enum seccomp_policy policy, const char *path, struct err *e)
                 rc = -errno;
                 return err_set(e, rc, "cannot set no_new_privs: %s", strerror(-rc));
         }
-        rc = seccomp_install_handler();
-        if (rc)
-                return err_set(e, rc, "cannot install the SIGSYS handler: %s", strerror(-rc));
         /* glibc reads /etc/localtime on the first time conversion (log lines): do it unfiltered. */
         tzset();
         /*

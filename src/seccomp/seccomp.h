@@ -9,6 +9,7 @@
 
 /* Exit code after a blocked syscall, as Firecracker's FcExitCode::BadSyscall. */
 #define SECCOMP_EXIT_BAD_SYSCALL 148
+#define SECCOMP_EXIT_UNEXPECTED  2 /* a SIGSYS that no filter raised */
 
 enum seccomp_policy {
         SECCOMP_POLICY_BUILTIN, /* compiled from the rule files in src/seccomp (default) */

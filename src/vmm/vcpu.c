@@ -273,10 +273,14 @@ int vcpu_start(struct vcpu *v)
         sigset_t set, old;
         int rc;
 
-        /* The thread inherits this mask: only the kick signal may interrupt it. */
+        /* The thread inherits this mask: only the kick and the fault signals may interrupt it. */
         sigfillset(&set);
         sigdelset(&set, SIGRTMIN);
-        sigdelset(&set, SIGSYS); /* a blocked SIGSYS would kill without the seccomp report */
+        /* Blocked, these would kill without Firecracker's report: a fault raises them here. */
+        sigdelset(&set, SIGSYS);
+        sigdelset(&set, SIGBUS);
+        sigdelset(&set, SIGSEGV);
+        sigdelset(&set, SIGILL);
         pthread_sigmask(SIG_SETMASK, &set, &old);
         rc = -pthread_create(&v->thread, NULL, vcpu_thread, v);
         pthread_sigmask(SIG_SETMASK, &old, NULL);

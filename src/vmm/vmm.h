@@ -53,7 +53,7 @@ struct vmm {
 
         struct evloop loop;
         struct ev_source exit_src;   /* eventfd written by request_exit */
-        struct ev_source signal_src; /* signalfd: SIGTERM, SIGINT, SIGHUP */
+        struct ev_source signal_src; /* signalfd: signals_loop_set() */
         struct ev_source stdin_src;  /* guest console input */
         struct ev_source serial_drain_src;
         struct ev_source metrics_src; /* timerfd: a metrics line every METRICS_PERIOD_MS */
@@ -63,6 +63,7 @@ struct vmm {
 
         int exit_code; /* first request wins; accessed atomically */
         bool exit_requested;
+        bool signal_exit; /* a fatal signal ends the process: write the last metrics line */
         struct timespec start_wall, start_cpu;
 };
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
+#include "vmm/signals.h"
 #include "vmm/vmm_priv.h"
 
 #define VMM_STDIN_CHUNK 64
@@ -34,13 +37,18 @@ static void vmm_on_exit(struct ev_source *src, uint32_t events)
 static void vmm_on_signal(struct ev_source *src, uint32_t events)
 {
         struct signalfd_siginfo si;
+        int code;
 
         (void)events;
+        /* One signal per wakeup: a flood of SIGPIPE cannot hold the loop. */
         if (read(src->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
                 return;
-        log_info("Received signal %u (%s), shutting down", si.ssi_signo,
-                 strsignal((int)si.ssi_signo));
-        vmm_request_exit(vmm_of(src), VMM_EXIT_OK);
+        code = signals_handle(si.ssi_signo, si.ssi_code);
+        if (code < 0)
+                return;
+        if (code > 0)
+                vmm_of(src)->signal_exit = true;
+        vmm_request_exit(vmm_of(src), code);
 }
 
 static void vmm_stdin_pause(struct vmm *vmm)
@@ -126,10 +134,8 @@ static int vmm_setup_signals(struct vmm *vmm)
         sigset_t set;
         int fd;
 
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGHUP);
+        /* Blocked since signals_init(); blocking again covers a caller that skipped it. */
+        signals_loop_set(&set);
         if (pthread_sigmask(SIG_BLOCK, &set, NULL))
                 return -EINVAL;
         fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -217,6 +223,9 @@ void vmm_release_vm(struct vmm *vmm)
 
 void vmm_destroy(struct vmm *vmm)
 {
+        /* The last line, so that a short-lived VM keeps its counters, as Firecracker's drop. */
+        if ((vmm->started || vmm->signal_exit) && metrics_flush() < 0)
+                log_error("Failed to write metrics while stopping");
         vmm_metrics_stop(vmm);
         vmm_release_vm(vmm);
         evloop_fini(&vmm->loop);

@@ -1,6 +1,7 @@
 """virtio-mmio and virtio-block, driven by the test guest's own driver: real I/O on both engines,
 read-only drives, several drives, GET_ID, rate limits, host I/O errors, and a hostile driver."""
 import json
+import errno
 import os
 import resource
 import signal
@@ -247,9 +248,49 @@ def test_rate_limit_lower_bound(brasa, tmp_path, bucket, count, size):
     assert elapsed >= bound_s, f"{units} units in {elapsed:.3f}s, bucket allows no less than {bound_s:.3f}s"
 
 
-def test_host_io_error_reaches_guest(brasa, tmp_path):
-    """A write the host refuses (here: past RLIMIT_FSIZE, like a full disk) is an IOERR for the
-    guest; brasa and the drive carry on."""
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 256 KiB tmpfs: a full disk that a test can make."""
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], check=True)
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_host_io_error_reaches_guest(brasa, tiny_fs):
+    """A write the host refuses (the disk is full: ENOSPC) is an IOERR for the guest; brasa and
+    the drive carry on."""
+    a = tiny_fs / "a.img"
+    orig = bytearray(make_disk(a, 64 << 10, 1))
+    # The guest writes 4096 bytes at offset 4096: make that range a hole, then fill the disk.
+    subprocess.run(["fallocate", "--punch-hole", "-o", "4096", "-l", "4096", str(a)], check=True)
+    orig[4096:8192] = bytes(4096)
+    with open(tiny_fs / "filler", "wb", buffering=0) as f:
+        with pytest.raises(OSError) as full:
+            while True:
+                f.write(bytes(4096))
+    assert full.value.errno == errno.ENOSPC
+    cfg_path = brasa.write_config(make_config(
+        KERNELS["pvh"], "console=ttyS0 brasa.blk",
+        extra={"drives": [drive("a", a, root=True)]}))
+    argv = brasa.argv(cfg_path)
+    argv = argv[:argv.index("--log-path")]
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0, out
+    rep = parse_report(out)
+    assert dev_lines(rep, "blk-write")[0]["status"] == 1  # the write at offset 4096 failed
+    assert dev_lines(rep, "blk-read")[0]["status"] == 0
+    assert dev_lines(rep, "blk-readback")[0]["status"] == 0
+    assert "write of 4096 bytes failed: No space left on device" in out
+    assert a.read_bytes() == orig
+
+
+def test_write_past_rlimit_fsize_ends_brasa_as_firecracker(brasa, tmp_path):
+    """Past RLIMIT_FSIZE the kernel raises SIGXFSZ: Firecracker shuts down with 151, even when
+    its parent left the signal ignored, and so does brasa. The drive keeps what it had."""
     a = tmp_path / "a.img"
     orig = make_disk(a, 64 << 10, 1)
     cfg_path = brasa.write_config(make_config(
@@ -266,15 +307,9 @@ def test_host_io_error_reaches_guest(brasa, tmp_path):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
                        preexec_fn=limit)
     out = p.stdout.decode(errors="replace")
-    assert p.returncode == 0, out
-    rep = parse_report(out)
-    assert dev_lines(rep, "blk-write")[0]["status"] == 1  # the write at offset 4096 failed
-    assert dev_lines(rep, "blk-read")[0]["status"] == 0
-    assert dev_lines(rep, "blk-readback")[0]["status"] == 0
-    assert "write of 4096 bytes failed: File too large" in out
+    assert p.returncode == 151, out
+    assert "Shutting down VM after intercepting signal 25, code 0." in out
     assert a.read_bytes() == orig
-    assert rep.get("done") is not None
-
 
 
 def test_patch_drive_changes_capacity(api_vm, tmp_path):

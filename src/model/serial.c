@@ -1,5 +1,5 @@
-/* Serial (PUT /serial, API only: no config-file key, not in GET /vm/config): where the guest
- * console goes and its output rate limit. */
+/* Serial (PUT /serial): where the guest console goes and its output rate limit. API only:
+ * Firecracker skips it in the config file and in GET /vm/config. */
 #include <string.h>
 
 #include "model/resource.h"
@@ -7,7 +7,8 @@
 #define SC struct serial_cfg
 static const struct mfield serial_fields[] = {
     F(SC, serial_out_path, "serial_out_path", mt_str, MF_OPTION),
-    F_OBJ(SC, rate_limiter, "rate_limiter", mt_object, MF_OPTION, &model_token_bucket),
+    F_SUB(SC, rate_limiter, "rate_limiter", mt_object, MF_OPTION, &model_token_bucket,
+          rate_limiter.present),
 };
 static const struct model serial_model = MODEL("struct SerialConfig", serial_fields, false);
 
@@ -26,6 +27,5 @@ const struct resource res_serial = {
     .model = &serial_model,
     RES_ONE(struct serial_cfg, serial),
     .apply_rank = 13,
-    .no_device = "serial",
     .apply = serial_apply,
 };

@@ -1,4 +1,5 @@
-/* The process's signals: Firecracker's fatal ones end brasa with its codes, SIGTERM/SIGINT gently. */
+/* The process's signals: Firecracker's fatal ones end brasa with its codes, SIGTERM/SIGINT gently.
+ */
 #include "vmm/signals.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* The process's signals: Firecracker's fatal ones end brasa with its codes, SIGTERM/SIGINT gently. */
+/* The process's signals: Firecracker's fatal ones end brasa with its codes, SIGTERM/SIGINT gently.
+ */
 #ifndef BRASA_VMM_SIGNALS_H
 #define BRASA_VMM_SIGNALS_H
 

@@ -2,6 +2,7 @@
 #include "vmm/vmm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,13 +70,34 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct
         return 0;
 }
 
-static int vmm_setup_legacy(struct vmm *vmm, struct err *e)
+/*
+ * PUT /serial's serial_out_path: the console goes there instead of stdout, and no host input
+ * reaches the guest. Opened read-write, created if missing, non-blocking, without truncating,
+ * as Firecracker's open_file_nonblock(); its failure is Firecracker's device-manager error.
+ */
+static int vmm_open_serial_out(struct vmm *vmm, const struct serial_cfg *sc, struct err *e)
+{
+        int rc;
+
+        if (!sc->present || !sc->serial_out_path)
+                return 0;
+        vmm->serial_out_fd =
+            open(sc->serial_out_path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
+        if (vmm->serial_out_fd >= 0)
+                return 0;
+        rc = -errno;
+        return err_set(e, rc,
+                       "Failed to create device manager: Error with EventFd: %s (os error %d)",
+                       strerror(-rc), -rc);
+}
+
+static int vmm_setup_legacy(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
         const struct legacy_params p = {
             .vm = &vmm->vm,
             .pio = &vmm->pio,
             .mmio = &vmm->mmio,
-            .serial_out_fd = STDOUT_FILENO,
+            .serial_out_fd = vmm->serial_out_fd >= 0 ? vmm->serial_out_fd : STDOUT_FILENO,
             .reset = vmm_i8042_reset,
             .ctx = vmm,
             .boot_wall = vmm->opts.boot_timer ? &vmm->start_wall : NULL,
@@ -85,6 +107,8 @@ static int vmm_setup_legacy(struct vmm *vmm, struct err *e)
         int rc = legacy_devs_add(&vmm->devices, &p, e);
 
         vmm->console = legacy_serial(&vmm->devices);
+        if (vmm->console)
+                serial_set_output_limit(vmm->console, &cfg->serial.rate_limiter);
         return rc;
 }
 
@@ -142,7 +166,7 @@ static void vmm_init_fields(struct vmm *vmm)
         memset(vmm, 0, sizeof(*vmm));
         vmm->vm.kvm_fd = vmm->vm.vm_fd = -1;
         vmm->loop.epfd = -1;
-        vmm->exit_src.fd = vmm->signal_src.fd = -1;
+        vmm->exit_src.fd = vmm->signal_src.fd = vmm->serial_out_fd = -1;
         vmm->stdin_src.fd = vmm->serial_drain_src.fd = vmm->metrics_src.fd = -1;
         vmm->vcpu_env = (struct vcpu_env){
             .pio = &vmm->pio,
@@ -209,6 +233,9 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         rc = vmm_setup_memory(vmm, cfg, e);
         if (rc)
                 return rc;
+        rc = vmm_open_serial_out(vmm, &cfg->serial, e);
+        if (rc)
+                return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
         rc = vmm_attach_drives(&vmm->devices, cfg, e);
         if (rc)
@@ -219,7 +246,7 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, e);
         if (rc)
                 return rc;
-        rc = vmm_setup_legacy(vmm, e);
+        rc = vmm_setup_legacy(vmm, cfg, e);
         if (rc)
                 return rc;
         return vmm_setup_vcpus(vmm, cfg, &vmm->opts, &boot, e);

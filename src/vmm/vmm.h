@@ -50,6 +50,7 @@ struct vmm {
 
         struct device_mgr devices; /* every device: virtio-mmio ones, COM1, i8042, boot timer */
         struct serial *console;    /* COM1 in devices (borrowed), NULL when none */
+        int serial_out_fd;         /* PUT /serial's serial_out_path (owned), -1: stdout */
 
         struct evloop loop;
         struct ev_source exit_src;   /* eventfd written by request_exit */

@@ -113,6 +113,12 @@ static void vmm_setup_stdin(struct vmm *vmm)
 {
         int rc;
 
+        if (vmm->serial_out_fd >= 0) {
+                /* Firecracker's serial has no input when its output goes to a file. */
+                vmm->stdin_eof = true;
+                return;
+        }
+
         vmm->stdin_src = (struct ev_source){.fd = STDIN_FILENO, .fn = vmm_on_stdin, .opaque = vmm};
         rc = evloop_add(&vmm->loop, &vmm->stdin_src, EPOLLIN);
         if (rc == -EPERM) {
@@ -214,6 +220,7 @@ void vmm_release_vm(struct vmm *vmm)
         vmm->tty_raw = false;
         vmm->console = NULL;
         device_mgr_destroy(&vmm->devices); /* after the vCPUs: nothing touches them now */
+        close_fd(&vmm->serial_out_fd);     /* after COM1, which wrote to it */
         memset(&vmm->pio, 0, sizeof(vmm->pio));
         memset(&vmm->mmio, 0, sizeof(vmm->mmio));
         guest_mem_destroy(&vmm->mem);

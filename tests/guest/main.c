@@ -32,10 +32,11 @@ struct pvh_memmap_entry {
         u32 reserved;
 };
 
-#define E820_RAM        1
-#define MAX_MAP_ENTRIES 128 /* the zero page's limit; also caps a garbage PVH count */
-#define MAX_CMDLINE     4096
-#define MAX_ECHO        200
+#define E820_RAM           1
+#define MAX_MAP_ENTRIES    128 /* the zero page's limit; also caps a garbage PVH count */
+#define MAX_CMDLINE        4096
+#define SERIAL_FLOOD_BYTES 65536u
+#define MAX_ECHO           200
 
 /* What both protocols boil down to. */
 struct boot_facts {
@@ -330,6 +331,15 @@ void guest_exception(const u64 *frame)
         reset_machine();
 }
 
+/* SERIAL_FLOOD_BYTES of console output as fast as the UART takes it (rate-limit tests). */
+static void serial_flood(void)
+{
+        say("serialflood start bytes=%u", SERIAL_FLOOD_BYTES);
+        for (u32 i = 0; i < SERIAL_FLOOD_BYTES; i++)
+                serial_putc(i % 64 == 63 ? '\n' : (char)('a' + i % 26));
+        say("serialflood done");
+}
+
 void guest_main(u32 proto, u64 info)
 {
         static const char *const names[] = {"pvh", "linux64", "linux32"};
@@ -367,6 +377,8 @@ void guest_main(u32 proto, u64 info)
         }
         if (has_word(cmd, cmdlen, "brasa.echo"))
                 echo_line();
+        if (has_word(cmd, cmdlen, "brasa.serialflood"))
+                serial_flood();
         if (has_word(cmd, cmdlen, "brasa.idle")) {
                 /* Idle like a quiet guest: the vCPU sleeps in the kernel, using no host CPU. */
                 say("idle");

@@ -276,8 +276,17 @@ static bool reg_write(struct serial *s, uint64_t off, uint8_t val)
 /* Sends one guest byte to out_fd; never retries, since the vCPU must not stall. */
 static void transmit(struct serial *s, uint8_t byte)
 {
+        enum bucket_reduction r;
         ssize_t n = 1;
 
+        pthread_mutex_lock(&s->lock);
+        r = s->out_limit.enabled ? token_bucket_reduce(&s->out_limit, 1, rate_limiter_now(), NULL)
+                                 : BUCKET_SUCCESS;
+        if (r != BUCKET_SUCCESS)
+                s->stats.rate_limiter_dropped_bytes++;
+        pthread_mutex_unlock(&s->lock);
+        if (r != BUCKET_SUCCESS)
+                return;
         if (s->out_fd >= 0) {
                 do
                         n = write(s->out_fd, &byte, 1);
@@ -350,6 +359,16 @@ int serial_init(struct serial *s, int out_fd, int irq_fd)
         s->irq_fd = irq_fd;
         power_on(s);
         return 0;
+}
+
+void serial_set_output_limit(struct serial *s, const struct token_bucket_cfg *cfg)
+{
+        if (!cfg->present)
+                return;
+        pthread_mutex_lock(&s->lock);
+        token_bucket_init(&s->out_limit, cfg->size, cfg->one_time_burst, cfg->refill_time_ms,
+                          rate_limiter_now());
+        pthread_mutex_unlock(&s->lock);
 }
 
 void serial_reset(struct serial *s)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/metrics.h"
+#include "core/rate_limiter.h"
 #include "devices/bus.h"
 
 #define SERIAL_FIFO_SIZE 64
@@ -55,6 +56,7 @@ struct serial {
         bool input_waiting; /* the VMM was refused input; wake it when the FIFO empties */
         uint8_t rx[SERIAL_FIFO_SIZE];
         unsigned int rx_head, rx_count;
+        struct token_bucket out_limit; /* guest output, in bytes; disabled by default */
         struct serial_stats stats;
 };
 
@@ -66,6 +68,13 @@ struct serial {
  * Returns 0 or -errno.
  */
 int serial_init(struct serial *s, int out_fd, int irq_fd);
+
+/*
+ * Limits guest output to the bucket cfg describes (Firecracker's serial rate_limiter, in
+ * bytes): a byte over the limit is dropped and counted in rate_limiter_dropped_bytes, so the
+ * vCPU never waits. A cfg that is not present leaves output unlimited. Any thread.
+ */
+void serial_set_output_limit(struct serial *s, const struct token_bucket_cfg *cfg);
 
 /* Releases what serial_init() created. s must not be on a bus any more. */
 void serial_destroy(struct serial *s);

@@ -58,7 +58,11 @@ struct machine_cfg {
 enum drive_cache_type { DRIVE_CACHE_UNSAFE, DRIVE_CACHE_WRITEBACK };
 enum drive_io_engine { DRIVE_IO_ASYNC, DRIVE_IO_SYNC };
 
-#define CONFIG_MAX_DRIVES 16
+/*
+ * Firecracker sets no limit at PUT; InstanceStart runs out of interrupt lines after 17
+ * virtio devices anyway. These bound what a client can make brasa hold.
+ */
+#define CONFIG_MAX_DRIVES 64
 
 /* Drive (virtio-block), as PUT /drives/{id} and the `drives` config key. */
 struct drive_cfg {
@@ -74,7 +78,7 @@ struct drive_cfg {
         struct rate_limiter_cfg rate_limiter;
 };
 
-#define CONFIG_MAX_NETS  16
+#define CONFIG_MAX_NETS  64
 #define CONFIG_MAX_PMEMS 16
 
 /* NetworkInterface (virtio-net), as PUT /network-interfaces/{id}. */
@@ -86,6 +90,9 @@ struct net_cfg {
         bool has_mtu;
         uint16_t mtu;
         struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter;
+        /* the tap, opened at PUT as Firecracker opens it (not a body field); owned */
+        bool has_tap;
+        int tap_fd;
 };
 
 /* Vsock (virtio-vsock), as PUT /vsock. */
@@ -205,6 +212,13 @@ struct drive_update {
 
 /* Sets *cfg to Firecracker's defaults: no boot source, 1 vCPU, 128 MiB, no SMT/THP. */
 void config_init(struct vm_config *cfg);
+
+/*
+ * How PUT /network-interfaces opens its tap: core/tap.c's tap_open() (fn NULL), or, in unit
+ * tests and fuzzers, a stand-in with its contract: an fd the configuration then owns, or
+ * -errno with one line in e.
+ */
+void config_set_tap_open(int (*fn)(const char *name, struct err *e));
 
 /* Frees what *cfg owns and resets it to the defaults of config_init(). */
 void config_free(struct vm_config *cfg);

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "core/tap.h"
 #include "model/resource.h"
 
 /* ---- the MAC address type ---------------------------------------------------------------- */
@@ -83,7 +86,29 @@ const struct model model_net_patch =
 
 /* ---- storing ------------------------------------------------------------------------------ */
 
-static int net_validate(struct perr *pe, const struct vm_config *cfg, const struct net_cfg *n)
+static int (*net_tap_open)(const char *name, struct err *e) = tap_open;
+
+void config_set_tap_open(int (*fn)(const char *name, struct err *e))
+{
+        net_tap_open = fn ? fn : tap_open;
+}
+
+/* Closes the tap of n, if it holds one. */
+static void net_close_tap(struct net_cfg *n)
+{
+        if (n->has_tap)
+                close(n->tap_fd);
+        n->has_tap = false;
+}
+
+static void net_release_one(struct net_cfg *n)
+{
+        net_close_tap(n);
+        model_release(&net_model, n);
+        memset(n, 0, sizeof(*n));
+}
+
+static int net_mac_conflict(struct perr *pe, const struct vm_config *cfg, const struct net_cfg *n)
 {
         char mac[18];
         unsigned int i;
@@ -95,26 +120,42 @@ static int net_validate(struct perr *pe, const struct vm_config *cfg, const stru
                         return cfg_fail(pe, -EINVAL, "The MAC address is already in use: %s", mac);
                 }
         }
-        if (strlen(n->host_dev_name) >= 16)
-                return cfg_fail(pe, -EINVAL,
-                                "Could not create the network device: Open tap device failed: "
-                                "Invalid interface name");
-        if (n->has_mtu && n->mtu < 68)
+        return 0;
+}
+
+/* Net::new(): the tap (name, TUNSETIFF, vnet header), then the MTU; n holds the tap after. */
+static int net_create(struct perr *pe, struct net_cfg *n)
+{
+        struct err e = ERR_INIT;
+        int fd;
+
+        fd = net_tap_open(n->host_dev_name, &e);
+        if (fd < 0)
+                return cfg_fail(pe, fd, "Could not create the network device: %s", e.msg);
+        if (n->has_mtu && n->mtu < 68) {
+                close(fd);
                 return cfg_fail(pe, -EINVAL,
                                 "Could not create the network device: MTU %u is out of range [68, "
                                 "65535]",
                                 n->mtu);
+        }
+        n->tap_fd = fd;
+        n->has_tap = true;
         return 0;
 }
 
-/* NetBuilder::build(): MAC conflicts, TAP name, MTU, then replace by id (swap_remove + push). */
+/*
+ * NetBuilder::build(): the MAC conflict check, then an interface with the same id is removed
+ * (even when creating its replacement then fails, as in Firecracker, which frees its tap
+ * first), then the new one is created, which opens its tap.
+ */
 static int net_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
 {
         struct net_cfg *n = val;
         int pos, rc;
 
         (void)body;
-        rc = net_validate(pe, cfg, n);
+        rc = net_mac_conflict(pe, cfg, n);
         if (rc)
                 return rc;
         pos = cfg_list_index(cfg, &res_nets, n->iface_id);
@@ -122,12 +163,25 @@ static int net_apply(struct perr *pe, struct vm_config *cfg, void *val, const js
                 return cfg_fail(pe, -ENOSPC, "brasa supports at most %d network interfaces",
                                 CONFIG_MAX_NETS);
         if (pos >= 0) {
-                model_release(&net_model, &cfg->nets[pos]);
+                net_release_one(&cfg->nets[pos]);
                 cfg->nets[pos] = cfg->nets[--cfg->nr_nets];
+                memset(&cfg->nets[cfg->nr_nets], 0, sizeof(cfg->nets[0]));
         }
+        rc = net_create(pe, n);
+        if (rc)
+                return rc;
         cfg->nets[cfg->nr_nets++] = *n;
         memset(n, 0, sizeof(*n));
         return 0;
+}
+
+static void net_release(struct vm_config *cfg)
+{
+        unsigned int i;
+
+        for (i = 0; i < cfg->nr_nets; i++)
+                net_release_one(&cfg->nets[i]);
+        cfg->nr_nets = 0;
 }
 
 int config_net_patch_check(const struct vm_config *cfg, const struct net_update *u, struct err *e)
@@ -147,4 +201,5 @@ const struct resource res_nets = {
     .apply_rank = 6,
     .net_ids = true,
     .apply = net_apply,
+    .release = net_release,
 };

@@ -124,8 +124,10 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
         int rc;
 
         if (dm->nr_slots >= DEVICE_MGR_MAX_VIRTIO) {
-                err_set(e, -ENOSPC, "cannot attach %s: all %u virtio-mmio slots are in use",
-                        dev->name, DEVICE_MGR_MAX_VIRTIO);
+                /* Firecracker's text when its GSI allocator runs dry for an MMIO device. */
+                err_set(e, -ENOSPC,
+                        "Could not attach device: MMIO transport error: Failed to allocate "
+                        "requested resource: The requested resource is not available.");
                 dev->ops->destroy(dev);
                 return -ENOSPC;
         }
@@ -147,6 +149,21 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
                                     (unsigned long long)s->base, s->gsi);
         if (rc)
                 return err_set(e, rc, "kernel command line is too long");
+        return 0;
+}
+
+int device_mgr_reserve_acpi_gsis(struct device_mgr *dm, struct err *e)
+{
+        static const char *const names[] = {"VMGenID", "VMClock"};
+        unsigned int i, free_gsis = DEVICE_MGR_MAX_VIRTIO - dm->nr_slots;
+
+        for (i = 0; i < 2; i++)
+                if (free_gsis <= i)
+                        return err_set(e, -ENOSPC,
+                                       "Could not attach device: Error while registering ACPI "
+                                       "with KVM: %s: Could not allocate GSI: The requested "
+                                       "resource is not available.",
+                                       names[i]);
         return 0;
 }
 

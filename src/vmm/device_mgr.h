@@ -50,6 +50,13 @@ struct device_mgr {
         char cmdline[LAYOUT_CMDLINE_MAX_SIZE]; /* words brasa adds to the kernel command line */
 };
 
+/*
+ * After the virtio devices, Firecracker gives the next two legacy GSIs to VMGenID and VMClock,
+ * so at most 17 virtio devices boot. Until brasa has those devices, this takes their GSIs the
+ * same way: 0, or -ENOSPC with Firecracker's text for the one that finds none left.
+ */
+int device_mgr_reserve_acpi_gsis(struct device_mgr *dm, struct err *e);
+
 /* Prepares an empty manager for vm. None of the pointers are owned. */
 void device_mgr_init(struct device_mgr *dm, struct kvm_vm *vm, struct bus *mmio,
                      struct evloop *loop, const struct guest_mem *mem);

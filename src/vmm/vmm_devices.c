@@ -31,6 +31,7 @@ static struct net_params net_params_of(const struct net_cfg *c)
         struct net_params p = {
             .iface_id = c->iface_id,
             .host_dev_name = c->host_dev_name,
+            .tap_fd = c->has_tap ? c->tap_fd : -1,
             .has_mac = c->has_mac,
             .has_mtu = c->has_mtu,
             .mtu = c->mtu,

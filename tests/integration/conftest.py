@@ -280,5 +280,37 @@ def api_vm(tmp_path):
     vm.stop()
 
 
+def ip(*args):
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+_seq = [0]
+
+
+def unique(prefix):
+    _seq[0] += 1
+    return f"{prefix}{os.getpid() % 100000}{_seq[0]}"[:15]
+
+
+@pytest.fixture
+def make_tap():
+    """Creates persistent taps (IPv6 off: no host chatter) and always deletes them."""
+    made = []
+
+    def make(up=True):
+        name = unique("bt")
+        ip("tuntap", "add", "dev", name, "mode", "tap")
+        made.append(name)
+        with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
+            f.write("1")
+        if up:
+            ip("link", "set", name, "up")
+        return name
+
+    yield make
+    for name in made:
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "kvm: needs a usable /dev/kvm (fails loudly without)")

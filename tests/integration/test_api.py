@@ -4,11 +4,12 @@ No guest is booted here (these tests also run without /dev/kvm); every response 
 validated against docs/api/openapi.yaml.
 """
 import json
+import subprocess
 
 import pytest
 
 from api_schema import SPEC
-from conftest import KERNELS, ApiVm
+from conftest import KERNELS, ApiVm, ip, unique
 
 DESER = "An error occurred when deserializing the json body of a request: "
 PRE = "The requested operation is not supported before starting the microVM."
@@ -198,11 +199,12 @@ def test_drives(api, tmp_path):
 
 # ---- devices stored for later milestones ------------------------------------------------------
 
-def test_network_interfaces(api):
-    body = {"iface_id": "net1", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "tap0"}
+def test_network_interfaces(api, make_tap):
+    tap = make_tap()
+    body = {"iface_id": "net1", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": tap}
     assert api.put("/network-interfaces/net1", body).status == 204
     assert vm_config(api)["network-interfaces"] == [
-        {"iface_id": "net1", "host_dev_name": "tap0", "guest_mac": "06:00:ac:10:00:02",
+        {"iface_id": "net1", "host_dev_name": tap, "guest_mac": "06:00:ac:10:00:02",
          "rx_rate_limiter": None, "tx_rate_limiter": None}]
     assert_fault(api.put("/network-interfaces/net2", {**body, "iface_id": "net2"}),
                  "Network config error: The MAC address is already in use: 06:00:ac:10:00:02")
@@ -215,6 +217,52 @@ def test_network_interfaces(api):
                                                    "mtu": 70000}),
                  DESER + "invalid value: integer `70000`, expected u16 (field `mtu`).")
     assert_fault(api.patch("/network-interfaces/net1", {"iface_id": "net1"}), PRE)
+
+
+TAP_FAIL = ("Network config error: Could not create the network device: Open tap device failed: "
+            "Error while creating ifreq structure: {err}. Invalid TUN/TAP Backend provided by "
+            "{tap}. Check our documentation on setting up the network devices.")
+
+
+def test_taps_are_opened_at_put(api, make_tap):
+    """As Firecracker's NetBuilder: the tap is opened when the interface is stored, so a missing,
+    busy or multi-queue tap is refused right there, with Firecracker's texts."""
+    missing = unique("nt")
+    assert_fault(api.put("/network-interfaces/a", {"iface_id": "a", "host_dev_name": missing}),
+                 TAP_FAIL.format(err="No such device (os error 19)", tap=missing))
+    assert subprocess.run(["ip", "link", "show", missing], capture_output=True).returncode != 0
+    tap1, tap2 = make_tap(), make_tap()
+    assert api.put("/network-interfaces/a", {"iface_id": "a", "host_dev_name": tap1,
+                                             "guest_mac": "06:00:00:00:00:01"}).status == 204
+    assert api.put("/network-interfaces/b", {"iface_id": "b", "host_dev_name": tap2}).status == 204
+    # brasa holds the tap from now on: a second open of it is busy.
+    busy = {"iface_id": "a", "host_dev_name": tap2, "guest_mac": "06:00:00:00:00:01"}
+    assert_fault(api.put("/network-interfaces/a", busy),
+                 TAP_FAIL.format(err="Device or resource busy (os error 16)", tap=tap2))
+    # Firecracker removes the interface it replaces before it opens the new tap: "a" is gone,
+    # so its MAC and tap are free again.
+    assert [n["iface_id"] for n in vm_config(api)["network-interfaces"]] == ["b"]
+    assert api.put("/network-interfaces/c", {"iface_id": "c", "host_dev_name": tap1,
+                                             "guest_mac": "06:00:00:00:00:01"}).status == 204
+    # An MTU out of range is checked once the tap is open, and the tap is let go again.
+    assert_fault(api.put("/network-interfaces/d", {"iface_id": "d", "host_dev_name": make_tap(),
+                                                   "mtu": 67}),
+                 "Network config error: Could not create the network device: MTU 67 is out of "
+                 "range [68, 65535]")
+    assert_fault(api.put("/network-interfaces/d", {"iface_id": "d",
+                                                   "host_dev_name": "0123456789abcdef"}),
+                 "Network config error: Could not create the network device: Open tap device "
+                 "failed: Invalid interface name")
+
+
+def test_multi_queue_tap_is_refused(api):
+    tap = unique("mq")
+    ip("tuntap", "add", "name", tap, "mode", "tap", "multi_queue")
+    try:
+        assert_fault(api.put("/network-interfaces/a", {"iface_id": "a", "host_dev_name": tap}),
+                     TAP_FAIL.format(err="Invalid argument (os error 22)", tap=tap))
+    finally:
+        subprocess.run(["ip", "link", "del", tap], capture_output=True)
 
 
 def test_vsock_entropy_balloon(api):
@@ -243,7 +291,7 @@ def test_vsock_entropy_balloon(api):
     assert_fault(api.get("/balloon/hinting/foo"), "Unrecognized GET request path `/hinting/foo`.")
 
 
-def test_pmem_hotplug_mmds_config_serial_cpu(api, tmp_path):
+def test_pmem_hotplug_mmds_config_serial_cpu(api, tmp_path, make_tap):
     img = tmp_path / "pmem.img"
     img.write_bytes(b"\0" * 4096)
     assert api.put("/pmem/pm0", {"id": "pm0", "path_on_host": str(img)}).status == 204
@@ -260,7 +308,8 @@ def test_pmem_hotplug_mmds_config_serial_cpu(api, tmp_path):
     assert_fault(api.put("/mmds/config", {"network_interfaces": ["nope"]}),
                  "MMMDS config error: The list of network interface IDs provided contains at "
                  "least one ID that does not correspond to any existing network interface.")
-    api.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": "tap0"})
+    assert api.put("/network-interfaces/eth0", {"iface_id": "eth0",
+                                                "host_dev_name": make_tap()}).status == 204
     r = api.put("/mmds/config", {"network_interfaces": ["eth0"]})
     assert r.status == 204 and r.headers.get("Deprecation") == "true"
     r = api.put("/mmds/config", {"network_interfaces": ["eth0"], "version": "V2",

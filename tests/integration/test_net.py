@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import KERNELS, make_config, parse_fields, parse_report, wait_for_line
+from conftest import KERNELS, ip, make_config, parse_fields, parse_report, unique, wait_for_line
 
 pytestmark = pytest.mark.kvm
 
@@ -40,38 +40,6 @@ def guest_frame(k, size, dst, src):
         s ^= (s << 5) & 0xFFFFFFFF
         out += s.to_bytes(4, "little")
     return bytes(out) + bytes(size - len(out))
-
-
-def ip(*args):
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-_seq = [0]
-
-
-def unique(prefix):
-    _seq[0] += 1
-    return f"{prefix}{os.getpid() % 100000}{_seq[0]}"[:15]
-
-
-@pytest.fixture
-def make_tap():
-    """Creates persistent taps (IPv6 off: no host chatter) and always deletes them."""
-    made = []
-
-    def make(up=True):
-        name = unique("bt")
-        ip("tuntap", "add", "dev", name, "mode", "tap")
-        made.append(name)
-        with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
-            f.write("1")
-        if up:
-            ip("link", "set", name, "up")
-        return name
-
-    yield make
-    for name in made:
-        subprocess.run(["ip", "link", "del", name], capture_output=True)
 
 
 @pytest.fixture
@@ -336,17 +304,20 @@ def test_rx_rate_limit_lower_bound(brasa, make_tap):
 
 
 def test_missing_tap_is_a_clear_error(brasa):
-    res = brasa.run(vm_config("brasa.net", [net_cfg(unique("nx"))]))
-    assert res.rc != 0
-    assert "no such tap device" in res.stdout + res.log
+    tap = unique("nx")
+    res = brasa.run(vm_config("brasa.net", [net_cfg(tap)]))
+    assert res.rc == 152  # the config file is refused as it is read, as in Firecracker
+    assert ("Could not create the network device: Open tap device failed: Error while creating "
+            f"ifreq structure: No such device (os error 19). Invalid TUN/TAP Backend provided by "
+            f"{tap}.") in res.log
 
 
 def test_tap_in_use_is_a_clear_error(brasa, make_tap):
     tap = make_tap()
     res = brasa.run(vm_config("brasa.net", [net_cfg(tap, "a"),
                                             net_cfg(tap, "b", mac="06:00:ac:10:00:03")]))
-    assert res.rc != 0
-    assert "Device or resource busy" in res.stdout + res.log
+    assert res.rc == 152
+    assert "Device or resource busy (os error 16)" in res.log
 
 
 def test_metrics_and_patch(api_vm, make_tap, tmp_path):
@@ -429,3 +400,34 @@ def test_hostile_driver(brasa, make_tap, tmp_path, mode):
         assert rep.fields("blk-readback")["status"] == 0, out
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("devices,fault", [
+    (17, None),
+    (18, "Could not attach device: Error while registering ACPI with KVM: VMClock: Could not "
+         "allocate GSI: The requested resource is not available."),
+    (19, "Could not attach device: Error while registering ACPI with KVM: VMGenID: Could not "
+         "allocate GSI: The requested resource is not available."),
+    (20, "Could not attach device: MMIO transport error: Failed to allocate requested resource: "
+         "The requested resource is not available."),
+])
+def test_interrupt_lines_bound_the_devices(api_vm, make_tap, tmp_path, devices, fault):
+    """GSIs 5 to 23, of which Firecracker leaves two to VMGenID and VMClock: 17 virtio devices
+    boot, and each further one fails InstanceStart where Firecracker's allocator would."""
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(4096))
+    assert api_vm.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                       "boot_args": "console=ttyS0 brasa.idle"}).status == 204
+    assert api_vm.put("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": str(disk),
+                                         "is_root_device": True,
+                                         "is_read_only": False}).status == 204
+    for i in range(devices - 1):
+        assert api_vm.put(f"/network-interfaces/n{i}", {
+            "iface_id": f"n{i}", "host_dev_name": make_tap(up=False)}).status == 204
+    r = api_vm.put("/actions", {"action_type": "InstanceStart"})
+    if fault is None:
+        assert r.status == 204, r.raw
+        wait_for_line(api_vm.proc, "BRASA idle")
+    else:
+        assert r.status == 400 and r.fault() == "Start microvm error: " + fault, r.raw
+        assert api_vm.get("/").json()["state"] == "Not started"

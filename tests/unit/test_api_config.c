@@ -1,5 +1,6 @@
 /* Unit tests for the API resource models (src/model/drive.c, net.c, mmds.c, ...). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/tap.h"
 #include "model/config.h"
 
 static struct err fault;
@@ -241,11 +243,36 @@ static int put_body(struct vm_config *cfg, enum cfg_body kind, const char *id, c
         return rc;
 }
 
+/* The taps unit tests open: /dev/null, or the busy tap's error; each fd recorded. */
+static int fake_fds[8];
+static unsigned int nr_fake_fds;
+
+static int fake_tap_open(const char *name, struct err *e)
+{
+        int fd;
+
+        if (strlen(name) >= 16)
+                return tap_open(name, e); /* the real length check, before any syscall */
+        if (strcmp(name, "busy") == 0)
+                return err_set(e, -EBUSY, "Open tap device failed: busy");
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0 && nr_fake_fds < 8);
+        fake_fds[nr_fake_fds++] = fd;
+        return fd;
+}
+
+static bool fd_open(int fd)
+{
+        return fcntl(fd, F_GETFD) >= 0;
+}
+
 static void test_net(void **state)
 {
         struct vm_config cfg;
 
         (void)state;
+        nr_fake_fds = 0;
+        config_set_tap_open(fake_tap_open);
         config_init(&cfg);
         assert_int_equal(put_body(&cfg, CFG_RES_nets, "a",
                                   "{\"iface_id\": \"a\", \"host_dev_name\": \"tap0\", "
@@ -261,6 +288,18 @@ static void test_net(void **state)
         assert_int_equal(cfg.nr_nets, 2);
         assert_string_equal(cfg.nets[0].iface_id, "b");
         assert_string_equal(cfg.nets[1].host_dev_name, "tap2");
+        /* The taps are opened at PUT; the replaced interface's tap is closed first, as
+         * Firecracker's swap_remove comes before Net::new(), so its fd number is reused. */
+        assert_int_equal(nr_fake_fds, 3);
+        assert_int_equal(fake_fds[2], fake_fds[0]);
+        assert_true(cfg.nets[0].has_tap && cfg.nets[0].tap_fd == fake_fds[1]);
+        assert_true(cfg.nets[1].has_tap && cfg.nets[1].tap_fd == fake_fds[2]);
+        /* As Firecracker's NetBuilder: a failed replacement has removed the old interface. */
+        expect_err(
+            put_body(&cfg, CFG_RES_nets, "b", "{\"iface_id\": \"b\", \"host_dev_name\": \"busy\"}"),
+            -EBUSY, "Could not create the network device: Open tap device failed: busy");
+        assert_int_equal(cfg.nr_nets, 1);
+        assert_false(fd_open(fake_fds[1]));
         expect_err(put_body(&cfg, CFG_RES_nets, "c",
                             "{\"iface_id\": \"c\", \"host_dev_name\": \"0123456789abcdef\"}"),
                    -EINVAL, "Open tap device failed: Invalid interface name");
@@ -276,6 +315,8 @@ static void test_net(void **state)
             -EXDEV, "The id from the path [c] does not match the id from the body [d]!");
         config_free(&cfg);
         assert_int_equal(cfg.nr_nets, 0);
+        assert_false(fd_open(fake_fds[2])); /* freed with the configuration */
+        config_set_tap_open(NULL);
 }
 
 /* The config file applies machine-config before balloon, as VmResources::from_json(). */
@@ -298,6 +339,8 @@ static void test_mmds_and_hotplug(void **state)
         struct vm_config cfg;
 
         (void)state;
+        nr_fake_fds = 0;
+        config_set_tap_open(fake_tap_open);
         config_init(&cfg);
         expect_err(put_body(&cfg, CFG_RES_mmds, NULL, "{\"network_interfaces\": []}"), -EINVAL,
                    "is empty.");
@@ -321,6 +364,7 @@ static void test_mmds_and_hotplug(void **state)
                          0);
         assert_int_equal(config_check_supported(&cfg, &fault), -ENOTSUP);
         config_free(&cfg);
+        config_set_tap_open(NULL);
 }
 
 static void test_logger_body(void **state)

@@ -576,7 +576,8 @@ static int net_setup(struct virtio_net *n, const struct net_params *p, struct er
         return rc ? err_errno(e, rc) : 0;
 }
 
-int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
+/* The device over fd; a borrowed fd is never closed here, an owned one always on failure. */
+static int net_create_on(struct virtio_net **out, const struct net_params *p, int fd, bool borrowed,
                          const struct guest_mem *mem, struct evloop *loop, struct err *e)
 {
         struct virtio_net *n;
@@ -586,16 +587,19 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, in
         *out = NULL;
         n = calloc(1, sizeof(*n));
         if (!n) {
-                close(fd);
+                if (!borrowed)
+                        close(fd);
                 return -ENOMEM;
         }
         n->tap_fd = fd;
+        n->tap_borrowed = borrowed;
         n->loop = loop;
         snprintf(name, sizeof(name), "net %s", p->iface_id);
         rc = virtio_dev_init(&n->dev, &net_ops, name, VIRTIO_ID_NET, net_features(p), 2,
                              NET_QUEUE_SIZE, mem);
         if (rc) {
-                close(fd);
+                if (!borrowed)
+                        close(fd);
                 free(n);
                 return err_set(e, rc, "network interface %s: %s", p->iface_id, strerror(-rc));
         }
@@ -609,24 +613,25 @@ int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, in
         return 0;
 }
 
+int virtio_net_create_fd(struct virtio_net **out, const struct net_params *p, int fd,
+                         const struct guest_mem *mem, struct evloop *loop, struct err *e)
+{
+        return net_create_on(out, p, fd, false, mem, loop, e);
+}
+
 int virtio_net_create(struct virtio_net **out, const struct net_params *p,
                       const struct guest_mem *mem, struct evloop *loop, struct err *e)
 {
         char *dev_name;
-        int fd, rc;
+        int rc;
 
         *out = NULL;
-        fd = tap_open(p->host_dev_name, e);
-        if (fd < 0) {
-                err_prefix(e, "Could not create the network device %s: ", p->iface_id);
-                return fd;
-        }
+        if (p->tap_fd < 0)
+                return err_set(e, -EBADF, "network interface %s: no tap is open", p->iface_id);
         dev_name = strdup(p->host_dev_name);
-        if (!dev_name) {
-                close(fd);
+        if (!dev_name)
                 return -ENOMEM;
-        }
-        rc = virtio_net_create_fd(out, p, fd, mem, loop, e);
+        rc = net_create_on(out, p, p->tap_fd, true, mem, loop, e);
         if (rc) {
                 free(dev_name);
                 return rc;
@@ -644,7 +649,7 @@ void virtio_net_destroy(struct virtio_net *n)
                 evloop_del(n->loop, &n->rx_rl_src);
                 evloop_del(n->loop, &n->tx_rl_src);
         }
-        if (n->tap_fd >= 0)
+        if (n->tap_fd >= 0 && !n->tap_borrowed)
                 close(n->tap_fd);
         rate_limiter_destroy(&n->rx_rl);
         rate_limiter_destroy(&n->tx_rl);

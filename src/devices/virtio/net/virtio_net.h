@@ -9,7 +9,7 @@
 #include "core/evloop.h"
 #include "core/rate_limiter.h"
 #include "devices/virtio/net/metrics.h"
-#include "devices/virtio/net/tap.h"
+#include "core/tap.h"
 #include "devices/virtio/virtio.h"
 
 #define NET_QUEUE_SIZE 256
@@ -26,7 +26,8 @@
  */
 struct net_params {
         const char *iface_id;      /* names the device in logs and metrics */
-        const char *host_dev_name; /* the existing tap (virtio_net_create() only) */
+        const char *host_dev_name; /* the tap's name (virtio_net_create() only) */
+        int tap_fd;                /* the tap, open (virtio_net_create() only; borrowed) */
         bool has_mac;              /* offer VIRTIO_NET_F_MAC with mac */
         uint8_t mac[6];
         bool has_mtu; /* offer VIRTIO_NET_F_MTU with mtu */
@@ -38,7 +39,8 @@ struct virtio_net {
         struct virtio_dev dev; /* first: the transport hands back &dev */
         char *iface_id;
         char *host_dev_name;
-        int tap_fd; /* -1 in tests that drive the device without a tap */
+        int tap_fd;        /* -1 in tests that drive the device without a tap */
+        bool tap_borrowed; /* tap_fd belongs to the configuration (virtio_net_create()) */
         bool has_mac;
         uint8_t mac[6];
         uint8_t config[NET_CONFIG_SIZE];
@@ -61,8 +63,8 @@ struct virtio_net {
 };
 
 /*
- * Opens p->host_dev_name (tap_open()), builds the features (MAC and MTU only when
- * given), config space and both rate limiters. When loop is not NULL the limiters'
+ * Over p->tap_fd, the tap the configuration opened (it must outlive the device), builds
+ * the features (MAC and MTU only when given), config space and both rate limiters. When loop is not NULL the limiters'
  * timerfds are watched there and the tap is watched once the device runs (VMM thread).
  * Returns 0 or -errno with one line in e.
  */

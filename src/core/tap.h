@@ -1,6 +1,6 @@
-/* The host side of virtio-net: an existing TAP opened with a 12-byte virtio-net header. */
-#ifndef BRASA_DEVICES_VIRTIO_NET_TAP_H
-#define BRASA_DEVICES_VIRTIO_NET_TAP_H
+/* Host TAP interfaces for virtio-net: an existing tap opened with a 12-byte vnet header. */
+#ifndef BRASA_CORE_TAP_H
+#define BRASA_CORE_TAP_H
 
 #include <stddef.h>
 
@@ -12,8 +12,10 @@
 /*
  * Opens /dev/net/tun and attaches to the existing tap name with IFF_TAP | IFF_NO_PI |
  * IFF_VNET_HDR, non-blocking, and sets the vnet header size to TAP_VNET_HDR_LEN, as
- * Firecracker's Tap::open_named. A name of 16 bytes or more is -EINVAL; a tap another
- * process (or device) holds is -EBUSY. Returns the fd or -errno with one line in e.
+ * Firecracker's Tap::open_named and set_vnet_hdr_size, with their texts. A name of 16 bytes
+ * or more is -EINVAL; a tap another process (or device) holds is -EBUSY; a multi-queue tap
+ * is -EINVAL; a missing (or not persistent) tap is -ENODEV. Returns the fd or -errno with
+ * one line in e.
  */
 int tap_open(const char *name, struct err *e);
 

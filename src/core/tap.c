@@ -1,5 +1,5 @@
-/* TAP backend for virtio-net: TUNSETIFF on an existing interface, vnet header, offloads. */
-#include "devices/virtio/net/tap.h"
+/* Host TAP interfaces for virtio-net: TUNSETIFF on an existing tap, vnet header, offloads. */
+#include "core/tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,10 +10,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+/* TUNSETIFF on an existing, persistent tap; 0 or -errno. */
 static int tap_attach(int fd, const char *name)
 {
         struct ifreq ifr;
-        int hdr = TAP_VNET_HDR_LEN;
 
         memset(&ifr, 0, sizeof(ifr));
         memcpy(ifr.ifr_name, name, strlen(name));
@@ -28,32 +28,44 @@ static int tap_attach(int fd, const char *name)
          */
         if (ioctl(fd, TUNGETIFF, &ifr) < 0)
                 return -errno;
-        if (!(ifr.ifr_flags & IFF_PERSIST))
-                return -ENODEV;
-        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)
-                return -errno;
-        return 0;
+        return ifr.ifr_flags & IFF_PERSIST ? 0 : -ENODEV;
 }
 
 int tap_open(const char *name, struct err *e)
 {
-        int fd, rc;
+        int fd, rc, hdr = TAP_VNET_HDR_LEN;
 
         if (strlen(name) >= IFNAMSIZ)
                 return err_set(e, -EINVAL, "Open tap device failed: Invalid interface name");
         fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) {
                 rc = -errno;
-                return err_set(e, rc, "Open tap device failed: /dev/net/tun: %s", strerror(-rc));
+                return err_set(e, rc,
+                               "Open tap device failed: Couldn't open /dev/net/tun: %s (os error "
+                               "%d)",
+                               strerror(-rc), -rc);
         }
         rc = tap_attach(fd, name);
         if (rc) {
-                err_set(e, rc, "Open tap device failed: %s: %s", name,
-                        rc == -ENODEV ? "no such tap device" : strerror(-rc));
-                close(fd);
-                return rc;
+                err_set(e, rc,
+                        "Open tap device failed: Error while creating ifreq structure: %s (os "
+                        "error %d). Invalid TUN/TAP Backend provided by %s. Check our "
+                        "documentation on setting up the network devices.",
+                        strerror(-rc), -rc, name);
+                goto fail;
+        }
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+                rc = -errno;
+                err_set(e, rc,
+                        "Setting vnet header size failed: Error while setting size of the vnet "
+                        "header: %s (os error %d)",
+                        strerror(-rc), -rc);
+                goto fail;
         }
         return fd;
+fail:
+        close(fd);
+        return rc;
 }
 
 int tap_set_offload(int fd, unsigned int flags)

@@ -69,7 +69,7 @@ static const struct mfield net_fields[] = {
     F(NC, host_dev_name, "host_dev_name", mt_str, MF_REQUIRED),
     {MFIELD(NC, guest_mac, "guest_mac", mt_mac, MF_OPTION | MF_NULL_UNSET),
      .has = offsetof(NC, has_mac)},
-    {MFIELD(NC, mtu, "mtu", mt_u16, MF_OPTION | MF_OMIT_UNSET), .has = offsetof(NC, has_mtu)},
+    {MFIELD(NC, mtu, "mtu", mt_u16, MF_OPTION | MF_NULL_UNSET), .has = offsetof(NC, has_mtu)},
     F_OBJ(NC, rx_rate_limiter, "rx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
     F_OBJ(NC, tx_rate_limiter, "tx_rate_limiter", mt_object, MF_OPTION, &model_rate_limiter),
 };

@@ -205,7 +205,7 @@ def test_network_interfaces(api, make_tap):
     assert api.put("/network-interfaces/net1", body).status == 204
     assert vm_config(api)["network-interfaces"] == [
         {"iface_id": "net1", "host_dev_name": tap, "guest_mac": "06:00:ac:10:00:02",
-         "rx_rate_limiter": None, "tx_rate_limiter": None}]
+         "mtu": None, "rx_rate_limiter": None, "tx_rate_limiter": None}]
     assert_fault(api.put("/network-interfaces/net2", {**body, "iface_id": "net2"}),
                  "Network config error: The MAC address is already in use: 06:00:ac:10:00:02")
     assert_fault(api.put("/network-interfaces/net2", {**body, "iface_id": "net3"}),

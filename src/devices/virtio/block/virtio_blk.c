@@ -454,7 +454,9 @@ static int open_disk(const char *path, bool read_only, struct disk *out, struct 
         out->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (out->fd < 0) {
                 rc = -errno;
-                return err_set(e, rc, "cannot open %s: %s", path, strerror(-rc));
+                /* Firecracker's VirtioBlockError::BackingFile text. */
+                return err_set(e, rc, "Error manipulating the backing file: %s (os error %d) %s",
+                               strerror(-rc), -rc, path);
         }
         size = lseek(out->fd, 0, SEEK_END);
         if (size < 0 || fstat(out->fd, &st) < 0) {

@@ -64,9 +64,9 @@ struct virtio_net {
 
 /*
  * Over p->tap_fd, the tap the configuration opened (it must outlive the device), builds
- * the features (MAC and MTU only when given), config space and both rate limiters. When loop is not NULL the limiters'
- * timerfds are watched there and the tap is watched once the device runs (VMM thread).
- * Returns 0 or -errno with one line in e.
+ * the features (MAC and MTU only when given), config space and both rate limiters. When loop is not
+ * NULL the limiters' timerfds are watched there and the tap is watched once the device runs (VMM
+ * thread). Returns 0 or -errno with one line in e.
  */
 int virtio_net_create(struct virtio_net **out, const struct net_params *p,
                       const struct guest_mem *mem, struct evloop *loop, struct err *e);

@@ -161,8 +161,9 @@ static int format_prefix(char *buf, size_t len, enum log_level level, const char
 }
 
 /* Formats and writes one line; with try_lock, a held lock is not waited for (see log_fatal). */
-static void log_vwrite(enum log_level level, const char *file, int line, bool try_lock,
-                       const char *fmt, va_list ap)
+static __attribute__((format(printf, 5, 0))) void log_vwrite(enum log_level level, const char *file,
+                                                             int line, bool try_lock,
+                                                             const char *fmt, va_list ap)
 {
         char buf[2048];
         bool locked;

@@ -301,14 +301,16 @@ static void refuse(const struct route *r, const struct path_tokens *pt, struct a
 static bool decode(const struct http_request *req, const struct route *r, struct api_call *call)
 {
         struct err e = ERR_INIT;
+        struct json_src src;
         int rc = 0;
 
         if (r->body == BODY_IGNORE || !req->has_body)
                 return true;
         if (!load_body(req, call))
                 return false;
+        src = (struct json_src){(const char *)req->body, req->content_length, call->body};
         if (r->kind >= 0)
-                rc = config_decode((enum cfg_body)r->kind, call->body,
+                rc = config_decode((enum cfg_body)r->kind, call->body, &src,
                                    r->p1 == route_id ? call->id : NULL, &call->val, &e);
         if (!rc && r->decode)
                 rc = r->decode(call, &e);

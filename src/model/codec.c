@@ -143,59 +143,67 @@ static void one_of(const char *const *names, size_t n, char *out, size_t len)
                 sb_printf(&b, "%s`%s`", i ? ", " : "", names[i]);
 }
 
-/* " (field `sect.name`)", naming where a bad value sits. */
-static void field_ctx(const struct perr *pe, const char *field, char *out, size_t len)
+/* serde_json's " at line L column C" for the anchor point of v, or "" without the text. */
+static void at_pos(const struct perr *pe, const json_t *v, enum json_anchor at, char *out,
+                   size_t len)
 {
-        if (pe->sect && field)
-                snprintf(out, len, " (field `%s.%s`)", pe->sect, field);
-        else if (pe->sect || field)
-                snprintf(out, len, " (field `%s`)", pe->sect ? pe->sect : field);
-        else
-                out[0] = '\0';
+        unsigned int line, col;
+
+        out[0] = '\0';
+        if (pe->src && json_pos_find(pe->src, v, at, &line, &col) == 0)
+                snprintf(out, len, " at line %u column %u", line, col);
 }
 
-int cfg_type_error(struct perr *pe, const json_t *v, const char *expected, const char *field)
+int cfg_type_error(struct perr *pe, const json_t *v, const char *expected)
 {
-        char what[MAX_ECHO * 6 + 32], ctx[128];
+        char what[MAX_ECHO * 6 + 32], pos[64];
 
         describe(v, what, sizeof(what));
-        field_ctx(pe, field, ctx, sizeof(ctx));
-        return cfg_fail(pe, -EBADMSG, "invalid type: %s, expected %s%s", what, expected, ctx);
+        at_pos(pe, v, JSON_AT_VALUE, pos, sizeof(pos));
+        return cfg_fail(pe, -EBADMSG, "invalid type: %s, expected %s%s", what, expected, pos);
 }
 
-int cfg_unknown_field(struct perr *pe, const char *key, const char *const *names, size_t n)
+int cfg_unknown_field(struct perr *pe, const char *key, const json_t *member,
+                      const char *const *names, size_t n)
 {
-        char got[MAX_ECHO * 6 + 16], list[512], ctx[128];
+        char got[MAX_ECHO * 6 + 16], list[512], pos[64];
 
         cfg_escape(key, strlen(key), got, sizeof(got));
         one_of(names, n, list, sizeof(list));
-        ctx[0] = '\0';
-        if (pe->sect)
-                snprintf(ctx, sizeof(ctx), " (in `%s`)", pe->sect);
-        return cfg_fail(pe, -EBADMSG, "unknown field `%s`, expected %s%s", got, list, ctx);
+        at_pos(pe, member, JSON_AT_KEY, pos, sizeof(pos));
+        return cfg_fail(pe, -EBADMSG, "unknown field `%s`, expected %s%s", got, list, pos);
 }
 
-int cfg_missing_field(struct perr *pe, const char *name)
+int cfg_missing_field(struct perr *pe, const char *name, const json_t *obj)
 {
-        char ctx[128];
+        char pos[64];
 
-        ctx[0] = '\0';
-        if (pe->sect)
-                snprintf(ctx, sizeof(ctx), " (in `%s`)", pe->sect);
-        return cfg_fail(pe, -EBADMSG, "missing field `%s`%s", name, ctx);
+        at_pos(pe, obj, JSON_AT_VALUE, pos, sizeof(pos));
+        return cfg_fail(pe, -EBADMSG, "missing field `%s`%s", name, pos);
+}
+
+int cfg_error_at(struct perr *pe, const json_t *v, enum json_anchor at, const char *fmt, ...)
+{
+        char msg[ERR_MSG_MAX], pos[64];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        at_pos(pe, v, at, pos, sizeof(pos));
+        return cfg_fail(pe, -EBADMSG, "%s%s", msg, pos);
 }
 
 /* ---- the built-in types: checks --------------------------------------------------------- */
 
-static int check_uint(struct perr *pe, const json_t *v, json_int_t max, const char *tname,
-                      const char *field)
+static int check_uint(struct perr *pe, const json_t *v, json_int_t max, const char *tname)
 {
-        char ctx[128];
+        char ctx[64];
 
         if (!json_is_integer(v))
-                return cfg_type_error(pe, v, tname, field);
+                return cfg_type_error(pe, v, tname);
         if (json_integer_value(v) < 0 || json_integer_value(v) > max) {
-                field_ctx(pe, field, ctx, sizeof(ctx));
+                at_pos(pe, v, JSON_AT_VALUE, ctx, sizeof(ctx));
                 return cfg_fail(pe, -EBADMSG,
                                 "invalid value: integer `%" JSON_INTEGER_FORMAT "`, expected %s%s",
                                 json_integer_value(v), tname, ctx);
@@ -206,7 +214,8 @@ static int check_uint(struct perr *pe, const json_t *v, json_int_t max, const ch
 #define UINT_CHECK(tn, max, tname)                                                                 \
         static int check_##tn(struct perr *pe, const json_t *v, const struct mfield *f)            \
         {                                                                                          \
-                return check_uint(pe, v, max, tname, f->name);                                     \
+                (void)f;                                                                           \
+                return check_uint(pe, v, max, tname);                                              \
         }
 UINT_CHECK(u8, 255, "u8")
 UINT_CHECK(u16, 65535, "u16")
@@ -216,15 +225,17 @@ UINT_CHECK(usize, LLONG_MAX, "usize")
 
 static int check_bool(struct perr *pe, const json_t *v, const struct mfield *f)
 {
-        return json_is_boolean(v) ? 0 : cfg_type_error(pe, v, "a boolean", f->name);
+        (void)f;
+        return json_is_boolean(v) ? 0 : cfg_type_error(pe, v, "a boolean");
 }
 
 static int check_str(struct perr *pe, const json_t *v, const struct mfield *f)
 {
+        (void)f;
         if (!json_is_string(v))
-                return cfg_type_error(pe, v, "a string", f->name);
+                return cfg_type_error(pe, v, "a string");
         if (strlen(json_string_value(v)) != json_string_length(v))
-                return cfg_type_error(pe, v, "a string without NUL bytes", f->name);
+                return cfg_type_error(pe, v, "a string without NUL bytes");
         return 0;
 }
 
@@ -252,15 +263,15 @@ static int variant_of(const json_t *v, const struct mfield *f)
 
 static int check_enum(struct perr *pe, const json_t *v, const struct mfield *f)
 {
-        char got[MAX_ECHO * 6 + 16], list[256], ctx[128];
+        char got[MAX_ECHO * 6 + 16], list[256], ctx[64];
 
         if (!json_is_string(v))
-                return cfg_type_error(pe, v, f->expected, f->name);
+                return cfg_type_error(pe, v, f->expected);
         if (variant_of(v, f) >= 0)
                 return 0;
         cfg_escape(json_string_value(v), json_string_length(v), got, sizeof(got));
         one_of(f->arg, count_names(f->arg), list, sizeof(list));
-        field_ctx(pe, f->name, ctx, sizeof(ctx));
+        at_pos(pe, v, JSON_AT_VALUE, ctx, sizeof(ctx));
         return cfg_fail(pe, -EBADMSG, "unknown variant `%s`, expected %s%s", got, list, ctx);
 }
 
@@ -268,12 +279,13 @@ static int check_object(struct perr *pe, const json_t *v, const struct mfield *f
 {
         const struct model *sub = f->arg;
 
-        return json_is_object(v) ? 0 : cfg_type_error(pe, v, sub->type_name, f->name);
+        return json_is_object(v) ? 0 : cfg_type_error(pe, v, sub->type_name);
 }
 
 static int check_array(struct perr *pe, const json_t *v, const struct mfield *f)
 {
-        return json_is_array(v) ? 0 : cfg_type_error(pe, v, "a sequence", f->name);
+        (void)f;
+        return json_is_array(v) ? 0 : cfg_type_error(pe, v, "a sequence");
 }
 
 /* ---- the built-in types: store, encode, release ------------------------------------------ */
@@ -489,7 +501,7 @@ static int check_keys(struct perr *pe, const struct model *m, const json_t *obj,
         int rc;
 
         if (!json_is_object(obj))
-                return cfg_type_error(pe, obj, m->type_name, NULL);
+                return cfg_type_error(pe, obj, m->type_name);
         for (i = 0; i < m->n && i < MAX_FIELDS; i++)
                 names[i] = m->fields[i].name;
         json_object_foreach((json_t *)(uintptr_t)obj, key, v)
@@ -498,14 +510,14 @@ static int check_keys(struct perr *pe, const struct model *m, const json_t *obj,
                 if (!f && m->lax)
                         continue; /* serde without deny_unknown_fields */
                 if (!f)
-                        return cfg_unknown_field(pe, key, names, i);
+                        return cfg_unknown_field(pe, key, v, names, i);
                 rc = check_value(pe, v, f, patch);
                 if (rc)
                         return rc;
         }
         for (i = 0; i < m->n && !patch; i++)
                 if ((m->fields[i].flags & MF_REQUIRED) && !json_object_get(obj, m->fields[i].name))
-                        return cfg_missing_field(pe, m->fields[i].name);
+                        return cfg_missing_field(pe, m->fields[i].name, obj);
         return 0;
 }
 
@@ -523,7 +535,7 @@ static int check_nested(struct perr *pe, const json_t *v, const struct mfield *f
         json_array_foreach(v, i, e)
         {
                 if (f->type == &mt_strings)
-                        rc = json_is_string(e) ? 0 : cfg_type_error(pe, e, "a string", f->name);
+                        rc = json_is_string(e) ? 0 : cfg_type_error(pe, e, "a string");
                 else
                         rc = model_check(pe, f->arg, e, false);
                 if (rc)

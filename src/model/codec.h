@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "model/json_pos.h"
 
 #define CFG_MAX_ECHO 64 /* bytes of a user string echoed back in a message */
 
@@ -21,12 +22,14 @@ struct perr {
         /* file mode: prefix of -EINVAL messages ("Block device error: "); NULL = "VM config
          * error: " (machine-config's) */
         const char *prefix;
+        /* the text the value came from, for serde's " at line L column C"; NULL: none */
+        const struct json_src *src;
 };
 
 /* An API body's message sink: no section, no prefixes. */
 #define PERR_API(e)                                                                                \
         {                                                                                          \
-                (e), NULL, false, NULL                                                             \
+                (e), NULL, false, NULL, NULL                                                       \
         }
 
 struct mfield;
@@ -173,14 +176,27 @@ const json_t *model_given(const json_t *v, const char *name);
 /* Sets pe's struct err to rc and "<prefix><message>" (one line of UTF-8); returns rc. */
 int cfg_fail(struct perr *pe, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* serde's "invalid type: <what v is>, expected <expected> (field `f`)". Returns -EBADMSG. */
-int cfg_type_error(struct perr *pe, const json_t *v, const char *expected, const char *field);
+/*
+ * The messages below end as serde_json's do: with " at line L column C" when pe has the
+ * source text (pe->src), placed where serde_json would be when it fails.
+ */
 
-/* serde's "unknown field `k`, expected one of ..." for a key that is none of names[n]. */
-int cfg_unknown_field(struct perr *pe, const char *key, const char *const *names, size_t n);
+/* serde's "invalid type: <what v is>, expected <expected>", after v. Returns -EBADMSG. */
+int cfg_type_error(struct perr *pe, const json_t *v, const char *expected);
 
-/* serde's "missing field `name`". Returns -EBADMSG. */
-int cfg_missing_field(struct perr *pe, const char *name);
+/* serde's "unknown field `k`, expected one of ..." for the key of member (none of names[n]),
+ * after the key. Returns -EBADMSG. */
+int cfg_unknown_field(struct perr *pe, const char *key, const json_t *member,
+                      const char *const *names, size_t n);
+
+/* serde's "missing field `name`", after the object obj that lacks it. Returns -EBADMSG. */
+int cfg_missing_field(struct perr *pe, const char *name, const json_t *obj);
+
+/* A custom serde error about v, at the anchor point `at` of v: JSON_AT_VALUE when a
+ * Visitor raises it (std's FromStr types), JSON_AT_NEXT when a Deserialize impl raises it
+ * after reading the value (serde_json is then leaving the enclosing struct). -EBADMSG. */
+int cfg_error_at(struct perr *pe, const json_t *v, enum json_anchor at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Copies n bytes of s escaped as Rust's Debug shows a str, cut at CFG_MAX_ECHO bytes. */
 void cfg_escape(const char *s, size_t n, char *out, size_t outlen);

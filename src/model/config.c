@@ -227,13 +227,14 @@ static int decode_other(struct perr *pe, const struct body_desc *d, const json_t
         return rc;
 }
 
-int config_decode(enum cfg_body kind, const json_t *body, const char *path_id,
-                  struct cfg_value *out, struct err *e)
+int config_decode(enum cfg_body kind, const json_t *body, const struct json_src *src,
+                  const char *path_id, struct cfg_value *out, struct err *e)
 {
         struct perr pe = PERR_API(e);
         const struct body_desc *d = body_of(kind);
         int rc;
 
+        pe.src = src;
         out->kind = kind;
         out->v = NULL;
         if (res_of(kind))
@@ -276,7 +277,7 @@ int config_check_body(enum cfg_body kind, const json_t *body, const char *path_i
         struct cfg_value val;
         int rc;
 
-        rc = config_decode(kind, body, path_id, &val, e);
+        rc = config_decode(kind, body, NULL, path_id, &val, e);
         config_value_free(&val);
         return rc;
 }
@@ -287,7 +288,7 @@ int config_put_body(enum cfg_body kind, struct vm_config *cfg, const json_t *bod
         struct cfg_value val;
         int rc;
 
-        rc = config_decode(kind, body, path_id, &val, e);
+        rc = config_decode(kind, body, NULL, path_id, &val, e);
         if (!rc)
                 rc = config_store(cfg, &val, e);
         config_value_free(&val);
@@ -316,7 +317,7 @@ static int section_check(struct perr *pe, const struct resource *r, const json_t
         if (!is_list(r))
                 return check_one(pe, r, v, NULL);
         if (!json_is_array(v))
-                return cfg_type_error(pe, v, "a sequence", NULL);
+                return cfg_type_error(pe, v, "a sequence");
         json_array_foreach(v, i, e)
         {
                 rc = check_one(pe, r, e, NULL);
@@ -336,7 +337,7 @@ static int file_check(struct perr *pe, const json_t *root)
         int rc;
 
         if (!json_is_object(root))
-                return cfg_type_error(pe, root, "struct VmmConfig", NULL);
+                return cfg_type_error(pe, root, "struct VmmConfig");
         for (i = 0; i < N_RES; i++)
                 if (registry[i]->key)
                         names[n++] = registry[i]->key;
@@ -344,7 +345,7 @@ static int file_check(struct perr *pe, const json_t *root)
         {
                 r = find_key(key);
                 if (!r)
-                        return cfg_unknown_field(pe, key, names, n);
+                        return cfg_unknown_field(pe, key, v, names, n);
                 pe->sect = r->key;
                 rc = json_is_null(v) && r != &res_boot_source ? 0 : section_check(pe, r, v);
                 pe->sect = NULL;
@@ -352,7 +353,7 @@ static int file_check(struct perr *pe, const json_t *root)
                         return rc;
         }
         if (!json_object_get(root, "boot-source"))
-                return cfg_missing_field(pe, "boot-source");
+                return cfg_missing_field(pe, "boot-source", root);
         return 0;
 }
 
@@ -418,8 +419,9 @@ void config_json_error(const json_error_t *jerr, struct err *e)
 
 int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struct err *e)
 {
-        struct perr pe = {e, NULL, true, NULL};
+        struct perr pe = {e, NULL, true, NULL, NULL};
         char jmsg[JSON_ERROR_TEXT_LENGTH + 96];
+        struct json_src src = {text, len, NULL};
         json_error_t jerr;
         json_t *root;
         int rc;
@@ -430,6 +432,8 @@ int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struc
                 json_error_msg(&jerr, jmsg, sizeof(jmsg));
                 return cfg_fail(&pe, -EBADMSG, "%s", jmsg);
         }
+        src.root = root;
+        pe.src = &src;
         rc = file_check(&pe, root);
         if (!rc)
                 rc = file_apply(&pe, root, cfg);

@@ -404,13 +404,15 @@ struct cfg_value {
 /*
  * Decodes an API body of kind into *out once, on the API thread, as serde does (types,
  * unknown and missing fields, nested rate limiters, formats such as a MAC address), and
- * checks a path id against the body's id (path_id NULL: none). Touches no state; a PATCH
+ * checks a path id against the body's id (path_id NULL: none). With src (the text body was
+ * parsed from; NULL: none), serde's messages end with its " at line L column C". Touches
+ * no state; a PATCH
  * /machine-config that gives nothing is -ENODATA ("Empty PATCH request."). Returns 0,
  * -EBADMSG (serde's message), -EXDEV (Firecracker's id-mismatch text), -ENODATA or -ENOMEM;
  * on failure *out holds nothing.
  */
-int config_decode(enum cfg_body kind, const json_t *body, const char *path_id,
-                  struct cfg_value *out, struct err *e);
+int config_decode(enum cfg_body kind, const json_t *body, const struct json_src *src,
+                  const char *path_id, struct cfg_value *out, struct err *e);
 
 /* Frees a decoded value (safe on a zeroed or already freed one). */
 void config_value_free(struct cfg_value *val);

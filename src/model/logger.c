@@ -33,7 +33,7 @@ static int store_level(struct perr *pe, const json_t *v, void *dst, const struct
 
         (void)f;
         if (level < 0)
-                return cfg_fail(pe, -EBADMSG, "Invalid LevelFilter");
+                return cfg_error_at(pe, v, JSON_AT_NEXT, "Invalid LevelFilter");
         *(int *)dst = level;
         return 0;
 }

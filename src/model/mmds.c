@@ -19,7 +19,7 @@ static int store_ipv4(struct perr *pe, const json_t *v, void *dst, const struct 
 
         (void)f;
         if (inet_pton(AF_INET, json_string_value(v), &a) != 1)
-                return cfg_fail(pe, -EBADMSG, "invalid IPv4 address syntax");
+                return cfg_error_at(pe, v, JSON_AT_VALUE, "invalid IPv4 address syntax");
         *(uint32_t *)dst = ntohl(a.s_addr);
         return 0;
 }

@@ -46,7 +46,7 @@ static int store_mac(struct perr *pe, const json_t *v, void *dst, const struct m
 {
         (void)f;
         if (parse_mac(json_string_value(v), dst))
-                return cfg_fail(pe, -EBADMSG, "The provided MAC address is invalid.");
+                return cfg_error_at(pe, v, JSON_AT_NEXT, "The provided MAC address is invalid.");
         return 0;
 }
 

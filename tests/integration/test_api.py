@@ -91,16 +91,16 @@ def test_machine_config(api):
     ("PUT", {"vcpu_count": 0, "mem_size_mib": 128}, "Machine config error: " + VCPUS),
     ("PUT", {"vcpu_count": 33, "mem_size_mib": 128}, "Machine config error: " + VCPUS),
     ("PATCH", {"vcpu_count": 0}, "Machine config error: " + VCPUS),
-    ("PUT", {"vcpu_count": 1}, DESER + "missing field `mem_size_mib`."),
+    ("PUT", {"vcpu_count": 1}, DESER + "missing field `mem_size_mib` at line 1 column 17."),
     ("PUT", {"vcpu_count": 1, "mem_size_mib": 128, "foo": 1},
      DESER + "unknown field `foo`, expected one of `vcpu_count`, `mem_size_mib`, `smt`, "
-     "`cpu_template`, `track_dirty_pages`, `huge_pages`."),
+     "`cpu_template`, `track_dirty_pages`, `huge_pages` at line 1 column 44."),
     ("PUT", {"vcpu_count": "2", "mem_size_mib": 128},
-     DESER + "invalid type: string \"2\", expected u8 (field `vcpu_count`)."),
+     DESER + "invalid type: string \"2\", expected u8 at line 1 column 18."),
     ("PUT", {"vcpu_count": 1.5, "mem_size_mib": 128},
-     DESER + "invalid type: floating point `1.5`, expected u8 (field `vcpu_count`)."),
+     DESER + "invalid type: floating point `1.5`, expected u8 at line 1 column 18."),
     ("PUT", {"vcpu_count": 256, "mem_size_mib": 128},
-     DESER + "invalid value: integer `256`, expected u8 (field `vcpu_count`)."),
+     DESER + "invalid value: integer `256`, expected u8 at line 1 column 18."),
     ("PATCH", {}, "Empty PATCH request."),
     ("PUT", {"vcpu_count": 2, "mem_size_mib": 128, "smt": True},
      "The requested operation is not supported: SMT is not supported yet by brasa"),
@@ -143,7 +143,7 @@ def test_boot_source(api, tmp_path):
                  "Boot source error: The kernel command line is invalid: Command line string "
                  "too large")
     assert_fault(api.put("/boot-source", {"boot_args": "x"}),
-                 DESER + "missing field `kernel_image_path`.")
+                 DESER + "missing field `kernel_image_path` at line 1 column 18.")
     # A failed PUT keeps the previous boot source.
     assert vm_config(api)["boot-source"]["kernel_image_path"] == str(kernel)
 
@@ -155,8 +155,8 @@ def test_actions_before_boot(api):
     assert_fault(api.put("/actions", {"action_type": "SendCtrlAltDel"}), PRE)
     assert_fault(api.put("/actions", {"action_type": "Reboot"}),
                  DESER + "unknown variant `Reboot`, expected one of `FlushMetrics`, "
-                 "`InstanceStart`, `SendCtrlAltDel` (field `action_type`).")
-    assert_fault(api.put("/actions", {}), DESER + "missing field `action_type`.")
+                 "`InstanceStart`, `SendCtrlAltDel` at line 1 column 24.")
+    assert_fault(api.put("/actions", {}), DESER + "missing field `action_type` at line 1 column 2.")
 
 
 # ---- drives ---------------------------------------------------------------------------------
@@ -212,10 +212,10 @@ def test_network_interfaces(api, make_tap):
                  "The id from the path [net2] does not match the id from the body [net3]!")
     assert_fault(api.put("/network-interfaces/n", {"iface_id": "n", "host_dev_name": "t",
                                                    "guest_mac": "zz"}),
-                 DESER + "The provided MAC address is invalid..")
+                 DESER + "The provided MAC address is invalid. at line 1 column 58.")
     assert_fault(api.put("/network-interfaces/n", {"iface_id": "n", "host_dev_name": "t",
                                                    "mtu": 70000}),
-                 DESER + "invalid value: integer `70000`, expected u16 (field `mtu`).")
+                 DESER + "invalid value: integer `70000`, expected u16 at line 1 column 52.")
     assert_fault(api.patch("/network-interfaces/net1", {"iface_id": "net1"}), PRE)
 
 
@@ -325,7 +325,7 @@ def test_pmem_hotplug_mmds_config_serial_cpu(api, tmp_path, make_tap):
     assert api.put("/cpu-config", {"kvm_capabilities": ["!56"]}).status == 204
     assert_fault(api.put("/cpu-config", {"foo": []}),
                  DESER + "unknown field `foo`, expected one of `kvm_capabilities`, "
-                 "`cpuid_modifiers`, `msr_modifiers`.")
+                 "`cpuid_modifiers`, `msr_modifiers` at line 1 column 6.")
 
 
 def test_instance_start_refuses_unsupported_devices(api):
@@ -347,7 +347,7 @@ def test_logger(api, tmp_path):
     assert ":fc_api:INFO:src/api/router.c:" in text, text
     assert "The API server received a Get request on \"/\"." in text
     assert "Total previous API call duration" in text  # DEBUG is on
-    assert_fault(api.put("/logger", {"level": "Loud"}), DESER + "Invalid LevelFilter.")
+    assert_fault(api.put("/logger", {"level": "Loud"}), DESER + "Invalid LevelFilter at line 1 column 17.")
     assert_fault(api.put("/logger", {"log_path": str(tmp_path / "no" / "dir.log")}),
                  "Logger error: Failed to open target file: No such file or directory "
                  "(os error 2)")
@@ -359,7 +359,7 @@ def test_metrics(api, tmp_path):
     assert_fault(api.put("/metrics", {"metrics_path": str(m)}),
                  "Metrics error: Cannot initialize the metrics system due to bad user input: "
                  "Reinitialization of metrics not allowed.")
-    assert_fault(api.put("/metrics", {}), DESER + "missing field `metrics_path`.")
+    assert_fault(api.put("/metrics", {}), DESER + "missing field `metrics_path` at line 1 column 2.")
 
 
 def test_mmds(api):
@@ -391,7 +391,7 @@ def test_snapshot_and_vm_state(api):
     assert_fault(api.patch("/vm", {"state": "Paused"}), PRE)
     assert_fault(api.patch("/vm", {"state": "Frozen"}),
                  DESER + "unknown variant `Frozen`, expected `Paused` or `Resumed` "
-                 "(field `state`).")
+                 "at line 1 column 18.")
     assert_fault(api.put("/snapshot/load", {"snapshot_path": "s"}),
                  DESER + "missing field: either `mem_backend` or `mem_file_path` is required.")
     assert_fault(api.put("/snapshot/", {}), "Missing snapshot operation type.")

@@ -135,11 +135,14 @@ def test_memory_larger_than_host(brasa):
     ("", r"single json failed"),
     ('{"boot-source": {"kernel_image_path": "k"}, "bogus": 1}', r"unknown field `bogus`"),
     ('{"boot-source": {"kernel_image_path": "k", "x": 1}}', r"unknown field `x`"),
-    ('{"boot-source": {"kernel_image_path": 5}}', r"kernel_image_path"),
+    ('{"boot-source": {"kernel_image_path": 5}}',
+     r"invalid type: integer `5`, expected a string at line 1 column 39$"),
     ('{"boot-source": {"kernel_image_path": "k"}, '
-     '"machine-config": {"vcpu_count": "2", "mem_size_mib": 128}}', r"vcpu_count"),
+     '"machine-config": {"vcpu_count": "2", "mem_size_mib": 128}}',
+     r'invalid type: string "2", expected u8 at line 1 column 80$'),
     ('{"boot-source": {"kernel_image_path": "k"}, '
-     '"machine-config": {"vcpu_count": 2.0, "mem_size_mib": 128}}', r"vcpu_count"),
+     '"machine-config": {"vcpu_count": 2.0, "mem_size_mib": 128}}',
+     r"invalid type: floating point `2.0`, expected u8 at line 1 column 80$"),
     ('{"boot-source": {"kernel_image_path": "k"}, '
      '"machine-config": {"vcpu_count": 1, "vcpu_count": 2, "mem_size_mib": 128}}',
      r"duplicate"),

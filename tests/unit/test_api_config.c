@@ -393,10 +393,11 @@ static void test_logger_body(void **state)
 static int decode_as(enum cfg_body kind, const char *id, const char *text, struct cfg_value *val)
 {
         json_t *j = load(text);
+        struct json_src src = {text, strlen(text), j};
         int rc;
 
         err_clear(&fault);
-        rc = config_decode(kind, j, id, val, &fault);
+        rc = config_decode(kind, j, &src, id, val, &fault);
         json_decref(j);
         return rc;
 }

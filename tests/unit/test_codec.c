@@ -59,10 +59,12 @@ static int decode(const char *text, struct thing *t, bool patch)
         struct perr pe = PERR_API(&fault);
         json_error_t jerr;
         json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        struct json_src src = {text, strlen(text), j};
         int rc;
 
         if (!j)
                 fail_msg("bad test JSON %s: %s", text, jerr.text);
+        pe.src = &src;
         err_clear(&fault);
         rc = model_decode(&pe, &thing_model, j, t, patch);
         json_decref(j);
@@ -155,44 +157,63 @@ static void test_patch_keeps_absent_fields(void **state)
 static void test_errors(void **state)
 {
         (void)state;
-        fails("[]", "invalid type: sequence, expected struct Thing");
+        fails("[]", "invalid type: sequence, expected struct Thing at line 1 column 2");
         fails("{\"id\": \"a\", \"nope\": 1}",
               "unknown field `nope`, expected one of `id`, `count`, `big`, `flag`, `color`, "
-              "`inner`, `names`, `opt`");
-        fails("{}", "missing field `id`");
-        fails("{\"id\": 1}", "invalid type: integer `1`, expected a string (field `id`)");
+              "`inner`, `names`, `opt` at line 1 column 18");
+        fails("{}", "missing field `id` at line 1 column 2");
+        fails("{\"id\": 1}", "invalid type: integer `1`, expected a string at line 1 column 8");
         fails("{\"id\": \"a\", \"count\": 256}",
-              "invalid value: integer `256`, expected u8 (field `count`)");
+              "invalid value: integer `256`, expected u8 at line 1 column 24");
         fails("{\"id\": \"a\", \"count\": -1}",
-              "invalid value: integer `-1`, expected u8 (field `count`)");
+              "invalid value: integer `-1`, expected u8 at line 1 column 23");
         fails("{\"id\": \"a\", \"count\": 1.5}",
-              "invalid type: floating point `1.5`, expected u8 (field `count`)");
+              "invalid type: floating point `1.5`, expected u8 at line 1 column 24");
         fails("{\"id\": \"a\", \"count\": null}",
-              "invalid type: null, expected u8 (field `count`)");
+              "invalid type: null, expected u8 at line 1 column 25");
         fails("{\"id\": \"a\", \"color\": \"Pink\"}",
-              "unknown variant `Pink`, expected one of `Red`, `Green`, `Blue` (field `color`)");
+              "unknown variant `Pink`, expected one of `Red`, `Green`, `Blue` at line 1 column 27");
         fails("{\"id\": \"a\", \"inner\": 3}",
-              "invalid type: integer `3`, expected struct Inner (field `inner`)");
-        fails("{\"id\": \"a\", \"inner\": {}}", "missing field `size`");
+              "invalid type: integer `3`, expected struct Inner at line 1 column 22");
+        fails("{\"id\": \"a\", \"inner\": {}}", "missing field `size` at line 1 column 23");
         fails("{\"id\": \"a\", \"names\": [1]}",
-              "invalid type: integer `1`, expected a string (field `names`)");
+              "invalid type: integer `1`, expected a string at line 1 column 23");
         fails("{\"id\": \"a\", \"flag\": \"yes\"}",
-              "invalid type: string \"yes\", expected a boolean (field `flag`)");
+              "invalid type: string \"yes\", expected a boolean at line 1 column 25");
         /* A type error comes before a missing field, in document order. */
-        fails("{\"count\": \"x\"}", "invalid type: string \"x\", expected u8 (field `count`)");
+        fails("{\"count\": \"x\"}", "invalid type: string \"x\", expected u8 at line 1 column 13");
+}
+
+/* serde_json counts lines from 1 and columns as the bytes read on the line; blanks and
+ * nesting move the point, and a string's escaped quotes do not end it. */
+static void test_positions(void **state)
+{
+        (void)state;
+        fails("{\n  \"id\": \"a\",\n  \"inner\": {\"size\": 1, \"small\": true}\n}",
+              "invalid type: boolean `true`, expected u16 at line 3 column 36");
+        fails("{\"id\": \"a\\\"b\", \"names\": [\"p\", {}]}",
+              "invalid type: map, expected a string at line 1 column 32");
+        fails("{\"id\": \"a\",\n\"inner\": {\"x\": 1}\n  }",
+              "missing field `size` at line 2 column 17");
+        fails("\t{ \"id\" : \"a\" ,\r\n \"zz\" : 1}",
+              "unknown field `zz`, expected one of `id`, `count`, `big`, `flag`, `color`, "
+              "`inner`, `names`, `opt` at line 2 column 5");
 }
 
 static void test_file_context(void **state)
 {
-        struct perr pe = {&fault, "things", true, NULL};
-        json_t *j = json_loads("{\"id\": \"a\", \"big\": true}", 0, NULL);
+        struct perr pe = {&fault, "things", true, NULL, NULL};
+        const char *text = "{\"id\": \"a\", \"big\": true}";
+        json_t *j = json_loads(text, 0, NULL);
+        struct json_src src = {text, strlen(text), j};
         struct thing t;
 
         (void)state;
+        pe.src = &src;
         memset(&t, 0, sizeof(t));
         assert_int_equal(model_decode(&pe, &thing_model, j, &t, false), -EBADMSG);
         assert_string_equal(fault.msg, "Invalid JSON: invalid type: boolean `true`, expected u32 "
-                                       "(field `things.big`)");
+                                       "at line 1 column 23");
         json_decref(j);
 }
 
@@ -203,6 +224,7 @@ int main(void)
             cmocka_unit_test(test_values),
             cmocka_unit_test(test_patch_keeps_absent_fields),
             cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_positions),
             cmocka_unit_test(test_file_context),
         };
 

@@ -164,14 +164,14 @@ static void test_boot_source_fields(void **state)
         assert_string_equal(cfg.boot.initrd_path, "/i");
         config_free(&cfg);
         file_fails("{\"boot-source\": {\"boot_args\": \"x\"}}", -EBADMSG,
-                   "missing field `kernel_image_path` (in `boot-source`)");
+                   "missing field `kernel_image_path` at line 1 column 34");
         file_fails("{\"boot-source\": {\"kernel_image_path\": null}}", -EBADMSG,
-                   "invalid type: null, expected a string (field `boot-source.kernel_image_path`)");
+                   "invalid type: null, expected a string at line 1 column 42");
         file_fails("{\"boot-source\": {\"kernel_image_path\": \"k\", \"initrd\": \"i\"}}", -EBADMSG,
                    "unknown field `initrd`, expected one of `kernel_image_path`, `initrd_path`, "
-                   "`boot_args` (in `boot-source`)");
+                   "`boot_args` at line 1 column 51");
         file_fails("{\"boot-source\": null}", -EBADMSG,
-                   "invalid type: null, expected struct BootSourceConfig (field `boot-source`)");
+                   "invalid type: null, expected struct BootSourceConfig at line 1 column 20");
 }
 
 static void test_boot_source_api(void **state)
@@ -192,8 +192,7 @@ static void test_boot_source_api(void **state)
         json_decref(body);
         body = json_loads("{\"kernel_image_path\": 5}", 0, NULL);
         assert_int_equal(config_parse_boot_source(body, &b, &fault), -EBADMSG);
-        assert_string_equal(fault.msg, "invalid type: integer `5`, expected a string "
-                                       "(field `kernel_image_path`)");
+        assert_string_equal(fault.msg, "invalid type: integer `5`, expected a string");
         json_decref(body);
         config_boot_source_free(&b);
 }
@@ -237,7 +236,7 @@ static void test_wrong_types(void **state)
 {
         (void)state;
         mc_fails("{\"vcpu_count\": \"2\", \"mem_size_mib\": 128}", -EBADMSG,
-                 "invalid type: string \"2\", expected u8 (field `vcpu_count`)");
+                 "invalid type: string \"2\", expected u8");
         mc_fails("{\"vcpu_count\": 2.0, \"mem_size_mib\": 128}", -EBADMSG,
                  "invalid type: floating point `2.0`, expected u8");
         mc_fails("{\"vcpu_count\": 2.5, \"mem_size_mib\": 128}", -EBADMSG,
@@ -247,9 +246,9 @@ static void test_wrong_types(void **state)
         mc_fails("{\"vcpu_count\": 256, \"mem_size_mib\": 128}", -EBADMSG,
                  "invalid value: integer `256`, expected u8");
         mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": -2}", -EBADMSG,
-                 "invalid value: integer `-2`, expected usize (field `mem_size_mib`)");
+                 "invalid value: integer `-2`, expected usize");
         mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 1, \"smt\": \"random_string\"}", -EBADMSG,
-                 "invalid type: string \"random_string\", expected a boolean (field `smt`)");
+                 "invalid type: string \"random_string\", expected a boolean");
         mc_fails("{\"vcpu_count\": null, \"mem_size_mib\": 1}", -EBADMSG,
                  "invalid type: null, expected u8");
         mc_fails("{\"vcpu_count\": [1], \"mem_size_mib\": 1}", -EBADMSG,
@@ -259,16 +258,13 @@ static void test_wrong_types(void **state)
         mc_fails("{\"vcpu_count\": 1, \"mem_size_mib\": 1, \"huge_pages\": 2}", -EBADMSG,
                  "invalid type: integer `2`, expected enum HugePageConfig");
         file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": true, \"mem_size_mib\": 1}}",
-                   -EBADMSG,
-                   "Invalid JSON: invalid type: boolean `true`, expected u8 "
-                   "(field `machine-config.vcpu_count`)");
+                   -EBADMSG, "Invalid JSON: invalid type: boolean `true`, expected u8 ");
         file_fails("{" BOOT ", \"machine-config\": 5}", -EBADMSG,
-                   "invalid type: integer `5`, expected struct MachineConfig "
-                   "(field `machine-config`)");
+                   "invalid type: integer `5`, expected struct MachineConfig ");
         file_fails("[]", -EBADMSG,
                    "Invalid JSON: invalid type: sequence, expected struct VmmConfig");
         file_fails("{" BOOT ", \"drives\": {}}", -EBADMSG,
-                   "invalid type: map, expected a sequence (field `drives`)");
+                   "invalid type: map, expected a sequence");
         file_fails("{" BOOT ", \"vsock\": 3}", -EBADMSG,
                    "invalid type: integer `3`, expected struct VsockDeviceConfig");
         file_fails("{" BOOT ", \"cpu-config\": 3}", -EBADMSG,
@@ -314,10 +310,10 @@ static void test_missing_fields(void **state)
         mc_fails("{\"mem_size_mib\": 128}", -EBADMSG, "missing field `vcpu_count`");
         mc_fails("{\"vcpu_count\": 2}", -EBADMSG, "missing field `mem_size_mib`");
         file_fails("{\"machine-config\": null}", -EBADMSG,
-                   "Invalid JSON: missing field `boot-source`");
+                   "Invalid JSON: missing field `boot-source` at line 1 column 24");
         file_fails("{}", -EBADMSG, "missing field `boot-source`");
         file_fails("{" BOOT ", \"machine-config\": {\"vcpu_count\": 2}}", -EBADMSG,
-                   "missing field `mem_size_mib` (in `machine-config`)");
+                   "missing field `mem_size_mib`");
 }
 
 static void test_invalid_json(void **state)
@@ -445,8 +441,7 @@ static void test_machine_options(void **state)
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 257, \"huge_pages\": \"2M\"}", -EINVAL,
                  MSG_MEM);
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"4M\"}", -EBADMSG,
-                 "unknown variant `4M`, expected one of `None`, `Transparent`, `2M` "
-                 "(field `huge_pages`)");
+                 "unknown variant `4M`, expected one of `None`, `Transparent`, `2M`");
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}", -ENOTSUP,
                  "CPU template T2 is not supported yet");
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}", -EBADMSG,
@@ -553,7 +548,8 @@ static void test_err_without_buffer(void **state)
         (void)state;
         config_init(&cfg);
         assert_int_equal(config_parse_file("{}", 2, &cfg, &fault), -EBADMSG);
-        assert_string_equal(fault.msg, "Invalid JSON: missing field `boot-source`");
+        assert_string_equal(fault.msg,
+                            "Invalid JSON: missing field `boot-source` at line 1 column 2");
         assert_int_equal(config_parse_file("{}", 2, &cfg, NULL), -EBADMSG);
         /* Not NUL-terminated input: only len bytes are read. */
         assert_int_equal(config_parse_file("{" BOOT "}garbage", strlen("{" BOOT "}"), &cfg, &fault),

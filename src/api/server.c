@@ -80,20 +80,20 @@ static void queue_response(struct conn *c, int code, bool deprecation, const cha
         c->out_len += (size_t)n;
 }
 
-/* A malformed request: micro_http's message (as a JSON fault), then the connection ends. */
+/*
+ * A malformed request: micro_http's answer byte for byte, a 400 whose body is
+ * '{ "error": "<msg>\nAll previous ..." }' with the raw newline (so not valid JSON), and
+ * "Connection: keep-alive". micro_http then parses on from wherever the bad bytes left
+ * it; brasa ends the connection instead, as nothing after them can be trusted.
+ */
 static void queue_parse_error(struct conn *c, const char *msg)
 {
-        char text[HTTP_MAX_MSG + 64];
-        json_t *o;
-        char *body;
+        char body[HTTP_MAX_MSG + 96];
+        int n;
 
-        snprintf(text, sizeof(text), "%s" MSG_DROPPED, msg);
-        o = json_pack("{s:s}", "fault_message", text);
-        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        n = snprintf(body, sizeof(body), "{ \"error\": \"%s" MSG_DROPPED "\" }", msg);
+        queue_response(c, 400, false, body, n > 0 ? strnlen(body, sizeof(body) - 1) : 0);
         c->close_after = true;
-        queue_response(c, 400, false, body ? body : "{}", body ? strlen(body) : 2);
-        free(body);
-        json_decref(o);
 }
 
 /* ---- one request ------------------------------------------------------------------------- */

@@ -408,8 +408,24 @@ void api_put_metrics(struct api_ctx *ctx, struct api_call *call)
         }
 }
 
+/*
+ * Firecracker ends the process after any failed restore (its PrebootApiController records
+ * a fatal error: the process is "too dirty to recover"), once the answer is sent; brasa,
+ * which cannot restore yet, ends the same way after every load that passes the gates.
+ */
+static void snapshot_load_fatal(struct api_ctx *ctx)
+{
+        log_error("RunWithApiError error: Failed to build MicroVM: Loading snapshot failed..");
+        if (ctx->vmm)
+                vmm_request_exit(ctx->vmm, VMM_EXIT_GENERIC);
+}
+
 void api_put_snapshot_load(struct api_ctx *ctx, struct api_call *call)
 {
+        const struct snapshot_load_body *b = call->val.v;
+        char why[128], err[256];
+        int fd;
+
         if (ctx->boot_path) {
                 log_info("Loading a microVM snapshot not allowed after configuring boot-specific "
                          "resources.");
@@ -418,8 +434,20 @@ void api_put_snapshot_load(struct api_ctx *ctx, struct api_call *call)
                           "boot-specific resources.");
                 return;
         }
-        fail_with(call, "The requested operation is not supported: ",
-                  "snapshot load is not supported yet by brasa");
+        fd = open(b->snapshot_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                os_error(errno, why, sizeof(why));
+                snprintf(err, sizeof(err),
+                         "Failed to restore from snapshot: Failed to get snapshot state from "
+                         "file: Failed to open snapshot file: %s",
+                         why);
+                fail_with(call, "Load snapshot error: ", err);
+        } else {
+                close(fd);
+                fail_with(call, "The requested operation is not supported: ",
+                          "snapshot load is not supported yet by brasa");
+        }
+        snapshot_load_fatal(ctx);
 }
 
 void api_put_snapshot_create(struct api_ctx *ctx, struct api_call *call)

@@ -357,7 +357,7 @@ enum cfg_body {
         CFG_BODY_PMEM_PATCH,      /* struct pmem_update */
         CFG_BODY_HOTPLUG_PATCH,   /* checked only */
         CFG_BODY_SNAPSHOT_CREATE, /* checked only */
-        CFG_BODY_SNAPSHOT_LOAD,   /* checked only */
+        CFG_BODY_SNAPSHOT_LOAD,   /* struct snapshot_load_body */
         CFG_BODY_VM_STATE,        /* struct vm_state_body */
         CFG_BODY_ACTION,          /* struct action_body */
         CFG_BODY_MACHINE_PATCH,   /* struct machine_patch */
@@ -387,6 +387,11 @@ struct machine_patch {
 enum action_type { ACTION_FLUSH_METRICS, ACTION_INSTANCE_START, ACTION_SEND_CTRL_ALT_DEL };
 struct action_body {
         unsigned int type; /* enum action_type */
+};
+
+/* PUT /snapshot/load: what brasa reads of it so far (the rest is checked only). */
+struct snapshot_load_body {
+        char *snapshot_path; /* malloc'd */
 };
 
 /* PATCH /vm. */

@@ -28,7 +28,7 @@ static const struct model vsock_override_model =
 
 static const char *const snap_huge[] = {"Snapshot", "None", "Transparent", "2M", NULL};
 static const struct mfield load_fields[] = {
-    F_CHECK("snapshot_path", mt_str, MF_REQUIRED),
+    F(struct snapshot_load_body, snapshot_path, "snapshot_path", mt_str, MF_REQUIRED),
     F_CHECK("mem_file_path", mt_str, MF_OPTION),
     F_CHECK_SUB("mem_backend", mt_object, MF_OPTION, &backend_model),
     F_CHECK("enable_diff_snapshots", mt_bool, 0),

@@ -397,16 +397,38 @@ def test_snapshot_and_vm_state(api):
     assert_fault(api.put("/snapshot/", {}), "Missing snapshot operation type.")
     assert_fault(api.put("/snapshot/save", {}),
                  "Invalid request method and/or path: PUT /snapshot/save.")
-    r = api.put("/snapshot/load", {"snapshot_path": "s", "mem_file_path": "m"})
-    assert r.headers.get("Deprecation") == "true"
-    assert_fault(r, "The requested operation is not supported: snapshot load is not supported "
-                    "yet by brasa")
     api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128})
     assert_fault(api.put("/snapshot/load", {"snapshot_path": "s",
                                             "mem_backend": {"backend_type": "File",
                                                             "backend_path": "m"}}),
                  "Load snapshot error: Loading a microVM snapshot not allowed after configuring "
                  "boot-specific resources.")
+    assert api.get("/").status == 200  # a refused load ends nothing
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_failed_snapshot_load_ends_brasa(tmp_path, exists):
+    """Firecracker exits 1 after any load that fails past the gates (the process is "too dirty
+    to recover"), once it has answered; brasa cannot restore yet, so every such load fails."""
+    api = ApiVm(tmp_path, validate=SPEC.validate)
+    state = tmp_path / "vm.state"
+    if exists:
+        state.write_bytes(b"not a snapshot")
+    r = api.put("/snapshot/load", {"snapshot_path": str(state), "mem_file_path": "m"})
+    assert r.headers.get("Deprecation") == "true"
+    if exists:
+        assert_fault(r, "The requested operation is not supported: snapshot load is not "
+                        "supported yet by brasa")
+    else:
+        assert_fault(r, "Load snapshot error: Failed to restore from snapshot: Failed to get "
+                        "snapshot state from file: Failed to open snapshot file: No such file or "
+                        "directory (os error 2)")
+    assert api.proc.wait(timeout=10) == 1
+    api.stop()
+    log = api.output().splitlines()
+    assert any(l.endswith("RunWithApiError error: Failed to build MicroVM: Loading snapshot "
+                          "failed..") for l in log), log
+    assert log[-1].endswith("Firecracker exiting with error. exit_code=1")
 
 
 # ---- paths, methods, bodies --------------------------------------------------------------------

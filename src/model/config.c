@@ -478,12 +478,19 @@ json_t *config_to_json(const struct vm_config *cfg)
 
 int config_check_supported(const struct vm_config *cfg, struct err *e)
 {
-        size_t i;
+        const char *names[N_RES];
+        char list[512] = "";
+        size_t i, n = 0, at = 0;
 
         /* In the registry's order, that of the config file's keys. */
         for (i = 0; i < N_RES; i++)
                 if (registry[i]->no_device && configured(cfg, registry[i]))
-                        return err_set(e, -ENOTSUP, "%s is not supported yet by brasa",
-                                       registry[i]->no_device);
-        return 0;
+                        names[n++] = registry[i]->no_device;
+        if (!n)
+                return 0;
+        for (i = 0; i < n; i++)
+                at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%s",
+                                       i == 0 ? "" : (i + 1 == n ? " and " : ", "), names[i]);
+        return err_set(e, -ENOTSUP, "%s %s not supported yet by brasa", list,
+                       n == 1 ? "is" : "are");
 }

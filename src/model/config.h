@@ -324,9 +324,10 @@ bool config_bucket_active(const struct token_bucket_cfg *tb);
 json_t *config_drives_to_json(const struct vm_config *cfg);
 
 /*
- * Refuses every configured resource whose device brasa does not have yet with
- * "<what> is not supported yet by brasa" (-ENOTSUP). InstanceStart and the config-file
- * boot call it right before vmm_boot(). When a device lands, its helper removes it here.
+ * Refuses the configured resources whose device brasa does not have yet, naming them all:
+ * "<a> is not supported yet by brasa", "<a>, <b> and <c> are not ..." (-ENOTSUP). InstanceStart and
+ * the config-file boot call it right before vmm_boot(). When a device lands, its helper removes it
+ * here.
  */
 int config_check_supported(const struct vm_config *cfg, struct err *e);
 

@@ -189,6 +189,18 @@ bool vmm_started(const struct vmm *vmm)
         return vmm->started;
 }
 
+/* Firecracker's DriveError::DeviceUpdate text around what went wrong (e's message). */
+static int drive_update_error(struct err *e, int rc, const char *what)
+{
+        char inner[ERR_MSG_MAX];
+
+        snprintf(inner, sizeof(inner), "%s", e ? e->msg : "");
+        return err_set(e, rc,
+                       "Unable to patch the block device: %s%s Please verify the request "
+                       "arguments.",
+                       what, inner);
+}
+
 int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *e)
 {
         struct virtio_blk *b;
@@ -197,12 +209,14 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *
         if (!vmm->started)
                 return err_set(e, -EAGAIN, "the microVM is not running");
         b = vmm_find_drive(&vmm->devices, u->drive_id);
-        if (!b)
-                return err_set(e, -ENOENT, "no drive with id %s", u->drive_id);
+        if (!b) {
+                err_set(e, -ENOENT, "Device not found");
+                return drive_update_error(e, -ENOENT, "Failed perform action on device: ");
+        }
         if (u->path_on_host) {
                 rc = virtio_blk_update_path(b, u->path_on_host, e);
                 if (rc)
-                        return rc;
+                        return drive_update_error(e, rc, "Block: Virtio backend error: ");
         }
         if (u->has_rate_limiter)
                 virtio_blk_update_rate_limiter(b, &u->rate_limiter);

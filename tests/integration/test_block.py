@@ -329,7 +329,14 @@ def test_patch_drive_changes_capacity(api_vm, tmp_path):
     bad = api_vm.patch("/drives/rootfs", {"drive_id": "rootfs",
                                           "path_on_host": str(tmp_path / "missing.img")})
     assert bad.status == 400
-    assert "missing.img" in bad.fault()
+    assert bad.fault() == ("Drive config error: Unable to patch the block device: Block: Virtio "
+                           "backend error: Error manipulating the backing file: No such file or "
+                           f"directory (os error 2) {tmp_path / 'missing.img'} Please verify the "
+                           "request arguments.")
+    gone = api_vm.patch("/drives/nope", {"drive_id": "nope", "path_on_host": str(b)})
+    assert gone.fault() == ("Drive config error: Unable to patch the block device: Failed perform "
+                            "action on device: Device not found Please verify the request "
+                            "arguments.")
     rl = {"bandwidth": {"size": 1 << 20, "refill_time": 100}}
     r = api_vm.patch("/drives/rootfs", {"drive_id": "rootfs", "path_on_host": str(b),
                                         "rate_limiter": rl})

@@ -461,7 +461,8 @@ static int open_disk(const char *path, bool read_only, struct disk *out, struct 
         size = lseek(out->fd, 0, SEEK_END);
         if (size < 0 || fstat(out->fd, &st) < 0) {
                 rc = -errno;
-                err_set(e, rc, "cannot size %s: %s", path, strerror(-rc));
+                err_set(e, rc, "Error manipulating the backing file: %s (os error %d) %s",
+                        strerror(-rc), -rc, path);
                 close(out->fd);
                 return rc;
         }
@@ -608,8 +609,8 @@ static int swap_disk(struct virtio_blk *b, const struct disk *disk, struct err *
         if (b->aio) {
                 rc = blk_aio_set_fd(b->aio, disk->fd);
                 if (rc)
-                        return err_set(e, rc, "cannot switch io_uring to the new file: %s",
-                                       strerror(-rc));
+                        return err_set(e, rc, "Error coming from the IO engine: %s (os error %d)",
+                                       strerror(-rc), -rc);
         }
         close(b->fd);
         install_disk(b, disk);

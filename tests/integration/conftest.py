@@ -274,6 +274,16 @@ class ApiVm:
 
 
 @pytest.fixture
+def api(tmp_path):
+    """brasa in API mode whose every answer is checked against docs/api/openapi.yaml; it must
+    end with exit 0 (SIGTERM, or the guest's own reset)."""
+    from api_schema import SPEC  # here, not at the top: api_schema imports conftest
+    vm = ApiVm(tmp_path, validate=SPEC.validate)
+    yield vm
+    assert vm.stop() == 0, vm.output()
+
+
+@pytest.fixture
 def api_vm(tmp_path):
     vm = ApiVm(tmp_path)
     yield vm

@@ -17,13 +17,6 @@ VCPUS = ("The number of vCPUs must be greater than 0, less than 32 and must be 1
          "number if SMT is enabled.")
 
 
-@pytest.fixture
-def api(tmp_path):
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    yield vm
-    assert vm.stop() == 0, vm.output()
-
-
 def assert_fault(resp, text, status=400):
     assert resp.status == status, (resp.status, resp.raw)
     assert resp.headers["Content-Type"] == "application/json"

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.kvm
 POST = "The requested operation is not supported after starting the microVM."
 
 
-@pytest.fixture
-def api(tmp_path):
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    yield vm
-    vm.stop()
-
-
 def boot(api, args="console=ttyS0 brasa.idle", kernel="pvh"):
     assert api.put("/boot-source", {"kernel_image_path": str(KERNELS[kernel]),
                                     "boot_args": args}).status == 204

@@ -12,13 +12,6 @@ from conftest import ApiVm
 DROPPED = "\nAll previous unanswered requests will be dropped."
 
 
-@pytest.fixture
-def api(tmp_path):
-    vm = ApiVm(tmp_path)
-    yield vm
-    assert vm.stop() == 0, vm.output()
-
-
 def connect(vm, timeout=10):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from api_schema import SPEC
-from conftest import KERNELS, ApiVm
+from conftest import KERNELS
 
 pytestmark = pytest.mark.kvm
 
@@ -85,13 +84,6 @@ def check_group(name, got, fields):
             assert isinstance(got[f], int), f"{name}.{f}"
     # Nothing Firecracker does not have (e.g. the fields Firecracker 1.14 removed).
     assert sorted(got) == sorted(fields), name
-
-
-@pytest.fixture
-def api(tmp_path):
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    yield vm
-    vm.stop()
 
 
 def test_every_line_has_firecrackers_groups(api, tmp_path):

@@ -12,13 +12,6 @@ from conftest import KERNELS, ApiVm
 pytestmark = pytest.mark.kvm
 
 
-@pytest.fixture
-def api(tmp_path):
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    yield vm
-    vm.stop()
-
-
 def start(api, args):
     assert api.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
                                     "boot_args": args}).status == 204

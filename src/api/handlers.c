@@ -31,7 +31,7 @@ static void ok_empty(struct api_call *call)
 /* 200 with v serialized compactly (v is consumed). */
 static void ok_json(struct api_call *call, json_t *v)
 {
-        char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        char *text = v ? model_dumps(v) : NULL; /* every caller answers with model JSON */
 
         json_decref(v);
         if (!text) {

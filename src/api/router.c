@@ -138,13 +138,19 @@ static bool take_id(struct api_call *call, const char *id)
 
 /* ---- bodies ----------------------------------------------------------------------------- */
 
-static bool load_body(const struct http_request *req, struct api_call *call)
+/* Parses the body: a model body as model_loadb() does (integers up to u64::MAX); other
+ * bodies (the MMDS data store, kept as JSON) within jansson's int64. */
+static bool load_body(const struct http_request *req, struct api_call *call, bool model)
 {
+        const size_t flags = JSON_REJECT_DUPLICATES | JSON_DECODE_ANY;
         struct err e = ERR_INIT;
         json_error_t jerr;
 
-        call->body = json_loadb((const char *)req->body, req->content_length,
-                                JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        if (model)
+                call->body =
+                    model_loadb((const char *)req->body, req->content_length, flags, &jerr);
+        else
+                call->body = json_loadb((const char *)req->body, req->content_length, flags, &jerr);
         if (call->body)
                 return true;
         config_json_error(&jerr, &e);
@@ -306,7 +312,7 @@ static bool decode(const struct http_request *req, const struct route *r, struct
 
         if (r->body == BODY_IGNORE || !req->has_body)
                 return true;
-        if (!load_body(req, call))
+        if (!load_body(req, call, r->kind >= 0))
                 return false;
         src = (struct json_src){(const char *)req->body, req->content_length, call->body};
         if (r->kind >= 0)

@@ -2,7 +2,9 @@
  */
 #include "model/codec.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,26 +80,113 @@ int cfg_dup(struct perr *pe, const char *s, char **out)
         return *out ? 0 : cfg_fail(pe, -ENOMEM, "out of memory");
 }
 
-/* Shortest round-tripping form with a decimal point, as serde prints a float (1000.0). */
+/*
+ * A float as serde prints it: Rust's Display (the shortest digits that read back as d,
+ * written out in full, never with an exponent) with ".0" when that has no point:
+ * 1000.0, 1.5, 0.0000001, 18446744073709552000.0.
+ */
 static void fmt_float(double d, char *out, size_t len)
 {
-        bool plain = (d > -1e17 && d < 1e17) && (d == 0 || d >= 1e-5 || d <= -1e-5);
-        int prec;
+        char sci[40], digits[24], *o = out, *end = out + len - 1;
+        int prec, exp, nd = 0, i;
+        const char *p;
 
-        for (prec = plain ? 0 : 1; prec <= 17; prec++) {
-                snprintf(out, len, plain ? "%.*f" : "%.*g", prec, d);
-                if (strtod(out, NULL) == d)
+        for (prec = 0; prec < 17; prec++) { /* "-d.ddde+XX" */
+                snprintf(sci, sizeof(sci), "%.*e", prec, d);
+                if (strtod(sci, NULL) == d)
                         break;
         }
-        if (!strpbrk(out, ".e"))
+        for (p = sci; *p && *p != 'e'; p++)
+                if (isdigit((unsigned char)*p))
+                        digits[nd++] = *p;
+        exp = atoi(p + 1);
+        if (sci[0] == '-' && o < end)
+                *o++ = '-';
+        for (i = exp < 0 ? exp : 0; i < nd || i <= exp; i++) { /* digit i sits at 10^(exp-i) */
+                if (i == exp + 1 && o < end)
+                        *o++ = '.';
+                if (o < end)
+                        *o++ = i >= 0 && i < nd ? digits[i] : '0';
+        }
+        *o = '\0';
+        if (!strchr(out, '.'))
                 strncat(out, ".0", len - strlen(out) - 1);
 }
 
+/*
+ * A JSON number as serde_json reads it: an integer that fits u64 or i64, else a float.
+ * jansson keeps integers as int64 only, so a body with a larger one is parsed with every
+ * number as a double (JSON_DECODE_INT_AS_REAL); the literal in pe's source text then says
+ * what the number was.
+ */
+struct jnum {
+        enum { JNUM_UINT, JNUM_NEG, JNUM_FLOAT } kind;
+        uint64_t u; /* JNUM_UINT */
+        int64_t i;  /* JNUM_NEG */
+        double d;   /* JNUM_FLOAT */
+};
+
+/* An integer literal ("-"? digits) of at most 24 bytes, copied NUL-terminated to out. */
+static bool int_literal(const struct perr *pe, const json_t *v, char out[32])
+{
+        size_t a, b, k;
+
+        if (!pe->src || json_pos_span(pe->src, v, &a, &b) || b - a > 24 || b == a)
+                return false;
+        for (k = a; k < b; k++)
+                if (!(isdigit((unsigned char)pe->src->text[k]) ||
+                      (k == a && pe->src->text[k] == '-')))
+                        return false;
+        memcpy(out, pe->src->text + a, b - a);
+        out[b - a] = '\0';
+        return true;
+}
+
+/* Classifies the number v; false when v is no number. */
+static bool number_of(const struct perr *pe, const json_t *v, struct jnum *n)
+{
+        char lit[32];
+
+        if (json_is_integer(v)) {
+                n->kind = json_integer_value(v) < 0 ? JNUM_NEG : JNUM_UINT;
+                n->i = json_integer_value(v);
+                n->u = (uint64_t)n->i;
+                return true;
+        }
+        if (!json_is_real(v))
+                return false;
+        n->kind = JNUM_FLOAT;
+        n->d = json_real_value(v);
+        if (!int_literal(pe, v, lit))
+                return true;
+        errno = 0;
+        if (lit[0] == '-') {
+                n->i = strtoll(lit, NULL, 10);
+                n->kind = errno ? JNUM_FLOAT : JNUM_NEG; /* below i64::MIN: serde's f64 */
+        } else {
+                n->u = strtoull(lit, NULL, 10);
+                n->kind = errno ? JNUM_FLOAT : JNUM_UINT; /* above u64::MAX: serde's f64 */
+        }
+        return true;
+}
+
 /* serde_json's description of a value that has the wrong type ("string \"2\""). */
-static void describe(const json_t *v, char *out, size_t len)
+static void describe(const struct perr *pe, const json_t *v, char *out, size_t len)
 {
         char tmp[MAX_ECHO * 6 + 16];
+        struct jnum n;
 
+        if (number_of(pe, v, &n)) {
+                if (n.kind == JNUM_UINT) {
+                        snprintf(out, len, "integer `%" PRIu64 "`", n.u);
+                } else if (n.kind == JNUM_NEG) {
+                        snprintf(out, len, "integer `%" PRId64 "`", n.i);
+                } else {
+                        fmt_float(n.d, tmp, sizeof(tmp));
+                        snprintf(out, len, "floating point `%s`", tmp);
+                }
+                return;
+        }
         switch (json_typeof(v)) {
         case JSON_NULL:
                 snprintf(out, len, "null");
@@ -105,13 +194,6 @@ static void describe(const json_t *v, char *out, size_t len)
         case JSON_TRUE:
         case JSON_FALSE:
                 snprintf(out, len, "boolean `%s`", json_is_true(v) ? "true" : "false");
-                break;
-        case JSON_INTEGER:
-                snprintf(out, len, "integer `%" JSON_INTEGER_FORMAT "`", json_integer_value(v));
-                break;
-        case JSON_REAL:
-                fmt_float(json_real_value(v), tmp, sizeof(tmp));
-                snprintf(out, len, "floating point `%s`", tmp);
                 break;
         case JSON_STRING:
                 cfg_escape(json_string_value(v), json_string_length(v), tmp, sizeof(tmp));
@@ -158,7 +240,7 @@ int cfg_type_error(struct perr *pe, const json_t *v, const char *expected)
 {
         char what[MAX_ECHO * 6 + 32], pos[64];
 
-        describe(v, what, sizeof(what));
+        describe(pe, v, what, sizeof(what));
         at_pos(pe, v, JSON_AT_VALUE, pos, sizeof(pos));
         return cfg_fail(pe, -EBADMSG, "invalid type: %s, expected %s%s", what, expected, pos);
 }
@@ -196,19 +278,21 @@ int cfg_error_at(struct perr *pe, const json_t *v, enum json_anchor at, const ch
 
 /* ---- the built-in types: checks --------------------------------------------------------- */
 
-static int check_uint(struct perr *pe, const json_t *v, json_int_t max, const char *tname)
+static int check_uint(struct perr *pe, const json_t *v, uint64_t max, const char *tname)
 {
-        char ctx[64];
+        char pos[64];
+        struct jnum n;
 
-        if (!json_is_integer(v))
+        if (!number_of(pe, v, &n) || n.kind == JNUM_FLOAT)
                 return cfg_type_error(pe, v, tname);
-        if (json_integer_value(v) < 0 || json_integer_value(v) > max) {
-                at_pos(pe, v, JSON_AT_VALUE, ctx, sizeof(ctx));
-                return cfg_fail(pe, -EBADMSG,
-                                "invalid value: integer `%" JSON_INTEGER_FORMAT "`, expected %s%s",
-                                json_integer_value(v), tname, ctx);
-        }
-        return 0;
+        if (n.kind == JNUM_UINT && n.u <= max)
+                return 0;
+        at_pos(pe, v, JSON_AT_VALUE, pos, sizeof(pos));
+        if (n.kind == JNUM_NEG)
+                return cfg_fail(pe, -EBADMSG, "invalid value: integer `%" PRId64 "`, expected %s%s",
+                                n.i, tname, pos);
+        return cfg_fail(pe, -EBADMSG, "invalid value: integer `%" PRIu64 "`, expected %s%s", n.u,
+                        tname, pos);
 }
 
 #define UINT_CHECK(tn, max, tname)                                                                 \
@@ -217,11 +301,11 @@ static int check_uint(struct perr *pe, const json_t *v, json_int_t max, const ch
                 (void)f;                                                                           \
                 return check_uint(pe, v, max, tname);                                              \
         }
-UINT_CHECK(u8, 255, "u8")
-UINT_CHECK(u16, 65535, "u16")
-UINT_CHECK(u32, 4294967295LL, "u32")
-UINT_CHECK(u64, LLONG_MAX, "u64")
-UINT_CHECK(usize, LLONG_MAX, "usize")
+UINT_CHECK(u8, UINT8_MAX, "u8")
+UINT_CHECK(u16, UINT16_MAX, "u16")
+UINT_CHECK(u32, UINT32_MAX, "u32")
+UINT_CHECK(u64, UINT64_MAX, "u64")
+UINT_CHECK(usize, UINT64_MAX, "usize")
 
 static int check_bool(struct perr *pe, const json_t *v, const struct mfield *f)
 {
@@ -304,8 +388,10 @@ static void put_uint(void *dst, size_t size, uint64_t x)
 
 static int store_uint(struct perr *pe, const json_t *v, void *dst, const struct mfield *f)
 {
-        (void)pe;
-        put_uint(dst, f->size, (uint64_t)json_integer_value(v));
+        struct jnum n = {.u = 0};
+
+        number_of(pe, v, &n); /* checked: a JNUM_UINT in range */
+        put_uint(dst, f->size, n.u);
         return 0;
 }
 
@@ -651,6 +737,63 @@ json_t *model_encode(const struct model *m, const void *obj)
                 }
         }
         return o;
+}
+
+json_t *model_loadb(const char *text, size_t len, size_t flags, json_error_t *jerr)
+{
+        json_t *v = json_loadb(text, len, flags, jerr);
+
+        if (!v && json_error_code(jerr) == json_error_numeric_overflow)
+                v = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, jerr);
+        return v;
+}
+
+/* The length of the string literal at t (its quotes included). */
+static size_t string_len(const char *t)
+{
+        size_t i = 1;
+
+        while (t[i] && t[i] != '"')
+                i += t[i] == '\\' && t[i + 1] ? 2 : 1;
+        return t[i] ? i + 1 : i;
+}
+
+/* Copies text to out, each negative integer outside strings as the u64 it stands for. */
+static void unsign(const char *text, char *out)
+{
+        const char *t = text;
+        char *o = out;
+        size_t n;
+        char *end;
+
+        while (*t) {
+                if (*t == '"') {
+                        n = string_len(t);
+                        memcpy(o, t, n);
+                        o += n;
+                        t += n;
+                } else if (*t == '-' && isdigit((unsigned char)t[1])) {
+                        o += sprintf(o, "%" PRIu64, (uint64_t)strtoll(t, &end, 10));
+                        t = end;
+                } else {
+                        *o++ = *t++;
+                }
+        }
+        *o = '\0';
+}
+
+char *model_dumps(const json_t *v)
+{
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), *out;
+
+        if (!text || !strchr(text, '-'))
+                return text;
+        /* each '-' grows by at most 19 bytes: "-1" becomes "18446744073709551615" */
+        out = malloc(strlen(text) * 20 + 1);
+        if (out)
+                unsign(text, out);
+        free(text);
+        return out;
 }
 
 void model_release(const struct model *m, void *obj)

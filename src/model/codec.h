@@ -165,6 +165,20 @@ int model_check(struct perr *pe, const struct model *m, const json_t *v, bool pa
 /* The struct at obj as Firecracker serializes it, fields in table order. New reference or NULL. */
 json_t *model_encode(const struct model *m, const void *obj);
 
+/*
+ * json_loadb() for a body the codec decodes: one with an integer above INT64_MAX, which
+ * jansson cannot hold, is parsed again with every number as a double, and the codec reads
+ * the integers from the text (so pass it as pe->src), as serde reads up to u64::MAX.
+ */
+json_t *model_loadb(const char *text, size_t len, size_t flags, json_error_t *jerr);
+
+/*
+ * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) for JSON that model_encode() made: its
+ * integers are all unsigned, and one above INT64_MAX (which jansson holds as a negative
+ * json_int_t) is written as the u64 it is. Never for other JSON. NULL on ENOMEM.
+ */
+char *model_dumps(const json_t *v);
+
 /* Frees what the struct at obj owns (strings, arrays, nested structs); obj's memory stays. */
 void model_release(const struct model *m, void *obj);
 

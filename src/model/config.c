@@ -427,7 +427,7 @@ int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struc
         int rc;
 
         config_free(cfg);
-        root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        root = model_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
                 json_error_msg(&jerr, jmsg, sizeof(jmsg));
                 return cfg_fail(&pe, -EBADMSG, "%s", jmsg);

@@ -14,6 +14,7 @@ struct walk {
         const json_t *target;
         enum json_anchor at;
         size_t found; /* the offset of the anchor point, once seen */
+        size_t start; /* where the target's value begins */
         bool hit;
 };
 
@@ -126,6 +127,8 @@ static bool walk_value(struct walk *w, const json_t *v)
         bool ok;
 
         skip_ws(w);
+        if (v == w->target)
+                w->start = w->pos;
         if (json_is_object(v))
                 ok = peek(w, '{') && walk_object(w, v);
         else if (json_is_array(v))
@@ -139,17 +142,35 @@ static bool walk_value(struct walk *w, const json_t *v)
         return ok;
 }
 
+/* Walks src to v's anchor point; false when v is not there. */
+static bool walk_to(const struct json_src *src, struct walk *w)
+{
+        if (!src || !src->text || !src->root || !w->target)
+                return false;
+        walk_value(w, src->root);
+        return w->hit;
+}
+
+int json_pos_span(const struct json_src *src, const json_t *v, size_t *start, size_t *end)
+{
+        struct walk w = {.t = src ? src->text : NULL, .len = src ? src->len : 0, .target = v};
+
+        if (!walk_to(src, &w))
+                return -ENOENT;
+        *start = w.start;
+        *end = w.found;
+        return 0;
+}
+
 int json_pos_find(const struct json_src *src, const json_t *v, enum json_anchor at,
                   unsigned int *line, unsigned int *col)
 {
-        struct walk w = {.t = src->text, .len = src->len, .target = v, .at = at};
+        struct walk w = {
+            .t = src ? src->text : NULL, .len = src ? src->len : 0, .target = v, .at = at};
         size_t i, start = 0;
         unsigned int n = 1;
 
-        if (!src->text || !src->root || !v)
-                return -ENOENT;
-        walk_value(&w, src->root);
-        if (!w.hit)
+        if (!walk_to(src, &w))
                 return -ENOENT;
         for (i = 0; i < w.found; i++) {
                 if (src->text[i] == '\n') {

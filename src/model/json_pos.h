@@ -32,4 +32,10 @@ enum json_anchor {
 int json_pos_find(const struct json_src *src, const json_t *v, enum json_anchor at,
                   unsigned int *line, unsigned int *col);
 
+/*
+ * The bytes [*start, *end) of src->text that hold value v (src->root or inside it): for a
+ * number, its literal as written. Returns 0 or -ENOENT (v not found; outputs untouched).
+ */
+int json_pos_span(const struct json_src *src, const json_t *v, size_t *start, size_t *end);
+
 #endif

@@ -58,7 +58,7 @@ static int decode(const char *text, struct thing *t, bool patch)
 {
         struct perr pe = PERR_API(&fault);
         json_error_t jerr;
-        json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *j = model_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &jerr);
         struct json_src src = {text, strlen(text), j};
         int rc;
 
@@ -200,6 +200,46 @@ static void test_positions(void **state)
               "`inner`, `names`, `opt` at line 2 column 5");
 }
 
+/* serde reads integers up to u64::MAX, larger ones as floats; GET shows them back whole. */
+static void test_u64_range(void **state)
+{
+        struct thing t;
+        char *text;
+        json_t *j;
+
+        (void)state;
+        memset(&t, 0, sizeof(t));
+        assert_int_equal(decode("{\"id\": \"a\", \"count\": 7, \"inner\": "
+                                "{\"size\": 18446744073709551615}}",
+                                &t, false),
+                         0);
+        assert_int_equal(t.inner.size, UINT64_MAX);
+        assert_int_equal(t.count, 7); /* small ones still read right in that mode */
+        j = model_encode(&thing_model, &t);
+        text = model_dumps(j);
+        assert_non_null(strstr(text, "{\"size\":18446744073709551615,\"small\":7}"));
+        assert_non_null(strstr(text, "\"count\":7,"));
+        free(text);
+        json_decref(j);
+        model_release(&thing_model, &t);
+        fails("{\"id\": \"a\", \"inner\": {\"size\": 18446744073709551616}}",
+              "invalid type: floating point `18446744073709552000.0`, expected u64 at line 1 "
+              "column 50");
+        fails("{\"id\": \"a\", \"big\": 18446744073709551615}",
+              "invalid value: integer `18446744073709551615`, expected u32 at line 1 column 39");
+        fails("{\"id\": \"a\", \"count\": -9223372036854775809}",
+              "invalid type: floating point `-9223372036854776000.0`, expected u8 at line 1 "
+              "column 41");
+        fails("{\"id\": 18446744073709551615}",
+              "invalid type: integer `18446744073709551615`, expected a string at line 1 column "
+              "27");
+        fails("{\"id\": \"a\", \"count\": 1e-7}",
+              "invalid type: floating point `0.0000001`, expected u8 at line 1 column 25");
+        fails("{\"id\": \"a\", \"count\": 1e23}",
+              "invalid type: floating point `100000000000000000000000.0`, expected u8 at line 1 "
+              "column 25");
+}
+
 static void test_file_context(void **state)
 {
         struct perr pe = {&fault, "things", true, NULL, NULL};
@@ -225,6 +265,7 @@ int main(void)
             cmocka_unit_test(test_patch_keeps_absent_fields),
             cmocka_unit_test(test_errors),
             cmocka_unit_test(test_positions),
+            cmocka_unit_test(test_u64_range),
             cmocka_unit_test(test_file_context),
         };
 

@@ -355,3 +355,24 @@ def test_module_filter_takes_firecracker_paths(tmp_path, module, kept, dropped):
         assert k in text, (module, text)
     for d in dropped:
         assert d not in text, (module, text)
+
+
+# ---- the VM stops with an error -------------------------------------------------------------
+
+@pytest.mark.kvm
+@pytest.mark.parametrize("api", [False, True], ids=["no-api", "api"])
+def test_vm_stopped_with_an_error(tmp_path, api):
+    # The guest runs ud2 with no IDT: a triple fault, which ends the VM with GenericError.
+    path, log, sock = tmp_path / "vm.json", tmp_path / "fc.log", tmp_path / "s.sock"
+    path.write_text(json.dumps(make_config(KERNELS["pvh"], "console=ttyS0 brasa.badinsn")))
+    mode = ["--api-sock", str(sock)] if api else ["--no-api"]
+    rc, _, err = run(*mode, "--config-file", str(path), "--log-path", str(log))
+    if api:
+        assert_main_error(rc, log.read_text(), err, GENERIC,
+                          "RunWithApiError error: MicroVM stopped with an error: GenericError",
+                          "RunWithApi(MicroVMStoppedWithError(GenericError))")
+    else:
+        assert_main_error(rc, log.read_text(), err, GENERIC,
+                          "RunWithoutApiError error: MicroVMStopped without an error: "
+                          "GenericError",
+                          "RunWithoutApiError(Shutdown(GenericError))")

@@ -351,6 +351,10 @@ def test_module_filter_takes_firecracker_paths(tmp_path, module, kept, dropped):
     finally:
         assert vm.stop() == 0
     text = vm.output()
+    # The origin shown is brasa's own source file and line.
+    for line in text.splitlines():
+        if "The API server received" in line:
+            assert re.search(r"\[anonymous-instance:[^:\]]+:src/api/\w+\.c:\d+\] ", line), line
     for k in kept:
         assert k in text, (module, text)
     for d in dropped:

@@ -1,4 +1,6 @@
-/* brasa entry point: parse the command line, boot from a config file, map errors to exit codes. */
+/* brasa entry point, as Firecracker's main.rs: parse the command line, set up, run, map errors to
+ * exit codes. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -12,8 +14,10 @@
 #include <unistd.h>
 
 #include "api/server.h"
+#include "core/argparse.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/text.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
 #include "vmm/signals.h"
@@ -21,10 +25,11 @@
 #include "vmm/vmm_boot.h"
 
 #define FC_COMPAT_VERSION "1.16.1"
-#define CONFIG_FILE_MAX   (1u << 20)
 
 struct cli {
         const char *config_file;
+        char *config_text; /* the file, read before the API comes up, as main.rs reads it */
+        size_t config_len;
         const char *api_sock;
         const char *id;
         const char *log_path;
@@ -40,8 +45,77 @@ struct cli {
         struct vmm_opts vmm;
 };
 
+/*
+ * An error main_exec() returns: Firecracker's exit code, the text its main() logs and the
+ * one line it writes to stderr ("Error: " and Rust's Debug of the error). An empty text:
+ * the exit line alone (the exits Firecracker takes from its signal handlers).
+ */
+struct fatal {
+        int code;
+        char text[ERR_MSG_MAX + 256];
+        char debug[ERR_MSG_MAX + 256];
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct fatal *f, int code, const char *fmt,
+                                                      ...)
+{
+        va_list ap;
+
+        f->code = code;
+        va_start(ap, fmt);
+        vsnprintf(f->text, sizeof(f->text), fmt, ap);
+        va_end(ap);
+        return code;
+}
+
+/* Sets the Debug text of the error fail() set; returns its code. */
+__attribute__((format(printf, 2, 3))) static int fail_debug(struct fatal *f, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(f->debug, sizeof(f->debug), fmt, ap);
+        va_end(ap);
+        return f->code;
+}
+
+/* s as Rust's Debug shows a String, quotes included. */
+static const char *quoted(const char *s, char *buf, size_t len)
+{
+        buf[0] = '"';
+        text_debug_escape(s, strlen(s), len - 32, buf + 1, len - 2);
+        strcat(buf, "\"");
+        return buf;
+}
+
+/*
+ * Firecracker's expect() failures: its panic hook logs "Firecracker panicked at <where>:" and
+ * the message, sets vmm.panic_count, writes the metrics, and the process dies by SIGABRT
+ * (panic = "abort"). No exit line, nothing on stderr.
+ */
+__attribute__((noreturn, format(printf, 3, 4))) static void panic_at(const char *file, int line,
+                                                                     const char *fmt, ...)
+{
+        const char *src = strstr(file, "src/");
+        char msg[ERR_MSG_MAX + 256];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_write(LOG_ERROR, file, line, "Firecracker panicked at %s:%d:\n%s", src ? src : file,
+                  line, msg);
+        metrics_store(&metrics.vmm.panic_count, 1);
+        if (metrics_configured())
+                metrics_flush();
+        signal(SIGABRT, SIG_DFL);
+        abort();
+}
+
+#define PANIC(...) panic_at(__FILE__, __LINE__, __VA_ARGS__)
+
 static const char usage_text[] =
-    "Usage: brasa [OPTIONS]\n"
+    "Usage: brasa [OPTIONS] [-- IGNORED...]\n"
     "  --api-sock PATH            API socket path (default /run/firecracker.socket)\n"
     "  --config-file PATH         boot the microVM described by this JSON file\n"
     "  --no-api                   do not start the API server (needs --config-file)\n"
@@ -50,7 +124,9 @@ static const char usage_text[] =
     "  --log-path PATH            write the log to PATH instead of stdout\n"
     "  --level LEVEL              Error, Warning, Info (default), Debug, Trace or Off\n"
     "  --show-level, --show-log-origin  add the level / the source file:line to log lines\n"
-    "  --module PREFIX            log only lines from source files under PREFIX\n"
+    "  --module MODULE            log only lines of a Firecracker module path (vmm,\n"
+    "                             vmm::devices::virtio::block, firecracker::api_server, ...)\n"
+    "                             or of brasa's sources under a path (src/api/)\n"
     "  --metrics-path PATH        write metrics (one JSON line per flush) to PATH\n"
     "  --http-api-max-payload-size BYTES  largest API request body (default 51200)\n"
     "  --mmds-size-limit BYTES    largest MMDS data store (default: the payload limit)\n"
@@ -60,48 +136,178 @@ static const char usage_text[] =
     "  --seccomp-filter FILE      install the filters of FILE instead of the built-in ones\n"
     "                             (format: docs/security.md; brasa-seccomp-gen bin)\n"
     "  --start-time-us US, --start-time-cpu-us US, --parent-cpu-time-us US\n"
-    "                             passed by the jailer; accepted and not used yet\n"
+    "                             passed by the jailer; checked as numbers, not used yet\n"
     "  --version                  print the version and exit\n"
-    "  --help                     print this help and exit\n";
+    "  --help, -h                 print this help and exit\n"
+    "Each flag at most once; arguments after \"--\" are ignored.\n"
+    "\n"
+    "Exit codes (Firecracker's): 0 ok; 1 error (bad config file, boot failure, API socket\n"
+    "in use, unopenable log or metrics file); 2 unexpected error; 148 syscall blocked by\n"
+    "seccomp; 149 SIGBUS; 150 SIGSEGV; 151 SIGXFSZ; 152 bad --level; 153 bad arguments;\n"
+    "154 SIGXCPU; 156 SIGHUP; 157 SIGILL. An unreadable --config-file, a bad --id or a\n"
+    "non-numeric size ends the process with SIGABRT, as Firecracker's panics do.\n"
+    "Docs: README.md and docs/compatibility.md in brasa's source tree.\n";
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-        va_list ap;
+/* Firecracker's arguments (and brasa's --pvm-cpu-template), in its arg_parser's terms. */
+enum arg_id {
+        A_API_SOCK,
+        A_BOOT_TIMER,
+        A_CONFIG_FILE,
+        A_DESCRIBE_SNAPSHOT,
+        A_ENABLE_PCI,
+        A_PAYLOAD,
+        A_ID,
+        A_LEVEL,
+        A_LOG_PATH,
+        A_METADATA,
+        A_METRICS_PATH,
+        A_MMDS_LIMIT,
+        A_MODULE,
+        A_NO_API,
+        A_NO_SECCOMP,
+        A_PARENT_CPU,
+        A_PVM_TEMPLATE,
+        A_SECCOMP_FILTER,
+        A_SHOW_LEVEL,
+        A_SHOW_ORIGIN,
+        A_SNAPSHOT_VERSION,
+        A_START_CPU,
+        A_START_TIME,
+        A_VERSION,
+        A_COUNT
+};
 
-        fprintf(stderr, "brasa: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\n%s", usage_text);
-        return VMM_EXIT_ARG_PARSING;
-}
-
-static bool valid_instance_id(const char *id)
-{
-        size_t i, n = strlen(id);
-
-        if (n == 0 || n > 64)
-                return false;
-        for (i = 0; i < n; i++) {
-                char c = id[i];
-
-                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-'))
-                        return false;
+#define VALUE(n)                                                                                   \
+        {                                                                                          \
+                .name = n, .takes_value = true                                                     \
         }
-        return true;
+#define SWITCH(n)                                                                                  \
+        {                                                                                          \
+                .name = n                                                                          \
+        }
+
+static struct arg_spec args[A_COUNT] = {
+    [A_API_SOCK] = VALUE("api-sock"),
+    [A_BOOT_TIMER] = SWITCH("boot-timer"),
+    [A_CONFIG_FILE] = VALUE("config-file"),
+    [A_DESCRIBE_SNAPSHOT] = VALUE("describe-snapshot"),
+    [A_ENABLE_PCI] = SWITCH("enable-pci"),
+    [A_PAYLOAD] = VALUE("http-api-max-payload-size"),
+    [A_ID] = VALUE("id"),
+    [A_LEVEL] = VALUE("level"),
+    [A_LOG_PATH] = VALUE("log-path"),
+    [A_METADATA] = VALUE("metadata"),
+    [A_METRICS_PATH] = VALUE("metrics-path"),
+    [A_MMDS_LIMIT] = VALUE("mmds-size-limit"),
+    [A_MODULE] = VALUE("module"),
+    [A_NO_API] = {.name = "no-api", .requires = "config-file"},
+    [A_NO_SECCOMP] = {.name = "no-seccomp", .forbids = "seccomp-filter"},
+    [A_PARENT_CPU] = VALUE("parent-cpu-time-us"),
+    [A_PVM_TEMPLATE] = VALUE("pvm-cpu-template"),
+    [A_SECCOMP_FILTER] = {.name = "seccomp-filter", .takes_value = true, .forbids = "no-seccomp"},
+    [A_SHOW_LEVEL] = SWITCH("show-level"),
+    [A_SHOW_ORIGIN] = SWITCH("show-log-origin"),
+    [A_SNAPSHOT_VERSION] = SWITCH("snapshot-version"),
+    [A_START_CPU] = VALUE("start-time-cpu-us"),
+    [A_START_TIME] = VALUE("start-time-us"),
+    [A_VERSION] = SWITCH("version"),
+};
+
+static const char *val(enum arg_id a)
+{
+        return args[a].value;
 }
 
-/* The jailer's timestamps: decimal microseconds. */
-static bool valid_u64(const char *s)
+/* ParseArguments: returns 0, -1 after --help/--version, or 153. */
+static int parse_cli(int argc, char **argv, struct fatal *f)
 {
-        char *end;
+        char text[512], dbg[512];
+        struct arg_fault af;
+        int rc;
 
-        errno = 0;
-        if (*s < '0' || *s > '9')
-                return false;
-        (void)strtoull(s, &end, 10);
-        return errno == 0 && *end == '\0';
+        rc = argparse(args, A_COUNT, argc, argv, NULL, &af);
+        if (rc == ARGPARSE_HELP) {
+                printf("Firecracker v%s\n\n%s", FC_COMPAT_VERSION, usage_text);
+                fflush(stdout); /* before the exit line, which the logger writes to fd 1 */
+                return -1;
+        }
+        if (rc == ARGPARSE_VERSION) {
+                /* Firecracker's line alone first: version probes parse it. */
+                printf("Firecracker v%s\nbrasa v%s\n", FC_COMPAT_VERSION, BRASA_VERSION);
+                fflush(stdout);
+                return -1;
+        }
+        if (rc == 0)
+                return 0;
+        arg_fault_text(&af, text, sizeof(text));
+        arg_fault_debug(&af, dbg, sizeof(dbg));
+        fail(f, VMM_EXIT_ARG_PARSING,
+             "Arguments parsing error: %s \n\nFor more information try --help.", text);
+        return fail_debug(f, "ParseArguments(%s)", dbg);
+}
+
+/* Firecracker's flags brasa does not implement yet: refused before anything is set up. */
+static int refuse_unsupported(struct fatal *f)
+{
+        static const enum arg_id missing[] = {A_METADATA, A_ENABLE_PCI, A_SNAPSHOT_VERSION,
+                                              A_DESCRIBE_SNAPSHOT};
+        char q[128];
+        size_t i;
+
+        for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+                if (!args[missing[i]].present)
+                        continue;
+                fail(f, VMM_EXIT_ARG_PARSING, "--%s is not supported yet by brasa",
+                     args[missing[i]].name);
+                return fail_debug(f, "Unsupported(%s)",
+                                  quoted(args[missing[i]].name, q, sizeof(q)));
+        }
+        return 0;
+}
+
+/* Rust's char Debug of the ASCII byte c, quotes included. */
+static void char_debug(unsigned char c, char *buf, size_t len)
+{
+        static const char esc[] = {'\'', '\\', '\n', 'n', '\r', 'r', '\t', 't', '\0', '0'};
+        size_t i;
+
+        for (i = 0; i < sizeof(esc); i += 2) {
+                if (c == (unsigned char)esc[i]) {
+                        snprintf(buf, len, "'\\%c'", i < 4 ? esc[i] : esc[i + 1]);
+                        return;
+                }
+        }
+        if (c < 0x20 || c == 0x7f)
+                snprintf(buf, len, "'\\u{%x}'", c);
+        else
+                snprintf(buf, len, "'%c'", c);
+}
+
+/* validate_instance_id(...).expect("Invalid instance ID"): a bad id is a panic. */
+static void check_instance_id(const char *id)
+{
+        size_t i, pos = 0, n = strlen(id);
+        char ch[16];
+
+        if (n < 1 || n > 64)
+                PANIC("Invalid instance ID: InvalidLen(%zu, 1, 64)", n);
+        for (i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)id[i];
+
+                if ((c & 0xc0) == 0x80)
+                        continue; /* positions count characters, not bytes */
+                if (c >= 0x80) {
+                        int w = (int)utf8_seq_len((const unsigned char *)id + i, n - i);
+
+                        PANIC("Invalid instance ID: InvalidChar('%.*s', %zu)", w ? w : 1, id + i,
+                              pos);
+                }
+                if (!(isalnum(c) || c == '-')) {
+                        char_debug(c, ch, sizeof(ch));
+                        PANIC("Invalid instance ID: InvalidChar(%s, %zu)", ch, pos);
+                }
+                pos++;
+        }
 }
 
 static int parse_level(const char *s, enum log_level *out)
@@ -136,178 +342,192 @@ static int parse_template_mode(const char *s, enum cpu_template_mode *out)
         return 0;
 }
 
-/* Flags that take a value: --flag VALUE or --flag=VALUE. */
-static const char *const value_flags[] = {"--api-sock",
-                                          "--config-file",
-                                          "--id",
-                                          "--log-path",
-                                          "--level",
-                                          "--pvm-cpu-template",
-                                          "--metrics-path",
-                                          "--http-api-max-payload-size",
-                                          "--seccomp-filter",
-                                          "--start-time-us",
-                                          "--start-time-cpu-us",
-                                          "--parent-cpu-time-us",
-                                          "--mmds-size-limit",
-                                          "--module"};
-
-static bool takes_value(const char *name)
+/*
+ * Rust's str::parse::<u64>(): an optional '+', then decimal digits. Returns NULL, or the
+ * ParseIntError kind that Firecracker's expect() message shows.
+ */
+static const char *parse_rust_u64(const char *s, uint64_t *out)
 {
-        size_t i;
+        uint64_t v = 0;
 
-        for (i = 0; i < sizeof(value_flags) / sizeof(value_flags[0]); i++)
-                if (strcmp(name, value_flags[i]) == 0)
-                        return true;
-        return false;
+        if (!*s)
+                return "Empty";
+        if (*s == '+' && s[1])
+                s++;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return "InvalidDigit";
+                if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+                        return "PosOverflow";
+                v = v * 10 + (uint64_t)(*s - '0');
+        }
+        *out = v;
+        return NULL;
 }
 
-/* A byte count: decimal digits only, at most max. */
-static int parse_size(const char *s, uint64_t max, uint64_t *out)
+/* main.rs's "'<name>' parameter expected to be of '<type>' type." expect()s. */
+static uint64_t number_or_panic(enum arg_id a, const char *type)
 {
-        char *end;
+        const char *kind;
+        uint64_t v = 0;
 
-        errno = 0;
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        *out = strtoull(s, &end, 10);
-        return errno || *end || *out > max ? -EINVAL : 0;
+        kind = parse_rust_u64(val(a), &v);
+        if (kind)
+                PANIC("'%s' parameter expected to be of '%s' type.: ParseIntError { kind: %s }",
+                      args[a].name, type, kind);
+        return v;
 }
 
-/* The API and logging flags (Firecracker's names and semantics). */
-static int apply_api_value(struct cli *c, const char *name, const char *val)
+/* The values main_exec() takes before the logger: id, level, the log switches. */
+static int take_log_args(struct cli *c, struct fatal *f)
+{
+        char q[256];
+
+        c->id = val(A_ID);
+        if (c->id)
+                check_instance_id(c->id);
+        if (val(A_LEVEL) && parse_level(val(A_LEVEL), &c->level)) {
+                fail(f, VMM_EXIT_BAD_CONFIG,
+                     "Invalid value for logger level: Failed to parse string to level filter: "
+                     "%s.Possible values: [Error, Warning, Info, Debug]",
+                     val(A_LEVEL));
+                return fail_debug(f, "InvalidLogLevel(LevelFilterFromStrError(%s))",
+                                  quoted(val(A_LEVEL), q, sizeof(q)));
+        }
+        c->log_path = val(A_LOG_PATH);
+        c->module = val(A_MODULE);
+        c->show_level = args[A_SHOW_LEVEL].present;
+        c->show_origin = args[A_SHOW_ORIGIN].present;
+        return 0;
+}
+
+/* The rest of the flags, in the order main.rs reads them (after the config file). */
+static int take_run_args(struct cli *c, struct fatal *f)
 {
         uint64_t v;
 
-        if (strcmp(name, "--metrics-path") == 0) {
-                c->metrics_path = val;
-        } else if (strcmp(name, "--module") == 0) {
-                c->module = val;
-        } else if (strcmp(name, "--http-api-max-payload-size") == 0) {
-                if (parse_size(val, UINT32_MAX, &v))
-                        return usage_error("invalid value for %s: %s", name, val);
-                c->max_payload = (uint32_t)v;
-        } else if (strcmp(name, "--mmds-size-limit") == 0) {
-                if (parse_size(val, UINT64_MAX, &c->mmds_limit))
-                        return usage_error("invalid value for %s: %s", name, val);
-        } else {
-                return usage_error("%s is not supported yet by brasa", name);
+        c->vmm.boot_timer = args[A_BOOT_TIMER].present;
+        c->no_api = args[A_NO_API].present;
+        if (val(A_API_SOCK))
+                c->api_sock = val(A_API_SOCK);
+        if (val(A_PAYLOAD)) {
+                v = number_or_panic(A_PAYLOAD, "usize");
+                c->max_payload = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        }
+        if (val(A_MMDS_LIMIT))
+                c->mmds_limit = number_or_panic(A_MMDS_LIMIT, "usize");
+        if (!c->no_api) { /* run_with_api()'s ProcessTimeReporter arguments */
+                if (val(A_START_TIME))
+                        (void)number_or_panic(A_START_TIME, "u64");
+                if (val(A_START_CPU))
+                        (void)number_or_panic(A_START_CPU, "u64");
+                if (val(A_PARENT_CPU))
+                        (void)number_or_panic(A_PARENT_CPU, "u64");
+        }
+        if (val(A_PVM_TEMPLATE) && parse_template_mode(val(A_PVM_TEMPLATE), &c->vmm.pvm_template)) {
+                fail(f, VMM_EXIT_ARG_PARSING,
+                     "Arguments parsing error: invalid --pvm-cpu-template mode: %s (auto, on or "
+                     "off) \n\nFor more information try --help.",
+                     val(A_PVM_TEMPLATE));
+                return fail_debug(f, "ParseArguments(InvalidValue(\"pvm-cpu-template\"))");
         }
         return 0;
 }
 
-static int apply_value(struct cli *c, const char *name, const char *val)
+/* LOGGER.update(): the log file first (nothing changes when it cannot be opened). */
+static int setup_logging(const struct cli *c, struct fatal *f)
 {
-        if (strcmp(name, "--api-sock") == 0)
-                c->api_sock = val;
-        else if (strcmp(name, "--config-file") == 0)
-                c->config_file = val;
-        else if (strcmp(name, "--id") == 0)
-                c->id = val;
-        else if (strcmp(name, "--log-path") == 0)
-                c->log_path = val;
-        else if (strcmp(name, "--level") == 0)
-                return parse_level(val, &c->level) ? usage_error("invalid log level: %s", val) : 0;
-        else if (strcmp(name, "--seccomp-filter") == 0)
-                c->seccomp_filter = val;
-        else if (strncmp(name, "--start-time", 12) == 0 ||
-                 strcmp(name, "--parent-cpu-time-us") == 0)
-                return valid_u64(val) ? 0 : usage_error("invalid value for %s: %s", name, val);
-        else if (strcmp(name, "--pvm-cpu-template") == 0)
-                return parse_template_mode(val, &c->vmm.pvm_template)
-                           ? usage_error("invalid --pvm-cpu-template mode: %s", val)
-                           : 0;
-        else
-                return apply_api_value(c, name, val);
-        return 0;
-}
-
-static int apply_switch(struct cli *c, const char *name)
-{
-        if (strcmp(name, "--no-api") == 0)
-                c->no_api = true;
-        else if (strcmp(name, "--boot-timer") == 0)
-                c->vmm.boot_timer = true;
-        else if (strcmp(name, "--no-seccomp") == 0)
-                c->seccomp = SECCOMP_POLICY_OFF;
-        else if (strcmp(name, "--show-level") == 0)
-                c->show_level = true;
-        else if (strcmp(name, "--show-log-origin") == 0)
-                c->show_origin = true;
-        else
-                return usage_error("unknown argument: %s", name);
-        return 0;
-}
-
-/* Returns 0 to go on, -1 when --help/--version was handled, or an exit code. */
-static int parse_args(int argc, char **argv, struct cli *c)
-{
-        int i, rc;
-
-        for (i = 1; i < argc; i++) {
-                char name[64];
-                const char *arg = argv[i], *eq = strchr(arg, '='), *val = NULL;
-
-                if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-                        fputs(usage_text, stdout);
-                        return -1;
-                }
-                if (strcmp(arg, "--version") == 0) {
-                        /* Firecracker's line alone first: version probes parse it. */
-                        printf("Firecracker v%s\nbrasa v%s\n", FC_COMPAT_VERSION, BRASA_VERSION);
-                        return -1;
-                }
-                snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
-                if (!takes_value(name)) {
-                        rc = eq ? usage_error("argument %s takes no value", arg)
-                                : apply_switch(c, name);
-                } else {
-                        val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-                        rc = val ? apply_value(c, name, val)
-                                 : usage_error("argument %s needs a value", name);
-                }
-                if (rc)
-                        return rc;
-        }
-        return 0;
-}
-
-static int check_args(const struct cli *c)
-{
-        if (c->id && !valid_instance_id(c->id))
-                return usage_error("invalid instance id: %s", c->id);
-        if (c->no_api && !c->config_file)
-                return usage_error("%s", "--no-api requires --config-file");
-        if (c->seccomp_filter && c->seccomp == SECCOMP_POLICY_OFF)
-                return usage_error("%s",
-                                   "--seccomp-filter and --no-seccomp cannot be used together");
-        return 0;
-}
-
-static int setup_logging(const struct cli *c)
-{
+        char io[256];
         int rc;
 
         tzset(); /* log lines use local time; read the zone once, before threads and seccomp */
-        log_set_level(c->level);
-        log_set_format(c->show_level, c->show_origin);
-        log_set_module(c->module);
         if (c->id)
                 log_set_instance_id(c->id);
-        if (c->metrics_path && (rc = metrics_init(c->metrics_path))) {
-                fprintf(stderr, "brasa: cannot open metrics file %s: %s\n", c->metrics_path,
-                        strerror(-rc));
-                return VMM_EXIT_ARG_PARSING;
-        }
-        if (!c->log_path)
-                return 0;
         /* Firecracker's open_file_nonblock(): a FIFO without a reader is fine. */
-        rc = log_open_path(c->log_path);
-        if (rc) {
-                fprintf(stderr, "brasa: cannot open log file %s: %s\n", c->log_path, strerror(-rc));
-                return VMM_EXIT_ARG_PARSING;
+        if (c->log_path && (rc = log_open_path(c->log_path))) {
+                fail(f, VMM_EXIT_GENERIC,
+                     "Could not initialize logger: Failed to open target file: %s (os error %d)",
+                     strerror(-rc), -rc);
+                text_io_error_debug(-rc, io, sizeof(io));
+                return fail_debug(f, "LoggerInitialization(LoggerUpdateError(%s))", io);
         }
+        log_set_level(c->level);
+        log_set_format(c->show_level, c->show_origin);
+        if (c->module)
+                log_set_module(c->module);
         return 0;
+}
+
+static int setup_metrics(struct fatal *f)
+{
+        int rc;
+
+        if (!val(A_METRICS_PATH) || !(rc = metrics_init(val(A_METRICS_PATH))))
+                return 0;
+        fail(f, VMM_EXIT_GENERIC,
+             "Could not initialize metrics: Cannot initialize the metrics system due to bad user "
+             "input: %s (os error %d)",
+             strerror(-rc), -rc);
+        return fail_debug(f, "MetricsInitialization(InitializationFailure(\"%s (os error %d)\"))",
+                          strerror(-rc), -rc);
+}
+
+/* fs::read_to_string(): the whole file, which must be UTF-8. Returns 0 or -errno. */
+static int read_text(const char *path, char **text, size_t *len)
+{
+        size_t cap = 4096, n = 0;
+        char *buf = NULL, *nb;
+        ssize_t r = 1;
+        int fd, rc = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        while (r > 0) {
+                if (!buf || n == cap) {
+                        nb = realloc(buf, buf ? (cap *= 2) + 1 : cap + 1);
+                        if (!nb) {
+                                rc = -ENOMEM;
+                                break;
+                        }
+                        buf = nb;
+                }
+                r = read(fd, buf + n, cap - n);
+                if (r < 0 && errno != EINTR)
+                        rc = -errno;
+                n += r > 0 ? (size_t)r : 0;
+                r = r < 0 && errno == EINTR ? 1 : r;
+        }
+        close(fd);
+        if (!rc && !utf8_valid(buf, n))
+                rc = -EILSEQ;
+        if (rc) {
+                free(buf);
+                return rc;
+        }
+        buf[n] = '\0';
+        *text = buf;
+        *len = n;
+        return 0;
+}
+
+/* fs::read_to_string(...).expect("Unable to open or read from the configuration file"). */
+static void read_config_or_panic(struct cli *c)
+{
+        char io[256];
+        int rc;
+
+        c->config_file = val(A_CONFIG_FILE);
+        if (!c->config_file)
+                return;
+        rc = read_text(c->config_file, &c->config_text, &c->config_len);
+        if (rc == -EILSEQ)
+                PANIC("Unable to open or read from the configuration file: Error { kind: "
+                      "InvalidData, message: \"stream did not contain valid UTF-8\" }");
+        if (rc) {
+                text_io_error_debug(-rc, io, sizeof(io));
+                PANIC("Unable to open or read from the configuration file: %s", io);
+        }
 }
 
 /* The config file's "logger" and "metrics", applied first as Firecracker's from_json() does. */
@@ -333,78 +553,136 @@ static int apply_file_logging(const struct vm_config *cfg, struct err *e)
         return 0;
 }
 
-static int load_config(const char *path, struct vm_config *cfg)
+/* VmResources::from_json(): the text main() read, its logger and metrics, then the rest. */
+static int load_config(const struct cli *c, struct vm_config *cfg, struct err *e)
 {
-        struct err e = ERR_INIT;
-        uint8_t *text;
-        size_t len;
         int rc;
 
-        rc = vmm_read_file("config file", path, CONFIG_FILE_MAX, &text, &len, &e);
-        if (rc == 0) {
-                rc = config_parse_file((const char *)text, len, cfg, &e);
-                free(text);
-        }
+        rc = config_parse_file(c->config_text, c->config_len, cfg, e);
         if (rc == 0)
-                rc = apply_file_logging(cfg, &e);
+                rc = apply_file_logging(cfg, e);
         if (rc == 0)
-                rc = config_check_supported(cfg, &e);
-        if (rc)
-                log_error("Configuration for VMM from one single json failed: %s", e.msg);
+                rc = config_check_supported(cfg, e);
         return rc;
 }
 
+/* Firecracker's FcExitCode names, as the Debug of MicroVMStoppedWithError shows them. */
+static const char *exit_code_name(int code)
+{
+        static const struct {
+                int code;
+                const char *name;
+        } names[] = {{1, "GenericError"},       {2, "UnexpectedError"}, {148, "BadSyscall"},
+                     {149, "SIGBUS"},           {150, "SIGSEGV"},       {151, "SIGXFSZ"},
+                     {152, "BadConfiguration"}, {153, "ArgParsing"},    {154, "SIGXCPU"},
+                     {155, "SIGPIPE"},          {156, "SIGHUP"},        {157, "SIGILL"}};
+        size_t i;
+
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (names[i].code == code)
+                        return names[i].name;
+        return "GenericError";
+}
+
+/*
+ * build_microvm_from_json()'s two failures, wrapped as run_with_api() (api) or
+ * run_without_api() wraps them. boot: the file was read, the VM could not be built.
+ */
+static int fail_json(struct fatal *f, bool api, bool boot, const struct err *e)
+{
+        const char *what = boot ? "Could not Start MicroVM from one single json"
+                                : "Configuration for VMM from one single json failed";
+        char q[ERR_MSG_MAX + 16];
+
+        fail(f, VMM_EXIT_GENERIC, "%s error: Failed to build MicroVM from Json: %s: %s",
+             api ? "RunWithApiError" : "RunWithoutApiError", what, e->msg);
+        return fail_debug(f, "%s(%s(%s(%s)))", api ? "RunWithApi" : "RunWithoutApiError",
+                          api ? "BuildFromJson" : "BuildMicroVMFromJson",
+                          boot ? "StartMicroVM" : "ParseFromJson", quoted(e->msg, q, sizeof(q)));
+}
+
+/*
+ * The VMM loop ended with code: an error exit (1, 2) is main.rs's MicroVMStoppedWithError /
+ * Shutdown; the signal codes end Firecracker in its handler, so they get the exit line only.
+ */
+static int fail_stopped(struct fatal *f, bool api, int code)
+{
+        f->code = code;
+        if (code != VMM_EXIT_GENERIC && code != VMM_EXIT_UNEXPECTED)
+                return code;
+        if (api) {
+                fail(f, code, "RunWithApiError error: MicroVM stopped with an error: %s",
+                     exit_code_name(code));
+                return fail_debug(f, "RunWithApi(MicroVMStoppedWithError(%s))",
+                                  exit_code_name(code));
+        }
+        fail(f, code, "RunWithoutApiError error: MicroVMStopped without an error: %s",
+             exit_code_name(code));
+        return fail_debug(f, "RunWithoutApiError(Shutdown(%s))", exit_code_name(code));
+}
+
+/* A failure main.rs has no variant for (brasa's own set-up steps): exit 1, its text. */
+static int fail_plain(struct fatal *f, const char *what, int rc)
+{
+        char q[256];
+
+        fail(f, VMM_EXIT_GENERIC, "%s: %s", what, strerror(-rc));
+        return fail_debug(f, "%s", quoted(f->text, q, sizeof(q)));
+}
+
 /* Set-up is over: from here the VMM thread only runs the loop, under its seccomp filter. */
-static int confine_vmm_thread(void)
+static int confine_vmm_thread(struct fatal *f)
 {
         int rc;
 
         log_set_thread_label("main"); /* Firecracker's VMM thread is its main thread */
         rc = seccomp_apply(SECCOMP_ROLE_VMM);
-        if (rc) {
-                log_error("Cannot install the seccomp filter of the VMM thread: %s", strerror(-rc));
-                return VMM_EXIT_GENERIC;
-        }
+        return rc ? fail_plain(f, "Cannot install the seccomp filter of the VMM thread", rc) : 0;
+}
+
+/* Boots the VM of the config file; 0 or the exit code with f set. */
+static int build_from_json(const struct cli *c, struct vmm *vmm, struct vm_config *cfg,
+                           struct fatal *f)
+{
+        struct err e = ERR_INIT;
+
+        if (load_config(c, cfg, &e))
+                return fail_json(f, !c->no_api, false, &e);
+        if (vmm_boot(vmm, cfg, &e))
+                return fail_json(f, !c->no_api, true, &e);
+        metrics_flush();
+        log_info("Successfully started microvm that was configured from one single json");
         return 0;
 }
 
-static int boot_from_config(const struct cli *c)
+/* run_without_api(). */
+static int boot_from_config(const struct cli *c, struct fatal *f)
 {
         static struct vmm vmm; /* large: keep it off the stack */
         struct vm_config cfg;
-        struct err e = ERR_INIT;
         int rc;
 
         config_init(&cfg);
-        if (load_config(c->config_file, &cfg)) {
-                config_free(&cfg);
-                return VMM_EXIT_BAD_CONFIG;
-        }
         rc = vmm_init(&vmm, &c->vmm);
         if (rc) {
-                log_error("Cannot set up the VMM: %s", strerror(-rc));
-                rc = VMM_EXIT_GENERIC;
+                rc = fail_plain(f, "Cannot set up the VMM", rc);
                 goto out;
         }
-        rc = vmm_boot(&vmm, &cfg, &e);
-        if (rc) {
-                log_error("Building VMM configured from cmdline json failed: %s", e.msg);
-                rc = VMM_EXIT_BAD_CONFIG;
-                goto out;
-        }
-        /* As Firecracker's run_without_api(): a line now, then one every 60 s. */
-        rc = vmm_metrics_start(&vmm);
-        if (rc) {
-                log_error("Cannot start the metrics timer: %s", strerror(-rc));
-                rc = VMM_EXIT_GENERIC;
-                goto out;
-        }
-        metrics_flush();
-        rc = confine_vmm_thread();
+        rc = build_from_json(c, &vmm, &cfg, f);
         if (rc)
                 goto out;
-        log_info("Successfully started microvm that was configured from one single json");
+        /* As Firecracker's run_without_api(): a line now (above), then one every 60 s. */
+        rc = vmm_metrics_start(&vmm);
+        if (rc) {
+                rc = fail_plain(f, "Cannot start the metrics timer", rc);
+                goto out;
+        }
+        rc = confine_vmm_thread(f);
+        if (rc)
+                goto out;
         rc = vmm_loop(&vmm);
+        if (rc)
+                rc = fail_stopped(f, false, rc);
 out:
         vmm_destroy(&vmm);
         config_free(&cfg);
@@ -419,66 +697,68 @@ struct api_run {
         struct api_server server;
 };
 
-/* --config-file with the API up: boot now, keep serving (exit 152 if the file is bad). */
-static int api_boot_from_file(const struct cli *c, struct api_run *r)
+/* HttpServer::new() failures: the socket in use, or another I/O error. */
+static int fail_bind(struct fatal *f, const char *sock, const struct err *e, int rc)
 {
-        struct err e = ERR_INIT;
+        char q[256], io[256];
 
-        if (load_config(c->config_file, &r->cfg))
-                return VMM_EXIT_BAD_CONFIG;
-        if (vmm_boot(&r->vmm, &r->cfg, &e)) {
-                log_error("Building VMM configured from cmdline json failed: %s", e.msg);
-                return VMM_EXIT_BAD_CONFIG;
-        }
-        r->ctx.started = true;
-        r->ctx.boot_path = true;
-        metrics_flush();
-        log_info("Successfully started microvm that was configured from one single json");
-        return 0;
+        fail(f, VMM_EXIT_GENERIC, "RunWithApiError error: %s", e->msg[0] ? e->msg : strerror(-rc));
+        if (rc == -EADDRINUSE)
+                return fail_debug(f, "RunWithApi(FailedToBindSocket(%s))",
+                                  quoted(sock, q, sizeof(q)));
+        text_io_error_debug(-rc, io, sizeof(io));
+        return fail_debug(f, "RunWithApi(FailedToBindAndRunHttpServer(IOError(%s)))", io);
 }
 
-static int api_setup(const struct cli *c, struct api_run *r)
+static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
 {
         uint32_t payload = c->max_payload ? c->max_payload : HTTP_DEFAULT_PAYLOAD;
         struct err e = ERR_INIT;
         int rc;
 
         rc = vmm_init(&r->vmm, &c->vmm);
-        if (rc) {
-                log_error("Cannot set up the VMM: %s", strerror(-rc));
-                return VMM_EXIT_GENERIC;
-        }
+        if (rc)
+                return fail_plain(f, "Cannot set up the VMM", rc);
         api_ctx_init(&r->ctx, &r->vmm, &r->cfg, c->id, c->mmds_limit ? c->mmds_limit : payload);
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
         r->ctx.hooks.update_net = vmm_update_net;
         rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, &e);
-        if (!rc)
-                rc = vmm_metrics_start(&r->vmm);
+        if (rc)
+                return fail_bind(f, c->api_sock, &e, rc);
+        rc = vmm_metrics_start(&r->vmm);
         if (!rc)
                 rc = api_server_start(&r->server);
-        if (rc) {
-                log_error("%s", e.msg[0] ? e.msg : strerror(-rc));
-                return VMM_EXIT_GENERIC;
-        }
-        return c->config_file ? api_boot_from_file(c, r) : 0;
+        if (rc)
+                return fail_plain(f, "Cannot start the API server", rc);
+        if (!c->config_text)
+                return 0;
+        /* --config-file with the API up: boot now, keep serving. */
+        rc = build_from_json(c, &r->vmm, &r->cfg, f);
+        if (rc)
+                return rc;
+        r->ctx.started = true;
+        r->ctx.boot_path = true;
+        return 0;
 }
 
 /* Firecracker's default mode: the API on a Unix socket, InstanceStart boots the VM. */
-static int run_with_api(const struct cli *c)
+static int run_with_api(const struct cli *c, struct fatal *f)
 {
         static struct api_run r; /* large: keep it off the stack */
         int rc;
 
         config_init(&r.cfg);
-        rc = api_setup(c, &r);
+        rc = api_setup(c, &r, f);
         if (rc)
                 goto out;
-        rc = confine_vmm_thread();
+        rc = confine_vmm_thread(f);
         if (rc)
                 goto out;
         r.server.serving = true;
         rc = vmm_loop(&r.vmm);
+        if (rc)
+                rc = fail_stopped(f, true, rc);
 out:
         api_server_close(&r.server);
         vmm_destroy(&r.vmm);
@@ -488,30 +768,24 @@ out:
 }
 
 /* Before any thread starts: every thread inherits no_new_privs and the SIGSYS handler. */
-static int setup_seccomp(struct cli *c)
+static int setup_seccomp(struct cli *c, struct fatal *f)
 {
         struct err e = ERR_INIT;
+        char q[ERR_MSG_MAX + 16];
 
+        c->seccomp_filter = val(A_SECCOMP_FILTER);
+        if (args[A_NO_SECCOMP].present)
+                c->seccomp = SECCOMP_POLICY_OFF;
         if (c->seccomp_filter)
                 c->seccomp = SECCOMP_POLICY_FILE;
         if (seccomp_setup(c->seccomp, c->seccomp_filter, &e) == 0)
                 return 0;
-        log_error("Seccomp error: %s", e.msg);
-        return VMM_EXIT_GENERIC;
+        fail(f, VMM_EXIT_GENERIC, "Seccomp error: %s", e.msg);
+        return fail_debug(f, "SeccompFilter(%s)", quoted(e.msg, q, sizeof(q)));
 }
 
-/* Firecracker's last log line, which its tooling parses for the exit code. */
-static int log_exit(int rc)
-{
-        if (rc == 0)
-                log_info("Firecracker exiting successfully. exit_code=0");
-        else
-                log_error("Firecracker exiting with error. exit_code=%d", rc);
-        return rc;
-}
-
-/* Everything after the logger is set up; returns the exit code. */
-static int run(struct cli *c)
+/* main.rs's main_exec() from "Running Firecracker" on; 0 or the exit code with f set. */
+static int run(struct cli *c, struct fatal *f)
 {
         int rc;
 
@@ -522,35 +796,64 @@ static int run(struct cli *c)
          * opens /proc/sys/vm/overcommit_memory, which the API and vCPU filters forbid.
          */
         mallopt(M_ARENA_MAX, 1);
-        rc = setup_seccomp(c);
+        rc = setup_metrics(f);
+        if (!rc)
+                rc = setup_seccomp(c, f);
         if (rc)
                 return rc;
-        if (!c->no_api)
-                return run_with_api(c);
-        return boot_from_config(c);
+        read_config_or_panic(c);
+        rc = take_run_args(c, f);
+        if (!rc)
+                rc = c->no_api ? boot_from_config(c, f) : run_with_api(c, f);
+        free(c->config_text);
+        return rc;
 }
 
-int main(int argc, char **argv)
+/* main_exec(): 0, -1 when --help/--version printed, or the exit code with f set. */
+static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
 {
-        struct cli c = {.api_sock = "/run/firecracker.socket", .level = LOG_INFO};
         int rc;
 
-        log_set_fd(STDOUT_FILENO);
         /* First, while this is the only thread: every later one inherits the signal mask. */
         rc = signals_init();
         if (rc) {
-                fprintf(stderr, "brasa: cannot set up signal handling: %s\n", strerror(-rc));
-                return VMM_EXIT_GENERIC;
+                fail(f, VMM_EXIT_GENERIC, "Failed to register signal handlers: %s (os error %d)",
+                     strerror(-rc), -rc);
+                return fail_debug(f, "RegisterSignalHandlers(Error(%d))", -rc);
         }
-        rc = parse_args(argc, argv, &c);
-        if (rc)
-                return rc < 0 ? 0 : rc;
-        rc = check_args(&c);
-        if (rc)
-                return rc;
-        rc = setup_logging(&c);
+        rc = parse_cli(argc, argv, f);
+        if (!rc)
+                rc = refuse_unsupported(f);
+        if (!rc)
+                rc = take_log_args(c, f);
+        if (!rc)
+                rc = setup_logging(c, f);
         if (rc)
                 return rc;
         log_info("Running Firecracker v%s", FC_COMPAT_VERSION);
-        return log_exit(run(&c));
+        return run(c, f);
+}
+
+/*
+ * main.rs's main(): an error is logged, written to stderr as "Error: <Debug>", then the exit
+ * line Firecracker's tooling parses.
+ */
+int main(int argc, char **argv)
+{
+        struct cli c = {.api_sock = "/run/firecracker.socket", .level = LOG_INFO};
+        static struct fatal f;
+        int rc;
+
+        log_set_fd(STDOUT_FILENO);
+        rc = main_exec(argc, argv, &c, &f);
+        if (rc <= 0) {
+                log_info("Firecracker exiting successfully. exit_code=0");
+                return 0;
+        }
+        if (f.text[0]) {
+                log_error("%s", f.text);
+                fprintf(stderr, "Error: %s\n", f.debug);
+        }
+        log_error("Firecracker exiting with error. exit_code=%d", rc);
+        return rc;
 }

@@ -119,6 +119,84 @@ static const char *origin_path(const char *file)
         return p ? p : file;
 }
 
+/*
+ * The Firecracker module path each part of brasa's tree stands for (the longest source
+ * prefix wins), so that --module takes Firecracker's paths (docs/compatibility.md).
+ */
+static const struct {
+        const char *src, *module;
+} module_map[] = {
+    {"src/main.c", "firecracker"},
+    {"src/api/", "firecracker::api_server"},
+    {"src/api/router.c", "firecracker::api_server::parsed_request"},
+    {"src/api/mailbox.c", "firecracker::api_server_adapter"},
+    {"src/api/handlers.c", "vmm::rpc_interface"},
+    {"src/api/api_mmds.c", "vmm::mmds"},
+    {"src/seccomp/", "vmm::seccomp"},
+    {"src/core/", "vmm::utils"},
+    {"src/core/argparse.c", "utils::arg_parser"},
+    {"src/core/log.c", "vmm::logger::logging"},
+    {"src/core/metrics.c", "vmm::logger::metrics"},
+    {"src/core/rate_limiter.c", "vmm::rate_limiter"},
+    {"src/core/tap.c", "vmm::devices::virtio::net::tap"},
+    {"src/core/guest_mem.c", "vmm::vstate::memory"},
+    {"src/core/evloop.c", "event_manager"},
+    {"src/arch/x86_64/", "vmm::arch::x86_64"},
+    {"src/devices/", "vmm::devices"},
+    {"src/devices/bus.c", "vmm::vstate::bus"},
+    {"src/devices/legacy/", "vmm::devices::legacy"},
+    {"src/devices/legacy/serial.c", "vmm::devices::legacy::serial"},
+    {"src/devices/legacy/i8042.c", "vmm::devices::legacy::i8042"},
+    {"src/devices/legacy/boot_timer.c", "vmm::devices::pseudo::boot_timer"},
+    {"src/devices/virtio/", "vmm::devices::virtio"},
+    {"src/devices/virtio/mmio.c", "vmm::devices::virtio::transport::mmio"},
+    {"src/devices/virtio/queue.c", "vmm::devices::virtio::queue"},
+    {"src/devices/virtio/block/", "vmm::devices::virtio::block"},
+    {"src/devices/virtio/net/", "vmm::devices::virtio::net"},
+    {"src/model/", "vmm::vmm_config"},
+    {"src/model/config.c", "vmm::resources"},
+    {"src/vmm/", "vmm"},
+    {"src/vmm/vcpu.c", "vmm::vstate::vcpu"},
+    {"src/vmm/kvm_vm.c", "vmm::vstate::vm"},
+    {"src/vmm/signals.c", "vmm::signal_handler"},
+    {"src/vmm/vmm_boot.c", "vmm::builder"},
+    {"src/vmm/vmm_devices.c", "vmm::builder"},
+    {"src/vmm/device_mgr.c", "vmm::device_manager"},
+    {"src/vmm/legacy.c", "vmm::device_manager::legacy"},
+};
+
+const char *log_module_path(const char *file)
+{
+        const char *src = origin_path(file), *best = NULL;
+        size_t i, best_len = 0, n;
+
+        for (i = 0; i < sizeof(module_map) / sizeof(module_map[0]); i++) {
+                n = strlen(module_map[i].src);
+                if (n > best_len && strncmp(src, module_map[i].src, n) == 0) {
+                        best = module_map[i].module;
+                        best_len = n;
+                }
+        }
+        return best;
+}
+
+/*
+ * Firecracker's module filter: the line's module path starts with the filter (a line with
+ * none never passes). A filter that starts with "src/" is brasa's own form: a prefix of the
+ * source path. Call with log_lock held.
+ */
+static bool module_passes(const char *file)
+{
+        const char *module;
+
+        if (!log_module[0])
+                return true;
+        if (strncmp(log_module, "src/", 4) == 0)
+                return strncmp(origin_path(file), log_module, strlen(log_module)) == 0;
+        module = log_module_path(file);
+        return module && strncmp(module, log_module, strlen(log_module)) == 0;
+}
+
 /* Appends to buf[*pos..len); false (and nothing more written) once it no longer fits. */
 static bool append(char *buf, size_t len, int *pos, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -186,8 +264,7 @@ static __attribute__((format(printf, 5, 0))) void log_vwrite(enum log_level leve
                 locked = pthread_mutex_trylock(&log_lock) == 0;
         else
                 locked = pthread_mutex_lock(&log_lock) == 0;
-        /* Firecracker's `module` filter: only lines from source paths under the prefix. */
-        if (!log_module[0] || strncmp(origin_path(file), log_module, strlen(log_module)) == 0) {
+        if (module_passes(file)) {
                 if (write(log_fd, buf, (size_t)n) != n)
                         metrics_inc(&metrics.logger.missed_log_count);
         }

@@ -33,8 +33,18 @@ int log_open_path(const char *path);
  */
 void log_set_format(int show_level, int show_origin);
 
-/* Keeps only lines whose source path starts with prefix (Firecracker's `module`); NULL: all. */
+/*
+ * Firecracker's `module` filter: keeps only lines whose module path (log_module_path())
+ * starts with prefix, e.g. "vmm::devices" or "firecracker::api_server". A prefix that starts
+ * with "src/" is matched against brasa's source path instead. NULL or "": all lines.
+ */
 void log_set_module(const char *prefix);
+
+/*
+ * The Firecracker module path that the brasa source file stands for ("src/api/server.c":
+ * "firecracker::api_server"), or NULL for a file outside brasa's tree.
+ */
+const char *log_module_path(const char *file);
 
 /* Names the calling thread for log lines (and for the kernel, via prctl). */
 void log_set_thread_name(const char *name);

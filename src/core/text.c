@@ -1,6 +1,7 @@
 /* UTF-8 validation, one-line messages and Rust-Debug escaping, in one place. */
 #include "core/text.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -104,4 +105,49 @@ size_t text_debug_escape(const void *s, size_t n, size_t max_in, char *out, size
         if (i < n)
                 o += (size_t)snprintf(out + o, outlen - o, "...");
         return o;
+}
+
+/* std::sys::pal::unix::decode_error_kind(), for the errnos a path or a socket can give. */
+static const char *io_error_kind(int errnum)
+{
+        static const struct {
+                int errnum;
+                const char *kind;
+        } kinds[] = {
+            {E2BIG, "ArgumentListTooLong"},
+            {EACCES, "PermissionDenied"},
+            {EADDRINUSE, "AddrInUse"},
+            {EADDRNOTAVAIL, "AddrNotAvailable"},
+            {EAGAIN, "WouldBlock"},
+            {EBUSY, "ResourceBusy"},
+            {EEXIST, "AlreadyExists"},
+            {EFBIG, "FileTooLarge"},
+            {EINTR, "Interrupted"},
+            {EINVAL, "InvalidInput"},
+            {EISDIR, "IsADirectory"},
+            {ELOOP, "FilesystemLoop"},
+            {ENAMETOOLONG, "InvalidFilename"},
+            {ENOENT, "NotFound"},
+            {ENOMEM, "OutOfMemory"},
+            {ENOSPC, "StorageFull"},
+            {ENOSYS, "Unsupported"},
+            {ENOTDIR, "NotADirectory"},
+            {ENOTEMPTY, "DirectoryNotEmpty"},
+            {EPERM, "PermissionDenied"},
+            {EROFS, "ReadOnlyFilesystem"},
+            {ETXTBSY, "ExecutableFileBusy"},
+            {EXDEV, "CrossesDevices"},
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+                if (kinds[i].errnum == errnum)
+                        return kinds[i].kind;
+        return "Uncategorized";
+}
+
+void text_io_error_debug(int errnum, char *out, size_t outlen)
+{
+        snprintf(out, outlen, "Os { code: %d, kind: %s, message: \"%s\" }", errnum,
+                 io_error_kind(errnum), strerror(errnum));
 }

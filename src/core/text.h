@@ -31,4 +31,11 @@ void text_one_line(char *s);
  */
 size_t text_debug_escape(const void *s, size_t n, size_t max_in, char *out, size_t outlen);
 
+/*
+ * Writes how Rust's Debug shows the std::io::Error of errno errnum:
+ * `Os { code: 2, kind: NotFound, message: "No such file or directory" }`, with std's
+ * ErrorKind for the errno (Uncategorized when std has none). out is NUL-terminated.
+ */
+void text_io_error_debug(int errnum, char *out, size_t outlen);
+
 #endif

@@ -45,11 +45,18 @@ static int kvm_vm_open(struct kvm_vm *vm, struct err *e)
         vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
         if (vm->kvm_fd < 0) {
                 rc = -errno;
-                return err_set(e, rc, "cannot open /dev/kvm: %s", strerror(-rc));
+                /* Firecracker's KvmError::Kvm, hint included. */
+                return err_set(e, rc,
+                               "Kvm error: Error creating KVM object: %s (os error %d) Make sure "
+                               "the user launching the firecracker process is configured on the "
+                               "/dev/kvm file's ACL.",
+                               strerror(-rc), -rc);
         }
         ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
         if (ver != KVM_API_VERSION)
-                return err_set(e, -ENOTSUP, "unsupported KVM API version %d", ver);
+                return err_set(e, -ENOTSUP,
+                               "Kvm error: The host kernel reports an invalid KVM API version: %d",
+                               ver);
         rc = kvm_check_caps(vm->kvm_fd, e);
         if (rc)
                 return rc;

@@ -211,10 +211,10 @@ def test_cpu_template_auto_follows_host(brasa):
 
 
 def test_cpu_template_off_keeps_normalized_cpuid(brasa):
-    off = brasa.boot("pvh", args=["--pvm-cpu-template=off"])
+    off = brasa.boot("pvh", args=["--pvm-cpu-template", "off"])
     assert_clean_boot(off)
     assert "not applied" in off.log
-    on = brasa.boot("pvh", args=["--pvm-cpu-template=on"])
+    on = brasa.boot("pvh", args=["--pvm-cpu-template", "on"])
     assert_clean_boot(on)
     c_off, c_on = off.report.fields("cpuid"), on.report.fields("cpuid")
     assert c_off["leaf1.ecx"] & (1 << 31)

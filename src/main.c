@@ -757,8 +757,13 @@ static int run_with_api(const struct cli *c, struct fatal *f)
                 goto out;
         r.server.serving = true;
         rc = vmm_loop(&r.vmm);
-        if (rc)
+        if (rc && r.ctx.restore_failed) {
+                fail(f, VMM_EXIT_GENERIC,
+                     "RunWithApiError error: Failed to build MicroVM: Loading snapshot failed..");
+                rc = fail_debug(f, "RunWithApi(BuildMicroVmError(Restore))");
+        } else if (rc) {
                 rc = fail_stopped(f, true, rc);
+        }
 out:
         api_server_close(&r.server);
         vmm_destroy(&r.vmm);

@@ -52,11 +52,12 @@ struct api_ctx {
         struct vmm *vmm;       /* NULL in tests: InstanceStart then answers an error */
         struct vm_config *cfg; /* the configured resources (not owned) */
         const char *instance_id;
-        bool started;      /* InstanceStart (or the config-file boot) succeeded */
-        bool boot_path;    /* a boot-specific resource was configured: no snapshot load */
-        json_t *mmds;      /* MMDS data store (owned), NULL until first written */
-        bool mmds_exists;  /* the store was created (any MMDS request before boot) */
-        size_t mmds_limit; /* bytes of the serialized store (--mmds-size-limit) */
+        bool started;        /* InstanceStart (or the config-file boot) succeeded */
+        bool boot_path;      /* a boot-specific resource was configured: no snapshot load */
+        bool restore_failed; /* a snapshot load failed past its gates: brasa must exit 1 */
+        json_t *mmds;        /* MMDS data store (owned), NULL until first written */
+        bool mmds_exists;    /* the store was created (any MMDS request before boot) */
+        size_t mmds_limit;   /* bytes of the serialized store (--mmds-size-limit) */
         struct api_device_hooks hooks;
 };
 

@@ -415,7 +415,7 @@ void api_put_metrics(struct api_ctx *ctx, struct api_call *call)
  */
 static void snapshot_load_fatal(struct api_ctx *ctx)
 {
-        log_error("RunWithApiError error: Failed to build MicroVM: Loading snapshot failed..");
+        ctx->restore_failed = true; /* main reports it as build_microvm_from_requests' Restore */
         if (ctx->vmm)
                 vmm_request_exit(ctx->vmm, VMM_EXIT_GENERIC);
 }

@@ -436,9 +436,10 @@ def test_failed_snapshot_load_ends_brasa(tmp_path, exists):
     assert api.proc.wait(timeout=10) == 1
     api.stop()
     log = api.output().splitlines()
-    assert any(l.endswith("RunWithApiError error: Failed to build MicroVM: Loading snapshot "
-                          "failed..") for l in log), log
+    assert log[-2].endswith("RunWithApiError error: Failed to build MicroVM: Loading snapshot "
+                            "failed.."), log
     assert log[-1].endswith("Firecracker exiting with error. exit_code=1")
+    assert api.stdout == "Error: RunWithApi(BuildMicroVmError(Restore))\n"
 
 
 # ---- paths, methods, bodies --------------------------------------------------------------------

@@ -219,7 +219,7 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
         }
         ctx->started = true;
         /* Firecracker writes the first metrics line (with the start-up times) at boot. */
-        metrics_flush();
+        metrics_flush_periodic();
         ok_empty(call);
 }
 

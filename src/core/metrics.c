@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
+
 struct brasa_metrics metrics;
 
 /* Each process group's descriptors: api_server_desc[], ... */
@@ -234,22 +236,58 @@ fail:
         return NULL;
 }
 
+/*
+ * The end of a line that a full FIFO took only part of. It goes out before any new line,
+ * so a reader never sees a torn line followed by another one; one line at most is held.
+ */
+static char *tail_buf;
+static size_t tail_off, tail_len;
+
+/* Writes what is left of the held line: 0 once none is, -EAGAIN (or -errno) while some is. */
+static int finish_tail(void)
+{
+        ssize_t n;
+
+        while (tail_off < tail_len) {
+                n = write(metrics_fd, tail_buf + tail_off, tail_len - tail_off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EAGAIN;
+                tail_off += (size_t)n;
+        }
+        free(tail_buf);
+        tail_buf = NULL;
+        tail_off = tail_len = 0;
+        return 0;
+}
+
+/* Writes the line (or holds its unwritten end, see tail_buf); -errno when none of it went. */
 static int write_line(json_t *root)
 {
-        char *text = json_dumps(root, JSON_COMPACT);
+        char *text;
         size_t len;
         ssize_t n;
-        int rc = 0;
+        int rc;
 
+        rc = finish_tail();
+        if (rc)
+                return rc;
+        text = json_dumps(root, JSON_COMPACT);
         if (!text)
                 return -ENOMEM;
         len = strlen(text);
         text[len] = '\n'; /* json_dumps's NUL becomes the line end */
-        n = write(metrics_fd, text, len + 1);
-        if (n < 0)
-                rc = -errno;
-        else if ((size_t)n != len + 1)
-                rc = -EAGAIN;
+        do
+                n = write(metrics_fd, text, len + 1);
+        while (n < 0 && errno == EINTR);
+        rc = n < 0 ? -errno : 0;
+        if (n >= 0 && (size_t)n < len + 1) {
+                tail_buf = text; /* sent in part: the rest goes first next time */
+                tail_off = (size_t)n;
+                tail_len = len + 1;
+                return 0;
+        }
         free(text);
         return rc;
 }
@@ -267,9 +305,7 @@ static int flush_locked(void)
         root = build_line(&pending);
         rc = root ? write_line(root) : -ENOMEM;
         if (rc == 0)
-                flushed = pending;
-        else
-                metrics_inc(&metrics.logger.metrics_fails);
+                flushed = pending; /* else its deltas go into the next line */
         json_decref(root);
         return rc ? rc : 1;
 }
@@ -281,6 +317,18 @@ int metrics_flush(void)
         pthread_mutex_lock(&metrics_lock);
         rc = flush_locked();
         pthread_mutex_unlock(&metrics_lock);
+        return rc;
+}
+
+int metrics_flush_periodic(void)
+{
+        int rc = metrics_flush();
+
+        if (rc < 0) {
+                metrics_inc(&metrics.logger.missed_metrics_count);
+                log_error("Failed to write metrics: Failed to write metrics: %s (os error %d)",
+                          strerror(-rc), -rc);
+        }
         return rc;
 }
 

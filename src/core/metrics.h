@@ -365,10 +365,19 @@ bool metrics_configured(void);
 
 /*
  * Writes one line: {"utc_timestamp_ms": ..., "api_server": {...}, ...}. Counters are
- * written as deltas since the previous successful flush. Returns 1 when written, 0 when
- * metrics are not configured, or -errno (the failure is counted in logger.metrics_fails).
+ * written as deltas since the previous successful flush. A line a full FIFO takes in part
+ * is finished before the next one, so readers only see whole lines. Returns 1 when written
+ * (or begun), 0 when metrics are not configured, or -errno when none of it could go (its
+ * counts then go into the next line).
  */
 int metrics_flush(void);
+
+/*
+ * metrics_flush() as Firecracker's periodic writer does it (the first line at boot, then
+ * every period): a line that cannot be written is counted in logger.missed_metrics_count
+ * and logged. Returns what metrics_flush() returned.
+ */
+int metrics_flush_periodic(void);
 
 /*
  * metrics_flush() for a fatal signal handler: gives up (returns -EBUSY) rather than wait for

@@ -40,8 +40,8 @@ static void on_metrics_timer(struct ev_source *src, uint32_t events)
         (void)events;
         if (read(src->fd, &ticks, sizeof(ticks)) < 0)
                 return;
-        if (vmm_started(vmm) && metrics_flush() < 0)
-                log_warn("Failed to write metrics");
+        if (vmm_started(vmm))
+                metrics_flush_periodic();
 }
 
 int vmm_metrics_start(struct vmm *vmm)

@@ -89,11 +89,13 @@ bool log_ratelimit_ok(struct log_ratelimit *rl);
  * Guest-triggerable messages: rate limited per call site so a hostile guest cannot
  * flood the host log.
  */
-#define log_guest_warn(...)                                                                        \
+#define log_guest(level, ...)                                                                      \
         do {                                                                                       \
                 static struct log_ratelimit log_rl_;                                               \
                 if (log_ratelimit_ok(&log_rl_))                                                    \
-                        log_write(LOG_WARN, __FILE__, __LINE__, __VA_ARGS__);                      \
+                        log_write(level, __FILE__, __LINE__, __VA_ARGS__);                         \
         } while (0)
+#define log_guest_warn(...) log_guest(LOG_WARN, __VA_ARGS__)
+#define log_guest_info(...) log_guest(LOG_INFO, __VA_ARGS__)
 
 #endif

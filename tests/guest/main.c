@@ -375,6 +375,15 @@ void guest_main(u32 proto, u64 info)
                 __asm__ volatile("movb %1, (%0)" : : "r"(0xc0000000ul), "i"(123) : "memory");
                 say("boottimer written");
         }
+        if (has_word(cmd, cmdlen, "brasa.boottimer.flood")) {
+                /* A guest that writes the magic over and over: the host log must not grow. */
+                for (int i = 0; i < 100000; i++)
+                        __asm__ volatile("movb %1, (%0)"
+                                         :
+                                         : "r"(0xc0000000ul), "i"(123)
+                                         : "memory");
+                say("boottimer flooded");
+        }
         if (has_word(cmd, cmdlen, "brasa.echo"))
                 echo_line();
         if (has_word(cmd, cmdlen, "brasa.serialflood"))

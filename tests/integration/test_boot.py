@@ -1,4 +1,5 @@
 """Boot the test guests through every protocol and check, from inside, what they were given."""
+import json
 import os
 import subprocess
 import signal
@@ -135,6 +136,21 @@ def test_boot_timer_line(brasa):
     assert_clean_boot(res)
     assert res.report.get("boottimer") == "written"
     assert "Guest-boot-time = " in res.log, res.log
+
+
+def test_boot_timer_flood_is_rate_limited(brasa, tmp_path):
+    """The guest decides how often the boot timer is written: its line is rate limited like
+    every guest-triggered line (10 per 5 s), and the rest is counted, not logged."""
+    m = tmp_path / "metrics.json"
+    res = brasa.boot("pvh", boot_args="console=ttyS0 brasa.boottimer.flood",
+                     args=["--boot-timer"], extra={"metrics": {"metrics_path": str(m)}})
+    assert_clean_boot(res)
+    assert res.report.get("boottimer") == "flooded"
+    logged = res.log.count("Guest-boot-time = ")
+    assert 1 <= logged <= 20, logged  # 10 a window; a slow host may see a second window
+    limited = sum(json.loads(l)["logger"]["rate_limited_log_count"]
+                  for l in m.read_text().splitlines())
+    assert limited == 100000 - logged
 
 
 def test_boot_timer_absent_without_flag(brasa):

@@ -680,6 +680,11 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
         rc = confine_vmm_thread(f);
         if (rc)
                 goto out;
+        rc = seccomp_narrow(SECCOMP_STAGE_RUN); /* the VM runs: set-up is over */
+        if (rc) {
+                rc = fail_plain(f, "Cannot narrow the seccomp filter of the VMM thread", rc);
+                goto out;
+        }
         rc = vmm_loop(&vmm);
         if (rc)
                 rc = fail_stopped(f, false, rc);
@@ -753,6 +758,12 @@ static int run_with_api(const struct cli *c, struct fatal *f)
         if (rc)
                 goto out;
         rc = confine_vmm_thread(f);
+        if (!rc && r.ctx.started) { /* booted from --config-file: set-up is over */
+                rc = seccomp_narrow(SECCOMP_STAGE_API_RUN);
+                if (rc)
+                        rc =
+                            fail_plain(f, "Cannot narrow the seccomp filter of the VMM thread", rc);
+        }
         if (rc)
                 goto out;
         r.server.serving = true;

@@ -10,6 +10,7 @@
 #include "api/route.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "seccomp/seccomp.h"
 #include "vmm/vmm.h"
 
 #define MSG_PRE      "The requested operation is not supported before starting the microVM."
@@ -218,6 +219,12 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
                 return;
         }
         ctx->started = true;
+        /* Set-up is over: what only it needed now traps (docs/security.md). */
+        rc = seccomp_narrow(SECCOMP_STAGE_API_RUN);
+        if (rc) {
+                log_error("Cannot narrow the seccomp filter of the VMM thread: %s", strerror(-rc));
+                vmm_request_exit(ctx->vmm, VMM_EXIT_GENERIC);
+        }
         /* Firecracker writes the first metrics line (with the start-up times) at boot. */
         metrics_flush_periodic();
         ok_empty(call);

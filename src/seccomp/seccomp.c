@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
 #include <linux/seccomp.h>
 #include <malloc.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -106,6 +109,40 @@ static void seccomp_hook_violate(enum seccomp_role role)
                 close((int)rc);
 }
 
+/*
+ * Test builds only: BRASA_TEST_SECCOMP_AFTER_BOOT=<name> makes the VMM thread make that
+ * set-up call once its stage filter is on (each must now end brasa with 148).
+ */
+static void seccomp_hook_after_boot(void)
+{
+        const char *what = getenv("BRASA_TEST_SECCOMP_AFTER_BOOT");
+        long rc = -1;
+
+        if (!what)
+                return;
+        log_info("test hook: the VMM thread calls %s after boot", what);
+        if (strcmp(what, "io_uring_setup") == 0)
+                rc = syscall(SYS_io_uring_setup, 1, NULL);
+        else if (strcmp(what, "openat") == 0)
+                rc = syscall(SYS_openat, AT_FDCWD, "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else if (strcmp(what, "unlink") == 0)
+                rc = syscall(SYS_unlink, "/nonexistent/brasa-test-hook");
+        else if (strcmp(what, "clone3") == 0)
+                rc = syscall(SYS_clone3, NULL, 0);
+        else if (strcmp(what, "eventfd2") == 0)
+                rc = syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+        else if (strcmp(what, "KVM_CREATE_VCPU") == 0)
+                rc = syscall(SYS_ioctl, -1, KVM_CREATE_VCPU, 0);
+        else if (strcmp(what, "KVM_SET_USER_MEMORY_REGION") == 0)
+                rc = syscall(SYS_ioctl, -1, KVM_SET_USER_MEMORY_REGION, NULL);
+        else if (strcmp(what, "TUNSETIFF") == 0)
+                rc = syscall(SYS_ioctl, -1, TUNSETIFF, NULL);
+        else if (strcmp(what, "mmap-guest-ram") == 0)
+                rc = (long)mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        log_error("test hook: %s was allowed after boot (returned %ld)", what, rc);
+}
+
 static void seccomp_hooks_init(void)
 {
         seccomp_hook_role = getenv("BRASA_TEST_SECCOMP_VIOLATE");
@@ -118,6 +155,10 @@ static void seccomp_hooks_init(void)
 static void seccomp_hook_violate(enum seccomp_role role)
 {
         (void)role;
+}
+
+static void seccomp_hook_after_boot(void)
+{
 }
 
 static void seccomp_hooks_init(void)
@@ -184,11 +225,28 @@ int seccomp_setup(enum seccomp_policy policy, const char *path, struct err *e)
         return 0;
 }
 
+/* Installs p on the calling thread, after unblocking SIGSYS there; 0 or -errno. */
+static int seccomp_install(const struct seccomp_prog *p)
+{
+        struct sock_fprog prog;
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGSYS);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        prog.len = (unsigned short)p->len;
+        prog.filter = (struct sock_filter *)(uintptr_t)p->insns; /* the kernel only reads it */
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+                return -errno;
+        log_debug("Seccomp filter '%s' installed on thread %s", seccomp_thread_role,
+                  seccomp_thread_name);
+        return 0;
+}
+
 int seccomp_apply(enum seccomp_role role)
 {
         const struct seccomp_prog *p;
-        struct sock_fprog prog;
-        sigset_t set;
+        int rc;
 
         if (!seccomp_on || (unsigned int)role >= SECCOMP_ROLE_COUNT)
                 return seccomp_on ? -EINVAL : 0;
@@ -201,15 +259,25 @@ int seccomp_apply(enum seccomp_role role)
         else if (prctl(PR_GET_NAME, seccomp_thread_name, 0, 0, 0) < 0)
                 seccomp_thread_name[0] = '\0';
         seccomp_thread_role = seccomp_role_name(role);
-        sigemptyset(&set);
-        sigaddset(&set, SIGSYS);
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-        prog.len = (unsigned short)p->len;
-        prog.filter = (struct sock_filter *)(uintptr_t)p->insns; /* the kernel only reads it */
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-                return -errno;
-        log_debug("Seccomp filter '%s' installed on thread %s", seccomp_thread_role,
-                  seccomp_thread_name);
-        seccomp_hook_violate(role);
-        return 0;
+        rc = seccomp_install(p);
+        if (rc == 0)
+                seccomp_hook_violate(role);
+        return rc;
+}
+
+int seccomp_narrow(enum seccomp_stage stage)
+{
+        static const char *const names[SECCOMP_STAGE_COUNT] = {"vmm_api_run", "vmm_run"};
+        int rc;
+
+        /* A --seccomp-filter file is the whole policy: it has no stages. */
+        if (!seccomp_on || seccomp_progs != seccomp_builtin_filters)
+                return 0;
+        if ((unsigned int)stage >= SECCOMP_STAGE_COUNT)
+                return -EINVAL;
+        seccomp_thread_role = names[stage];
+        rc = seccomp_install(&seccomp_stage_filters[stage]);
+        if (rc == 0)
+                seccomp_hook_after_boot();
+        return rc;
 }

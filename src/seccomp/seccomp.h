@@ -34,4 +34,13 @@ int seccomp_setup(enum seccomp_policy policy, const char *path, struct err *e);
  */
 int seccomp_apply(enum seccomp_role role);
 
+/*
+ * Stacks the stage filter on the calling thread, the VMM thread, once the VM runs (its
+ * vmm filter stays: each call must pass both). What set-up alone needed then traps: new
+ * threads, rings, eventfds, VM and vCPU creation, tap attachment, and with
+ * SECCOMP_STAGE_RUN (--no-api) opening files too. A no-op with filtering off or with a
+ * --seccomp-filter file. Returns 0 or -errno.
+ */
+int seccomp_narrow(enum seccomp_stage stage);
+
 #endif

@@ -216,15 +216,17 @@ class ApiResponse:
 class ApiVm:
     """brasa in API mode (the default) with its socket in a short private directory."""
 
-    def __init__(self, tmp_path, args=(), validate=None):
+    def __init__(self, tmp_path, args=(), validate=None, binary=None, env=None):
         self.dir = tmp_path
         self.sock_dir = Path(tempfile.mkdtemp(prefix="brasa-api-"))
         self.sock = self.sock_dir / "api.sock"
         self.log = tmp_path / "brasa.log"
         self.validate = validate  # callable(method, path, status, body) or None
         self.proc = subprocess.Popen(
-            [str(BRASA), "--api-sock", str(self.sock), "--log-path", str(self.log), *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            [str(binary or BRASA), "--api-sock", str(self.sock), "--log-path", str(self.log),
+             *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 10
         while not self.sock.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:

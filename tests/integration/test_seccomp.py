@@ -176,12 +176,67 @@ def test_api_mode_instance_start_under_filters(tmp_path):
             filters.setdefault(name, []).append(int(count))
         assert filters["fc_api"] == [1]
         assert sorted(filters["fc_vcpu 0"] + filters["fc_vcpu 1"]) == [2, 2]
-        assert [1] in filters.values()  # the VMM (main) thread, which keeps the process name
+        assert [2] in filters.values()  # the VMM (main) thread: vmm, then vmm_api_run
         assert api.get("/machine-config").status == 200
     finally:
         rc = api.stop()
     assert rc == 0, api.output()
     assert "bad syscall" not in api.output()
+
+
+# What only set-up needed traps once the VM runs (the vmm_run stage filter, --no-api).
+SETUP_CALLS = {
+    "io_uring_setup": "425: io_uring_setup",  # a fresh ring could do what the filter forbids
+    "openat": "257: openat",
+    "unlink": "87: unlink",
+    "clone3": "435: clone3",
+    "eventfd2": "290: eventfd2",
+    "KVM_CREATE_VCPU": "16: ioctl",
+    "KVM_SET_USER_MEMORY_REGION": "16: ioctl",
+    "TUNSETIFF": "16: ioctl",
+    "mmap-guest-ram": "9: mmap",
+}
+
+
+@pytest.mark.kvm
+@needs_filters
+@pytest.mark.parametrize("call", sorted(SETUP_CALLS))
+def test_set_up_calls_trap_once_the_vm_runs(brasa, call):
+    rc, out, log = run_hooks(brasa, quick_cfg(vcpus=1), {"BRASA_TEST_SECCOMP_AFTER_BOOT": call})
+    assert rc == BAD_SYSCALL, f"rc={rc}\n{out}\n{log}"
+    assert (f"intercepting a bad syscall ({SETUP_CALLS[call]}) on thread fc_vmm (vmm_run "
+            "filter)") in log, log
+    assert "was allowed" not in log
+
+
+def api_boot_with_hook(tmp_path, call):
+    api = ApiVm(tmp_path, binary=HOOKS, env={"BRASA_TEST_SECCOMP_AFTER_BOOT": call})
+    assert api.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                    "boot_args": "console=ttyS0 brasa.idle"}).status == 204
+    return api
+
+
+@pytest.mark.kvm
+@needs_filters
+def test_api_mode_narrows_after_instance_start(tmp_path):
+    """API mode keeps what the post-boot routes need (PATCH /drives opens a file), and drops the
+    rest of set-up at InstanceStart."""
+    api = api_boot_with_hook(tmp_path, "openat")
+    try:
+        assert api.put("/actions", {"action_type": "InstanceStart"}).status == 204
+        assert "test hook: openat was allowed after boot" in api.output()
+        assert api.get("/").json()["state"] == "Running"
+    finally:
+        assert api.stop() == 0, api.output()
+    api = api_boot_with_hook(tmp_path, "io_uring_setup")
+    try:
+        api.put("/actions", {"action_type": "InstanceStart"})
+    except (ConnectionError, OSError):
+        pass  # brasa ended inside the request
+    assert api.proc.wait(timeout=30) == BAD_SYSCALL
+    api.stop()
+    assert ("intercepting a bad syscall (425: io_uring_setup) on thread fc_vmm (vmm_api_run "
+            "filter)") in api.output()
 
 
 @pytest.mark.kvm
@@ -218,7 +273,9 @@ def test_sigterm_under_filters(brasa):
         assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status
         for tid in os.listdir(f"/proc/{p.pid}/task"):
             st = open(f"/proc/{p.pid}/task/{tid}/status").read()
-            assert "Seccomp_filters:\t1" in st, st
+            # the VMM (main) thread: vmm, then vmm_run once the VM runs; vCPUs: their own
+            want = 2 if int(tid) == p.pid else 1
+            assert f"Seccomp_filters:\t{want}" in st, st
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
     finally:

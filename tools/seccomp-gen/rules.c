@@ -120,6 +120,17 @@ static int parse_action(const struct parse_ctx *p, char **tok, int left, struct 
         return 0;
 }
 
+static int parse_tag(const struct parse_ctx *p, const char *tok, struct rule *r)
+{
+        if (strcmp(tok, "@boot") == 0)
+                r->tags |= RULE_TAG_BOOT;
+        else if (strcmp(tok, "@api") == 0)
+                r->tags |= RULE_TAG_API;
+        else
+                return parse_error(p, "unknown tag '%s' (@boot or @api)", tok);
+        return 0;
+}
+
 static int parse_tokens(const struct parse_ctx *p, char **tok, int n, struct rule *r)
 {
         int i = 1, used;
@@ -132,6 +143,12 @@ static int parse_tokens(const struct parse_ctx *p, char **tok, int n, struct rul
         while (i < n) {
                 if (strcmp(tok[i], "->") == 0)
                         return parse_action(p, tok + i, n - i, r);
+                if (tok[i][0] == '@') {
+                        if (parse_tag(p, tok[i], r))
+                                return -1;
+                        i++;
+                        continue;
+                }
                 used = parse_cond(p, tok + i, n - i, r);
                 if (used < 0)
                         return -1;

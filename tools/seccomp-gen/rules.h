@@ -1,4 +1,5 @@
-/* Seccomp rule files: parse "<syscall> [aN == V | aN & M == V]... [-> ERRNO] # why" lines. */
+/* Seccomp rule files: parse "<syscall> [@tag]... [aN == V | aN & M == V]... [-> ERRNO] # why"
+ * lines. */
 #ifndef BRASA_SECCOMP_GEN_RULES_H
 #define BRASA_SECCOMP_GEN_RULES_H
 
@@ -17,8 +18,13 @@ struct rule_cond {
         uint32_t value;
 };
 
+/* Tags: when, after set-up, a vmm rule is no longer needed (the stage filters drop it). */
+#define RULE_TAG_BOOT 1u /* @boot: only until the VM runs */
+#define RULE_TAG_API  2u /* @api: once the VM runs, only while the API serves (PATCH /drives) */
+
 struct rule {
         char syscall[RULE_NAME_MAX];
+        unsigned int tags; /* RULE_TAG_* */
         struct rule_cond conds[RULE_MAX_CONDS];
         unsigned int nr_conds;
         int errno_value;                /* 0: allow; otherwise the call fails with this errno */

@@ -24,6 +24,10 @@
 #define SYSCALL_NR_MAX SECCOMP_SYSCALL_NAMES
 
 static const char *const role_names[NR_ROLES] = {"vmm", "api", "vcpu"};
+/* The vmm filter's stage filters (stacked once the VM runs) and the rule tags each drops. */
+static const char *const stage_names[SECCOMP_STAGE_COUNT] = {"vmm_api_run", "vmm_run"};
+static const unsigned int stage_drops[SECCOMP_STAGE_COUNT] = {RULE_TAG_BOOT,
+                                                              RULE_TAG_BOOT | RULE_TAG_API};
 
 struct bpf_insn8 {
         uint16_t code;
@@ -34,7 +38,8 @@ struct bpf_insn8 {
 
 struct role_input {
         const char *path;
-        struct rule_set rules;
+        struct rule_set rules; /* owned by the role's input; a stage borrows the vmm rules */
+        unsigned int drop;     /* rules with any of these tags are left out */
         struct bpf_insn8 *insns;
         size_t nr_insns;
 };
@@ -109,6 +114,8 @@ static int compile_role(const char *role, struct role_input *in)
             seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2))
                 goto out;
         for (i = 0; i < in->rules.count; i++) {
+                if (in->rules.rules[i].tags & in->drop)
+                        continue;
                 if (add_rule(ctx, &in->rules.rules[i])) {
                         fprintf(stderr, "%s:%u: libseccomp refused the rule '%s'\n", in->path,
                                 in->rules.rules[i].line, in->rules.rules[i].text);
@@ -123,13 +130,12 @@ out:
         return rc;
 }
 
-static void emit_c_filter(FILE *f, int role, const struct role_input *in)
+static void emit_c_filter(FILE *f, const char *name, const struct role_input *in)
 {
         size_t i;
 
-        fprintf(f, "\n/* %s: %zu rules from %s */\n", role_names[role], in->rules.count, in->path);
-        fprintf(f, "static const struct sock_filter filter_%s[%zu] = {\n", role_names[role],
-                in->nr_insns);
+        fprintf(f, "\n/* %s: %zu rules from %s */\n", name, in->rules.count, in->path);
+        fprintf(f, "static const struct sock_filter filter_%s[%zu] = {\n", name, in->nr_insns);
         for (i = 0; i < in->nr_insns; i++)
                 fprintf(f, "    {0x%04x, %u, %u, 0x%08x},\n", in->insns[i].code, in->insns[i].jt,
                         in->insns[i].jf, in->insns[i].k);
@@ -151,7 +157,7 @@ static void emit_c_names(FILE *f)
         fprintf(f, "};\n");
 }
 
-static int write_c(const char *out, struct role_input *in)
+static int write_c(const char *out, struct role_input *in, struct role_input *stage)
 {
         FILE *f = fopen(out, "we");
         int i;
@@ -162,10 +168,16 @@ static int write_c(const char *out, struct role_input *in)
                    "edit. */\n");
         fprintf(f, "#include \"seccomp/seccomp_filters.h\"\n");
         for (i = 0; i < NR_ROLES; i++)
-                emit_c_filter(f, i, &in[i]);
+                emit_c_filter(f, role_names[i], &in[i]);
+        for (i = 0; i < SECCOMP_STAGE_COUNT; i++)
+                emit_c_filter(f, stage_names[i], &stage[i]);
         fprintf(f, "\nconst struct seccomp_prog seccomp_builtin_filters[SECCOMP_ROLE_COUNT] = {\n");
         for (i = 0; i < NR_ROLES; i++)
                 fprintf(f, "    {filter_%s, %zu},\n", role_names[i], in[i].nr_insns);
+        fprintf(f, "};\n");
+        fprintf(f, "\nconst struct seccomp_prog seccomp_stage_filters[SECCOMP_STAGE_COUNT] = {\n");
+        for (i = 0; i < SECCOMP_STAGE_COUNT; i++)
+                fprintf(f, "    {filter_%s, %zu},\n", stage_names[i], stage[i].nr_insns);
         fprintf(f, "};\n");
         emit_c_names(f);
         return fclose(f) ? -1 : 0;
@@ -224,6 +236,10 @@ static void list_rules(const struct role_input *in)
                         const char *cond = x->text + strlen(x->syscall);
 
                         cond += strspn(cond, " \t");
+                        while (*cond == '@') { /* the tags are not part of the condition */
+                                cond += strcspn(cond, " \t");
+                                cond += strspn(cond, " \t");
+                        }
                         printf("%s\t%s\t%s\t%s\n", role_names[r], x->syscall, cond, x->comment);
                 }
         }
@@ -249,7 +265,7 @@ static int parse_inputs(int argc, char **argv, struct role_input *in)
         return 0;
 }
 
-static int compile_all(struct role_input *in)
+static int compile_all(struct role_input *in, struct role_input *stage)
 {
         int r;
 
@@ -261,10 +277,18 @@ static int compile_all(struct role_input *in)
                 if (compile_role(role_names[r], &in[r]))
                         return -1;
         }
+        for (r = 0; r < SECCOMP_STAGE_COUNT; r++) {
+                stage[r].path = in[SECCOMP_ROLE_VMM].path;
+                stage[r].rules = in[SECCOMP_ROLE_VMM].rules;
+                stage[r].drop = stage_drops[r];
+                if (compile_role(stage_names[r], &stage[r]))
+                        return -1;
+        }
         return 0;
 }
 
-static int run(const char *mode, int argc, char **argv, struct role_input *in)
+static int run(const char *mode, int argc, char **argv, struct role_input *in,
+               struct role_input *stage)
 {
         const char *out = NULL;
 
@@ -281,9 +305,9 @@ static int run(const char *mode, int argc, char **argv, struct role_input *in)
                 list_rules(in);
                 return 0;
         }
-        if (compile_all(in))
+        if (compile_all(in, stage))
                 return 1;
-        if (strcmp(mode, "c") == 0 ? write_c(out, in) : write_bin(out, in)) {
+        if (strcmp(mode, "c") == 0 ? write_c(out, in, stage) : write_bin(out, in)) {
                 fprintf(stderr, "brasa-seccomp-gen: cannot write %s: %s\n", out, strerror(errno));
                 unlink(out);
                 return 1;
@@ -293,16 +317,17 @@ static int run(const char *mode, int argc, char **argv, struct role_input *in)
 
 int main(int argc, char **argv)
 {
-        struct role_input in[NR_ROLES];
+        struct role_input in[NR_ROLES], stage[SECCOMP_STAGE_COUNT];
         int r, rc;
 
         memset(in, 0, sizeof(in));
+        memset(stage, 0, sizeof(stage));
         if (argc < 2 ||
             (strcmp(argv[1], "c") && strcmp(argv[1], "bin") && strcmp(argv[1], "list"))) {
                 fputs(usage_text, stderr);
                 return 2;
         }
-        rc = run(argv[1], argc - 2, argv + 2, in);
+        rc = run(argv[1], argc - 2, argv + 2, in, stage);
         if (rc < 0) {
                 fputs(usage_text, stderr);
                 rc = 2;
@@ -311,5 +336,7 @@ int main(int argc, char **argv)
                 rules_free(&in[r].rules);
                 free(in[r].insns);
         }
+        for (r = 0; r < SECCOMP_STAGE_COUNT; r++)
+                free(stage[r].insns); /* the rules are the vmm input's */
         return rc;
 }

@@ -67,8 +67,6 @@ static int machine_validate(struct perr *pe, const struct machine_cfg *m)
         rc = mem_limit(pe, m->mem_size_mib);
         if (rc)
                 return rc;
-        if (m->smt)
-                return cfg_fail(pe, -ENOTSUP, "SMT is not supported yet by brasa");
         if (m->huge_pages != HUGE_PAGES_NONE)
                 return cfg_fail(pe, -ENOTSUP, "huge_pages %s is not supported yet by brasa",
                                 huge_variants[m->huge_pages]);

@@ -84,7 +84,7 @@ static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, struct e
                 return -ENOMEM;
         memcpy(c, boot->supported_cpuid,
                sizeof(*c) + boot->supported_cpuid->nent * sizeof(c->entries[0]));
-        rc = cpuid_normalize(c, VCPU_CPUID_CAPACITY, v->index, boot->nr_vcpus);
+        rc = cpuid_normalize(c, VCPU_CPUID_CAPACITY, v->index, boot->nr_vcpus, boot->smt);
         if (rc) {
                 err_set(e, rc, "CPUID normalization failed: %s", strerror(-rc));
                 goto out;

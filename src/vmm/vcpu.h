@@ -38,6 +38,7 @@ struct vcpu_boot {
         bool pvh;
         uint64_t entry;
         unsigned int nr_vcpus;
+        bool smt; /* two threads per core (with nr_vcpus > 1) */
         bool pvm_template;
         const struct kvm_cpuid2 *supported_cpuid; /* from KVM_GET_SUPPORTED_CPUID */
 };

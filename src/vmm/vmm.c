@@ -133,6 +133,7 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
             .pvh = boot->pvh,
             .entry = boot->entry,
             .nr_vcpus = cfg->machine.vcpu_count,
+            .smt = cfg->machine.smt,
             .pvm_template = vmm_want_pvm_template(opts),
         };
         struct kvm_cpuid2 *cpuid;

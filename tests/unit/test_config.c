@@ -452,8 +452,9 @@ static void test_machine_options(void **state)
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}", -EBADMSG,
                  "unknown variant `V1N1`, expected one of `C3`, `T2`, `T2S`, `None`, `T2CL`, "
                  "`T2A`");
-        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}", -ENOTSUP,
-                 "SMT is not supported yet by brasa");
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}", &m);
+        assert_true(m.smt);
+        mc_ok("{\"vcpu_count\": 1, \"mem_size_mib\": 256, \"smt\": true}", &m);
         mc_fails("{\"vcpu_count\": 3, \"mem_size_mib\": 256, \"smt\": true}", -EINVAL, MSG_VCPUS);
 }
 

@@ -333,6 +333,9 @@ static int apply_file_logging(const struct vm_config *cfg, struct err *e)
         return 0;
 }
 
+/* Firecracker's BuildFromJsonError::StartMicroVM, after its caller's own words. */
+#define BOOT_FAILED "Could not Start MicroVM from one single json: %s"
+
 static int load_config(const char *path, struct vm_config *cfg)
 {
         struct err e = ERR_INIT;
@@ -388,7 +391,9 @@ static int boot_from_config(const struct cli *c)
         }
         rc = vmm_boot(&vmm, &cfg, &e);
         if (rc) {
-                log_error("Building VMM configured from cmdline json failed: %s", e.msg);
+                log_error(
+                    "RunWithoutApiError error: Failed to build MicroVM from Json: " BOOT_FAILED,
+                    e.msg);
                 rc = VMM_EXIT_BAD_CONFIG;
                 goto out;
         }
@@ -427,7 +432,8 @@ static int api_boot_from_file(const struct cli *c, struct api_run *r)
         if (load_config(c->config_file, &r->cfg))
                 return VMM_EXIT_BAD_CONFIG;
         if (vmm_boot(&r->vmm, &r->cfg, &e)) {
-                log_error("Building VMM configured from cmdline json failed: %s", e.msg);
+                log_error("RunWithApiError error: Failed to build MicroVM from Json: " BOOT_FAILED,
+                          e.msg);
                 return VMM_EXIT_BAD_CONFIG;
         }
         r->ctx.started = true;

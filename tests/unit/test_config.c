@@ -447,8 +447,9 @@ static void test_machine_options(void **state)
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"4M\"}", -EBADMSG,
                  "unknown variant `4M`, expected one of `None`, `Transparent`, `2M` "
                  "(field `huge_pages`)");
-        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}", -ENOTSUP,
-                 "CPU template T2 is not supported yet");
+        /* Static templates are checked against the host at InstanceStart, as in Firecracker. */
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}", &m);
+        assert_true(m.has_cpu_template);
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}", -EBADMSG,
                  "unknown variant `V1N1`, expected one of `C3`, `T2`, `T2S`, `None`, `T2CL`, "
                  "`T2A`");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -273,6 +274,11 @@ static void test_wrong_types(void **state)
                    "invalid type: integer `3`, expected struct VsockDeviceConfig");
         file_fails("{" BOOT ", \"cpu-config\": 3}", -EBADMSG,
                    "data did not match any variant of untagged enum CustomCpuTemplateOrPath");
+        /* An inline template that fails its own checks fails both variants of the enum. */
+        file_fails("{" BOOT ", \"cpu-config\": {\"foo\": 1}}", -EBADMSG,
+                   "data did not match any variant of untagged enum CustomCpuTemplateOrPath");
+        file_fails("{" BOOT ", \"cpu-config\": {\"kvm_capabilities\": [\"x\"]}}", -EBADMSG,
+                   "data did not match any variant of untagged enum CustomCpuTemplateOrPath");
 }
 
 static void test_echo_is_one_line(void **state)
@@ -364,6 +370,36 @@ static int null_tap_open(const char *name, struct err *e)
         return open("/dev/null", O_RDWR | O_CLOEXEC);
 }
 
+/* A template file: its own errors keep their message (it is parsed on its own). */
+static void template_file_checks(void)
+{
+        char path[] = "/tmp/brasa-tmpl-XXXXXX", text[128];
+        struct vm_config cfg;
+        FILE *f;
+        int fd;
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        f = fdopen(fd, "w");
+        assert_non_null(f);
+        fputs("{\"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": \"0b2\"}]}", f);
+        fclose(f);
+        snprintf(text, sizeof(text), "{" BOOT ", \"cpu-config\": \"%s\"}", path);
+        file_fails(
+            text, -EBADMSG,
+            "Invalid JSON: Failed to parse string [0b2] as a bitmap - unknown character: 50");
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("{\"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": \"0b1\"}]}", f);
+        fclose(f);
+        assert_int_equal(parse_file(text, &cfg), 0);
+        assert_true(cfg.cpu.present);
+        assert_int_equal(cfg.cpu.t.n_msrs, 1);
+        assert_int_equal(cfg.cpu.t.msrs[0].addr, 0x10a);
+        config_free(&cfg);
+        unlink(path);
+}
+
 static void test_unsupported_sections(void **state)
 {
         struct vm_config cfg;
@@ -394,6 +430,7 @@ static void test_unsupported_sections(void **state)
                            "memory-hotplug");
         file_fails("{" BOOT ", \"cpu-config\": \"/nonexistent/t.json\"}", -EINVAL,
                    "File operation error");
+        template_file_checks();
         file_fails("{" BOOT ", \"network-interfaces\": [{}]}", -EBADMSG,
                    "missing field `iface_id`");
         file_fails("{" BOOT ", \"memory-hotplug\": {}}", -EBADMSG,

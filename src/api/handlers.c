@@ -178,7 +178,7 @@ static void set_machine(struct api_ctx *ctx, struct api_call *call, bool patch)
                 fail_with(call, "", e.msg);
                 return;
         }
-        ctx->cfg->machine = m;
+        config_machine_commit(ctx->cfg, &m);
         ok_empty(call);
 }
 

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "arch/x86_64/cpu_template.h"
 #include "core/rate_limiter.h"
 #include "model/codec.h"
 
@@ -52,7 +53,7 @@ struct machine_cfg {
         bool track_dirty_pages;
         enum huge_pages huge_pages;
         bool has_cpu_template;
-        unsigned int cpu_template; /* StaticCpuTemplate index; only "None" is accepted yet */
+        unsigned int cpu_template; /* enum static_template; never None once stored */
 };
 
 enum drive_cache_type { DRIVE_CACHE_UNSAFE, DRIVE_CACHE_WRITEBACK };
@@ -169,7 +170,11 @@ struct metrics_cfg {
 /* A custom CPU template (PUT /cpu-config, the config file's "cpu-config"). */
 struct cpu_config_cfg {
         bool present;
-        json_t *tmpl; /* owned reference */
+        json_t *tmpl;             /* owned reference */
+        struct cpuid_mod *cpuid;  /* malloc'd: the rows of t */
+        struct msr_mod *msrs;     /* malloc'd: the MSR modifiers of t */
+        struct kvm_cap_mod *caps; /* malloc'd: the capability modifiers of t */
+        struct cpu_template t;    /* the template parsed from tmpl, over the arrays above */
 };
 
 /*
@@ -436,6 +441,17 @@ int config_machine_validate(const struct machine_cfg *m, struct err *e);
 
 /* Applies the given fields of a PATCH over *m (no validation). */
 void config_machine_merge(struct machine_cfg *m, const struct machine_patch *p);
+
+/*
+ * Stores m as the VM's machine configuration with Firecracker's one template
+ * slot: a cpu_template given as None clears the static and the custom
+ * template, another variant replaces both, and none given keeps whichever the
+ * VM had.
+ */
+void config_machine_commit(struct vm_config *cfg, const struct machine_cfg *m);
+
+/* Drops the custom CPU template (PUT /cpu-config), if any. */
+void config_cpu_template_clear(struct vm_config *cfg);
 
 /* A decoded PATCH /drives/{id} against cfg: the drive exists and something changes. */
 int config_drive_patch_check(const struct vm_config *cfg, const struct drive_update *u,

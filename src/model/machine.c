@@ -19,7 +19,7 @@ static const struct mfield machine_fields[] = {
     F_DFLT(MC, vcpu_count, "vcpu_count", mt_u8, MF_REQUIRED, CONFIG_DEFAULT_VCPUS),
     F_DFLT(MC, mem_size_mib, "mem_size_mib", mt_usize, MF_REQUIRED, CONFIG_DEFAULT_MEM_MIB),
     F(MC, smt, "smt", mt_bool, 0),
-    {MFIELD(MC, cpu_template, "cpu_template", mt_enum, MF_OPTION | MF_HIDE),
+    {MFIELD(MC, cpu_template, "cpu_template", mt_enum, MF_OPTION | MF_OMIT_UNSET),
      .has = offsetof(MC, has_cpu_template), .arg = tmpl_variants,
      .expected = "enum StaticCpuTemplate"},
     F(MC, track_dirty_pages, "track_dirty_pages", mt_bool, 0),
@@ -53,7 +53,8 @@ int config_check_mem_limit(uint64_t mem_mib, struct err *e)
         return mem_limit(&pe, mem_mib);
 }
 
-/* Firecracker's MachineConfig::update() checks, then what brasa cannot do yet. */
+/* Firecracker's MachineConfig::update() checks, then what brasa cannot do yet. A static
+ * template is checked against the host at InstanceStart, as Firecracker does. */
 static int machine_validate(struct perr *pe, const struct machine_cfg *m)
 {
         int rc;
@@ -67,14 +68,9 @@ static int machine_validate(struct perr *pe, const struct machine_cfg *m)
         rc = mem_limit(pe, m->mem_size_mib);
         if (rc)
                 return rc;
-        if (m->smt)
-                return cfg_fail(pe, -ENOTSUP, "SMT is not supported yet by brasa");
         if (m->huge_pages != HUGE_PAGES_NONE)
                 return cfg_fail(pe, -ENOTSUP, "huge_pages %s is not supported yet by brasa",
                                 huge_variants[m->huge_pages]);
-        if (m->has_cpu_template && strcmp(tmpl_variants[m->cpu_template], "None") != 0)
-                return cfg_fail(pe, -ENOTSUP, "CPU template %s is not supported yet by brasa",
-                                tmpl_variants[m->cpu_template]);
         return 0;
 }
 
@@ -154,6 +150,20 @@ json_t *config_machine_to_json(const struct machine_cfg *m)
         return model_encode(&model_machine, m);
 }
 
+void config_machine_commit(struct vm_config *cfg, const struct machine_cfg *m)
+{
+        struct machine_cfg n = *m;
+
+        if (!n.has_cpu_template) {
+                n.has_cpu_template = cfg->machine.has_cpu_template;
+                n.cpu_template = cfg->machine.cpu_template;
+        } else {
+                config_cpu_template_clear(cfg);
+                n.has_cpu_template = n.cpu_template != STATIC_TMPL_NONE;
+        }
+        cfg->machine = n;
+}
+
 static int machine_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
 {
         int rc;
@@ -161,7 +171,7 @@ static int machine_apply(struct perr *pe, struct vm_config *cfg, void *val, cons
         (void)body;
         rc = machine_validate(pe, val);
         if (!rc)
-                cfg->machine = *(struct machine_cfg *)val;
+                config_machine_commit(cfg, val);
         return rc;
 }
 

@@ -76,6 +76,7 @@ static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, struct e
 {
         size_t bytes =
             sizeof(struct kvm_cpuid2) + VCPU_CPUID_CAPACITY * sizeof(struct kvm_cpuid_entry2);
+        const struct cpuid_mod *missing;
         struct kvm_cpuid2 *c;
         int rc;
 
@@ -84,7 +85,14 @@ static int vcpu_set_cpuid(struct vcpu *v, const struct vcpu_boot *boot, struct e
                 return -ENOMEM;
         memcpy(c, boot->supported_cpuid,
                sizeof(*c) + boot->supported_cpuid->nent * sizeof(c->entries[0]));
-        rc = cpuid_normalize(c, VCPU_CPUID_CAPACITY, v->index, boot->nr_vcpus);
+        if (boot->tmpl && cpu_template_apply_cpuid(boot->tmpl, c, &missing)) {
+                rc = err_set(e, -EINVAL,
+                             "System configuration error: Failed to create guest config: Template "
+                             "changes a CPUID entry not supported by KVM: Leaf: %x, Subleaf: %x",
+                             missing->leaf, missing->subleaf);
+                goto out;
+        }
+        rc = cpuid_normalize(c, VCPU_CPUID_CAPACITY, v->index, boot->nr_vcpus, boot->smt);
         if (rc) {
                 err_set(e, rc, "CPUID normalization failed: %s", strerror(-rc));
                 goto out;
@@ -100,11 +108,60 @@ out:
         return rc;
 }
 
+/* The template's MSR addresses, each once, into m (room for n_msrs entries). */
+static void vcpu_template_msr_list(const struct cpu_template *t, struct kvm_msrs *m)
+{
+        size_t i, j;
+
+        m->nmsrs = 0;
+        for (i = 0; i < t->n_msrs; i++) {
+                for (j = 0; j < m->nmsrs && m->entries[j].index != t->msrs[i].addr; j++)
+                        ;
+                if (j == m->nmsrs)
+                        m->entries[m->nmsrs++].index = t->msrs[i].addr;
+        }
+}
+
+/* Reads the MSRs the template changes, applies its modifiers, writes them back. */
+static int vcpu_set_template_msrs(struct vcpu *v, const struct cpu_template *t, struct err *e)
+{
+        const struct msr_mod *missing;
+        struct kvm_msrs *m;
+        int n, rc = 0;
+
+        if (!t || !t->n_msrs)
+                return 0;
+        m = calloc(1, sizeof(*m) + t->n_msrs * sizeof(m->entries[0]));
+        if (!m)
+                return -ENOMEM;
+        vcpu_template_msr_list(t, m);
+        n = ioctl(v->fd, KVM_GET_MSRS, m);
+        if (n < 0 || (uint32_t)n != m->nmsrs) {
+                rc = err_set(e, -EINVAL,
+                             "System configuration error: Failed to create guest config: KVM vcpu "
+                             "ioctl failed: Failed to get KVM vcpu msr: %#x",
+                             m->entries[n < 0 ? 0 : n].index);
+                goto out;
+        }
+        if (cpu_template_apply_msrs(t, m->entries, m->nmsrs, &missing) == 0) {
+                n = ioctl(v->fd, KVM_SET_MSRS, m);
+                if (n < 0 || (uint32_t)n != m->nmsrs)
+                        rc = err_set(e, -EINVAL,
+                                     "System configuration error: Error configuring the vcpu for "
+                                     "boot: Failed to set MSRs: Not all given MSRs were set.");
+        }
+out:
+        free(m);
+        return rc;
+}
+
 int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, struct err *e)
 {
         int rc;
 
         rc = vcpu_set_cpuid(v, boot, e);
+        if (!rc)
+                rc = vcpu_set_template_msrs(v, boot->tmpl, e);
         if (rc)
                 return rc;
         rc = regs_setup_vcpu(v->fd, boot->pvh, boot->entry, v->index == 0);

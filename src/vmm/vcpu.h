@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/x86_64/cpu_template.h"
 #include "core/err.h"
 #include "core/guest_mem.h"
 #include "devices/bus.h"
@@ -38,8 +39,10 @@ struct vcpu_boot {
         bool pvh;
         uint64_t entry;
         unsigned int nr_vcpus;
+        bool smt; /* two threads per core (with nr_vcpus > 1) */
         bool pvm_template;
         const struct kvm_cpuid2 *supported_cpuid; /* from KVM_GET_SUPPORTED_CPUID */
+        const struct cpu_template *tmpl;          /* static or custom CPU template; NULL: none */
 };
 
 /*
@@ -52,8 +55,10 @@ int vcpu_signal_setup(void);
 int vcpu_create(struct vcpu *v, struct kvm_vm *vm, unsigned int index, const struct vcpu_env *env);
 
 /*
- * Sets CPUID (normalized, plus the kvm_pvm template when asked), MSRs,
- * registers, FPU and LAPIC for boot. Returns 0 or -errno; err names the step.
+ * Sets CPUID (the CPU template's modifiers, then Firecracker's normalization,
+ * then the kvm_pvm template when asked), the template's MSRs, then the boot
+ * MSRs, registers, FPU and LAPIC. Returns 0 or -errno; err names the step in
+ * Firecracker's words where Firecracker has them.
  */
 int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, struct err *e);
 

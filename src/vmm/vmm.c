@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -125,15 +126,75 @@ static bool vmm_want_pvm_template(const struct vmm_opts *opts)
         return on;
 }
 
+/*
+ * Firecracker's get_cpu_template(): the custom template, or the static one
+ * once the host's vendor and model allow it; *out is NULL without one.
+ */
+static int vmm_cpu_template(const struct vm_config *cfg, const struct cpu_template **out,
+                            struct err *e)
+{
+        enum cpu_vendor vendor;
+        uint32_t eax;
+        int rc;
+
+        *out = NULL;
+        if (cfg->cpu.present) {
+                *out = &cfg->cpu.t;
+                return 0;
+        }
+        if (!cfg->machine.has_cpu_template)
+                return 0;
+        cpu_template_host(&vendor, &eax);
+        rc = cpu_template_check_host(cfg->machine.cpu_template, vendor, eax);
+        if (rc == -EXDEV)
+                return err_set(e, rc,
+                               "Failed to get CPU template: CPU vendor mismatched between actual "
+                               "CPU and CPU template.");
+        if (rc == -ENODEV)
+                return err_set(e, rc,
+                               "Failed to get CPU template: The current CPU model is not permitted "
+                               "to apply the CPU template.");
+        if (rc)
+                return err_set(e, rc, "Failed to get CPU template: Invalid static CPU template");
+        if (cfg->machine.cpu_template == STATIC_TMPL_C3 && (eax & 0x0fff0fffu) == 0x00050654u)
+                log_warn("On processors that do not enumerate FBSDP_NO, PSDP_NO and SBDR_SSDP_NO "
+                         "on IA32_ARCH_CAPABILITIES MSR, the guest kernel does not apply the "
+                         "mitigation against MMIO stale data vulnerability.");
+        *out = cpu_template_static(cfg->machine.cpu_template);
+        return 0;
+}
+
+/* The capabilities a template adds (and does not remove again later) must be there. */
+static int vmm_check_template_caps(const struct kvm_vm *vm, const struct cpu_template *t,
+                                   struct err *e)
+{
+        size_t i, j;
+        bool removed;
+
+        for (i = 0; t && i < t->n_caps; i++) {
+                if (t->caps[i].remove)
+                        continue;
+                removed = false;
+                for (j = i + 1; j < t->n_caps; j++)
+                        removed |= t->caps[j].remove && t->caps[j].cap == t->caps[i].cap;
+                if (!removed && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, t->caps[i].cap) <= 0)
+                        return err_set(e, -ENOTSUP, "Kvm error: Missing KVM capabilities: %#x",
+                                       t->caps[i].cap);
+        }
+        return 0;
+}
+
 static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
-                           const struct vmm_opts *opts, const struct vmm_boot_result *boot,
+                           const struct vmm_boot_result *boot, const struct cpu_template *tmpl,
                            struct err *e)
 {
         struct vcpu_boot vb = {
             .pvh = boot->pvh,
             .entry = boot->entry,
             .nr_vcpus = cfg->machine.vcpu_count,
-            .pvm_template = vmm_want_pvm_template(opts),
+            .smt = cfg->machine.smt,
+            .pvm_template = vmm_want_pvm_template(&vmm->opts),
+            .tmpl = tmpl,
         };
         struct kvm_cpuid2 *cpuid;
         unsigned int i;
@@ -238,10 +299,16 @@ int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e)
 
 static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
+        const struct cpu_template *tmpl;
         struct vmm_boot_result boot;
         int rc;
 
+        rc = vmm_cpu_template(cfg, &tmpl, e);
+        if (rc)
+                return rc;
         rc = kvm_vm_create(&vmm->vm, e);
+        if (!rc)
+                rc = vmm_check_template_caps(&vmm->vm, tmpl, e);
         if (rc)
                 return rc;
         rc = vmm_setup_memory(vmm, cfg, e);
@@ -266,7 +333,7 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         rc = vmm_setup_legacy(vmm, cfg, e);
         if (rc)
                 return rc;
-        return vmm_setup_vcpus(vmm, cfg, &vmm->opts, &boot, e);
+        return vmm_setup_vcpus(vmm, cfg, &boot, tmpl, e);
 }
 
 int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)

@@ -241,6 +241,32 @@ static void report_cpuid(void)
 }
 
 /*
+ * With brasa.cpuid: the topology and extended-feature words (leaf 1 EBX, 0xB
+ * levels 0 and 1, leaf 4 subleaf 0, 0x80000001, 0x80000008 ECX, 0x8000001E EBX).
+ */
+static void report_cpuid_topology(void)
+{
+        u32 l1[4], b0[4], b1[4], l4[4] = {0, 0, 0, 0}, x1[4], x8[4] = {0, 0, 0, 0};
+        u32 x1e[4] = {0, 0, 0, 0}, xmax[4];
+
+        cpuid(1, 0, l1);
+        cpuid(0xb, 0, b0);
+        cpuid(0xb, 1, b1);
+        cpuid(4, 0, l4);
+        cpuid(0x80000000, 0, xmax);
+        cpuid(0x80000001, 0, x1);
+        if (xmax[0] >= 0x80000008)
+                cpuid(0x80000008, 0, x8);
+        if (xmax[0] >= 0x8000001e)
+                cpuid(0x8000001e, 0, x1e);
+        say("cpuid-topo leaf1.ebx=0x%08x b0.eax=0x%08x b0.ebx=0x%08x b0.ecx=0x%08x "
+            "b1.ebx=0x%08x b1.ecx=0x%08x leaf4.eax=0x%08x",
+            l1[1], b0[0], b0[1], b0[2], b1[1], b1[2], l4[0]);
+        say("cpuid-ext x1.ecx=0x%08x x1.edx=0x%08x x8.ecx=0x%08x x1e.ebx=0x%08x", x1[2], x1[3],
+            x8[2], x1e[1]);
+}
+
+/*
  * FNV-1a 32 over little-endian 32-bit words, then over the 0-3 tail bytes:
  * a quarter of byte-wise FNV's emulated instructions. README.md has a Python copy.
  */
@@ -367,6 +393,8 @@ void guest_main(u32 proto, u64 info)
         }
         report_cpus();
         report_cpuid();
+        if (has_word(cmd, cmdlen, "brasa.cpuid"))
+                report_cpuid_topology();
         report_initrd(&f);
         say("mem-top 0x%lx", f.mem_top);
 

@@ -95,8 +95,7 @@ def test_machine_config(api):
     ("PUT", {"vcpu_count": 256, "mem_size_mib": 128},
      DESER + "invalid value: integer `256`, expected u8 at line 1 column 18."),
     ("PATCH", {}, "Empty PATCH request."),
-    ("PUT", {"vcpu_count": 2, "mem_size_mib": 128, "smt": True},
-     "The requested operation is not supported: SMT is not supported yet by brasa"),
+    ("PUT", {"vcpu_count": 3, "mem_size_mib": 128, "smt": True}, "Machine config error: " + VCPUS),
 ])
 def test_machine_config_errors(api, method, body, msg):
     assert_fault(api.request(method, "/machine-config", body), msg)

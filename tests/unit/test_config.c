@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -269,6 +270,11 @@ static void test_wrong_types(void **state)
                    "invalid type: integer `3`, expected struct VsockDeviceConfig");
         file_fails("{" BOOT ", \"cpu-config\": 3}", -EBADMSG,
                    "data did not match any variant of untagged enum CustomCpuTemplateOrPath");
+        /* An inline template that fails its own checks fails both variants of the enum. */
+        file_fails("{" BOOT ", \"cpu-config\": {\"foo\": 1}}", -EBADMSG,
+                   "data did not match any variant of untagged enum CustomCpuTemplateOrPath");
+        file_fails("{" BOOT ", \"cpu-config\": {\"kvm_capabilities\": [\"x\"]}}", -EBADMSG,
+                   "data did not match any variant of untagged enum CustomCpuTemplateOrPath");
 }
 
 static void test_echo_is_one_line(void **state)
@@ -375,6 +381,36 @@ static int null_tap_open(const char *name, struct err *e)
         return open("/dev/null", O_RDWR | O_CLOEXEC);
 }
 
+/* A template file: its own errors keep their message (it is parsed on its own). */
+static void template_file_checks(void)
+{
+        char path[] = "/tmp/brasa-tmpl-XXXXXX", text[128];
+        struct vm_config cfg;
+        FILE *f;
+        int fd;
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        f = fdopen(fd, "w");
+        assert_non_null(f);
+        fputs("{\"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": \"0b2\"}]}", f);
+        fclose(f);
+        snprintf(text, sizeof(text), "{" BOOT ", \"cpu-config\": \"%s\"}", path);
+        file_fails(
+            text, -EBADMSG,
+            "Invalid JSON: Failed to parse string [0b2] as a bitmap - unknown character: 50");
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("{\"msr_modifiers\": [{\"addr\": \"0x10a\", \"bitmap\": \"0b1\"}]}", f);
+        fclose(f);
+        assert_int_equal(parse_file(text, &cfg), 0);
+        assert_true(cfg.cpu.present);
+        assert_int_equal(cfg.cpu.t.n_msrs, 1);
+        assert_int_equal(cfg.cpu.t.msrs[0].addr, 0x10a);
+        config_free(&cfg);
+        unlink(path);
+}
+
 static void test_unsupported_sections(void **state)
 {
         struct vm_config cfg;
@@ -413,6 +449,7 @@ static void test_unsupported_sections(void **state)
                            "balloon, vsock and entropy are not supported yet by brasa");
         file_fails("{" BOOT ", \"cpu-config\": \"/nonexistent/t.json\"}", -EINVAL,
                    "File operation error");
+        template_file_checks();
         file_fails("{" BOOT ", \"network-interfaces\": [{}]}", -EBADMSG,
                    "missing field `iface_id`");
         file_fails("{" BOOT ", \"memory-hotplug\": {}}", -EBADMSG,
@@ -465,13 +502,15 @@ static void test_machine_options(void **state)
                  MSG_MEM);
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"4M\"}", -EBADMSG,
                  "unknown variant `4M`, expected one of `None`, `Transparent`, `2M`");
-        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}", -ENOTSUP,
-                 "CPU template T2 is not supported yet");
+        /* Static templates are checked against the host at InstanceStart, as in Firecracker. */
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"T2\"}", &m);
+        assert_true(m.has_cpu_template);
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": \"V1N1\"}", -EBADMSG,
                  "unknown variant `V1N1`, expected one of `C3`, `T2`, `T2S`, `None`, `T2CL`, "
                  "`T2A`");
-        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}", -ENOTSUP,
-                 "SMT is not supported yet by brasa");
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"smt\": true}", &m);
+        assert_true(m.smt);
+        mc_ok("{\"vcpu_count\": 1, \"mem_size_mib\": 256, \"smt\": true}", &m);
         mc_fails("{\"vcpu_count\": 3, \"mem_size_mib\": 256, \"smt\": true}", -EINVAL, MSG_VCPUS);
 }
 

@@ -110,7 +110,7 @@ static struct kvm_cpuid2 *amd_table(void)
 
 static int norm(struct kvm_cpuid2 *t, unsigned int idx, unsigned int n)
 {
-        return cpuid_normalize(t, CAP, idx, n);
+        return cpuid_normalize(t, CAP, idx, n, false);
 }
 
 static void check_leaf1(struct kvm_cpuid2 *t, unsigned int idx, unsigned int n)
@@ -235,6 +235,77 @@ static void test_amd(void **state)
         free(t);
 }
 
+/* SMT: vCPU idx of n sees 2 threads per core in leaves 1, 0xB, 0x1F, 4 (Intel). */
+static void check_smt_intel(unsigned int idx, unsigned int n)
+{
+        struct kvm_cpuid2 *t = intel_table();
+        uint32_t leaf;
+
+        assert_int_equal(cpuid_normalize(t, CAP, idx, n, true), 0);
+        check_leaf1(t, idx, n);
+        for (leaf = 0xb; leaf <= 0x1f; leaf += 0x1f - 0xb) {
+                assert_int_equal(get(t, leaf, 0)->eax, 1); /* x2APIC shift to the core */
+                assert_int_equal(get(t, leaf, 0)->ebx, 2); /* threads per core */
+                assert_int_equal(get(t, leaf, 0)->ecx, 0x100);
+                assert_int_equal(get(t, leaf, 0)->edx, idx);
+                assert_int_equal(get(t, leaf, 1)->eax, 5);
+                assert_int_equal(get(t, leaf, 1)->ebx, n); /* logical CPUs in the package */
+                assert_int_equal(get(t, leaf, 1)->ecx, 0x201);
+        }
+        /* L1/L2 shared by the 2 threads of a core, L3 by all; n/2 cores. */
+        assert_int_equal((get(t, 4, 0)->eax >> 14) & 0xfff, 1);
+        assert_int_equal((get(t, 4, 2)->eax >> 14) & 0xfff, 1);
+        assert_int_equal((get(t, 4, 3)->eax >> 14) & 0xfff, n - 1);
+        assert_int_equal(get(t, 4, 0)->eax >> 26, n / 2 - 1);
+        assert_int_equal(get(t, 4, 3)->eax >> 26, n / 2 - 1);
+        free(t);
+}
+
+/* SMT on AMD: 0x80000008 NC counts threads, 0x8000001E pairs vCPUs into compute units. */
+static void check_smt_amd(unsigned int idx, unsigned int n)
+{
+        struct kvm_cpuid2 *t = amd_table();
+        struct kvm_cpuid_entry2 *e;
+
+        assert_int_equal(cpuid_normalize(t, CAP, idx, n, true), 0);
+        check_leaf1(t, idx, n);
+        assert_int_equal(get(t, 0xb, 0)->eax, 1);
+        assert_int_equal(get(t, 0xb, 0)->ebx, 2);
+        assert_int_equal(get(t, 0xb, 1)->ebx, n);
+        assert_int_equal(get(t, 0x80000008, 0)->ecx & 0xff, n - 1);
+        assert_int_equal((get(t, 0x8000001d, 0)->eax >> 14) & 0xfff, 1);
+        assert_int_equal((get(t, 0x8000001d, 2)->eax >> 14) & 0xfff, 1);
+        assert_int_equal((get(t, 0x8000001d, 3)->eax >> 14) & 0xfff, n - 1);
+        e = get(t, 0x8000001e, 0);
+        assert_int_equal(e->eax, idx);
+        assert_int_equal(e->ebx & 0xff, idx / 2);  /* compute unit */
+        assert_int_equal((e->ebx >> 8) & 0xff, 1); /* 2 threads per unit */
+        assert_int_equal(e->ecx & 0x7ff, 0);
+        free(t);
+}
+
+static void test_smt(void **state)
+{
+        struct kvm_cpuid2 *t;
+
+        (void)state;
+        check_smt_intel(0, 2);
+        check_smt_intel(1, 2);
+        check_smt_intel(3, 4);
+        check_smt_intel(5, 8);
+        check_smt_intel(31, 32);
+        check_smt_amd(0, 2);
+        check_smt_amd(1, 2);
+        check_smt_amd(3, 4);
+        check_smt_amd(6, 16);
+        /* One vCPU with SMT: one thread per core, as without. */
+        t = intel_table();
+        assert_int_equal(cpuid_normalize(t, CAP, 0, 1, true), 0);
+        check_topology(t, 0xb, 0, 1);
+        assert_int_equal((get(t, 4, 0)->eax >> 14) & 0xfff, 0);
+        free(t);
+}
+
 static void test_errors(void **state)
 {
         struct kvm_cpuid2 *t = intel_table();
@@ -245,8 +316,8 @@ static void test_errors(void **state)
         assert_int_equal(norm(t, 2, 2), -EINVAL);
         assert_int_equal(norm(t, 0, 33), -EINVAL);
         /* No room for leaf 0xB subleaf 1. */
-        assert_int_equal(cpuid_normalize(t, nent, 0, 1), -ENOSPC);
-        assert_int_equal(cpuid_normalize(t, nent - 1, 0, 1), -EINVAL);
+        assert_int_equal(cpuid_normalize(t, nent, 0, 1, false), -ENOSPC);
+        assert_int_equal(cpuid_normalize(t, nent - 1, 0, 1, false), -EINVAL);
         t->nent = 0;
         assert_int_equal(norm(t, 0, 1), -EINVAL); /* no leaf 0/1 */
         free(t);
@@ -411,6 +482,7 @@ int main(void)
             cmocka_unit_test(test_intel_vendor_leaves),
             cmocka_unit_test(test_amd),
             cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_smt),
             cmocka_unit_test(test_pvm_template),
             cmocka_unit_test(test_template_after_normalize),
             cmocka_unit_test(test_pvm_detect),

@@ -130,30 +130,39 @@ static void normalize_leaf1(struct kvm_cpuid_entry2 *e, unsigned int cpu_index,
                 e->edx &= ~CPUID1_EDX_HTT;
 }
 
+/* Where one vCPU sits: its index, the VM's vCPU count, and threads per core (1, or 2 with SMT). */
+struct topo {
+        unsigned int cpu_index;
+        unsigned int nr_vcpus;
+        unsigned int per_core;
+};
+
 /*
- * One leaf 0xB/0x1F subleaf: level 0 is SMT (1 thread per core), level 1 is
- * the core level (nr_vcpus cores); any other subleaf is an invalid level,
- * which ends the guest's enumeration. EDX is always the x2APIC ID.
+ * One leaf 0xB/0x1F subleaf: level 0 is SMT (per_core threads, x2APIC shift
+ * log2(per_core)), level 1 is the package (nr_vcpus logical CPUs); any other
+ * subleaf is an invalid level, which ends the guest's enumeration. EDX is
+ * always the x2APIC ID.
  */
-static void fill_topology(struct kvm_cpuid_entry2 *e, unsigned int cpu_index, unsigned int nr_vcpus)
+static void fill_topology(struct kvm_cpuid_entry2 *e, const struct topo *t)
 {
         e->flags |= KVM_CPUID_FLAG_SIGNIFICANT_INDEX;
         e->eax = 0;
         e->ebx = 0;
         e->ecx = e->index & 0xff;
-        e->edx = cpu_index;
+        e->edx = t->cpu_index;
         if (e->index == 0) {
-                e->ebx = 1;
+                e->eax = t->per_core > 1 ? 1 : 0;
+                e->ebx = t->per_core;
                 e->ecx |= TOPO_LEVEL_SMT << 8;
         } else if (e->index == 1) {
                 e->eax = TOPO_CORE_SHIFT;
-                e->ebx = nr_vcpus;
+                e->ebx = t->nr_vcpus;
                 e->ecx |= TOPO_LEVEL_CORE << 8;
         }
 }
 
 static int normalize_topology_leaf(struct kvm_cpuid2 *c, size_t capacity, uint32_t leaf,
-                                   unsigned int cpu_index, unsigned int nr_vcpus)
+                                   const struct topo *t)
 {
         uint32_t i;
 
@@ -162,26 +171,26 @@ static int normalize_topology_leaf(struct kvm_cpuid2 *c, size_t capacity, uint32
                 return -ENOSPC;
         for (i = 0; i < c->nent; i++) {
                 if (c->entries[i].function == leaf)
-                        fill_topology(&c->entries[i], cpu_index, nr_vcpus);
+                        fill_topology(&c->entries[i], t);
         }
         return 0;
 }
 
 /*
  * Leaf 4 / 0x8000001D EAX[25:14]: logical CPUs sharing the cache, minus one.
- * Without SMT, L1/L2 are per vCPU and L3 is shared by the whole VM.
+ * L1/L2 are shared by the threads of one core, L3 by the whole VM.
  */
-static void set_cache_sharing(struct kvm_cpuid_entry2 *e, unsigned int nr_vcpus)
+static void set_cache_sharing(struct kvm_cpuid_entry2 *e, const struct topo *t)
 {
         uint32_t level = get_field(e->eax, 5, 7);
 
         if (level == 1 || level == 2)
-                set_field(&e->eax, 14, 25, 0);
+                set_field(&e->eax, 14, 25, t->per_core - 1);
         else if (level == 3)
-                set_field(&e->eax, 14, 25, nr_vcpus - 1);
+                set_field(&e->eax, 14, 25, t->nr_vcpus - 1);
 }
 
-static void normalize_intel_leaf4(struct kvm_cpuid2 *c, unsigned int nr_vcpus)
+static void normalize_intel_leaf4(struct kvm_cpuid2 *c, const struct topo *t)
 {
         struct kvm_cpuid_entry2 *e;
         uint32_t i;
@@ -189,8 +198,8 @@ static void normalize_intel_leaf4(struct kvm_cpuid2 *c, unsigned int nr_vcpus)
         for (i = 0; (e = cpuid_find(c, 4, i)) != NULL; i++) {
                 if (!e->eax && !e->ebx && !e->ecx && !e->edx)
                         break; /* the null cache type ends the list */
-                set_cache_sharing(e, nr_vcpus);
-                set_field(&e->eax, 26, 31, nr_vcpus - 1); /* cores per package - 1 */
+                set_cache_sharing(e, t);
+                set_field(&e->eax, 26, 31, t->nr_vcpus / t->per_core - 1); /* cores - 1 */
         }
 }
 
@@ -264,14 +273,13 @@ void cpuid_intel_brand(const char host[CPUID_BRAND_LEN], char out[CPUID_BRAND_LE
         memcpy(out + sizeof(base) - 1 + 3, host + start, len);
 }
 
-static int normalize_intel(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu_index,
-                           unsigned int nr_vcpus)
+static int normalize_intel(struct kvm_cpuid2 *c, size_t capacity, const struct topo *t)
 {
         struct kvm_cpuid_entry2 *e;
         char host[CPUID_BRAND_LEN], brand[CPUID_BRAND_LEN];
         int rc = 0;
 
-        normalize_intel_leaf4(c, nr_vcpus);
+        normalize_intel_leaf4(c, t);
         if ((e = cpuid_find(c, 6, 0)) != NULL) {
                 e->eax &= ~(1u << 1); /* Turbo Boost: the guest cannot control it */
                 e->ecx &= ~(1u << 3); /* performance-energy bias (frequency selection) */
@@ -285,24 +293,23 @@ static int normalize_intel(struct kvm_cpuid2 *c, size_t capacity, unsigned int c
         }
         /* Leaf 0x1F (V2 topology) must agree with 0xB when the CPU has it. */
         if (cpuid_find(c, 0x1f, 0))
-                rc = normalize_topology_leaf(c, capacity, 0x1f, cpu_index, nr_vcpus);
+                rc = normalize_topology_leaf(c, capacity, 0x1f, t);
         host_brand(host);
         cpuid_intel_brand(host, brand);
         set_brand(c, brand);
         return rc;
 }
 
-/* AMD extended APIC ID leaf: one thread per compute unit, one node. */
-static void fill_amd_ext_apic(struct kvm_cpuid_entry2 *e, unsigned int cpu_index)
+/* AMD extended APIC ID leaf: per_core threads per compute unit, one node. */
+static void fill_amd_ext_apic(struct kvm_cpuid_entry2 *e, const struct topo *t)
 {
-        e->eax = cpu_index;
-        set_field(&e->ebx, 0, 7, cpu_index); /* compute unit (core) id */
-        set_field(&e->ebx, 8, 15, 0);        /* threads per compute unit - 1 */
-        set_field(&e->ecx, 0, 10, 0);        /* node id 0, nodes per processor - 1 = 0 */
+        e->eax = t->cpu_index;
+        set_field(&e->ebx, 0, 7, t->cpu_index / t->per_core); /* compute unit (core) id */
+        set_field(&e->ebx, 8, 15, t->per_core - 1);           /* threads per compute unit - 1 */
+        set_field(&e->ecx, 0, 10, 0); /* node id 0, nodes per processor - 1 = 0 */
 }
 
-static int normalize_amd(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu_index,
-                         unsigned int nr_vcpus)
+static int normalize_amd(struct kvm_cpuid2 *c, size_t capacity, const struct topo *t)
 {
         static const char brand[CPUID_BRAND_LEN] = "AMD EPYC";
         struct kvm_cpuid_entry2 *e;
@@ -313,22 +320,24 @@ static int normalize_amd(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu
         if ((e = cpuid_find(c, 0x80000001, 0)) != NULL)
                 e->ecx |= 1u << 22; /* TOPOEXT: guest reads 0x8000001D/E below */
         if ((e = cpuid_find(c, 0x80000008, 0)) != NULL) {
-                set_field(&e->ecx, 12, 15, 7);          /* APIC ID size (bits) */
-                set_field(&e->ecx, 0, 7, nr_vcpus - 1); /* threads in package - 1 */
+                set_field(&e->ecx, 12, 15, 7);             /* APIC ID size (bits) */
+                set_field(&e->ecx, 0, 7, t->nr_vcpus - 1); /* threads in package - 1 */
         }
         for (i = 0; (e = cpuid_find(c, 0x8000001d, i)) != NULL; i++)
-                set_cache_sharing(e, nr_vcpus);
+                set_cache_sharing(e, t);
         e = find_or_add(c, capacity, 0x8000001e, 0, 0);
         if (!e)
                 return -ENOSPC;
-        fill_amd_ext_apic(e, cpu_index);
+        fill_amd_ext_apic(e, t);
         set_brand(c, brand);
         return 0;
 }
 
 int cpuid_normalize(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu_index,
-                    unsigned int nr_vcpus)
+                    unsigned int nr_vcpus, bool smt)
 {
+        /* Two threads per core only with SMT and more than one vCPU, as Firecracker. */
+        const struct topo t = {cpu_index, nr_vcpus, smt && nr_vcpus > 1 ? 2u : 1u};
         struct kvm_cpuid_entry2 *leaf0, *leaf1;
         int rc;
 
@@ -340,14 +349,14 @@ int cpuid_normalize(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu_inde
         if (!leaf0 || !leaf1)
                 return -EINVAL;
         normalize_leaf1(leaf1, cpu_index, nr_vcpus);
-        rc = normalize_topology_leaf(c, capacity, 0xb, cpu_index, nr_vcpus);
+        rc = normalize_topology_leaf(c, capacity, 0xb, &t);
         if (rc)
                 return rc;
         switch (vendor_of(leaf0)) {
         case VENDOR_INTEL:
-                return normalize_intel(c, capacity, cpu_index, nr_vcpus);
+                return normalize_intel(c, capacity, &t);
         case VENDOR_AMD:
-                return normalize_amd(c, capacity, cpu_index, nr_vcpus);
+                return normalize_amd(c, capacity, &t);
         default:
                 return 0; /* unknown vendor: the common part only */
         }

@@ -27,15 +27,17 @@ struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t function, uin
 /*
  * Rewrites c (from KVM_GET_SUPPORTED_CPUID) into what vCPU cpu_index of an
  * nr_vcpus-vCPU guest must see, as Firecracker does: leaf 1 topology/feature
- * bits, a synthesized leaf 0xB (and 0x1F when present; no SMT: one thread per
- * core, nr_vcpus cores), then vendor parts (Intel: leaves 4, 6, 7, 0xA, brand;
- * AMD: 7, 0x80000001, 0x80000008, 0x8000001D/E, brand). The entries[] buffer
- * must hold capacity entries; missing subleaves are appended.
+ * bits, a synthesized leaf 0xB (and 0x1F when present), then vendor parts
+ * (Intel: leaves 4, 6, 7, 0xA, brand; AMD: 7, 0x80000001, 0x80000008,
+ * 0x8000001D/E, brand). With smt and nr_vcpus > 1 a core has two threads
+ * (vCPUs 2k and 2k+1), otherwise one; the topology leaves (0xB/0x1F level 0,
+ * 4 and 0x8000001D cache sharing and core count, 0x8000001E) say so. The
+ * entries[] buffer must hold capacity entries; missing subleaves are appended.
  * Returns 0, -EINVAL (nr_vcpus 0 or > LAYOUT_MAX_VCPUS, cpu_index >= nr_vcpus,
  * nent > capacity, leaf 0 or 1 missing) or -ENOSPC (no room to add a leaf).
  */
 int cpuid_normalize(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu_index,
-                    unsigned int nr_vcpus);
+                    unsigned int nr_vcpus, bool smt);
 
 /*
  * Hides, in every entry of c, the features kvm_pvm cannot emulate in the guest

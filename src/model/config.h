@@ -259,9 +259,9 @@ int config_parse_machine_config(const json_t *body, struct machine_cfg *out, str
 int config_patch_machine_config(const json_t *body, struct machine_cfg *inout, struct err *e);
 
 /*
- * Rejects guest memory sizes above brasa's hard cap (LAYOUT_MAX_MEM_BYTES, 255 GiB).
- * Does not check for 0 (validation does) nor whether the host can really map it (the
- * VMM finds that out at mmap time). Returns 0 or -EINVAL with a message.
+ * Rejects guest memory sizes above brasa's memory map (LAYOUT_MAX_MEM_BYTES, 255 GiB) at
+ * InstanceStart, with Firecracker's text for a guest memory it cannot map (Firecracker takes
+ * any size at PUT and fails there too). Returns 0 or -ENOMEM with that message.
  */
 int config_check_mem_limit(uint64_t mem_mib, struct err *e);
 

@@ -35,39 +35,26 @@ void config_machine_defaults(struct machine_cfg *m)
         m->huge_pages = HUGE_PAGES_NONE;
 }
 
-static int mem_limit(struct perr *pe, uint64_t mem_mib)
-{
-        const uint64_t max_mib = LAYOUT_MAX_MEM_BYTES >> 20;
-
-        if (mem_mib <= max_mib)
-                return 0;
-        return cfg_fail(pe, -EINVAL,
-                        "The memory size (MiB) %llu is larger than the %llu MiB brasa supports.",
-                        (unsigned long long)mem_mib, (unsigned long long)max_mib);
-}
-
 int config_check_mem_limit(uint64_t mem_mib, struct err *e)
 {
-        struct perr pe = PERR_API(e);
-
-        return mem_limit(&pe, mem_mib);
+        if (mem_mib <= LAYOUT_MAX_MEM_BYTES >> 20)
+                return 0;
+        /* What Firecracker answers when its mmap of that much fails. */
+        return err_set(e, -ENOMEM,
+                       "Invalid Memory Configuration: Cannot create mmap region: Out of memory "
+                       "(os error 12)");
 }
 
 /* Firecracker's MachineConfig::update() checks, then what brasa cannot do yet. A static
  * template is checked against the host at InstanceStart, as Firecracker does. */
 static int machine_validate(struct perr *pe, const struct machine_cfg *m)
 {
-        int rc;
-
         if (m->vcpu_count == 0 || m->vcpu_count > CONFIG_MAX_VCPUS)
                 return cfg_fail(pe, -EINVAL, MSG_VCPUS);
         if (m->smt && m->vcpu_count > 1 && m->vcpu_count % 2)
                 return cfg_fail(pe, -EINVAL, MSG_VCPUS);
         if (m->mem_size_mib == 0 || (m->huge_pages != HUGE_PAGES_NONE && m->mem_size_mib % 2))
                 return cfg_fail(pe, -EINVAL, MSG_MEM);
-        rc = mem_limit(pe, m->mem_size_mib);
-        if (rc)
-                return rc;
         if (m->huge_pages != HUGE_PAGES_NONE)
                 return cfg_fail(pe, -ENOTSUP, "huge_pages %s is not supported yet by brasa",
                                 huge_variants[m->huge_pages]);

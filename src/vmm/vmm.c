@@ -58,13 +58,18 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct
         uint64_t bytes = cfg->machine.mem_size_mib << 20;
         int rc;
 
+        rc = config_check_mem_limit(cfg->machine.mem_size_mib, e);
+        if (rc)
+                return rc;
         rc = vmm_check_host_memory(bytes, e);
         if (rc)
                 return rc;
         rc = mem_layout_map(&vmm->mem, NULL, bytes);
         if (rc)
-                return err_set(e, rc, "cannot map %llu MiB of guest memory: %s",
-                               (unsigned long long)cfg->machine.mem_size_mib, strerror(-rc));
+                return err_set(e, rc,
+                               "Invalid Memory Configuration: Cannot create mmap region: %s (os "
+                               "error %d)",
+                               strerror(-rc), -rc);
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));

@@ -315,6 +315,12 @@ static inline void metrics_inc(struct metric_counter *c)
         __atomic_add_fetch(&c->value, 1, __ATOMIC_RELAXED);
 }
 
+/* Adds n to a process-group counter (e.g. bytes handed out). */
+static inline void metrics_add_count(struct metric_counter *c, uint64_t n)
+{
+        __atomic_add_fetch(&c->value, n, __ATOMIC_RELAXED);
+}
+
 static inline void metrics_store(struct metric_gauge *g, uint64_t v)
 {
         __atomic_store_n(&g->value, v, __ATOMIC_RELAXED);

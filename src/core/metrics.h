@@ -167,6 +167,10 @@ struct metrics_table {
         X(T, COUNTER, tx_write_fails)                                                              \
         X(T, COUNTER, rx_read_fails)
 
+/*
+ * Counted by the virtio-rng device (devices/virtio/rng): one device at most, so, as
+ * Firecracker's static METRICS, one process group and no per-device group.
+ */
 #define ENTROPY_METRICS(X, T)                                                                      \
         X(T, COUNTER, activate_fails)                                                              \
         X(T, COUNTER, entropy_event_fails)                                                         \

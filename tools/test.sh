@@ -34,6 +34,12 @@ corpus=$(mktemp -d)
 /usr/bin/python3 tests/fuzz/net_seeds.py "$corpus"
 build-fuzz/tests/fuzz/fuzz_net -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus"
 rm -rf "$corpus"
+# virtio-rng requests, from generated seeds.
+ninja -C build-fuzz fuzz_virtq_rng
+corpus=$(mktemp -d)
+/usr/bin/python3 tests/fuzz/virtq_rng_seeds.py "$corpus"
+build-fuzz/tests/fuzz/fuzz_virtq_rng -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus"
+rm -rf "$corpus"
 # The API's HTTP parser + router + handlers, from the committed seed corpus (copied: libFuzzer
 # adds what it finds to the first corpus directory).
 ninja -C build-fuzz fuzz_http

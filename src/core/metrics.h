@@ -167,6 +167,10 @@ struct metrics_table {
         X(T, COUNTER, tx_write_fails)                                                              \
         X(T, COUNTER, rx_read_fails)
 
+/*
+ * Counted by the virtio-rng device (devices/virtio/rng): one device at most, so, as
+ * Firecracker's static METRICS, one process group and no per-device group.
+ */
 #define ENTROPY_METRICS(X, T)                                                                      \
         X(T, COUNTER, activate_fails)                                                              \
         X(T, COUNTER, entropy_event_fails)                                                         \
@@ -313,6 +317,12 @@ extern struct brasa_metrics metrics;
 static inline void metrics_inc(struct metric_counter *c)
 {
         __atomic_add_fetch(&c->value, 1, __ATOMIC_RELAXED);
+}
+
+/* Adds n to a process-group counter (e.g. bytes handed out). */
+static inline void metrics_add_count(struct metric_counter *c, uint64_t n)
+{
+        __atomic_add_fetch(&c->value, n, __ATOMIC_RELAXED);
 }
 
 static inline void metrics_store(struct metric_gauge *g, uint64_t v)

@@ -26,6 +26,5 @@ const struct resource res_entropy = {
     .model = &entropy_model,
     RES_ONE(struct entropy_cfg, entropy),
     .apply_rank = 10,
-    .no_device = "entropy",
     .apply = entropy_apply,
 };

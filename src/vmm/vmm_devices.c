@@ -126,6 +126,25 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct e
         return 0;
 }
 
+int vmm_attach_entropy(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+{
+        struct rng_params p = {.rate_limiter = cfg->entropy.rate_limiter};
+        const struct mmio_slot *s;
+        struct virtio_rng *r;
+        int rc;
+
+        if (!cfg->entropy.present)
+                return 0;
+        rc = virtio_rng_create(&r, &p, dm->mem, dm->loop, e);
+        if (rc)
+                return rc;
+        rc = device_mgr_attach(dm, &r->dev, &s, e);
+        if (rc)
+                return rc;
+        log_info("Attached entropy device at 0x%llx, GSI %u", (unsigned long long)s->base, s->gsi);
+        return 0;
+}
+
 struct virtio_blk *vmm_find_drive(const struct device_mgr *dm, const char *id)
 {
         struct device *d = device_mgr_find(dm, DEVICE_VIRTIO_BLOCK, id);

@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/net/virtio_net.h"
+#include "devices/virtio/rng/virtio_rng.h"
 #include "model/config.h"
 #include "vmm/device_mgr.h"
 
@@ -20,6 +21,13 @@ int vmm_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct
  * (Firecracker's order). Returns 0 or -errno with one line in e.
  */
 int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/*
+ * Creates and attaches the entropy device when cfg has one, after the network interfaces
+ * (Firecracker's order: block, net, pmem, vsock, entropy). Returns 0 or -errno with one
+ * line in e.
+ */
+int vmm_attach_entropy(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
 
 /* The block device of drive id, or NULL. */
 struct virtio_blk *vmm_find_drive(const struct device_mgr *dm, const char *id);

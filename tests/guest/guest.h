@@ -74,6 +74,9 @@ void virtio_tests(const u8 *cmd, u64 n);
 
 /* net.c: the virtio-net driver, run when a brasa.net* word is on the command line. */
 void net_tests(const u8 *cmd, u64 n);
+
+/* rng.c: the virtio-rng driver, run when a brasa.rng* word is on the command line. */
+void rng_tests(const u8 *cmd, u64 n);
 #endif
 
 #endif

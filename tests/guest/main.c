@@ -423,6 +423,7 @@ void guest_main(u32 proto, u64 info)
                         __asm__ volatile("cli; hlt");
         }
         net_tests(cmd, cmdlen); /* before the block driver: hostile net, then healthy block */
+        rng_tests(cmd, cmdlen); /* before the block driver: hostile rng, then healthy block */
         virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -205,6 +206,7 @@ static const struct named consts[] = {
     C(TFD_CLOEXEC),
     C(TFD_NONBLOCK),
     C(EPOLL_CLOEXEC),
+    C(GRND_NONBLOCK),
     C(EPOLL_CTL_ADD),
     C(EPOLL_CTL_DEL),
     C(EPOLL_CTL_MOD),

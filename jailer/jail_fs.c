@@ -104,22 +104,24 @@ static int open_chroot(const struct jail *j)
 }
 
 /*
- * A chroot that a jailer already set up (it holds the binary's copy, its pid file, /dev or
- * /run) belongs to the tenant that ran there, who may have planted links in it: refused,
- * unless --reuse-chroot. Firecracker's jailer fails on it too, at the pid file, after it has
- * chowned what it found. Returns 0, or -1 after printing why.
+ * A chroot that a jailer already set up (it holds the binary's copy or its pid file, which
+ * the tenant cannot remove) belongs to the tenant that ran there, who may have planted links
+ * in it: refused, unless --reuse-chroot. Firecracker's jailer fails on it too, at the pid
+ * file, after it has chowned what it found. Anything else may be there: users put the VM's
+ * files (and even /run, Firecracker's test_api_server.py) in the chroot before the jailer
+ * runs. Returns 0, or -1 after printing why.
  */
 static int check_unused(const struct jail *j, int rootfd)
 {
         char pid_name[NAME_MAX + 8];
-        const char *names[4] = {j->exec_name, pid_name, "dev", "run"};
+        const char *names[2] = {j->exec_name, pid_name};
         struct stat st;
         size_t i;
 
         if (j->reuse_chroot)
                 return 0;
         snprintf(pid_name, sizeof(pid_name), "%s.pid", j->exec_name);
-        for (i = 0; i < 4; i++)
+        for (i = 0; i < 2; i++)
                 if (fstatat(rootfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
                         return jail_err("The chroot %s was already set up by a jailer (it holds "
                                         "%s): use a new --id, remove it, or pass --reuse-chroot",

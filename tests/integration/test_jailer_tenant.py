@@ -142,3 +142,14 @@ def test_uid_0_runs_without_capabilities(jail):
     assert proc_field(pid, "NoNewPrivs") == ["1"] and proc_field(pid, "Seccomp") == ["2"]
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=30) == 0
+
+
+def test_a_chroot_the_user_filled_first_is_fine(jail):
+    """Users (and Firecracker's test framework) put the VM's files, even /run, in the chroot
+    before the jailer runs: that is not a used chroot."""
+    (jail.root / "run").mkdir(parents=True)
+    (jail.root / "vm.json").write_text("{}")
+    rc, out = run_jailer(jail)
+    assert rc == 0 and "Firecracker v" in out, out
+    st = os.stat(jail.root / "run")
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (UID, GID, 0o700)

@@ -26,6 +26,7 @@ static const struct flag flags[] = {
     {"cgroup-version", true, false},
     {"parent-cgroup", true, false},
     {"resource-limit", true, true},
+    {"reuse-chroot", false, false}, /* brasa's own */
     {"help", false, false},
     {"version", false, false},
 };
@@ -51,6 +52,7 @@ static const char usage_text[] =
     "  --cgroup-version 1|2       cgroup hierarchy to use (default 1)\n"
     "  --parent-cgroup PATH       relative parent cgroup (default: the exec file name)\n"
     "  --resource-limit R=N       fsize=BYTES or no-file=N (repeatable; no-file default 2048)\n"
+    "  --reuse-chroot             (brasa) run again over a chroot a jailer already set up\n"
     "  --version, --help\n"
     "Arguments after -- go to the jailed binary, after --id and the start-time flags.\n";
 
@@ -286,6 +288,7 @@ static int validate(const struct raw_args *r, struct jail *j)
         j->netns_path = present(r, "netns") ? value_of(r, "netns") : NULL;
         j->daemonize = present(r, "daemonize");
         j->new_pid_ns = present(r, "new-pid-ns");
+        j->reuse_chroot = present(r, "reuse-chroot");
         return check_parent_cgroup(j, present(r, "parent-cgroup") ? value_of(r, "parent-cgroup")
                                                                   : j->exec_name);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define FOLDER_MODE 0700
+#define ROOT_MODE   01770 /* the jail's /: see own_root() */
 #define COPY_CHUNK  65536
 
 struct dev_node {
@@ -63,52 +64,133 @@ static int copy_fd(int in, int out)
         return 0;
 }
 
-/* A copy, not a hard link: two jails must never share the binary's pages. */
-static int copy_exec(const struct jail *j, struct jail_fs_undo *u)
+/* Opens name below dirfd as a directory, never through a symbolic link. */
+static int open_dir_at(int dirfd, const char *name)
 {
+        return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/*
+ * Opens <base>/<exec_name>/<id>/root one level at a time, never through a symbolic link (one
+ * planted there would move the jail out of the base). <exec_name> and <id> must belong to root
+ * and be writable by nobody else, so no one else can swap the levels below them before the
+ * pivot. Returns the chroot's fd, or -1 after printing why.
+ */
+static int open_chroot(const struct jail *j)
+{
+        const char *names[3] = {j->exec_name, j->id, "root"};
+        struct stat st;
+        int fd, next;
+        size_t i;
+
+        fd = open(j->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* canonical: no link in it */
+        for (i = 0; fd >= 0 && i < 3; i++) {
+                next = open_dir_at(fd, names[i]);
+                close(fd);
+                if (next < 0)
+                        return jail_err("Failed to open %s in %s (a symbolic link or not a "
+                                        "directory?): %s",
+                                        names[i], j->chroot, strerror(errno));
+                fd = next;
+                if (i < 2 && (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022))) {
+                        close(fd);
+                        return jail_err("%s in %s must belong to root and be writable only by it",
+                                        names[i], j->chroot);
+                }
+        }
+        if (fd < 0)
+                return jail_err("Failed to open %s: %s", j->base, strerror(errno));
+        return fd;
+}
+
+/*
+ * A chroot that a jailer already set up (it holds the binary's copy or its pid file, which
+ * the tenant cannot remove) belongs to the tenant that ran there, who may have planted links
+ * in it: refused, unless --reuse-chroot. Firecracker's jailer fails on it too, at the pid
+ * file, after it has chowned what it found. Anything else may be there: users put the VM's
+ * files (and even /run, Firecracker's test_api_server.py) in the chroot before the jailer
+ * runs. Returns 0, or -1 after printing why.
+ */
+static int check_unused(const struct jail *j, int rootfd)
+{
+        char pid_name[NAME_MAX + 8];
+        const char *names[2] = {j->exec_name, pid_name};
+        struct stat st;
+        size_t i;
+
+        if (j->reuse_chroot)
+                return 0;
+        snprintf(pid_name, sizeof(pid_name), "%s.pid", j->exec_name);
+        for (i = 0; i < 2; i++)
+                if (fstatat(rootfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        return jail_err("The chroot %s was already set up by a jailer (it holds "
+                                        "%s): use a new --id, remove it, or pass --reuse-chroot",
+                                        j->chroot, names[i]);
+        return 0;
+}
+
+/*
+ * A copy, not a hard link: two jails must never share the binary's pages. The copy is a new
+ * file (O_EXCL, never through a link), so nothing that was there is truncated or chowned.
+ */
+static int copy_exec(const struct jail *j, int rootfd, struct jail_fs_undo *u)
+{
+        char path[PATH_MAX];
         struct stat st, dst_st;
         int in, out = -1, rc = -1;
 
-        if (jail_fmt(u->exec_copy, sizeof(u->exec_copy), "%s/%s", j->chroot, j->exec_name)) {
-                u->exec_copy[0] = '\0';
+        if (jail_fmt(path, sizeof(path), "%s/%s", j->chroot, j->exec_name))
                 return -1;
-        }
         in = open(j->exec_path, O_RDONLY | O_CLOEXEC);
         if (in < 0 || fstat(in, &st) < 0) {
                 jail_err("Failed to open %s: %s", j->exec_path, strerror(errno));
                 goto out;
         }
-        out = open(u->exec_copy, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                   st.st_mode & 07755);
-        if (out < 0 || fstat(out, &dst_st) < 0) {
-                jail_err("Failed to open %s: %s", u->exec_copy, strerror(errno));
+        if (j->reuse_chroot && unlinkat(rootfd, j->exec_name, 0) < 0 && errno != ENOENT) {
+                jail_err("Failed to remove %s: %s", path, strerror(errno));
                 goto out;
         }
-        if (dst_st.st_nlink > 1) {
-                jail_err("Detected hard link at: %s", u->exec_copy);
+        out = openat(rootfd, j->exec_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     0700);
+        if (out < 0) {
+                jail_err("Failed to open %s: %s", path, strerror(errno));
+                goto out;
+        }
+        memcpy(u->exec_copy, path, sizeof(path));
+        if (fstat(out, &dst_st) < 0 || dst_st.st_nlink > 1) {
+                jail_err("Detected hard link at: %s", path);
                 goto out;
         }
         if (fchown(out, j->uid, j->gid) < 0 || fchmod(out, st.st_mode & 0755) < 0) {
-                jail_err("Failed to change owner for %s: %s", u->exec_copy, strerror(errno));
+                jail_err("Failed to change owner for %s: %s", path, strerror(errno));
                 goto out;
         }
         rc = copy_fd(in, out);
         if (rc)
-                jail_err("Failed to copy %s to %s: %s", j->exec_path, u->exec_copy, strerror(-rc));
+                jail_err("Failed to copy %s to %s: %s", j->exec_path, path, strerror(-rc));
 out:
         if (in >= 0)
                 close(in);
         if (out >= 0 && close(out) < 0 && rc == 0)
-                rc = jail_err("Failed to copy %s: %s", u->exec_copy, strerror(errno));
+                rc = jail_err("Failed to copy %s: %s", path, strerror(errno));
         return rc ? -1 : 0;
 }
 
 int jail_fs_create(const struct jail *j, struct jail_fs_undo *u)
 {
+        int rootfd, rc;
+
         memset(u, 0, sizeof(*u));
         if (make_tree(j, u))
                 return -1;
-        return copy_exec(j, u);
+        rootfd = open_chroot(j);
+        if (rootfd < 0)
+                return -1;
+        rc = check_unused(j, rootfd);
+        if (!rc)
+                rc = copy_exec(j, rootfd, u);
+        close(rootfd);
+        return rc;
 }
 
 void jail_fs_undo(struct jail_fs_undo *u)
@@ -149,21 +231,36 @@ int jail_fs_pivot(const struct jail *j)
         return 0;
 }
 
-static int own_folder(const struct jail *j, const char *path)
+/*
+ * Makes name below dirfd a directory of the jail (mode 0700, the jail's uid/gid): created if
+ * missing, then changed through its own fd, opened without following a link, so a link
+ * planted in its place is refused, never followed. Returns the fd, or -1 after printing why.
+ */
+static int own_dir_at(const struct jail *j, int dirfd, const char *name, const char *path)
 {
-        if (mkdir(path, FOLDER_MODE) < 0 && errno != EEXIST)
+        int fd;
+
+        if (mkdirat(dirfd, name, FOLDER_MODE) < 0 && errno != EEXIST)
                 return jail_err("Failed to create directory %s: %s", path, strerror(errno));
-        if (chmod(path, FOLDER_MODE) < 0)
-                return jail_err("Failed to change permissions on %s: %s", path, strerror(errno));
-        if (chown(path, j->uid, j->gid) < 0)
-                return jail_err("Failed to change owner for %s: %s", path, strerror(errno));
-        return 0;
+        fd = open_dir_at(dirfd, name);
+        if (fd < 0)
+                return jail_err("Failed to open directory %s: %s", path, strerror(errno));
+        if (fchown(fd, j->uid, j->gid) < 0 || fchmod(fd, FOLDER_MODE) < 0) {
+                jail_err("Failed to change owner for %s: %s", path, strerror(errno));
+                close(fd);
+                return -1;
+        }
+        return fd;
 }
 
-static int make_node(const struct jail *j, const struct dev_node *d)
+/* A device node made new in dirfd (whatever had its name removed first), never via a link. */
+static int make_node(const struct jail *j, int dirfd, const struct dev_node *d)
 {
-        if (mknod(d->path, S_IFCHR | S_IRUSR | S_IWUSR, makedev(d->major, d->minor)) < 0 ||
-            chown(d->path, j->uid, j->gid) < 0) {
+        const char *name = strrchr(d->path, '/') + 1;
+
+        if ((unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) ||
+            mknodat(dirfd, name, S_IFCHR | S_IRUSR | S_IWUSR, makedev(d->major, d->minor)) < 0 ||
+            fchownat(dirfd, name, j->uid, j->gid, AT_SYMLINK_NOFOLLOW) < 0) {
                 if (!d->optional)
                         return jail_err("Failed to create %s via mknod inside the jail: %s",
                                         d->path, strerror(errno));
@@ -173,9 +270,8 @@ static int make_node(const struct jail *j, const struct dev_node *d)
         return 0;
 }
 
-int jail_fs_populate(const struct jail *j)
+static int make_nodes(const struct jail *j, int dev, int net)
 {
-        static const char *const folders[] = {"/", "/dev", "/dev/net", "/run"};
         const struct dev_node nodes[] = {
             {"/dev/net/tun", 10, 200, false},
             {"/dev/kvm", 10, 232, false},
@@ -184,16 +280,56 @@ int jail_fs_populate(const struct jail *j)
         };
         size_t i;
 
-        for (i = 0; i < sizeof(folders) / sizeof(folders[0]); i++)
-                if (own_folder(j, folders[i]))
-                        return -1;
         for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
                 if (i == 3 && j->uffd_minor < 0)
                         continue;
-                if (make_node(j, &nodes[i]))
+                if (make_node(j, i == 0 ? net : dev, &nodes[i]))
                         return -1;
         }
         return 0;
+}
+
+/*
+ * The jail's / belongs to root, group the jail's gid, mode 01770: brasa can create its files
+ * there (the API socket, the log), but the sticky bit keeps it from removing or replacing
+ * root's (the pid file, written next).
+ */
+static int own_root(const struct jail *j)
+{
+        int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return jail_err("Failed to open the jail's root: %s", strerror(errno));
+        if (fchown(fd, 0, j->gid) < 0 || fchmod(fd, ROOT_MODE) < 0) {
+                jail_err("Failed to change owner for /: %s", strerror(errno));
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int jail_fs_populate(const struct jail *j)
+{
+        int root, dev = -1, net = -1, run = -1, rc = -1;
+
+        root = own_root(j);
+        if (root < 0)
+                return -1;
+        dev = own_dir_at(j, root, "dev", "/dev");
+        if (dev >= 0)
+                net = own_dir_at(j, dev, "net", "/dev/net");
+        if (net >= 0)
+                run = own_dir_at(j, root, "run", "/run");
+        if (run >= 0)
+                rc = make_nodes(j, dev, net);
+        close(root);
+        if (dev >= 0)
+                close(dev);
+        if (net >= 0)
+                close(net);
+        if (run >= 0)
+                close(run);
+        return rc;
 }
 
 int jail_fs_uffd_minor(void)

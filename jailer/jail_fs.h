@@ -15,9 +15,11 @@ struct jail_fs_undo {
 };
 
 /*
- * Creates <base>/<exec_name>/<id>/root (missing levels only) and copies the
- * exec file into it as <exec_name>, owned by the jail's uid/gid, refusing
- * symlinks and hard links. Returns 0, or -1 after printing why.
+ * Creates <base>/<exec_name>/<id>/root (missing levels only), opens it one level at a time
+ * without following links (<exec_name> and <id> must be root's, writable only by root),
+ * refuses a chroot a jailer already set up unless j->reuse_chroot, and copies the exec file
+ * into it as a new file <exec_name>, owned by the jail's uid/gid (never through a link,
+ * never over a hard link). Returns 0, or -1 after printing why.
  */
 int jail_fs_create(const struct jail *j, struct jail_fs_undo *u);
 
@@ -32,9 +34,11 @@ void jail_fs_undo(struct jail_fs_undo *u);
 int jail_fs_pivot(const struct jail *j);
 
 /*
- * Inside the jail: creates /, /dev, /dev/net and /run (mode 0700) and the
- * device nodes /dev/kvm, /dev/net/tun, /dev/urandom (warning only) and, when
- * the host has it, /dev/userfaultfd, all owned by the jail's uid/gid.
+ * Inside the jail: makes / root's (group the jail's gid, mode 01770, so brasa cannot replace
+ * root's pid file), creates /dev, /dev/net and /run (mode 0700, the jail's uid/gid) and the
+ * device nodes /dev/kvm, /dev/net/tun, /dev/urandom (warning only) and, when the host has
+ * it, /dev/userfaultfd, owned by the jail's uid/gid. Every change goes through a directory
+ * fd opened without following links: a link in the place of one of them is refused.
  * Returns 0, or -1 after printing why.
  */
 int jail_fs_populate(const struct jail *j);

@@ -30,6 +30,7 @@ struct jail {
         int netns_fd;
         bool daemonize;
         bool new_pid_ns;
+        bool reuse_chroot;  /* brasa's --reuse-chroot: a chroot a jailer set up may be used again */
         int cgroup_version; /* 1 or 2 */
         char parent_cgroup[PATH_MAX];
         struct jail_cgroup cgroups[JAIL_MAX_CGROUPS];

@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 #include "args.h"
 #include "cgroup.h"
 #include "jail_fs.h"
+#include "privs.h"
 
 #define JAILER_EXIT_ERROR 1
 #define JAIL_MAX_ARGV     256
@@ -138,6 +138,9 @@ static int save_pid(const struct jail *j, pid_t pid)
 
         if (jail_fmt(path, sizeof(path), "/%s.pid", j->exec_name))
                 return -1;
+        /* / is root's and sticky (jail_fs_populate()): brasa cannot replace this file. */
+        if (j->reuse_chroot && unlink(path) < 0 && errno != ENOENT)
+                return jail_err("Failed to remove %s: %s", path, strerror(errno));
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0)
                 return jail_err("Failed to open file %s: %s", path, strerror(errno));
@@ -179,11 +182,8 @@ static int exec_jailed(const struct jail *j, uint64_t jailer_cpu_us)
         for (i = 0; i < j->nr_extra_args; i++)
                 argv[n++] = j->extra_args[i];
         argv[n] = NULL;
-        /* Supplementary groups first, then gid, then uid: afterwards none can be regained. */
-        if (setgroups(0, NULL) < 0 || setresgid(j->gid, j->gid, j->gid) < 0 ||
-            setresuid(j->uid, j->uid, j->uid) < 0)
-                return jail_err("cannot drop to uid %u gid %u: %s", (unsigned int)j->uid,
-                                (unsigned int)j->gid, strerror(errno));
+        if (privs_drop(j))
+                return -1;
         execve(path, argv, envp);
         return jail_err("Failed to exec into %s: %s", j->exec_name, strerror(errno));
 }
@@ -255,6 +255,7 @@ int main(int argc, char **argv)
                 return ar == ARGS_DONE ? 0 : JAILER_EXIT_ERROR;
         if (prepare(&jail))
                 return JAILER_EXIT_ERROR;
+        privs_warn_root(&jail);
         if (jail_fs_create(&jail, &undo))
                 goto undo;
         if (enter_namespaces_and_limits(&jail))

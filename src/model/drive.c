@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/hostfile.h"
 #include "model/resource.h"
 
 #define MSG_PATCH_PREFIX "Unable to patch the block device: "
@@ -53,23 +54,30 @@ void config_drive_update_free(struct drive_update *u)
         memset(u, 0, sizeof(*u));
 }
 
-/* Opens the backing file as the device will, so a bad path fails now (Firecracker's PUT). */
+/*
+ * Opens the backing file as the device will, so a bad path fails now (Firecracker's PUT); never
+ * blocks on a FIFO, which is refused with the other kinds of file that cannot back a disk.
+ */
 static int drive_open_check(struct perr *pe, const struct drive_cfg *d)
 {
         char path[CFG_MAX_ECHO * 6 + 16];
-        int fd, e;
+        int fd;
 
-        fd = open(d->path_on_host, (d->is_read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        fd = hostfile_open(d->path_on_host, d->is_read_only ? O_RDONLY : O_RDWR);
         if (fd >= 0) {
                 close(fd);
                 return 0;
         }
-        e = errno;
         cfg_escape(d->path_on_host, strlen(d->path_on_host), path, sizeof(path));
+        if (fd == -EINVAL)
+                return cfg_fail(pe, -EINVAL,
+                                "Unable to create the virtio block device: Virtio backend error: "
+                                "Error manipulating the backing file: %s " HOSTFILE_BAD_TYPE,
+                                path);
         return cfg_fail(pe, -EINVAL,
                         "Unable to create the virtio block device: Virtio backend error: Error "
                         "manipulating the backing file: %s (os error %d) %s",
-                        strerror(e), e, path);
+                        strerror(-fd), -fd, path);
 }
 
 /* BlockBuilder::insert(): replace by id, root first, at most one root. Takes d's strings. */

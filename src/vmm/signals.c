@@ -3,6 +3,7 @@
 #include "vmm/signals.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
@@ -95,9 +96,27 @@ int signals_init(void)
         return -pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-int signals_handle(uint32_t signo, int32_t code)
+/*
+ * The SIGXFSZ that the kernel raises for a write of ours past RLIMIT_FSIZE comes from
+ * ourselves (send_sig() with SI_USER and our own pid, directed at the writing thread, which
+ * keeps it blocked): the write already failed with EFBIG and its caller reports that (a
+ * virtio-block write is an IOERR for the guest). Only a SIGXFSZ sent by someone else ends brasa.
+ */
+static bool own_write_xfsz(uint32_t signo, int32_t code, uint32_t pid)
+{
+        return signo == SIGXFSZ && code == SI_USER && pid == (uint32_t)getpid();
+}
+
+int signals_handle(uint32_t signo, int32_t code, uint32_t pid)
 {
         const struct fatal_signal *f = fatal_of((int)signo);
+
+        if (own_write_xfsz(signo, code, pid)) {
+                log_warn("Signal %u (SIGXFSZ) from a write past RLIMIT_FSIZE: the write failed "
+                         "(EFBIG) and brasa goes on.",
+                         signo);
+                return -1;
+        }
 
         if (signo == SIGTERM || signo == SIGINT) {
                 log_info("Received signal %u (%s), shutting down", signo, strsignal((int)signo));

@@ -28,10 +28,12 @@ int signals_init(void);
 void signals_loop_set(sigset_t *set);
 
 /*
- * Acts on one signal read from the signalfd, as Firecracker does: logs it and updates
- * signals.<name>. Returns the exit code the process must end with, or -1 to go on
- * (SIGPIPE). SIGTERM and SIGINT return 0: brasa shuts down gracefully on them.
+ * Acts on one signal read from the signalfd (signo, ssi_code, ssi_pid), as Firecracker does:
+ * logs it and updates signals.<name>. Returns the exit code the process must end with, or -1
+ * to go on (SIGPIPE, and the SIGXFSZ the kernel raises at brasa's own write past
+ * RLIMIT_FSIZE, which failed with EFBIG: only logged). SIGTERM and SIGINT return 0: brasa
+ * shuts down gracefully on them.
  */
-int signals_handle(uint32_t signo, int32_t code);
+int signals_handle(uint32_t signo, int32_t code, uint32_t pid);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/boot_params.h"
+#include "core/hostfile.h"
 #include "arch/x86_64/loader.h"
 #include "arch/x86_64/mptable.h"
 #include "arch/x86_64/regs.h"
@@ -39,11 +40,11 @@ int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **bu
         int fd, rc;
 
         *buf = NULL;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                rc = -errno;
-                return err_set(e, rc, "cannot open %s %s: %s", what, path, strerror(-rc));
-        }
+        fd = hostfile_open(path, O_RDONLY);
+        if (fd == -EINVAL)
+                return err_set(e, -EINVAL, "%s %s is not a regular file", what, path);
+        if (fd < 0)
+                return err_set(e, fd, "cannot open %s %s: %s", what, path, strerror(-fd));
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 rc = err_set(e, -EINVAL, "%s %s is not a regular file", what, path);
                 goto out;

@@ -43,7 +43,7 @@ static void vmm_on_signal(struct ev_source *src, uint32_t events)
         /* One signal per wakeup: a flood of SIGPIPE cannot hold the loop. */
         if (read(src->fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
                 return;
-        code = signals_handle(si.ssi_signo, si.ssi_code);
+        code = signals_handle(si.ssi_signo, si.ssi_code, si.ssi_pid);
         if (code < 0)
                 return;
         if (code > 0)

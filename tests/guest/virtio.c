@@ -382,6 +382,50 @@ static void exercise(unsigned int i)
         say("blk-readback dev=%u status=%u sum=0x%08x", i, st, fnv1a32w(iobuf, 4096));
 }
 
+/* ---- requests over 2 GiB --------------------------------------------------------------------- */
+
+#define BIG_BUF  0x10000000ull /* guest-physical: every data descriptor of a big request */
+#define BIG_SEGS 6             /* data descriptors: header + 6 + status fill our queue of 8 */
+
+/* One request of BIG_SEGS descriptors of seg bytes, all on the same buffer at BIG_BUF. */
+static u32 big_req(struct vdev *d, u32 type, u32 seg)
+{
+        u32 *hdr = (u32 *)(d->pg + PG_HDR);
+        u16 dw = (type == VIRTIO_BLK_T_OUT) ? 0 : VRING_DESC_F_WRITE;
+
+        hdr[0] = type;
+        hdr[1] = hdr[2] = hdr[3] = 0;
+        d->pg[PG_STATUS] = 0xee;
+        set_desc(d, 0, (u64)hdr, 16, VRING_DESC_F_NEXT, 1);
+        for (u16 i = 1; i <= BIG_SEGS; i++)
+                set_desc(d, i, BIG_BUF, seg, VRING_DESC_F_NEXT | dw, (u16)(i + 1));
+        set_desc(d, BIG_SEGS + 1, (u64)(d->pg + PG_STATUS), 1, VRING_DESC_F_WRITE, 0);
+        submit(d, 0, 0);
+        u32 st = wait_used(d);
+        return st ? 0x100 | st : d->pg[PG_STATUS];
+}
+
+/*
+ * brasa.blk.big=<MiB>: a read, then a write, of BIG_SEGS x MiB from sector 0 (over 2 GiB for
+ * 342 MiB or more). The read leaves the last segment in the buffer: its last 4 KiB are
+ * reported; the write sends a pattern in the buffer's last 4 KiB, so each segment's tail.
+ */
+static void run_big(struct vdev *d, u32 mib)
+{
+        u32 seg = mib << 20;
+        u8 *tail = (u8 *)(BIG_BUF + seg - 4096);
+
+        if (!mapped(BIG_BUF, seg)) {
+                say("blk-big unmapped");
+                return;
+        }
+        u32 st = big_req(d, VIRTIO_BLK_T_IN, seg);
+        say("blk-big-read status=%u used=%u sum=0x%08x", st, d->used_len, fnv1a32w(tail, 4096));
+        fill_pattern(tail, 4096, 0x9999u);
+        st = big_req(d, VIRTIO_BLK_T_OUT, seg);
+        say("blk-big-write status=%u used=%u sum=0x%08x", st, d->used_len, fnv1a32w(tail, 4096));
+}
+
 /* ---- the hostile driver ------------------------------------------------------------------- */
 
 /*
@@ -553,6 +597,11 @@ void virtio_tests(const u8 *cmd, u64 n)
                 say("blk-bench start");
                 run_reads(&devs[0], count, size > BUF_SIZE ? BUF_SIZE : size, "blk-bench");
                 spin_forever(); /* the host reads the VMM thread's CPU time, then stops us */
+        }
+        count = opt_num(cmd, n, "brasa.blk.big=", 0);
+        if (count) {
+                run_big(&devs[0], count);
+                return;
         }
         if (word_value(cmd, n, "brasa.blk.waitcap", &len)) {
                 wait_capacity(&devs[0]);

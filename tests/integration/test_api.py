@@ -102,7 +102,7 @@ def test_machine_config_errors(api, method, body, msg):
     assert api.get("/machine-config").json()["vcpu_count"] == 1
 
 
-def test_integers_up_to_u64_max(api):
+def test_integers_up_to_u64_max(api, tmp_path):
     """serde takes integers up to u64::MAX (then Firecracker's own checks speak) and larger
     ones as floats; GET shows a u64 back whole."""
     r = api.request("PUT", "/machine-config",
@@ -119,8 +119,10 @@ def test_integers_up_to_u64_max(api):
                  "Out of memory (os error 12)")
     big = 18446744073709551615
     rl = {"bandwidth": {"size": big, "one_time_burst": big, "refill_time": big}, "ops": None}
+    (tmp_path / "d.img").write_bytes(b"")
     assert api.put("/drives/d", {"drive_id": "d", "is_root_device": False,
-                                 "path_on_host": "/dev/null", "rate_limiter": rl}).status == 204
+                                 "path_on_host": str(tmp_path / "d.img"),
+                                 "rate_limiter": rl}).status == 204
     assert api.get("/vm/config").json()["drives"][0]["rate_limiter"] == rl
     assert_fault(api.put("/vsock", {"guest_cid": big, "uds_path": "v"}),
                  DESER + "invalid value: integer `18446744073709551615`, expected u32 at line 1 "

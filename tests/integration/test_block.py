@@ -127,6 +127,40 @@ def test_guest_io_is_byte_identical(brasa, tmp_path, engine):
     check_exercised(res, 1, data, orig_data, ro=True)
 
 
+@pytest.mark.parametrize("engine", ["Sync", "Async"])
+def test_request_over_2gib(brasa, tmp_path, engine):
+    """A read and a write of 2400 MiB in one request (six 400 MiB descriptors on one guest
+    buffer). One read or write syscall, and one io_uring READV/WRITEV, moves at most
+    2 GiB - 4 KiB; Sync loops and Async queues the rest again, so both engines move every
+    byte (issue 17, item 6)."""
+    seg, segs = 400 << 20, 6
+    disk = tmp_path / "big.img"
+    with open(disk, "wb") as f:  # sparse, with a pattern at the end of the first and last segment
+        f.truncate(segs * seg + (1 << 20))
+        f.seek(seg - 4096)
+        f.write(xorshift_pattern(1, 4096))
+        f.seek(segs * seg - 4096)
+        f.write(xorshift_pattern(5, 4096))
+    cfg = make_config(KERNELS["pvh"], "console=ttyS0 brasa.blk brasa.blk.big=400", mem=1024,
+                      extra={"drives": [drive("rootfs", disk, root=True, engine=engine)]})
+    res = brasa.run(cfg, timeout=180)
+    assert res.rc == 0, f"exit {res.rc}\n{res.stdout}\n{res.log}"
+    read = res.report.fields("blk-big-read")
+    assert read["status"] == 0, res.stdout
+    assert read["used"] == segs * seg + 1
+    assert read["sum"] == fnv1a32w(xorshift_pattern(5, 4096))  # the last segment came last
+    write = res.report.fields("blk-big-write")
+    assert (write["status"], write["used"]) == (0, 1), res.stdout
+    pattern = xorshift_pattern(0x9999, 4096)
+    assert write["sum"] == fnv1a32w(pattern)
+    with open(disk, "rb") as f:
+        for k in range(segs):
+            f.seek((k + 1) * seg - 4096)
+            assert f.read(4096) == pattern, f"segment {k} was not written"
+    assert disk.stat().st_size == segs * seg + (1 << 20)
+    disk.unlink()
+
+
 def test_four_drives(brasa, tmp_path):
     paths, origs, drives = [], [], []
     for i in range(4):
@@ -288,14 +322,17 @@ def test_host_io_error_reaches_guest(brasa, tiny_fs):
     assert a.read_bytes() == orig
 
 
-def test_write_past_rlimit_fsize_ends_brasa_as_firecracker(brasa, tmp_path):
-    """Past RLIMIT_FSIZE the kernel raises SIGXFSZ: Firecracker shuts down with 151, even when
-    its parent left the signal ignored, and so does brasa. The drive keeps what it had."""
+@pytest.mark.parametrize("engine", ["Sync", "Async"])
+def test_write_past_rlimit_fsize_is_an_io_error(brasa, tmp_path, engine):
+    """A guest write past RLIMIT_FSIZE (the jailer's --resource-limit fsize=) is an IOERR for
+    the guest on both engines, and brasa goes on (issue 17, item 5): the kernel's SIGXFSZ for
+    brasa's own write is only logged. A SIGXFSZ sent with kill still ends brasa with 151, as
+    Firecracker, even when its parent left the signal ignored. The drive keeps what it had."""
     a = tmp_path / "a.img"
     orig = make_disk(a, 64 << 10, 1)
     cfg_path = brasa.write_config(make_config(
-        KERNELS["pvh"], "console=ttyS0 brasa.blk",
-        extra={"drives": [drive("a", a, root=True)]}))
+        KERNELS["pvh"], "console=ttyS0 brasa.blk brasa.halt",
+        extra={"drives": [drive("a", a, root=True, engine=engine)]}))
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -303,12 +340,27 @@ def test_write_past_rlimit_fsize_ends_brasa_as_firecracker(brasa, tmp_path):
 
     argv = brasa.argv(cfg_path)
     argv = argv[:argv.index("--log-path")]  # log to stdout: a log file would hit the limit too
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
-                       preexec_fn=limit)
-    out = p.stdout.decode(errors="replace")
-    assert p.returncode == 151, out
-    assert "Shutting down VM after intercepting signal 25, code 0." in out
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, preexec_fn=limit)
+    try:
+        out = wait_for_line(p, r"BRASA halting[^\n]*\n")
+        rep = parse_report(out)
+        # The guest writes 4096 bytes at offset 4096: past the 4096-byte limit.
+        assert dev_lines(rep, "blk-write")[0]["status"] == 1, out  # VIRTIO_BLK_S_IOERR
+        assert dev_lines(rep, "blk-read")[0]["status"] == 0
+        assert dev_lines(rep, "blk-readback")[0]["status"] == 0
+        assert p.poll() is None, "brasa ended on the guest's write"
+        os.kill(p.pid, signal.SIGXFSZ)
+        assert p.wait(timeout=10) == 151
+        out += p.stdout.read().decode(errors="replace")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert "write of 4096 bytes failed: File too large" in out
+    if engine == "Sync":
+        assert "Signal 25 (SIGXFSZ) from a write past RLIMIT_FSIZE" in out
+    assert out.count("Shutting down VM after intercepting signal 25, code 0.") == 1, out
     assert a.read_bytes() == orig
 
 

@@ -1,6 +1,7 @@
 /* Unit tests for the API resource models (src/model/drive.c, net.c, mmds.c, ...). */
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,19 @@
 
 #include "core/tap.h"
 #include "model/config.h"
+
+/* A regular file for drives to open (a drive must be a regular file or block device). */
+#define UNIT_DRIVE "unit-drive.img"
+
+static int make_unit_drive(void)
+{
+        int fd = open(UNIT_DRIVE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        return 0;
+}
 
 static struct err fault;
 
@@ -47,7 +61,7 @@ static void expect_err(int rc, int want, const char *sub)
 
 #define DRIVE(id, root)                                                                            \
         "{\"drive_id\": \"" id "\", \"is_root_device\": " root ", "                                \
-        "\"path_on_host\": \"/dev/null\"}"
+        "\"path_on_host\": \"" UNIT_DRIVE "\"}"
 
 static void test_drive_put_order(void **state)
 {
@@ -84,7 +98,7 @@ static void test_drive_fields(void **state)
         assert_int_equal(put_drive(&cfg, "x",
                                    "{\"drive_id\": \"x\", \"is_root_device\": true, \"partuuid\": "
                                    "\"0eaa91a0-01\", \"cache_type\": \"Writeback\", "
-                                   "\"is_read_only\": true, \"path_on_host\": \"/dev/null\", "
+                                   "\"is_read_only\": true, \"path_on_host\": \"" UNIT_DRIVE "\", "
                                    "\"io_engine\": \"Async\", \"rate_limiter\": {\"bandwidth\": "
                                    "{\"size\": 1000, \"refill_time\": 100, \"extra\": 1}, \"ops\": "
                                    "{\"size\": 0, \"refill_time\": 5, \"one_time_burst\": 7}}}"),
@@ -135,17 +149,17 @@ static void test_drive_errors(void **state)
                    -ENOTSUP, "not supported yet by brasa");
         expect_err(put_drive(&cfg, "x",
                              "{\"drive_id\": \"x\", \"is_root_device\": false, "
-                             "\"path_on_host\": \"/dev/null\", \"rate_limiter\": "
+                             "\"path_on_host\": \"" UNIT_DRIVE "\", \"rate_limiter\": "
                              "{\"bandwidth\": {\"size\": -1, \"refill_time\": 1}}}"),
                    -EBADMSG, "invalid value: integer `-1`, expected u64");
         expect_err(put_drive(&cfg, "x",
                              "{\"drive_id\": \"x\", \"is_root_device\": false, "
-                             "\"path_on_host\": \"/dev/null\", \"rate_limiter\": "
+                             "\"path_on_host\": \"" UNIT_DRIVE "\", \"rate_limiter\": "
                              "{\"bw\": {}}}"),
                    -EBADMSG, "unknown field `bw`, expected `bandwidth` or `ops`");
         expect_err(put_drive(&cfg, "x",
                              "{\"drive_id\": \"x\", \"is_root_device\": false, "
-                             "\"path_on_host\": \"/dev/null\", \"rate_limiter\": "
+                             "\"path_on_host\": \"" UNIT_DRIVE "\", \"rate_limiter\": "
                              "{\"ops\": {\"size\": 1}}}"),
                    -EBADMSG, "missing field `refill_time`");
         assert_int_equal(cfg.nr_drives, 0);
@@ -189,8 +203,10 @@ static void test_drives_in_file_and_json(void **state)
 {
         static const char text[] =
             "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": ["
-            "{\"drive_id\": \"data\", \"is_root_device\": false, \"path_on_host\": \"/dev/null\"},"
-            "{\"drive_id\": \"rootfs\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\", "
+            "{\"drive_id\": \"data\", \"is_root_device\": false, \"path_on_host\": \"" UNIT_DRIVE
+            "\"},"
+            "{\"drive_id\": \"rootfs\", \"is_root_device\": true, \"path_on_host\": \"" UNIT_DRIVE
+            "\", "
             "\"rate_limiter\": {\"bandwidth\": {\"size\": 5, \"refill_time\": 6}}}]}";
         struct vm_config cfg;
         json_t *j, *d;
@@ -219,8 +235,9 @@ static void test_drives_in_file_and_json(void **state)
 
         static const char two_roots[] =
             "{\"boot-source\": {\"kernel_image_path\": \"k\"}, \"drives\": ["
-            "{\"drive_id\": \"a\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\"},"
-            "{\"drive_id\": \"b\", \"is_root_device\": true, \"path_on_host\": \"/dev/null\"}]}";
+            "{\"drive_id\": \"a\", \"is_root_device\": true, \"path_on_host\": \"" UNIT_DRIVE "\"},"
+            "{\"drive_id\": \"b\", \"is_root_device\": true, \"path_on_host\": \"" UNIT_DRIVE
+            "\"}]}";
         expect_err(config_parse_file(two_roots, strlen(two_roots), &cfg, &fault), -EINVAL,
                    "Block device error: A root block device already exists!");
         assert_int_equal(cfg.nr_drives, 0);
@@ -460,5 +477,7 @@ int main(void)
         };
 
         json_object_seed(1);
+        if (make_unit_drive())
+                return 1;
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

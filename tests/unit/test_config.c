@@ -1,6 +1,7 @@
 /* Unit tests for the VM configuration: config file, boot source, machine config (src/model/). */
 #include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,19 @@
 #include <cmocka.h>
 
 #include "model/config.h"
+
+/* A regular file for drives to open (a drive must be a regular file or block device). */
+#define UNIT_DRIVE "unit-drive.img"
+
+static int make_unit_drive(void)
+{
+        int fd = open(UNIT_DRIVE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        return 0;
+}
 
 #define MSG_VCPUS                                                                                  \
         "The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even "       \
@@ -436,7 +450,7 @@ static void test_unsupported_sections(void **state)
         (void)state;
         /* Drives have their device (virtio-block): stored and accepted. */
         if (parse_file("{" BOOT ", \"drives\": [{\"drive_id\": \"rootfs\", "
-                       "\"is_root_device\": true, \"path_on_host\": \"/dev/null\"}]}",
+                       "\"is_root_device\": true, \"path_on_host\": \"" UNIT_DRIVE "\"}]}",
                        &cfg))
                 fail_msg("drives: %s", fault.msg);
         assert_int_equal(config_check_supported(&cfg, &fault), 0); /* virtio-block */
@@ -665,5 +679,7 @@ int main(void)
         };
 
         json_object_seed(1);
+        if (make_unit_drive())
+                return 1;
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,9 @@
  */
 ssize_t blk_io_rw(int fd, bool write, uint64_t offset, const struct iovec *iov, unsigned int niov);
 
+/* Moves *iov and *niov past the first n bytes (the iovecs themselves are changed in place). */
+void blk_iov_advance(struct iovec **iov, unsigned int *niov, size_t n);
+
 /* Sync engine: fsync(fd). Returns 0 or -errno. */
 int blk_io_flush(int fd);
 
@@ -45,17 +48,23 @@ void blk_aio_destroy(struct blk_aio *a);
 int blk_aio_eventfd(const struct blk_aio *a);
 
 /*
- * Queues a readv/writev (iov must stay valid until completion) or, with niov == 0 and
- * flush, an fsync. Returns 0, or -EBUSY when the submission queue is full (submit, reap,
- * retry later).
+ * Queues a readv/writev or, with flush, an fsync (iov and niov are then ignored). iov is the
+ * caller's private copy: it must stay valid until the completion is reaped, and the engine
+ * advances it in place when a short transfer is queued again for the rest, so a read or write
+ * completes, as blk_io_rw(), with every byte, fewer only at end of file, or -errno. Returns 0,
+ * or -EBUSY when BLK_AIO_DEPTH operations are in flight or the submission queue is full
+ * (submit, reap, retry later).
  */
-int blk_aio_queue(struct blk_aio *a, bool write, bool flush, uint64_t offset,
-                  const struct iovec *iov, unsigned int niov, uint64_t cookie);
+int blk_aio_queue(struct blk_aio *a, bool write, bool flush, uint64_t offset, struct iovec *iov,
+                  unsigned int niov, uint64_t cookie);
 
 /* Hands queued operations to the kernel. Returns 0 or -errno. */
 int blk_aio_submit(struct blk_aio *a);
 
-/* Clears the eventfd and takes up to max finished operations. Returns how many. */
+/*
+ * Clears the eventfd and takes up to max finished operations (a short transfer is queued
+ * again, not returned). Returns how many.
+ */
 unsigned int blk_aio_reap(struct blk_aio *a, struct blk_aio_done *out, unsigned int max);
 
 /* Operations queued or submitted and not yet reaped. */

@@ -6,13 +6,24 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "devices/virtio/block/io.h"
+
+/* One read or write in flight: what is left of it after short transfers. */
+struct aio_op {
+        bool busy, write, flush;
+        uint64_t cookie, offset; /* offset: where the rest starts */
+        struct iovec *iov;       /* the caller's copy, advanced past what is done */
+        unsigned int niov;
+        uint64_t done; /* bytes transferred so far */
+};
 
 struct blk_aio {
         struct io_uring ring;
         bool ring_ready;
         int efd;
         unsigned int inflight;
+        struct aio_op ops[BLK_AIO_DEPTH]; /* an SQE's user_data is its index here */
 };
 
 /* Defence in depth: the ring can only read, write and fsync the drive's own file. */
@@ -102,23 +113,72 @@ int blk_aio_eventfd(const struct blk_aio *a)
         return a->efd;
 }
 
-int blk_aio_queue(struct blk_aio *a, bool write, bool flush, uint64_t offset,
-                  const struct iovec *iov, unsigned int niov, uint64_t cookie)
+/* Prepares an SQE for what is left of op. Returns 0, or -EBUSY when the SQ is full. */
+static int prep_op(struct blk_aio *a, struct aio_op *op)
 {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&a->ring);
 
         if (!sqe)
                 return -EBUSY;
-        if (flush)
+        if (op->flush)
                 io_uring_prep_fsync(sqe, 0, 0);
-        else if (write)
-                io_uring_prep_writev(sqe, 0, iov, niov, offset);
+        else if (op->write)
+                io_uring_prep_writev(sqe, 0, op->iov, op->niov, op->offset);
         else
-                io_uring_prep_readv(sqe, 0, iov, niov, offset);
+                io_uring_prep_readv(sqe, 0, op->iov, op->niov, op->offset);
         io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE);
-        io_uring_sqe_set_data64(sqe, cookie);
+        io_uring_sqe_set_data64(sqe, (uint64_t)(op - a->ops));
+        return 0;
+}
+
+int blk_aio_queue(struct blk_aio *a, bool write, bool flush, uint64_t offset, struct iovec *iov,
+                  unsigned int niov, uint64_t cookie)
+{
+        struct aio_op *op = NULL;
+        unsigned int i;
+
+        for (i = 0; i < BLK_AIO_DEPTH && !op; i++)
+                if (!a->ops[i].busy)
+                        op = &a->ops[i];
+        if (!op)
+                return -EBUSY;
+        *op = (struct aio_op){.write = write,
+                              .flush = flush,
+                              .cookie = cookie,
+                              .offset = offset,
+                              .iov = iov,
+                              .niov = flush ? 0 : niov};
+        if (prep_op(a, op))
+                return -EBUSY;
+        op->busy = true;
         a->inflight++;
         return 0;
+}
+
+/*
+ * Takes one CQE's result for its op. A read or write that moved some bytes but not all is
+ * queued again for the rest (io_uring stops at MAX_RW_COUNT, 2 GiB - 4 KiB, and at signals),
+ * as blk_io_rw() loops: returns false then. Otherwise fills *out and returns true.
+ */
+static bool op_result(struct blk_aio *a, uint64_t idx, int32_t res, struct blk_aio_done *out)
+{
+        struct aio_op *op;
+
+        if (idx >= BLK_AIO_DEPTH || !a->ops[idx].busy)
+                return false; /* cannot happen: user_data is the index of a busy op */
+        op = &a->ops[idx];
+        if (res > 0 && !op->flush) {
+                op->done += (uint64_t)res;
+                op->offset += (uint64_t)res;
+                blk_iov_advance(&op->iov, &op->niov, (size_t)res);
+                if (op->niov && prep_op(a, op) == 0)
+                        return false;
+        }
+        out->cookie = op->cookie;
+        out->res = res < 0 ? res : (int64_t)op->done; /* an error wins, as in blk_io_rw() */
+        op->busy = false;
+        a->inflight--;
+        return true;
 }
 
 int blk_aio_submit(struct blk_aio *a)
@@ -135,17 +195,21 @@ unsigned int blk_aio_reap(struct blk_aio *a, struct blk_aio_done *out, unsigned 
 {
         struct io_uring_cqe *cqe;
         unsigned int n = 0;
-        uint64_t v;
+        uint64_t v, idx;
+        int32_t res;
 
         if (read(a->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 return 0;
         while (n < max && io_uring_peek_cqe(&a->ring, &cqe) == 0) {
-                out[n].cookie = io_uring_cqe_get_data64(cqe);
-                out[n].res = cqe->res;
+                idx = io_uring_cqe_get_data64(cqe);
+                res = cqe->res;
                 io_uring_cqe_seen(&a->ring, cqe);
-                a->inflight--;
-                n++;
+                if (op_result(a, idx, res, &out[n]))
+                        n++;
         }
+        /* The rest of short transfers; if the kernel refuses now, come back and try again. */
+        if (io_uring_sq_ready(&a->ring) && blk_aio_submit(a))
+                efd_signal(a->efd);
         return n;
 }
 
@@ -157,23 +221,27 @@ unsigned int blk_aio_inflight(const struct blk_aio *a)
 int blk_aio_wait_one(struct blk_aio *a, struct blk_aio_done *out)
 {
         struct io_uring_cqe *cqe;
+        uint64_t idx;
+        int32_t res;
         int rc;
 
-        if (a->inflight == 0)
-                return -ENOENT;
-        rc = blk_aio_submit(a);
-        if (rc)
-                return rc;
-        do {
-                rc = io_uring_wait_cqe(&a->ring, &cqe);
-        } while (rc == -EINTR);
-        if (rc)
-                return rc;
-        out->cookie = io_uring_cqe_get_data64(cqe);
-        out->res = cqe->res;
-        io_uring_cqe_seen(&a->ring, cqe);
-        a->inflight--;
-        return 0;
+        for (;;) {
+                if (a->inflight == 0)
+                        return -ENOENT;
+                rc = blk_aio_submit(a);
+                if (rc)
+                        return rc;
+                do {
+                        rc = io_uring_wait_cqe(&a->ring, &cqe);
+                } while (rc == -EINTR);
+                if (rc)
+                        return rc;
+                idx = io_uring_cqe_get_data64(cqe);
+                res = cqe->res;
+                io_uring_cqe_seen(&a->ring, cqe);
+                if (op_result(a, idx, res, out))
+                        return 0;
+        }
 }
 
 int blk_aio_set_fd(struct blk_aio *a, int fd)

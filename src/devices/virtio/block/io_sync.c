@@ -5,8 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Advances a private iovec copy past n bytes. */
-static void iov_advance(struct iovec **iov, unsigned int *niov, size_t n)
+void blk_iov_advance(struct iovec **iov, unsigned int *niov, size_t n)
 {
         while (*niov && n >= (*iov)->iov_len) {
                 n -= (*iov)->iov_len;
@@ -41,7 +40,7 @@ ssize_t blk_io_rw(int fd, bool write, uint64_t offset, const struct iovec *iov, 
                 if (n == 0)
                         break; /* end of file: the caller reports a partial transfer */
                 total += n;
-                iov_advance(&cur, &niov, (size_t)n);
+                blk_iov_advance(&cur, &niov, (size_t)n);
         }
         return total;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/hostfile.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -451,9 +452,12 @@ static int open_disk(const char *path, bool read_only, struct disk *out, struct 
         off_t size;
         int rc;
 
-        out->fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+        out->fd = hostfile_open(path, read_only ? O_RDONLY : O_RDWR);
+        if (out->fd == -EINVAL)
+                return err_set(e, -EINVAL,
+                               "Error manipulating the backing file: %s " HOSTFILE_BAD_TYPE, path);
         if (out->fd < 0) {
-                rc = -errno;
+                rc = out->fd;
                 /* Firecracker's VirtioBlockError::BackingFile text. */
                 return err_set(e, rc, "Error manipulating the backing file: %s (os error %d) %s",
                                strerror(-rc), -rc, path);

@@ -23,31 +23,27 @@ ninja -C build-asan
 (cd build-asan && ctest --output-on-failure)
 echo "== fuzzing, bounded (libFuzzer + ASan + UBSan, clang)"
 CC=clang cmake -S . -B build-fuzz -G Ninja -DFUZZ=ON >/dev/null
-ninja -C build-fuzz fuzz_virtq_blk
-corpus=$(mktemp -d)
-/usr/bin/python3 tests/fuzz/virtq_blk_seeds.py "$corpus"
-build-fuzz/tests/fuzz/fuzz_virtq_blk -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus"
-rm -rf "$corpus"
-# virtio-net TX and RX frame placement, from generated seeds.
-ninja -C build-fuzz fuzz_net
-corpus=$(mktemp -d)
-/usr/bin/python3 tests/fuzz/net_seeds.py "$corpus"
-build-fuzz/tests/fuzz/fuzz_net -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus"
-rm -rf "$corpus"
-# virtio-rng requests, from generated seeds.
-ninja -C build-fuzz fuzz_virtq_rng
-corpus=$(mktemp -d)
-/usr/bin/python3 tests/fuzz/virtq_rng_seeds.py "$corpus"
-build-fuzz/tests/fuzz/fuzz_virtq_rng -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus"
-rm -rf "$corpus"
-# The API's HTTP parser + router + handlers, from the committed seed corpus (copied: libFuzzer
-# adds what it finds to the first corpus directory).
-ninja -C build-fuzz fuzz_http
-corpus=$(mktemp -d)
-cp tests/fuzz/http_corpus/* "$corpus"
-(cd "$corpus" && "$OLDPWD/build-fuzz/tests/fuzz/fuzz_http" -max_total_time=30 -seed=1 \
-        -print_final_stats=1 "$corpus")
-rm -rf "$corpus"
+fuzz_seconds=${BRASA_FUZZ_SECONDS:-60}
+# fuzz TARGET SEEDER...: builds TARGET, runs SEEDER... DIR to fill a fresh corpus DIR, then
+# fuzzes for fuzz_seconds from there (libFuzzer adds what it finds to that directory).
+fuzz() {
+        local target=$1 corpus
+        shift
+        ninja -C build-fuzz "$target"
+        corpus=$(mktemp -d)
+        "$@" "$corpus"
+        (cd "$corpus" && "$OLDPWD/build-fuzz/tests/fuzz/$target" -max_total_time="$fuzz_seconds" \
+                -seed=1 -print_final_stats=1 "$corpus")
+        rm -rf "$corpus"
+}
+copy_into() { cp "$@"; } # copy_into FILE... DIR
+fuzz fuzz_virtq_blk /usr/bin/python3 tests/fuzz/virtq_blk_seeds.py # block requests
+fuzz fuzz_net /usr/bin/python3 tests/fuzz/net_seeds.py             # net TX/RX frame placement
+fuzz fuzz_virtq_rng /usr/bin/python3 tests/fuzz/virtq_rng_seeds.py # virtio-rng requests
+fuzz fuzz_http copy_into tests/fuzz/http_corpus/*                  # HTTP parser, router, handlers
+# The kernel and initrd loaders, from the test guests in every format brasa boots.
+fuzz fuzz_loader copy_into build/guest-tests/pvh.elf build/guest-tests/linux64.elf \
+        build/guest-tests/linux64.bzImage build/guest-tests/initrd.img
 echo "== integration tests under ASan + UBSan"
 # Of the real-Linux boots (minutes on kvm_pvm), only the first one runs again under ASan.
 BRASA_BUILD_DIR=build-asan /usr/bin/python3 -m pytest -p no:cacheprovider tests/integration -q \

@@ -1,10 +1,12 @@
 """Liveness under a hostile guest (issue 17): a guest that queues the most block work it can
 (brasa.blk.hostile=hog) never keeps brasa from answering the API or ending on SIGTERM, and a
 console nobody reads (stdout a full pipe) never keeps brasa from ending either."""
+import fcntl
 import json
 import os
 import signal
 import subprocess
+import termios
 import threading
 import time
 
@@ -55,6 +57,13 @@ def boot_hog(tmp_path, descs, engine):
     return vm, console, metrics
 
 
+def totals(metrics, group):
+    """A group's counters summed over every line (the first, before the devices, has none)."""
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    return {k: sum(m.get(group, {}).get(k, 0) for m in lines)
+            for k, v in lines[-1][group].items() if isinstance(v, int)}
+
+
 def get_latencies(vm, n=20):
     lat = []
     for _ in range(n):
@@ -88,12 +97,105 @@ def test_hog_leaves_api_and_sigterm_served(tmp_path, descs, engine):
         assert took <= EXIT_S, took
     finally:
         vm.stop()
-    block = [json.loads(line)["block"] for line in metrics.read_text().splitlines()]
+    block = totals(metrics, "block")
     if descs == 254:  # longer than guest RAM: IOERR, never run
-        assert sum(b["invalid_reqs_count"] for b in block) >= 2 * 256
-        assert sum(b["read_bytes"] for b in block) == 0
+        assert block["invalid_reqs_count"] >= 512
+        assert block["read_bytes"] == 0
         assert b"blk-hog used=512 status=1" in console.read_bytes()
     else:
-        assert sum(b["read_count"] for b in block) >= 2 * 256 or \
-            sum(b["read_bytes"] for b in block) >= 2 * 256 * (64 << 20)
+        assert block["read_count"] >= 512
+        assert block["read_bytes"] >= 512 * (64 << 20)
         assert b"blk-hog used=512 status=0" in console.read_bytes()
+
+
+# ---- item 2: a console nobody reads ---------------------------------------------------------
+
+FLOOD_KIB = 256
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ from Python 3.10 on
+
+
+def spawn_flood(tmp_path, words, log_to_file):
+    """brasa --no-api with its stdout a pipe of one page that this test reads only at the end."""
+    metrics = tmp_path / "metrics.json"
+    cfg = {"boot-source": {"kernel_image_path": str(KERNELS["pvh"]),
+                           "boot_args": f"console=ttyS0 {words}"},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+           "metrics": {"metrics_path": str(metrics)}}
+    path = tmp_path / "vm.json"
+    path.write_text(json.dumps(cfg))
+    argv = [str(BRASA), "--no-api", "--config-file", str(path)]
+    if log_to_file:
+        argv += ["--log-path", str(tmp_path / "brasa.log")]
+    r, w = os.pipe()
+    fcntl.fcntl(w, F_SETPIPE_SZ, 4096)  # F_SETPIPE_SZ: one page, so the flood overflows it quickly
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=w, stderr=w)
+    os.close(w)
+    return proc, r, metrics
+
+
+def read_all(fd):
+    out = b""
+    while chunk := os.read(fd, 1 << 16):
+        out += chunk
+    os.close(fd)
+    return out
+
+
+def pipe_full(fd):
+    buf = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return int.from_bytes(buf, "little") >= 4096
+
+
+@pytest.mark.parametrize("log_to_file", [True, False], ids=["log-file", "log-stdout"])
+def test_sigterm_ends_brasa_with_stdout_unread(tmp_path, log_to_file):
+    proc, r, metrics = spawn_flood(tmp_path, f"brasa.serialflood={FLOOD_KIB} brasa.idle",
+                                   log_to_file)
+    try:
+        deadline = time.monotonic() + 30
+        while not pipe_full(r):
+            assert proc.poll() is None and time.monotonic() < deadline, "stdout never filled"
+            time.sleep(0.05)
+        time.sleep(1.0)  # the guest goes on writing into the full console
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - t0
+        print(f"SIGTERM to exit with stdout full: {took * 1000:.0f} ms")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = read_all(r)
+    assert code == 0
+    assert took <= EXIT_S, took
+    uart = totals(metrics, "uart")
+    assert uart["missed_write_count"] > 0, uart
+    assert uart["error_count"] >= uart["missed_write_count"]
+    assert b"BRASA serialflood start" in out
+    if log_to_file:
+        # What reached stdout is exactly what uart counted as written.
+        assert uart["write_count"] == len(out), (uart, len(out))
+        assert "Firecracker exiting successfully" in (tmp_path / "brasa.log").read_text()
+    else:
+        # Log lines that met the full pipe were dropped and counted, not waited for.
+        assert totals(metrics, "logger")["missed_log_count"] > 0
+
+
+def test_console_drained_loses_nothing(tmp_path):
+    proc, r, metrics = spawn_flood(tmp_path, f"brasa.serialflood={FLOOD_KIB}", True)
+    chunks = []
+    reader = threading.Thread(target=lambda: chunks.append(read_all(r)))
+    reader.start()
+    code = proc.wait(timeout=120)  # the guest resets when done
+    reader.join(timeout=30)
+    assert code == 0
+    out = chunks[0]
+    start = out.index(b"BRASA serialflood start bytes=%d\n" % (FLOOD_KIB << 10))
+    flood = out[out.index(b"\n", start) + 1:][:FLOOD_KIB << 10]
+    want = bytes(10 if i % 64 == 63 else ord("a") + i % 26 for i in range(FLOOD_KIB << 10))
+    assert flood == want
+    assert b"BRASA serialflood done" in out and b"BRASA done" in out
+    uart = totals(metrics, "uart")
+    assert uart["missed_write_count"] == 0 and uart["error_count"] == 0, uart
+    assert uart["write_count"] == len(out)

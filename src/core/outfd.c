@@ -27,7 +27,11 @@ int outfd_stdout(void)
         if (out_fd >= 0)
                 return out_fd;
         out_fd = STDOUT_FILENO;
-        if (fstat(STDOUT_FILENO, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+        if (fstat(STDOUT_FILENO, &st) < 0)
+                return out_fd;
+        /* Only these wait on a reader; a file, a disk or /dev/null never keeps a writer. */
+        if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) &&
+            !(S_ISCHR(st.st_mode) && isatty(STDOUT_FILENO)))
                 return out_fd;
         flags = fcntl(STDOUT_FILENO, F_GETFL);
         if (flags < 0 || flags & O_NONBLOCK)

@@ -3,8 +3,9 @@
 #define BRASA_CORE_OUTFD_H
 
 /*
- * A descriptor for stdout on which write() never waits. A regular file or a block device is
- * used as fd 1 (writes to it do not wait on a reader). A pipe, FIFO, terminal or socket is
+ * A descriptor for stdout on which write() never waits. A regular file, a block device or
+ * another character device (/dev/null) is used as fd 1: writes to it do not wait on a
+ * reader. A pipe, FIFO, terminal or socket is
  * reopened through /proc/self/fd/1 with O_NONBLOCK: its own open file description, so the
  * flags of the terminal or pipe shared with the parent stay as they were. Without /proc (a
  * jail) or for a socket, O_NONBLOCK is set on fd 1 itself and outfd_restore() clears it.

@@ -112,6 +112,7 @@ def test_hog_leaves_api_and_sigterm_served(tmp_path, descs, engine):
 
 FLOOD_KIB = 256
 F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ from Python 3.10 on
+FLOOD_S = 6.0  # how long the unread console is flooded before SIGTERM
 
 
 def spawn_flood(tmp_path, words, log_to_file):
@@ -141,22 +142,24 @@ def read_all(fd):
     return out
 
 
-def pipe_full(fd):
+def pipe_used(fd):
     buf = bytearray(4)
     fcntl.ioctl(fd, termios.FIONREAD, buf)
-    return int.from_bytes(buf, "little") >= 4096
+    return int.from_bytes(buf, "little") > 0
 
 
 @pytest.mark.parametrize("log_to_file", [True, False], ids=["log-file", "log-stdout"])
 def test_sigterm_ends_brasa_with_stdout_unread(tmp_path, log_to_file):
-    proc, r, metrics = spawn_flood(tmp_path, f"brasa.serialflood={FLOOD_KIB} brasa.idle",
-                                   log_to_file)
+    # A flood that never ends (1 GiB): the guest is still writing when SIGTERM comes.
+    proc, r, metrics = spawn_flood(tmp_path, "brasa.serialflood=1048576", log_to_file)
     try:
         deadline = time.monotonic() + 30
-        while not pipe_full(r):
-            assert proc.poll() is None and time.monotonic() < deadline, "stdout never filled"
+        while not pipe_used(r):
+            assert proc.poll() is None and time.monotonic() < deadline, "no output at all"
             time.sleep(0.05)
-        time.sleep(1.0)  # the guest goes on writing into the full console
+        # The console fills the page of pipe, then COM1's 64 KiB ring, then drops: the guest
+        # writes about 40 KB/s here (a port I/O exit per byte on a nested host).
+        time.sleep(FLOOD_S)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
@@ -170,6 +173,7 @@ def test_sigterm_ends_brasa_with_stdout_unread(tmp_path, log_to_file):
     assert code == 0
     assert took <= EXIT_S, took
     uart = totals(metrics, "uart")
+    print(f"uart: {uart}")
     assert uart["missed_write_count"] > 0, uart
     assert uart["error_count"] >= uart["missed_write_count"]
     assert b"BRASA serialflood start" in out

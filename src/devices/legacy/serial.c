@@ -499,15 +499,18 @@ void serial_drain_output(struct serial *s, int timeout_ms)
 {
         uint64_t end = now_ms() + (uint64_t)timeout_ms, now;
         struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
+        int rc;
 
         if (s->out_fd < 0)
                 return;
-        while (serial_flush_output(s, SIZE_MAX) == -EAGAIN) {
+        /* A ring's worth at a time: a guest still writing cannot keep this going. */
+        while ((rc = serial_flush_output(s, SERIAL_TX_RING)) != 0) {
                 now = now_ms();
                 if (now >= end) {
                         tx_consume(s, -1);
                         break;
                 }
-                poll(&p, 1, (int)(end - now));
+                if (rc == -EAGAIN)
+                        poll(&p, 1, (int)(end - now));
         }
 }

@@ -69,7 +69,7 @@ def run_case(build, tmp, descs, engine, seconds):
     disk, sock, console, metrics = (tmp / "hog.img", tmp / "api.sock", tmp / "console",
                                     tmp / "metrics")
     with open(disk, "wb") as f:
-        f.truncate(128 << 20)
+        f.truncate(8 << 30)  # sparse, larger than the 4 GiB chain
     p = subprocess.Popen([str(Path(build) / "brasa"), "--api-sock", str(sock),
                           "--log-path", str(tmp / "log")],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -38,7 +38,7 @@ def wait_file(path, pattern, timeout=30, count=1):
 def boot_hog(tmp_path, descs, engine):
     disk = tmp_path / "hog.img"
     with open(disk, "wb") as f:
-        f.truncate(128 << 20)  # sparse: reads are page-cache copies of zeros
+        f.truncate(8 << 30)  # sparse, larger than a 4 GiB request: only guest RAM bounds it
     vm = ApiVm(tmp_path, validate=SPEC.validate)
     console, metrics = tmp_path / "console.out", tmp_path / "metrics.json"
     args = f"console=ttyS0 brasa.blk.hostile=hog brasa.blk.hogdescs={descs}"

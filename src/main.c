@@ -16,6 +16,7 @@
 #include "api/server.h"
 #include "core/argparse.h"
 #include "core/log.h"
+#include "core/outfd.h"
 #include "core/metrics.h"
 #include "core/text.h"
 #include "seccomp/seccomp.h"
@@ -854,22 +855,30 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
  * main.rs's main(): an error is logged, written to stderr as "Error: <Debug>", then the exit
  * line Firecracker's tooling parses.
  */
+/* The exit line (and on failure the error), as main.rs; returns the exit code. */
+static int main_finish(int rc, const struct fatal *f)
+{
+        if (rc <= 0) {
+                log_info("Firecracker exiting successfully. exit_code=0");
+                return 0;
+        }
+        if (f->text[0]) {
+                log_error("%s", f->text);
+                fprintf(stderr, "Error: %s\n", f->debug);
+        }
+        log_error("Firecracker exiting with error. exit_code=%d", rc);
+        return rc;
+}
+
 int main(int argc, char **argv)
 {
         struct cli c = {.api_sock = "/run/firecracker.socket", .level = LOG_INFO};
         static struct fatal f;
         int rc;
 
-        log_set_fd(STDOUT_FILENO);
-        rc = main_exec(argc, argv, &c, &f);
-        if (rc <= 0) {
-                log_info("Firecracker exiting successfully. exit_code=0");
-                return 0;
-        }
-        if (f.text[0]) {
-                log_error("%s", f.text);
-                fprintf(stderr, "Error: %s\n", f.debug);
-        }
-        log_error("Firecracker exiting with error. exit_code=%d", rc);
+        /* Log lines and the console never wait on a stdout nobody reads. */
+        log_set_fd(outfd_stdout());
+        rc = main_finish(main_exec(argc, argv, &c, &f), &f);
+        outfd_restore();
         return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
+#include "core/outfd.h"
 #include "core/util.h"
 #include "vmm/vmm_boot.h"
 #include "vmm/vmm_devices.h"
@@ -99,11 +100,12 @@ static int vmm_open_serial_out(struct vmm *vmm, const struct serial_cfg *sc, str
 
 static int vmm_setup_legacy(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
+        vmm->console_out_fd = vmm->serial_out_fd >= 0 ? vmm->serial_out_fd : outfd_stdout();
         const struct legacy_params p = {
             .vm = &vmm->vm,
             .pio = &vmm->pio,
             .mmio = &vmm->mmio,
-            .serial_out_fd = vmm->serial_out_fd >= 0 ? vmm->serial_out_fd : STDOUT_FILENO,
+            .serial_out_fd = vmm->console_out_fd,
             .reset = vmm_i8042_reset,
             .ctx = vmm,
             .boot_wall = vmm->opts.boot_timer ? &vmm->start_wall : NULL,
@@ -234,6 +236,7 @@ static void vmm_init_fields(struct vmm *vmm)
         vmm->loop.epfd = -1;
         vmm->exit_src.fd = vmm->signal_src.fd = vmm->serial_out_fd = -1;
         vmm->stdin_src.fd = vmm->serial_drain_src.fd = vmm->metrics_src.fd = -1;
+        vmm->console_out_src.fd = vmm->console_fd_src.fd = vmm->console_out_fd = -1;
         vmm->vcpu_env = (struct vcpu_env){
             .pio = &vmm->pio,
             .mmio = &vmm->mmio,

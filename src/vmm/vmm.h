@@ -51,13 +51,16 @@ struct vmm {
         struct device_mgr devices; /* every device: virtio-mmio ones, COM1, i8042, boot timer */
         struct serial *console;    /* COM1 in devices (borrowed), NULL when none */
         int serial_out_fd;         /* PUT /serial's serial_out_path (owned), -1: stdout */
+        int console_out_fd;        /* where COM1 writes (serial_out_fd or outfd_stdout()) */
 
         struct evloop loop;
         struct ev_source exit_src;   /* eventfd written by request_exit */
         struct ev_source signal_src; /* signalfd: signals_loop_set() */
         struct ev_source stdin_src;  /* guest console input */
         struct ev_source serial_drain_src;
-        struct ev_source metrics_src; /* timerfd: a metrics line every METRICS_PERIOD_MS */
+        struct ev_source console_out_src; /* COM1's output eventfd: output waits in its ring */
+        struct ev_source console_fd_src;  /* console_out_fd, for EPOLLOUT while it is full */
+        struct ev_source metrics_src;     /* timerfd: a metrics line every METRICS_PERIOD_MS */
         bool stdin_eof;
         bool tty_raw;
         struct termios tty_saved;

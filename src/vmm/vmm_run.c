@@ -18,6 +18,10 @@
 #include "vmm/vmm_priv.h"
 
 #define VMM_STDIN_CHUNK 64
+/* Console output written per wakeup of the loop: one ring's worth. */
+#define VMM_CONSOLE_CHUNK SERIAL_TX_RING
+/* Teardown waits this long at most for a reader to take the console's last output. */
+#define VMM_CONSOLE_DRAIN_MS 500
 
 static struct vmm *vmm_of(struct ev_source *src)
 {
@@ -93,6 +97,37 @@ static void vmm_on_serial_drain(struct ev_source *src, uint32_t events)
                 return;
         if (!vmm->stdin_eof && !vmm->stdin_src.registered)
                 evloop_add(&vmm->loop, &vmm->stdin_src, EPOLLIN);
+}
+
+/*
+ * Writes COM1's buffered output, a ring's worth per wakeup. While console_out_fd is full
+ * it is watched for EPOLLOUT; a budget spent re-signals the output eventfd.
+ */
+static void vmm_console_flush(struct vmm *vmm)
+{
+        int rc = serial_flush_output(vmm->console, VMM_CONSOLE_CHUNK);
+
+        if (rc == -EAGAIN && !vmm->console_fd_src.registered &&
+            evloop_add(&vmm->loop, &vmm->console_fd_src, EPOLLOUT) < 0)
+                serial_drain_output(vmm->console, 0); /* cannot be watched: drop, counted */
+        else if (rc != -EAGAIN)
+                evloop_del(&vmm->loop, &vmm->console_fd_src);
+}
+
+static void vmm_on_console_out(struct ev_source *src, uint32_t events)
+{
+        (void)events;
+        vmm_console_flush(vmm_of(src));
+}
+
+static void vmm_setup_console_out(struct vmm *vmm)
+{
+        vmm->console_out_src = (struct ev_source){
+            .fd = serial_output_eventfd(vmm->console), .fn = vmm_on_console_out, .opaque = vmm};
+        vmm->console_fd_src =
+            (struct ev_source){.fd = vmm->console_out_fd, .fn = vmm_on_console_out, .opaque = vmm};
+        if (vmm->console_out_fd >= 0 && evloop_add(&vmm->loop, &vmm->console_out_src, EPOLLIN))
+                log_warn("serial console output disabled: cannot watch its eventfd");
 }
 
 static void vmm_tty_raw(struct vmm *vmm)
@@ -176,6 +211,8 @@ int vmm_start(struct vmm *vmm, struct err *e)
         rc = vcpu_signal_setup();
         if (rc)
                 return err_set(e, rc, "cannot install the vCPU kick handler: %s", strerror(-rc));
+        if (vmm->console)
+                vmm_setup_console_out(vmm);
         vmm_setup_stdin(vmm);
         for (i = 0; i < vmm->nr_vcpus; i++) {
                 rc = vcpu_start(&vmm->vcpus[i]);
@@ -215,6 +252,8 @@ void vmm_release_vm(struct vmm *vmm)
         vmm->nr_vcpus = 0;
         evloop_del(&vmm->loop, &vmm->stdin_src);
         evloop_del(&vmm->loop, &vmm->serial_drain_src);
+        evloop_del(&vmm->loop, &vmm->console_out_src);
+        evloop_del(&vmm->loop, &vmm->console_fd_src);
         if (vmm->tty_raw)
                 tcsetattr(STDIN_FILENO, TCSANOW, &vmm->tty_saved);
         vmm->tty_raw = false;
@@ -230,6 +269,9 @@ void vmm_release_vm(struct vmm *vmm)
 
 void vmm_destroy(struct vmm *vmm)
 {
+        /* The console's last output, for a while; what a full stdout refuses is counted. */
+        if (vmm->console)
+                serial_drain_output(vmm->console, VMM_CONSOLE_DRAIN_MS);
         /* The last line, so that a short-lived VM keeps its counters, as Firecracker's drop. */
         if ((vmm->started || vmm->signal_exit) && metrics_flush() < 0)
                 log_error("Failed to write metrics while stopping");

@@ -357,11 +357,32 @@ void guest_exception(const u64 *frame)
         reset_machine();
 }
 
-/* SERIAL_FLOOD_BYTES of console output as fast as the UART takes it (rate-limit tests). */
-static void serial_flood(void)
+/* The decimal value of the word "<prefix><digits>" on the command line, or dflt. */
+static u32 word_num(const u8 *s, u64 n, const char *prefix, u32 dflt)
 {
-        say("serialflood start bytes=%u", SERIAL_FLOOD_BYTES);
-        for (u32 i = 0; i < SERIAL_FLOOD_BYTES; i++)
+        for (u64 i = 0; i < n;) {
+                while (i < n && s[i] == ' ')
+                        i++;
+                u64 j = 0;
+                while (i + j < n && prefix[j] && s[i + j] == (u8)prefix[j])
+                        j++;
+                if (!prefix[j]) {
+                        u32 v = 0;
+                        for (i += j; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                                v = v * 10 + (u32)(s[i] - '0');
+                        return v;
+                }
+                while (i < n && s[i] != ' ')
+                        i++;
+        }
+        return dflt;
+}
+
+/* bytes of console output as fast as the UART takes it (rate-limit and liveness tests). */
+static void serial_flood(u32 bytes)
+{
+        say("serialflood start bytes=%u", bytes);
+        for (u32 i = 0; i < bytes; i++)
                 serial_putc(i % 64 == 63 ? '\n' : (char)('a' + i % 26));
         say("serialflood done");
 }
@@ -415,7 +436,9 @@ void guest_main(u32 proto, u64 info)
         if (has_word(cmd, cmdlen, "brasa.echo"))
                 echo_line();
         if (has_word(cmd, cmdlen, "brasa.serialflood"))
-                serial_flood();
+                serial_flood(SERIAL_FLOOD_BYTES);
+        else if (word_num(cmd, cmdlen, "brasa.serialflood=", 0))
+                serial_flood(word_num(cmd, cmdlen, "brasa.serialflood=", 0) << 10);
         if (has_word(cmd, cmdlen, "brasa.idle")) {
                 /* Idle like a quiet guest: the vCPU sleeps in the kernel, using no host CPU. */
                 say("idle");

@@ -189,10 +189,8 @@ static void clear(u8 *p, u32 len)
                 w[i] = 0;
 }
 
-static void set_queue_addrs(const struct vdev *d, u64 desc_pa)
+static void set_queue_addrs(const struct vdev *d, u64 desc_pa, u64 a, u64 u)
 {
-        u64 a = (u64)(d->pg + PG_AVAIL), u = (u64)(d->pg + PG_USED);
-
         wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (u32)desc_pa);
         wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, (u32)(desc_pa >> 32));
         wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u32)a);
@@ -202,10 +200,10 @@ static void set_queue_addrs(const struct vdev *d, u64 desc_pa)
 }
 
 /*
- * The virtio 1.x init sequence with one queue of qsize (desc_off shifts the descriptor
- * table, to test misalignment). Returns the final status register.
+ * The virtio 1.x init sequence with one queue of qsize whose rings are at desc_pa, a and u.
+ * Returns the final status register.
  */
-static u32 vdev_setup(struct vdev *d, u16 qsize, u32 desc_off)
+static u32 vdev_setup_at(struct vdev *d, u16 qsize, u64 desc_pa, u64 a, u64 u)
 {
         wr(d, VIRTIO_MMIO_STATUS, 0);
         wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -221,17 +219,24 @@ static u32 vdev_setup(struct vdev *d, u16 qsize, u32 desc_off)
         wr(d, VIRTIO_MMIO_STATUS, 0xb);                     /* ACK | DRIVER | FEATURES_OK */
         if (!(rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK))
                 return rd(d, VIRTIO_MMIO_STATUS);
-        clear(d->pg, 0x300);
         d->qsize = qsize;
         d->avail_idx = d->last_used = 0;
         wr(d, VIRTIO_MMIO_QUEUE_SEL, 0);
         wr(d, VIRTIO_MMIO_QUEUE_NUM, qsize);
-        set_queue_addrs(d, (u64)(d->pg + PG_DESC) + desc_off);
+        set_queue_addrs(d, desc_pa, a, u);
         wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
         wr(d, VIRTIO_MMIO_STATUS, 0xf); /* ... | DRIVER_OK */
         u32 lo = rd(d, VIRTIO_MMIO_CONFIG), hi = rd(d, VIRTIO_MMIO_CONFIG + 4);
         d->capacity = lo | (u64)hi << 32;
         return rd(d, VIRTIO_MMIO_STATUS);
+}
+
+/* vdev_setup_at() in the device's own page (desc_off shifts the descriptor table). */
+static u32 vdev_setup(struct vdev *d, u16 qsize, u32 desc_off)
+{
+        clear(d->pg, 0x300);
+        return vdev_setup_at(d, qsize, (u64)(d->pg + PG_DESC) + desc_off, (u64)(d->pg + PG_AVAIL),
+                             (u64)(d->pg + PG_USED));
 }
 
 /* ---- requests ------------------------------------------------------------------------------- */
@@ -527,6 +532,69 @@ static void run_hostile(const u8 *m, u64 n)
         }
 }
 
+/* ---- the hog: the most work a driver can queue ------------------------------------------ */
+
+#define HOG_QSZ  256
+#define HOG_BUF  0x2000000ull /* 32 MiB: every data descriptor points at this one buffer */
+#define HOG_SEG  (16u << 20)  /* 16 MiB per data descriptor */
+#define HOG_SAYS 1024         /* a progress line at each power of two, then every 1024 */
+
+static u8 hog_ring[3 * 4096] __attribute__((aligned(4096))); /* desc, avail, used */
+static u32 hog_hdr[4] = {VIRTIO_BLK_T_IN, 0, 0, 0};
+static u8 hog_status;
+
+/* Waits for the used index to leave from; returns it, or spins forever if the device gave up. */
+static u16 hog_wait(const struct vdev *d, volatile u16 *u, u16 from)
+{
+        for (u32 i = 0;; i++) {
+                if (u[1] != from)
+                        return u[1];
+                if (i % STATUS_POLL == STATUS_POLL - 1 &&
+                    rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET) {
+                        say("blk-hog gave-up devstatus=0x%x", rd(d, VIRTIO_MMIO_STATUS));
+                        spin_forever();
+                }
+                __asm__ volatile("pause");
+        }
+}
+
+/*
+ * brasa.blk.hostile=hog: one chain (header, ndata descriptors of 16 MiB all on one buffer,
+ * status) in every slot of a 256-entry ring, re-queued as fast as the device completes it,
+ * forever. Never returns: the host stops us.
+ */
+static void hog(struct vdev *d, u32 ndata)
+{
+        volatile struct vdesc *t = (volatile struct vdesc *)hog_ring;
+        volatile u16 *a = (volatile u16 *)(hog_ring + 4096), *u = (volatile u16 *)(hog_ring + 8192);
+        u64 done = 0;
+        u16 used = 0;
+
+        if (ndata > HOG_QSZ - 2)
+                ndata = HOG_QSZ - 2;
+        clear(hog_ring, sizeof(hog_ring));
+        u32 st = vdev_setup_at(d, HOG_QSZ, (u64)t, (u64)a, (u64)u);
+        t[0] = (struct vdesc){(u64)hog_hdr, 16, VRING_DESC_F_NEXT, 1};
+        for (u16 i = 1; i <= ndata; i++)
+                t[i] = (struct vdesc){HOG_BUF, HOG_SEG, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+                                      (u16)(i + 1)};
+        t[ndata + 1] = (struct vdesc){(u64)&hog_status, 1, VRING_DESC_F_WRITE, 0};
+        say("blk-hog start descs=%u bytes=%lu status=0x%x", ndata + 2, (u64)ndata * HOG_SEG, st);
+        for (;;) {
+                a[1] = (u16)(used + HOG_QSZ); /* every slot holds head 0: keep them all queued */
+                barrier();
+                wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+                u16 now = hog_wait(d, u, used);
+                u64 next = done + (u16)(now - used);
+                for (u64 mark = 1; mark <= next;
+                     mark = mark < HOG_SAYS ? 2 * mark : mark + HOG_SAYS)
+                        if (mark > done)
+                                say("blk-hog used=%lu status=%u", mark, hog_status);
+                done = next;
+                used = now;
+        }
+}
+
 /* ---- rate limit, benchmark, capacity change ------------------------------------------------ */
 
 static void run_reads(struct vdev *d, u32 count, u32 size, const char *what)
@@ -582,6 +650,8 @@ void virtio_tests(const u8 *cmd, u64 n)
         for (unsigned int i = 0; i < ndevs; i++)
                 report_device(i);
         const u8 *mode = word_value(cmd, n, "brasa.blk.hostile=", &len);
+        if (mode && same(mode, len, "hog"))
+                hog(&devs[0], opt_num(cmd, n, "brasa.blk.hogdescs=", HOG_QSZ - 2));
         if (mode) {
                 run_hostile(mode, len);
                 return;

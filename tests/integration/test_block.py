@@ -141,7 +141,7 @@ def test_request_over_2gib(brasa, tmp_path, engine):
         f.write(xorshift_pattern(1, 4096))
         f.seek(segs * seg - 4096)
         f.write(xorshift_pattern(5, 4096))
-    cfg = make_config(KERNELS["pvh"], "console=ttyS0 brasa.blk brasa.blk.big=400", mem=1024,
+    cfg = make_config(KERNELS["pvh"], "console=ttyS0 brasa.blk brasa.blk.big=400", mem=3072,
                       extra={"drives": [drive("rootfs", disk, root=True, engine=engine)]})
     res = brasa.run(cfg, timeout=180)
     assert res.rc == 0, f"exit {res.rc}\n{res.stdout}\n{res.log}"

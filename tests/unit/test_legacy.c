@@ -155,6 +155,7 @@ static void test_uart_metrics_through_the_table(void **state)
         d = bus_find(&f->pio, LAYOUT_PORT_COM1, 1);
         d->write(d->opaque, 0, &c, 1);
         d->write(d->opaque, 0, &c, 1);
+        assert_int_equal(serial_flush_output(legacy_serial(&f->dm), SIZE_MAX), 0);
         device_mgr_metrics(&f->dm, kinds, ARRAY_SIZE(kinds), root);
         assert_int_equal(
             json_integer_value(json_object_get(json_object_get(root, "uart"), "write_count")), 2);

@@ -57,9 +57,13 @@ static int teardown(void **state)
 #define inb(f, off)     bus_test_inb(&(f)->dev, (off))
 #define outb(f, off, v) bus_test_outb(&(f)->dev, (off), (v))
 
+/* The VMM thread's part (serial_flush_output()), then what reached the pipe. */
 static size_t drain_out(struct fixture *f, char *buf, size_t cap)
 {
-        ssize_t n = read(f->out[0], buf, cap);
+        ssize_t n;
+
+        assert_int_equal(serial_flush_output(&f->s, SIZE_MAX), 0);
+        n = read(f->out[0], buf, cap);
 
         return n > 0 ? (size_t)n : 0;
 }
@@ -99,9 +103,11 @@ static void test_output_dropped_on_error(void **state)
         close(f->out[0]);
         f->out[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
         outb(f, THR, 'x');
+        assert_int_equal(serial_flush_output(&f->s, SIZE_MAX), 0);
         serial_get_stats(&f->s, &st);
         assert_int_equal(st.write_count, 0);
         assert_int_equal(st.error_count, 1);
+        assert_int_equal(st.missed_write_count, 1); /* Firecracker's tx_lost_byte */
         /* The guest still sees an empty transmitter. */
         assert_int_equal(inb(f, LSR) & 0x60, 0x60);
 }
@@ -120,6 +126,72 @@ static void test_output_discarded_without_fd(void **state)
         serial_get_stats(&s, &st);
         assert_int_equal(st.write_count, 1);
         serial_destroy(&s);
+}
+
+/*
+ * What the pipe takes goes straight out; what a pipe nobody reads cannot take waits in the
+ * ring, then is dropped and counted.
+ */
+static void test_output_ring_bounded(void **state)
+{
+        struct fixture *f = *state;
+        int pipe_bytes = fcntl(f->out[1], F_SETPIPE_SZ, 4096);
+        struct serial_stats st;
+        uint64_t v;
+        char c;
+
+        assert_int_equal(pipe_bytes, 4096);
+        for (int i = 0; i < pipe_bytes; i++)
+                outb(f, THR, 'a' + i % 26);
+        assert_true(read(serial_output_eventfd(&f->s), &v, sizeof(v)) < 0); /* all went out */
+        for (int i = pipe_bytes; i < pipe_bytes + (int)SERIAL_TX_RING + 100; i++)
+                outb(f, THR, 'a' + i % 26);
+        /* The guest still sees an empty transmitter. */
+        assert_int_equal(inb(f, LSR) & 0x60, 0x60);
+        serial_get_stats(&f->s, &st);
+        assert_int_equal(st.write_count, pipe_bytes); /* the vCPU's side: until the pipe filled */
+        assert_int_equal(st.missed_write_count, 100);
+        assert_int_equal(st.error_count, 100);
+        assert_true(read(serial_output_eventfd(&f->s), &v, sizeof(v)) == sizeof(v));
+        /* The pipe is full: the VMM thread leaves the ring for EPOLLOUT. */
+        assert_int_equal(serial_flush_output(&f->s, SIZE_MAX), -EAGAIN);
+        serial_get_stats(&f->s, &st);
+        assert_int_equal(st.write_count, pipe_bytes);
+        /* A budget: one pass writes at most that much, and comes back. */
+        assert_int_equal(read(f->out[0], &c, 1), 1);
+        assert_int_equal(c, 'a');
+        for (int i = 1; i < pipe_bytes; i++)
+                assert_int_equal(read(f->out[0], &c, 1), 1);
+        assert_int_equal(serial_flush_output(&f->s, 10), -EBUSY);
+        assert_true(read(serial_output_eventfd(&f->s), &v, sizeof(v)) == sizeof(v));
+        serial_get_stats(&f->s, &st);
+        assert_int_equal(st.write_count, pipe_bytes + 10);
+        /* Teardown's drain gives a reader nobody is 20 ms, then counts what it drops. */
+        serial_drain_output(&f->s, 20);
+        serial_get_stats(&f->s, &st);
+        assert_int_equal(st.write_count, 2 * pipe_bytes);
+        assert_int_equal(st.write_count + st.missed_write_count, pipe_bytes + SERIAL_TX_RING + 100);
+        assert_int_equal(serial_flush_output(&f->s, SIZE_MAX), 0);
+}
+
+/* Drained as it goes, nothing is lost. */
+static void test_output_ring_drained(void **state)
+{
+        struct fixture *f = *state;
+        struct serial_stats st;
+        char buf[4096];
+        size_t got = 0;
+
+        for (int i = 0; i < 4 * (int)SERIAL_TX_RING; i++) {
+                outb(f, THR, 'a' + i % 26);
+                if (i % 1000 == 999)
+                        got += drain_out(f, buf, sizeof(buf));
+        }
+        got += drain_out(f, buf, sizeof(buf));
+        assert_int_equal(got, 4 * SERIAL_TX_RING);
+        serial_get_stats(&f->s, &st);
+        assert_int_equal(st.write_count, 4 * SERIAL_TX_RING);
+        assert_int_equal(st.missed_write_count, 0);
 }
 
 static void test_lsr_and_reset_values(void **state)
@@ -464,6 +536,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_output_through_pipe, setup, teardown),
             cmocka_unit_test_setup_teardown(test_output_dropped_on_error, setup, teardown),
             cmocka_unit_test(test_output_discarded_without_fd),
+            cmocka_unit_test_setup_teardown(test_output_ring_bounded, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_output_ring_drained, setup, teardown),
             cmocka_unit_test_setup_teardown(test_lsr_and_reset_values, setup, teardown),
             cmocka_unit_test_setup_teardown(test_scratch_and_ier_mask, setup, teardown),
             cmocka_unit_test_setup_teardown(test_iir_priority, setup, teardown),

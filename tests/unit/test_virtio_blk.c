@@ -561,6 +561,73 @@ static void test_missing_file(void **state)
         assert_non_null(strstr(e.msg, "/nonexistent/x.img"));
 }
 
+/* Whether the device signalled its queue's eventfd again (and clears it). */
+static bool kicked(struct bfx *f)
+{
+        uint64_t v;
+
+        return read(f->b->dev.notify_fds[0], &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+static void test_pass_bytes_bounded(void **state)
+{
+        struct bfx *f = *state;
+        uint16_t h = req(f, VIRTIO_BLK_T_IN, 0, TD_DATA, 512, true);
+        uint8_t expect[512];
+
+        assert_int_equal(virtio_dev_open_notify(&f->b->dev), 0);
+        assert_int_equal(f->b->pass_bytes, BLK_PASS_BYTES);
+        f->b->pass_bytes = 2048; /* four 512-byte reads a pass */
+        /* The same chain offered ten times, as a hostile driver repeats a huge read. */
+        for (int i = 0; i < 10; i++)
+                td_offer(&f->t, h);
+        run(f, 4);
+        assert_true(kicked(f)); /* the rest is left to the next wakeup */
+        run(f, 4);
+        assert_true(kicked(f));
+        run(f, 2);
+        assert_false(kicked(f)); /* nothing left: no wakeup */
+        assert_int_equal(status_of(f, h), VIRTIO_BLK_S_OK);
+        file_read(f->path, 0, expect, sizeof(expect));
+        assert_memory_equal(f->ram + TD_DATA, expect, sizeof(expect));
+        assert_int_equal(f->b->metrics.read_count, 10);
+}
+
+static void test_pass_requests_bounded(void **state)
+{
+        struct bfx *f = *state;
+        uint16_t h = req(f, VIRTIO_BLK_T_GET_ID, 0, TD_DATA, 20, true);
+
+        assert_int_equal(virtio_dev_open_notify(&f->b->dev), 0);
+        assert_int_equal(f->b->pass_reqs, 256); /* a ring's worth */
+        f->b->pass_reqs = 3;
+        for (int i = 0; i < 7; i++)
+                td_offer(&f->t, h);
+        run(f, 3);
+        assert_true(kicked(f));
+        run(f, 3);
+        assert_true(kicked(f));
+        run(f, 1);
+        assert_false(kicked(f));
+}
+
+/* A request longer than guest RAM is refused, as Firecracker's single data descriptor is. */
+static void test_request_bounded_by_ram(void **state)
+{
+        struct bfx *f = *state;
+
+        assert_int_equal(f->b->max_data, MEM_SIZE);
+        f->b->max_data = 4096;
+        assert_int_equal(one(f, VIRTIO_BLK_T_IN, 0, TD_DATA, 4096, true, NULL), VIRTIO_BLK_S_OK);
+        assert_int_equal(one(f, VIRTIO_BLK_T_IN, 0, TD_DATA, 4608, true, NULL), VIRTIO_BLK_S_IOERR);
+        assert_int_equal(one(f, VIRTIO_BLK_T_OUT, 0, TD_DATA, 4608, false, NULL),
+                         VIRTIO_BLK_S_IOERR);
+        assert_int_equal(f->b->metrics.invalid_reqs_count, 2);
+        assert_int_equal(f->b->metrics.read_bytes, 4096);
+        assert_int_equal(f->b->metrics.write_bytes, 0);
+        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+}
+
 #define BOTH(t)                                                                                    \
         cmocka_unit_test_setup_teardown(t, setup_sync, teardown),                                  \
             cmocka_unit_test_setup_teardown(t, setup_async, teardown)
@@ -584,6 +651,9 @@ int main(void)
             BOTH(test_host_io_error),
             BOTH(test_metrics_deltas),
             BOTH(test_reset_while_busy),
+            BOTH(test_pass_bytes_bounded),
+            BOTH(test_pass_requests_bounded),
+            BOTH(test_request_bounded_by_ram),
             cmocka_unit_test(test_missing_file),
         };
 

@@ -393,6 +393,31 @@ static void test_rx_hostile_buffers(void **state)
         assert_int_equal(td_used_idx(&f->rx), 1);
 }
 
+/* One RX pass pops a bounded number of chains; the tap stays watched for the rest. */
+static void test_rx_pass_bounded(void **state)
+{
+        struct nfx *f = *state;
+        uint8_t frame[100];
+
+        assert_int_equal(f->n->rx_pass_chains, 2 * 256);
+        f->n->rx_pass_chains = 3;
+        for (uint16_t i = 0; i < 8; i++)
+                rx_offer(f, i, 4096);
+        for (int i = 0; i < 7; i++) {
+                make_frame(frame, sizeof(frame), guest_mac, (uint8_t)i);
+                assert_int_equal(send(f->peer, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+        }
+        virtio_net_tap_event(f->n);
+        assert_int_equal(td_used_idx(&f->rx), 3);
+        assert_true(f->n->tap_polled); /* frames left: the loop comes back */
+        virtio_net_tap_event(f->n);
+        assert_int_equal(td_used_idx(&f->rx), 6);
+        virtio_net_tap_event(f->n);
+        assert_int_equal(td_used_idx(&f->rx), 7);
+        assert_true(f->n->tap_polled); /* the tap is empty: wait for the next frame */
+        assert_int_equal(f->n->metrics.rx_packets_count, 7);
+}
+
 static void test_tx_rate_limited(void **state)
 {
         struct nfx *f = *state;
@@ -430,6 +455,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_rx_waits_for_buffers, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rx_runt_skipped_and_eof_stops, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rx_too_big_is_dropped, setup_nomrg, teardown),
+            cmocka_unit_test_setup_teardown(test_rx_pass_bounded, setup, teardown),
             cmocka_unit_test_setup_teardown(test_rx_hostile_buffers, setup, teardown),
             cmocka_unit_test_setup_teardown(test_tx_rate_limited, setup, teardown),
         };

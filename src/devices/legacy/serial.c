@@ -2,6 +2,9 @@
 #include "devices/legacy/serial.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -147,7 +150,7 @@ static uint8_t read_iir(struct serial *s)
 
 static uint8_t read_lsr(struct serial *s)
 {
-        /* Output is written synchronously, so THR and the shifter are always empty. */
+        /* Output is queued (or dropped) at once, so THR and the shifter are always empty. */
         uint8_t lsr = LSR_THRE | LSR_TEMT;
 
         if (s->rx_count > 0)
@@ -201,22 +204,69 @@ static uint8_t reg_read(struct serial *s, uint64_t off)
 }
 
 /*
- * THR write. Returns true when the byte must go to out_fd (done by the caller
- * without the lock). Transmission is instantaneous, so THR is empty again at
- * once and the THRE source re-arms.
+ * While nothing waits in the ring, a byte goes straight out, so console output keeps its
+ * place among the log lines that share the fd (a guest's last line before a reset comes
+ * before "Guest requested a reset"). The fd never blocks a vCPU: stdout that can fill is
+ * non-blocking (core/outfd), and a full one makes the byte wait in the ring. True if sent.
  */
-static bool write_thr(struct serial *s, uint8_t byte)
+static bool transmit_now(struct serial *s, uint8_t byte)
+{
+        ssize_t n;
+
+        if (s->tx_count)
+                return false;
+        do
+                n = write(s->out_fd, &byte, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                return false;
+        s->stats.write_count++;
+        return true;
+}
+
+/*
+ * Sends one guest byte, after the rate limiter, or queues it for the VMM thread
+ * (serial_flush_output()); never waits, since the vCPU must not stall: a byte that finds the
+ * ring full is dropped and counted. Lock held.
+ */
+static void transmit(struct serial *s, uint8_t byte)
+{
+        if (s->out_limit.enabled &&
+            token_bucket_reduce(&s->out_limit, 1, rate_limiter_now(), NULL) != BUCKET_SUCCESS) {
+                s->stats.rate_limiter_dropped_bytes++;
+                return;
+        }
+        if (s->out_fd < 0) {
+                s->stats.write_count++; /* discarded, as written */
+                return;
+        }
+        if (transmit_now(s, byte))
+                return;
+        if (s->tx_count == SERIAL_TX_RING) {
+                s->stats.missed_write_count++;
+                s->stats.error_count++;
+                return;
+        }
+        s->tx[(s->tx_head + s->tx_count) % SERIAL_TX_RING] = byte;
+        if (s->tx_count++ == 0)
+                efd_signal(s->output_evt_fd);
+}
+
+/*
+ * THR write. Transmission is instantaneous as far as the guest can tell (the byte is
+ * queued or dropped), so THR is empty again at once and the THRE source re-arms.
+ */
+static void write_thr(struct serial *s, uint8_t byte)
 {
         s->thre_pending = true;
-        if (!loopback(s))
-                return true;
-        if (s->rx_count < SERIAL_FIFO_SIZE) {
+        if (!loopback(s)) {
+                transmit(s, byte);
+        } else if (s->rx_count < SERIAL_FIFO_SIZE) {
                 rx_push(s, byte);
         } else {
                 s->overrun = true;
                 s->stats.error_count++;
         }
-        return false;
 }
 
 static void write_ier(struct serial *s, uint8_t val)
@@ -241,13 +291,14 @@ static void write_mcr(struct serial *s, uint8_t val)
         maybe_wake_input(s); /* leaving loopback reconnects the line input */
 }
 
-static bool reg_write(struct serial *s, uint64_t off, uint8_t val)
+static void reg_write(struct serial *s, uint64_t off, uint8_t val)
 {
         switch (off) {
         case REG_DATA:
                 if (!dlab(s))
-                        return write_thr(s, val);
-                s->dll = val;
+                        write_thr(s, val);
+                else
+                        s->dll = val;
                 break;
         case REG_IER:
                 if (dlab(s))
@@ -270,34 +321,6 @@ static bool reg_write(struct serial *s, uint64_t off, uint8_t val)
         default: /* LSR/MSR writes are factory-test only on real parts */
                 break;
         }
-        return false;
-}
-
-/* Sends one guest byte to out_fd; never retries, since the vCPU must not stall. */
-static void transmit(struct serial *s, uint8_t byte)
-{
-        enum bucket_reduction r;
-        ssize_t n = 1;
-
-        pthread_mutex_lock(&s->lock);
-        r = s->out_limit.enabled ? token_bucket_reduce(&s->out_limit, 1, rate_limiter_now(), NULL)
-                                 : BUCKET_SUCCESS;
-        if (r != BUCKET_SUCCESS)
-                s->stats.rate_limiter_dropped_bytes++;
-        pthread_mutex_unlock(&s->lock);
-        if (r != BUCKET_SUCCESS)
-                return;
-        if (s->out_fd >= 0) {
-                do
-                        n = write(s->out_fd, &byte, 1);
-                while (n < 0 && errno == EINTR);
-        }
-        pthread_mutex_lock(&s->lock);
-        if (n == 1)
-                s->stats.write_count++;
-        else
-                s->stats.error_count++;
-        pthread_mutex_unlock(&s->lock);
 }
 
 /* Bus read: acts on the first byte; wider accesses read zeros in the upper bytes. */
@@ -318,16 +341,13 @@ static void serial_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 static void serial_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
 {
         struct serial *s = opaque;
-        bool tx;
 
         if (len == 0)
                 return;
         pthread_mutex_lock(&s->lock);
-        tx = reg_write(s, off, data[0]);
+        reg_write(s, off, data[0]);
         update_irq(s);
         pthread_mutex_unlock(&s->lock);
-        if (tx)
-                transmit(s, data[0]);
 }
 
 /* The 16550A reset state: 9600 8N1 divisor, MCR.OUT2 set, FIFO off and empty, no interrupt. */
@@ -341,18 +361,26 @@ static void power_on(struct serial *s)
         s->rx_head = s->rx_count = 0;
 }
 
+static void close_evt(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+        *fd = -1;
+}
+
 int serial_init(struct serial *s, int out_fd, int irq_fd)
 {
         int err;
 
         memset(s, 0, sizeof(*s));
         s->input_evt_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (s->input_evt_fd < 0)
-                return -errno;
-        err = pthread_mutex_init(&s->lock, NULL);
+        s->output_evt_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        err = s->input_evt_fd < 0 || s->output_evt_fd < 0 ? errno : 0;
+        if (!err)
+                err = pthread_mutex_init(&s->lock, NULL);
         if (err) {
-                close(s->input_evt_fd);
-                s->input_evt_fd = -1;
+                close_evt(&s->input_evt_fd);
+                close_evt(&s->output_evt_fd);
                 return -err;
         }
         s->out_fd = out_fd;
@@ -381,9 +409,9 @@ void serial_reset(struct serial *s)
 
 void serial_destroy(struct serial *s)
 {
-        if (s->input_evt_fd >= 0)
-                close(s->input_evt_fd);
-        s->input_evt_fd = -1;
+        serial_drain_output(s, 0);
+        close_evt(&s->input_evt_fd);
+        close_evt(&s->output_evt_fd);
         pthread_mutex_destroy(&s->lock);
 }
 
@@ -430,4 +458,83 @@ void serial_get_stats(struct serial *s, struct serial_stats *out)
         pthread_mutex_lock(&s->lock);
         *out = s->stats;
         pthread_mutex_unlock(&s->lock);
+}
+
+int serial_output_eventfd(struct serial *s)
+{
+        return s->output_evt_fd;
+}
+
+/* Takes n written bytes off the ring (n < 0: a write error, which loses all it holds). */
+static void tx_consume(struct serial *s, ssize_t n)
+{
+        pthread_mutex_lock(&s->lock);
+        if (n > 0) {
+                s->tx_head = (s->tx_head + (unsigned int)n) % SERIAL_TX_RING;
+                s->tx_count -= (unsigned int)n;
+                s->stats.write_count += (uint64_t)n;
+        } else {
+                s->stats.missed_write_count += s->tx_count;
+                s->stats.error_count += s->tx_count;
+                s->tx_head = s->tx_count = 0;
+        }
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* The longest run of buffered bytes that is contiguous in the ring; its start in *head. */
+static size_t tx_run(struct serial *s, unsigned int *head)
+{
+        size_t len;
+
+        pthread_mutex_lock(&s->lock);
+        *head = s->tx_head;
+        len = s->tx_count < SERIAL_TX_RING - s->tx_head ? s->tx_count : SERIAL_TX_RING - s->tx_head;
+        pthread_mutex_unlock(&s->lock);
+        return len;
+}
+
+int serial_flush_output(struct serial *s, size_t budget)
+{
+        unsigned int head;
+        size_t done = 0, len;
+        ssize_t n;
+
+        efd_drain(s->output_evt_fd, NULL);
+        /* Only this thread takes bytes off, so [head, head + len) stays put unlocked. */
+        while ((len = tx_run(s, &head)) > 0) {
+                if (done >= budget) {
+                        efd_signal(s->output_evt_fd);
+                        return -EBUSY;
+                }
+                if (len > budget - done)
+                        len = budget - done;
+                n = write(s->out_fd, s->tx + head, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return -EAGAIN;
+                tx_consume(s, n > 0 ? n : -1); /* 0 written of len > 0: nothing will be */
+                done += n > 0 ? (size_t)n : 0;
+        }
+        return 0;
+}
+
+void serial_drain_output(struct serial *s, int timeout_ms)
+{
+        uint64_t end = now_ms() + (uint64_t)timeout_ms, now;
+        struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
+        int rc;
+
+        if (s->out_fd < 0)
+                return;
+        /* A ring's worth at a time: a guest still writing cannot keep this going. */
+        while ((rc = serial_flush_output(s, SERIAL_TX_RING)) != 0) {
+                now = now_ms();
+                if (now >= end) {
+                        tx_consume(s, -1);
+                        break;
+                }
+                if (rc == -EAGAIN)
+                        poll(&p, 1, (int)(end - now));
+        }
 }

@@ -14,12 +14,20 @@
 #define SERIAL_FIFO_SIZE 64
 
 /*
+ * Guest output waiting for out_fd: the vCPU only appends here (a THR write never waits on the
+ * host), the VMM thread writes it out (serial_flush_output()). A byte that finds it full is
+ * dropped and counted.
+ */
+#define SERIAL_TX_RING (64u << 10)
+
+/*
  * Counters, by Firecracker's SerialDeviceMetrics names and in its order (core/metrics.h's
- * scheme): error_count counts THR bytes lost (write() failed or was short, or loopback
- * overrun), missed_read_count RBR reads while the RX FIFO was empty (returned 0),
- * read_count bytes that entered the RX FIFO (host input or loopback), write_count THR bytes
- * handed to out_fd (or discarded when out_fd < 0); the others stay 0. Snapshot them with
- * serial_get_stats().
+ * scheme): missed_write_count counts THR bytes lost (the output ring was full, or write()
+ * failed), as Firecracker's tx_lost_byte; error_count counts those too (Firecracker's
+ * handle_write error) and loopback overruns; missed_read_count RBR reads while the RX FIFO
+ * was empty (returned 0), read_count bytes that entered the RX FIFO (host input or loopback),
+ * write_count THR bytes written to out_fd (or discarded when out_fd < 0); the others stay 0.
+ * Snapshot them with serial_get_stats().
  */
 #define SERIAL_METRICS(X, T)                                                                       \
         X(T, COUNTER, error_count)                                                                 \
@@ -39,15 +47,16 @@ extern const struct metrics_table serial_metrics_table;
 
 /*
  * Locking: every field below is guarded by lock. Register callbacks (vCPU
- * threads) and serial_push_input()/serial_input_space() (VMM thread) take it;
- * the write() to out_fd happens with it released so a slow terminal never
- * stalls the VMM thread.
+ * threads) and serial_push_input()/serial_input_space()/serial_flush_output() (VMM thread)
+ * take it; the write() to out_fd happens on the VMM thread with it released, and never
+ * waits (out_fd is non-blocking, or a regular file).
  */
 struct serial {
         pthread_mutex_t lock;
-        int out_fd;       /* not owned; < 0 discards output */
-        int irq_fd;       /* not owned; eventfd bound to GSI 4 (KVM irqfd) */
-        int input_evt_fd; /* owned; see serial_input_eventfd() */
+        int out_fd;        /* not owned; < 0 discards output */
+        int irq_fd;        /* not owned; eventfd bound to GSI 4 (KVM irqfd) */
+        int input_evt_fd;  /* owned; see serial_input_eventfd() */
+        int output_evt_fd; /* owned; see serial_output_eventfd() */
         uint8_t ier, lcr, mcr, scr, dll, dlm;
         bool fifo_enabled;  /* FCR bit 0: IIR reports FIFO bits */
         bool overrun;       /* LSR OE, set by loopback overrun, cleared by reading LSR */
@@ -56,16 +65,18 @@ struct serial {
         bool input_waiting; /* the VMM was refused input; wake it when the FIFO empties */
         uint8_t rx[SERIAL_FIFO_SIZE];
         unsigned int rx_head, rx_count;
+        uint8_t tx[SERIAL_TX_RING]; /* output ring: tx_count bytes from tx_head on */
+        unsigned int tx_head, tx_count;
         struct token_bucket out_limit; /* guest output, in bytes; disabled by default */
         struct serial_stats stats;
 };
 
 /*
  * Initialises s in the 16550A reset state (9600 8N1 divisor, MCR.OUT2 set,
- * FIFO empty, no interrupt). out_fd receives guest output (not owned, may be
- * < 0 to discard); irq_fd is an eventfd (not owned) written with 1 on each
- * rising edge of the interrupt line. Creates the input-ready eventfd.
- * Returns 0 or -errno.
+ * FIFO empty, no interrupt). out_fd receives guest output through serial_flush_output()
+ * (not owned, may be < 0 to discard; it should be O_NONBLOCK unless it is a regular file);
+ * irq_fd is an eventfd (not owned) written with 1 on each rising edge of the interrupt
+ * line. Creates the input-ready and output-ready eventfds. Returns 0 or -errno.
  */
 int serial_init(struct serial *s, int out_fd, int irq_fd);
 
@@ -76,7 +87,10 @@ int serial_init(struct serial *s, int out_fd, int irq_fd);
  */
 void serial_set_output_limit(struct serial *s, const struct token_bucket_cfg *cfg);
 
-/* Releases what serial_init() created. s must not be on a bus any more. */
+/*
+ * Releases what serial_init() created, after one last serial_drain_output(s, 0). s must not
+ * be on a bus any more.
+ */
 void serial_destroy(struct serial *s);
 
 /* The COM1 register window (LAYOUT_PORT_COM1, 8 ports) with s as opaque. */
@@ -110,6 +124,28 @@ int serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
  * then resumes reading stdin. Signalled at most once per refusal.
  */
 int serial_input_eventfd(struct serial *s);
+
+/*
+ * An EFD_NONBLOCK eventfd (owned by s) that becomes readable when guest output enters the
+ * empty ring (and again after a serial_flush_output() that left output for later): the VMM
+ * polls it and calls serial_flush_output().
+ */
+int serial_output_eventfd(struct serial *s);
+
+/*
+ * Writes buffered output to out_fd, at most budget bytes; clears the output eventfd.
+ * Returns 0 when the ring is empty, -EAGAIN when out_fd is full (poll it for EPOLLOUT and
+ * call again), -EBUSY when the budget was spent with output left (the output eventfd is
+ * signalled again). A write error other than EAGAIN drops what the ring holds (counted in
+ * missed_write_count and error_count). VMM thread.
+ */
+int serial_flush_output(struct serial *s, size_t budget);
+
+/*
+ * Teardown: writes what is buffered, waiting up to timeout_ms in all for a full out_fd to
+ * take it; what is left then is dropped and counted in missed_write_count and error_count.
+ */
+void serial_drain_output(struct serial *s, int timeout_ms);
 
 /* Copies the counters under the lock. */
 void serial_get_stats(struct serial *s, struct serial_stats *out);

@@ -47,11 +47,12 @@ static void slice(const struct virtq_chain *c, unsigned int from, unsigned int t
         }
 }
 
-static uint8_t check_range(const struct blk_request *r, uint64_t nsectors)
+static uint8_t check_range(const struct blk_request *r, uint64_t nsectors, uint64_t max_data)
 {
         uint64_t end;
 
-        if (r->data_len % BLK_SECTOR_SIZE)
+        /* Firecracker's data is one descriptor inside guest RAM: no request is larger. */
+        if (r->data_len > max_data || r->data_len % BLK_SECTOR_SIZE)
                 return VIRTIO_BLK_S_IOERR;
         if (__builtin_add_overflow(r->sector, (uint64_t)(r->data_len >> BLK_SECTOR_SHIFT), &end) ||
             end > nsectors)
@@ -61,19 +62,20 @@ static uint8_t check_range(const struct blk_request *r, uint64_t nsectors)
 
 /* Decides the data buffers and whether the request can run, or its error status. */
 static uint8_t judge(const struct virtq_chain *c, struct blk_request *r, uint32_t out_len,
-                     uint32_t in_len, uint64_t nsectors, bool read_only)
+                     uint32_t in_len, const struct blk_limits *lim)
 {
         switch (r->type) {
         case VIRTIO_BLK_T_IN:
                 if (out_len)
                         return VIRTIO_BLK_S_IOERR;
                 slice(c, c->nreadable, c->nsegs, 0, in_len, r);
-                return check_range(r, nsectors);
+                return check_range(r, lim->nsectors, lim->max_data);
         case VIRTIO_BLK_T_OUT:
                 if (in_len)
                         return VIRTIO_BLK_S_IOERR;
                 slice(c, 0, c->nreadable, BLK_HEADER_BYTES, out_len, r);
-                return read_only ? VIRTIO_BLK_S_IOERR : check_range(r, nsectors);
+                return lim->read_only ? VIRTIO_BLK_S_IOERR
+                                      : check_range(r, lim->nsectors, lim->max_data);
         case VIRTIO_BLK_T_FLUSH:
                 return BLK_STATUS_NONE;
         case VIRTIO_BLK_T_GET_ID:
@@ -86,7 +88,7 @@ static uint8_t judge(const struct virtq_chain *c, struct blk_request *r, uint32_
         }
 }
 
-int blk_request_parse(const struct virtq_chain *c, uint64_t nsectors, bool read_only,
+int blk_request_parse(const struct virtq_chain *c, const struct blk_limits *lim,
                       struct blk_request *r, const char **why)
 {
         const struct virtq_seg *last;
@@ -113,7 +115,7 @@ int blk_request_parse(const struct virtq_chain *c, uint64_t nsectors, bool read_
         out_len = (uint32_t)(c->readable_bytes - BLK_HEADER_BYTES);
         in_len = (uint32_t)(c->writable_bytes - 1);
 
-        r->result = judge(c, r, out_len, in_len, nsectors, read_only);
+        r->result = judge(c, r, out_len, in_len, lim);
         return 0;
 }
 

@@ -25,17 +25,25 @@ struct blk_request {
         struct iovec iov[VIRTQ_MAX_CHAIN];
 };
 
+/* What a request may touch. */
+struct blk_limits {
+        uint64_t nsectors; /* the disk's size */
+        uint64_t max_data; /* the most data bytes one request may move (guest RAM) */
+        bool read_only;
+};
+
 /*
  * Frames the chain as a virtio-blk request: a 16-byte header in the readable bytes, the
  * status byte as the last writable byte, data in between (readable for OUT, writable for
  * IN and GET_ID). Requests the driver may legitimately get wrong are judged here and get
  * result IOERR (data length not a multiple of 512, sectors past the end, a write to a
- * read-only drive, data in the wrong direction, GET_ID buffer under 20 bytes) or UNSUPP
+ * read-only drive, data in the wrong direction, more data than lim->max_data, GET_ID buffer
+ * under 20 bytes) or UNSUPP
  * (unknown type); result is BLK_STATUS_NONE for a request to execute.
  * Returns 0, or -EPROTO with *why set when the chain has no header or no status byte:
  * nothing can be reported to such a driver, so the device needs a reset.
  */
-int blk_request_parse(const struct virtq_chain *c, uint64_t nsectors, bool read_only,
+int blk_request_parse(const struct virtq_chain *c, const struct blk_limits *lim,
                       struct blk_request *r, const char **why);
 
 /* Byte offset of the request on the disk. */

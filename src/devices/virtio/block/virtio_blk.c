@@ -255,11 +255,13 @@ static void give_back_tokens(struct virtio_blk *b)
 static bool handle_chain(struct virtio_blk *b, bool *used_any)
 {
         struct virtq *q = &b->dev.queues[0];
+        const struct blk_limits lim = {
+            .nsectors = b->nsectors, .max_data = b->max_data, .read_only = b->read_only};
         const char *why = "";
         uint32_t used = 0;
         bool valid;
 
-        if (blk_request_parse(&b->chain, b->nsectors, b->read_only, &b->req, &why)) {
+        if (blk_request_parse(&b->chain, &lim, &b->req, &why)) {
                 b->metrics.execute_fails++;
                 virtio_dev_needs_reset(&b->dev, why);
                 return false;
@@ -287,19 +289,32 @@ static bool handle_chain(struct virtio_blk *b, bool *used_any)
         }
 }
 
-/* Pops and runs requests until the queue is empty, throttled or broken. Lock held. */
+/* Data bytes a request moves, for the pass's byte budget (0 for flush, GET_ID, errors). */
+static uint64_t pass_cost(const struct blk_request *r)
+{
+        bool data = r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT;
+
+        return data && r->result == BLK_STATUS_NONE ? r->data_len : 0;
+}
+
+/*
+ * One bounded pass (see BLK_PASS_BYTES): pops and runs requests until the queue is empty,
+ * throttled or broken, or the pass's budget is spent; then the queue's eventfd is signalled
+ * again so that the rest waits for the next wakeup of the loop. Lock held.
+ */
 static void process_queue(struct virtio_blk *b)
 {
         struct virtq *q = &b->dev.queues[0];
-        unsigned int budget = BLK_QUEUE_SIZE;
+        unsigned int reqs = 0;
+        uint64_t bytes = 0;
         const char *why = "";
         bool used_any = false;
         int rc;
 
-        /* A bounded pass: a guest that keeps the ring full cannot hold the VMM thread. */
         for (;;) {
-                if (budget-- == 0) {
-                        virtio_dev_kick(&b->dev, 0);
+                if (reqs >= b->pass_reqs || bytes >= b->pass_bytes) {
+                        if (virtq_pending(q))
+                                virtio_dev_kick(&b->dev, 0);
                         break;
                 }
                 rc = virtq_pop(q, &b->chain, &why);
@@ -311,6 +326,8 @@ static void process_queue(struct virtio_blk *b)
                 b->metrics.remaining_reqs_count += virtq_pending(q);
                 if (!handle_chain(b, &used_any))
                         break;
+                reqs++;
+                bytes += pass_cost(&b->req);
         }
         if (used_any)
                 publish_and_notify(b);
@@ -561,6 +578,9 @@ int virtio_blk_create(struct virtio_blk **out, const struct blk_params *p,
         b->read_only = p->read_only;
         b->cache = p->cache;
         b->engine = p->engine;
+        b->max_data = mem->total_bytes;
+        b->pass_reqs = BLK_QUEUE_SIZE;
+        b->pass_bytes = BLK_PASS_BYTES;
         snprintf(name, sizeof(name), "block %s", p->drive_id);
         rc = virtio_dev_init(&b->dev, &blk_ops, name, VIRTIO_ID_BLOCK, blk_features(p), 1,
                              BLK_QUEUE_SIZE, mem);

@@ -43,6 +43,14 @@ struct blk_pending {
         unsigned int iov_cap;
 };
 
+/*
+ * The work of one pass over the queue (one wakeup of the VMM loop): at most a ring's worth of
+ * requests, and no new request once BLK_PASS_BYTES of data were read or written (a pass always
+ * runs at least one). What is left waits for the next pass: the queue's eventfd is signalled
+ * again, so the loop serves the API, signals and the other devices in between.
+ */
+#define BLK_PASS_BYTES (16u << 20)
+
 struct virtio_blk {
         struct virtio_dev dev; /* first: the transport hands back &dev */
         char *drive_id;
@@ -65,6 +73,9 @@ struct virtio_blk {
         struct ev_source rl_src;
         struct ev_source aio_src;
 
+        uint64_t max_data;               /* longest request: guest RAM (Firecracker's bound) */
+        unsigned int pass_reqs;          /* requests per pass: the queue size */
+        uint64_t pass_bytes;             /* BLK_PASS_BYTES (unit tests lower it) */
         struct virtq_chain chain;        /* scratch for the chain being parsed */
         struct blk_request req;          /* scratch for the request being run */
         struct blk_metrics metrics;      /* cumulative */

@@ -103,6 +103,7 @@ static enum rx_result rx_place(struct virtio_net *n, unsigned int *nbufs, const 
                         /* The whole ring could not hold it: it never will. */
                         return cnt >= q->size ? RX_DROP : RX_NO_BUF;
                 }
+                n->rx_popped++;
                 if (n->chain.writable_bytes < (cnt ? 1 : TAP_VNET_HDR_LEN)) {
                         rx_unpop(q, cnt + 1);
                         *why = "RX buffer too small for a virtio-net header";
@@ -203,8 +204,9 @@ static bool rx_rate_limited(struct virtio_net *n)
 }
 
 /*
- * Moves frames from the tap into the guest, at most a queue's worth (the loop calls again
- * while the tap stays readable). Decides whether the tap stays watched. Lock held.
+ * Moves frames from the tap into the guest, at most a queue's worth and NET_RX_PASS_CHAINS
+ * chains popped (the loop calls again while the tap stays readable). Decides whether the tap
+ * stays watched. Lock held.
  */
 static void rx_run(struct virtio_net *n)
 {
@@ -213,7 +215,12 @@ static void rx_run(struct virtio_net *n)
         enum rx_result res;
         int rc;
 
+        n->rx_popped = 0;
         while (budget--) {
+                if (n->rx_popped >= n->rx_pass_chains) {
+                        poll = true; /* the chain budget is spent: come back */
+                        break;
+                }
                 if (!n->rx_len) {
                         rc = rx_read(n);
                         if (rc == 0)
@@ -593,6 +600,7 @@ static int net_create_on(struct virtio_net **out, const struct net_params *p, in
         }
         n->tap_fd = fd;
         n->tap_borrowed = borrowed;
+        n->rx_pass_chains = NET_RX_PASS_CHAINS;
         n->loop = loop;
         snprintf(name, sizeof(name), "net %s", p->iface_id);
         rc = virtio_dev_init(&n->dev, &net_ops, name, VIRTIO_ID_NET, net_features(p), 2,

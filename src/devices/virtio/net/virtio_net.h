@@ -35,6 +35,13 @@ struct net_params {
         struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter; /* not present: no limit */
 };
 
+/*
+ * The most RX chains one pass pops (frames that do not fit are put back and popped again):
+ * with merged buffers a frame may take a ring's worth, so a ring's worth of frames alone
+ * would bound a pass only at 256 x 256 chains.
+ */
+#define NET_RX_PASS_CHAINS (2 * NET_QUEUE_SIZE)
+
 struct virtio_net {
         struct virtio_dev dev; /* first: the transport hands back &dev */
         char *iface_id;
@@ -51,7 +58,9 @@ struct virtio_net {
         bool tap_polled;       /* tap_src is in the loop (or would be, without one) */
         bool offloads_pending; /* activated: TUNSETOFFLOAD on the VMM thread */
 
-        uint32_t rx_len; /* a frame read from the tap, not yet in the guest (0: none) */
+        uint32_t rx_len;             /* a frame read from the tap, not yet in the guest (0: none) */
+        unsigned int rx_pass_chains; /* NET_RX_PASS_CHAINS (unit tests lower it) */
+        unsigned int rx_popped;      /* chains popped in this RX pass */
         uint8_t rx_buf[NET_MAX_FRAME];
         uint8_t tx_buf[NET_MAX_FRAME];
         uint16_t rx_heads[NET_QUEUE_SIZE];

@@ -22,34 +22,23 @@ never deletes what the host made), and host file handles and this harness's fds 
 docs/benchmarks.md.
 """
 import argparse
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from api import UnixHTTPConnection  # bench/api.py
+
 ROOT = Path(__file__).resolve().parents[1]
 UID = GID = 1234
 TAP = "brchurn0"
 PARENT = "brasa-churn"
 V1 = Path("/sys/fs/cgroup")
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=10)
-        self.path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(self.path)
-        self.sock = s
 
 
 def request(conn, method, path, body=None):

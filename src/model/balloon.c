@@ -15,14 +15,17 @@ static const struct mfield balloon_fields[] = {
 static const struct model balloon_model =
     MODEL("struct BalloonDeviceConfig", balloon_fields, false);
 
-/* The bodies that change a running balloon: checked only. */
-static const struct mfield patch_fields[] = {F_CHECK("amount_mib", mt_u32, MF_REQUIRED)};
+/* The bodies that change a running balloon. */
+static const struct mfield patch_fields[] = {
+    F(struct balloon_update, amount_mib, "amount_mib", mt_u32, MF_REQUIRED)};
 const struct model model_balloon_patch = MODEL("struct BalloonUpdateConfig", patch_fields, false);
-static const struct mfield stats_fields[] = {
-    F_CHECK("stats_polling_interval_s", mt_u16, MF_REQUIRED)};
+static const struct mfield stats_fields[] = {F(struct balloon_stats_update,
+                                               stats_polling_interval_s, "stats_polling_interval_s",
+                                               mt_u16, MF_REQUIRED)};
 const struct model model_balloon_stats =
     MODEL("struct BalloonUpdateStatsConfig", stats_fields, false);
-static const struct mfield hinting_fields[] = {F_CHECK("acknowledge_on_stop", mt_bool, 0)};
+static const struct mfield hinting_fields[] = {
+    F_HAS(struct hinting_start, acknowledge_on_stop, "acknowledge_on_stop", mt_bool, 0, has_ack)};
 const struct model model_hinting = MODEL("struct StartHintingCmd", hinting_fields, false);
 
 static int balloon_apply(struct perr *pe, struct vm_config *cfg, void *val, const json_t *body)
@@ -48,6 +51,5 @@ const struct resource res_balloon = {
     .model = &balloon_model,
     RES_ONE(struct balloon_cfg, balloon),
     .apply_rank = 8,
-    .no_device = "balloon",
     .apply = balloon_apply,
 };

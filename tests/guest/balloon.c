@@ -382,6 +382,12 @@ static void run_hostile(const u8 *m, u64 n)
         say("balloon-recovered status=0x%x devstatus=0x%x", st, brd(VIRTIO_MMIO_STATUS));
 }
 
+void balloon_idle_driver(const u8 *cmd, u64 n)
+{
+        if (find_balloon(cmd, n))
+                balloon_setup();
+}
+
 void balloon_tests(const u8 *cmd, u64 n)
 {
         u64 len;

@@ -86,25 +86,39 @@ static int discard_gpa(struct virtio_balloon *b, uint64_t gpa, uint64_t len)
         return b->discard(hva, rounded);
 }
 
-/* One run of PFNs: whole when it lies in RAM, else page by page, skipping what is not RAM. */
+/* Pages from pfn on (at most n) that lie in RAM, in the same region as pfn; 0 if it is not RAM. */
+static uint32_t ram_pages(const struct virtio_balloon *b, uint64_t pfn, uint32_t n)
+{
+        uint64_t gpa = pfn << PAGE_SHIFT, end = guest_mem_region_end(b->dev.mem, gpa);
+        uint64_t avail = end > gpa ? (end - gpa) >> PAGE_SHIFT : 0;
+
+        return avail < n ? (uint32_t)avail : n;
+}
+
+/*
+ * One run of PFNs: the stretches of it that lie in guest RAM are discarded, region by region;
+ * pages outside RAM (past its end, in the MMIO gap) are skipped and logged.
+ */
 static void discard_run(struct virtio_balloon *b, uint32_t pfn, uint32_t n)
 {
-        uint64_t gpa = (uint64_t)pfn << PAGE_SHIFT;
-        unsigned int bad = 0;
-        int rc;
+        uint32_t bad = 0, i = 0, k;
+        int rc = 0, r;
 
-        rc = discard_gpa(b, gpa, (uint64_t)n << PAGE_SHIFT);
-        if (rc != -EFAULT)
-                goto out;
-        rc = 0;
-        for (uint32_t i = 0; i < n; i++)
-                if (discard_gpa(b, gpa + ((uint64_t)i << PAGE_SHIFT), PAGE_SIZE))
+        while (i < n) {
+                k = ram_pages(b, (uint64_t)pfn + i, n - i);
+                if (k == 0) {
                         bad++;
-out:
+                        i++;
+                        continue;
+                }
+                r = discard_gpa(b, ((uint64_t)pfn + i) << PAGE_SHIFT, (uint64_t)k << PAGE_SHIFT);
+                rc = rc ? rc : r;
+                i += k;
+        }
         if (rc)
                 log_guest_warn("%s: error removing memory range at pfn %u (%u pages): %s",
                                b->dev.name, pfn, n, strerror(-rc));
-        else if (bad)
+        if (bad)
                 log_guest_warn("%s: inflate: %u of %u pages at pfn %u are not guest RAM",
                                b->dev.name, bad, n, pfn);
 }

@@ -3,6 +3,7 @@ host (brasa's RSS drops, the pages read back as zeros), deflate, the statistics 
 post-boot routes with Firecracker's texts, its place among the devices, the balloon metrics,
 and hostile drivers that leave brasa and a block device working."""
 import json
+import subprocess
 
 import pytest
 
@@ -217,3 +218,61 @@ def test_hostile_driver(brasa, tmp_path, mode):
     assert res.report.fields("balloon-recovered")["status"] == 0
     blk = res.report.fields("blk-read")
     assert blk["status"] == 0 and blk["used"] == 4097
+
+
+def test_linux_balloon(tmp_path):
+    """Linux's own virtio_balloon driver: it inflates to the target, reports its statistics,
+    deflates when PATCH /balloon drops the target."""
+    import time
+
+    from conftest import BRASA, UnixHTTPConnection
+    from test_linux import BOOT_TIMEOUT, INITRAMFS, KERNELS as LINUX, boot_args
+
+    for path in (LINUX["pvh"], INITRAMFS):
+        if not path.exists():
+            pytest.fail(f"{path} is missing: run tools/guest/build.sh")
+    cfg = {"boot-source": {"kernel_image_path": str(LINUX["pvh"]),
+                           "initrd_path": str(INITRAMFS),
+                           "boot_args": boot_args("brasa.shell")},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+           "balloon": {"amount_mib": 32, "deflate_on_oom": True, "stats_polling_interval_s": 1}}
+    (tmp_path / "vm.json").write_text(json.dumps(cfg))
+    sock = tmp_path / "api.sock"
+    proc = subprocess.Popen([str(BRASA), "--api-sock", str(sock), "--config-file",
+                             str(tmp_path / "vm.json"), "--log-path", str(tmp_path / "log")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_for_line(proc, r"busybox shell", timeout=BOOT_TIMEOUT)
+        conn = UnixHTTPConnection(str(sock))
+
+        def stats():
+            conn.request("GET", "/balloon/statistics")
+            r = conn.getresponse()
+            assert r.status == 200
+            return json.loads(r.read())
+
+        def wait_actual(pages):
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                st = stats()
+                if st["actual_pages"] == pages:
+                    return st
+                time.sleep(0.5)
+            raise AssertionError(f"actual_pages never reached {pages}: {st}")
+
+        st = wait_actual(8192)
+        assert st["target_mib"] == st["actual_mib"] == 32
+        assert 0 < st["free_memory"] <= st["total_memory"] <= 256 << 20, st
+        conn.request("PATCH", "/balloon", json.dumps({"amount_mib": 0}))
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 204
+        wait_actual(0)
+        proc.stdin.write(b"reboot\n")
+        proc.stdin.flush()
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

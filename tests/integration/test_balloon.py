@@ -222,7 +222,8 @@ def test_hostile_driver(brasa, tmp_path, mode):
 
 def test_linux_balloon(tmp_path):
     """Linux's own virtio_balloon driver: it inflates to the target, reports its statistics,
-    deflates when PATCH /balloon drops the target."""
+    deflates when PATCH /balloon drops the target, hints free pages in a hinting run and
+    reports free pages by itself."""
     import time
 
     from conftest import BRASA, UnixHTTPConnection
@@ -235,7 +236,9 @@ def test_linux_balloon(tmp_path):
                            "initrd_path": str(INITRAMFS),
                            "boot_args": boot_args("brasa.shell")},
            "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
-           "balloon": {"amount_mib": 32, "deflate_on_oom": True, "stats_polling_interval_s": 1}}
+           "balloon": {"amount_mib": 32, "deflate_on_oom": True, "stats_polling_interval_s": 1,
+                       "free_page_hinting": True, "free_page_reporting": True},
+           "metrics": {"metrics_path": str(tmp_path / "metrics.json")}}
     (tmp_path / "vm.json").write_text(json.dumps(cfg))
     sock = tmp_path / "api.sock"
     proc = subprocess.Popen([str(BRASA), "--api-sock", str(sock), "--config-file",
@@ -251,6 +254,12 @@ def test_linux_balloon(tmp_path):
             r = conn.getresponse()
             assert r.status == 200
             return json.loads(r.read())
+
+        def call(method, path, body=None):
+            conn.request(method, path, None if body is None else json.dumps(body))
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, json.loads(data) if data else None
 
         def wait_actual(pages):
             deadline = time.monotonic() + 180
@@ -269,6 +278,23 @@ def test_linux_balloon(tmp_path):
         r.read()
         assert r.status == 204
         wait_actual(0)
+        # A hinting run: the guest hints its free pages under the new command id, then says
+        # STOP, which brasa acknowledges with DONE (acknowledge_on_stop defaults to true).
+        assert call("PATCH", "/balloon/hinting/start", {}) == (204, None)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            status = call("GET", "/balloon/hinting/status")[1]
+            if status["host_cmd"] == 1:
+                break
+            time.sleep(0.5)
+        assert status == {"host_cmd": 1, "guest_cmd": 0}, status
+        assert call("PUT", "/actions", {"action_type": "FlushMetrics"}) == (204, None)
+        t = balloon_totals(tmp_path / "metrics.json")
+        print(f"balloon metrics with Linux: {t}")
+        assert t["free_page_hint_count"] > 0 and t["free_page_hint_freed"] > 0, t
+        assert t["free_page_report_count"] > 0 and t["free_page_report_freed"] > 0, t
+        assert t["free_page_hint_fails"] == t["free_page_report_fails"] == 0, t
+        assert t["event_fails"] == 0 and t["inflate_count"] > 0 and t["deflate_count"] > 0
         proc.stdin.write(b"reboot\n")
         proc.stdin.flush()
         assert proc.wait(timeout=120) == 0

@@ -357,6 +357,10 @@ static void test_stats(void **state)
         offer(f, 2, 2, PFN_LIST, BALLOON_MAX_STATS_LEN + 10, 0);
         assert_int_equal(run(f, 2), 0);
         assert_true(f->b->stats_desc_held);
+        /* An empty buffer (the walker drops it: no segment) reads nothing, and is held. */
+        offer(f, 2, 3, PFN_LIST, 0, 0);
+        assert_int_equal(run(f, 2), 1);
+        assert_int_equal(f->b->stats_desc, 3);
 }
 
 static void test_patch_rules(void **state)

@@ -289,6 +289,21 @@ static void stats_update(struct virtio_balloon *b, const uint8_t *p)
         b->stats_seen |= 1u << tag;
 }
 
+/* Reads the whole 10-byte stats of the head buffer; one over 256 stats is not read. */
+static void read_stats(struct virtio_balloon *b)
+{
+        const struct virtq_seg *s = &b->chain.segs[0];
+        uint32_t len = b->chain.nsegs ? s->len : 0; /* no segment: only empty buffers */
+
+        if (len > BALLOON_MAX_STATS_LEN) {
+                log_guest_warn("balloon: stats descriptor too large: %u > %u, skipping", len,
+                               BALLOON_MAX_STATS_LEN);
+                return;
+        }
+        for (uint32_t off = 0; off + STAT_SIZE <= len; off += STAT_SIZE)
+                stats_update(b, s->hva + off);
+}
+
 /* Hands the held stats buffer back: the driver refills it (trigger_stats_update()). */
 static void stats_give_back(struct virtio_balloon *b)
 {
@@ -325,19 +340,12 @@ static void process_stats(struct virtio_balloon *b)
         if (!b->timer_armed)
                 arm_timer(b);
         while ((rc = virtq_pop(q, &b->chain, &why)) > 0) {
-                const struct virtq_seg *s = &b->chain.segs[0];
-
                 if (b->stats_desc_held) {
                         log_guest_warn("balloon: driver is not compliant, more than one stats "
                                        "buffer received");
                         stats_give_back(b);
                 }
-                if (s->len > BALLOON_MAX_STATS_LEN)
-                        log_guest_warn("balloon: stats descriptor too large: %u > %u, skipping",
-                                       s->len, BALLOON_MAX_STATS_LEN);
-                else
-                        for (uint32_t off = 0; off + STAT_SIZE <= s->len; off += STAT_SIZE)
-                                stats_update(b, s->hva + off);
+                read_stats(b);
                 b->stats_desc = b->chain.head;
                 b->stats_desc_held = true;
                 if (--budget == 0) {

@@ -1,7 +1,9 @@
 /* Balloon (PUT/PATCH /balloon, the config file's "balloon"), and its statistics/hinting bodies. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "model/resource.h"
 
 #define BC struct balloon_cfg
@@ -35,6 +37,14 @@ static int balloon_apply(struct perr *pe, struct vm_config *cfg, void *val, cons
         (void)body;
         if (b->amount_mib > cfg->machine.mem_size_mib)
                 return cfg_fail(pe, -EINVAL, "Amount of pages requested is too large.");
+        /* Balloon::new(): the target in 4 KiB pages must fit the u32 num_pages. */
+        if (b->amount_mib > UINT32_MAX / 256)
+                return cfg_fail(pe, -EINVAL,
+                                "Error creating the balloon device: Requested memory should be "
+                                "less than %uMiB",
+                                UINT32_MAX / 256);
+        if (b->free_page_hinting) /* Firecracker warns when it makes the device, at PUT */
+                log_warn("[DevPreview] Free Page Hinting is in development preview.");
         cfg->balloon = *b;
         cfg->balloon.present = true;
         return 0;

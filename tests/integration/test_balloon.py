@@ -161,6 +161,17 @@ def test_routes_before_the_driver(api_vm, tmp_path):
     assert "[DevPreview] Free Page Hinting is in development preview." in api.output()
 
 
+def test_put_rules(api):
+    """Balloon::new()'s own checks, at PUT time as Firecracker makes the device there."""
+    assert api.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 17000000}).status == 204
+    assert api.put("/balloon", {"amount_mib": 16777216, "deflate_on_oom": False}).fault() == \
+        "Balloon config error: Error creating the balloon device: Requested memory should be " \
+        "less than 16777215MiB"
+    assert api.put("/balloon", {"amount_mib": 16777215, "deflate_on_oom": False,
+                                "free_page_hinting": True}).status == 204
+    assert "[DevPreview] Free Page Hinting is in development preview." in api.output()
+
+
 def test_no_balloon_after_boot(api, tmp_path):
     assert api.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
                                     "boot_args": "console=ttyS0 brasa.halt"}).status == 204

@@ -753,7 +753,6 @@ static unsigned int layout_queues(struct virtio_balloon *b, const struct balloon
                 n++;
         }
         if (p->free_page_hinting) {
-                log_warn("[DevPreview] Free Page Hinting is in development preview.");
                 *features |= 1ull << BALLOON_F_FREE_PAGE_HINT;
                 b->hint_q = n++;
         }

@@ -91,11 +91,24 @@ void api_get_version(struct api_ctx *ctx, struct api_call *call)
         ok_json(call, json_pack("{s:s}", "firecracker_version", API_FC_VERSION));
 }
 
+/* After boot the balloon is the device's (Vmm::full_config(): the driver may move its target). */
+static json_t *vm_config_json(struct api_ctx *ctx)
+{
+        struct balloon_req rq = {.op = BALLOON_GET_CONFIG};
+        json_t *cfg = config_to_json(ctx->cfg), *b = NULL;
+        struct err e = ERR_INIT;
+
+        if (cfg && is_started(ctx) && ctx->hooks.balloon &&
+            ctx->hooks.balloon(ctx->vmm, &rq, &b, &e) == 0)
+                json_object_set_new(cfg, "balloon", b);
+        return cfg;
+}
+
 void api_get_vm_config(struct api_ctx *ctx, struct api_call *call)
 {
         log_warn("If the VM was restored from snapshot, boot-source, machine-config.smt, and "
                  "machine-config.cpu_template will all be empty.");
-        ok_json(call, config_to_json(ctx->cfg));
+        ok_json(call, vm_config_json(ctx));
 }
 
 void api_get_machine(struct api_ctx *ctx, struct api_call *call)

@@ -729,6 +729,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
         r->ctx.hooks.update_net = vmm_update_net;
+        r->ctx.hooks.balloon = vmm_balloon;
         rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, &e);
         if (rc)
                 return fail_bind(f, c->api_sock, &e, rc);

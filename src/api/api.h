@@ -45,6 +45,9 @@ struct api_device_hooks {
         int (*update_drive)(struct vmm *vmm, const struct drive_update *u, struct err *e);
         /* PATCH /network-interfaces/{id}: swap rate limiters. */
         int (*update_net)(struct vmm *vmm, const struct net_update *u, struct err *e);
+        /* The balloon routes after boot: 0 (*out set for the GETs), -ENOENT (no balloon) or
+         * -errno with Firecracker's words in e. */
+        int (*balloon)(struct vmm *vmm, const struct balloon_req *rq, json_t **out, struct err *e);
 };
 
 /* What the handlers act on; owned by the VMM thread. */

@@ -93,11 +93,24 @@ void api_get_version(struct api_ctx *ctx, struct api_call *call)
         ok_json(call, json_pack("{s:s}", "firecracker_version", API_FC_VERSION));
 }
 
+/* After boot the balloon is the device's (Vmm::full_config(): the driver may move its target). */
+static json_t *vm_config_json(struct api_ctx *ctx)
+{
+        struct balloon_req rq = {.op = BALLOON_GET_CONFIG};
+        json_t *cfg = config_to_json(ctx->cfg), *b = NULL;
+        struct err e = ERR_INIT;
+
+        if (cfg && is_started(ctx) && ctx->hooks.balloon &&
+            ctx->hooks.balloon(ctx->vmm, &rq, &b, &e) == 0)
+                json_object_set_new(cfg, "balloon", b);
+        return cfg;
+}
+
 void api_get_vm_config(struct api_ctx *ctx, struct api_call *call)
 {
         log_warn("If the VM was restored from snapshot, boot-source, machine-config.smt, and "
                  "machine-config.cpu_template will all be empty.");
-        ok_json(call, config_to_json(ctx->cfg));
+        ok_json(call, vm_config_json(ctx));
 }
 
 void api_get_machine(struct api_ctx *ctx, struct api_call *call)
@@ -353,14 +366,81 @@ void api_put_mmds_config(struct api_ctx *ctx, struct api_call *call)
                 ctx->mmds_exists = true;
 }
 
+/* Runs a balloon action on the device: its JSON (GETs) or 204, else the row's prefix (GET
+ * /balloon has none: Firecracker's InternalVmm). */
+static void balloon_call(struct api_ctx *ctx, struct api_call *call, const struct balloon_req *rq)
+{
+        const char *prefix = call->route->prefix ? call->route->prefix : "Internal VMM error: ";
+        struct err e = ERR_INIT;
+        json_t *out = NULL;
+        int rc = -ENOENT;
+
+        if (ctx->hooks.balloon)
+                rc = ctx->hooks.balloon(ctx->vmm, rq, &out, &e);
+        if (rc == -ENOENT)
+                fail_with(call, prefix, MSG_NOTFOUND);
+        else if (rc)
+                fail_with(call, prefix, e.msg);
+        else if (out)
+                ok_json(call, out);
+        else
+                ok_empty(call);
+}
+
 void api_get_balloon(struct api_ctx *ctx, struct api_call *call)
 {
+        struct balloon_req rq = {.op = BALLOON_GET_CONFIG};
+
         if (is_started(ctx))
-                fail_with(call, "Internal VMM error: ", MSG_NOTFOUND);
+                balloon_call(ctx, call, &rq);
         else if (!ctx->cfg->balloon.present)
                 fail_with(call, "Balloon config error: ", "No balloon device found.");
         else
                 ok_json(call, config_balloon_to_json(&ctx->cfg->balloon));
+}
+
+void api_get_balloon_stats(struct api_ctx *ctx, struct api_call *call)
+{
+        struct balloon_req rq = {.op = BALLOON_GET_STATS};
+
+        balloon_call(ctx, call, &rq);
+}
+
+/* PATCH /balloon; GET /vm/config then shows the new target, as Firecracker's device config. */
+void api_patch_balloon(struct api_ctx *ctx, struct api_call *call)
+{
+        const struct balloon_update *u = call->val.v;
+        struct balloon_req rq = {.op = BALLOON_UPDATE, .amount_mib = u->amount_mib};
+
+        balloon_call(ctx, call, &rq);
+        if (call->resp.status == 204)
+                ctx->cfg->balloon.amount_mib = u->amount_mib;
+}
+
+void api_patch_balloon_stats(struct api_ctx *ctx, struct api_call *call)
+{
+        const struct balloon_stats_update *u = call->val.v;
+        struct balloon_req rq = {.op = BALLOON_UPDATE_STATS,
+                                 .interval_s = u->stats_polling_interval_s};
+
+        balloon_call(ctx, call, &rq);
+        if (call->resp.status == 204)
+                ctx->cfg->balloon.stats_polling_interval_s = u->stats_polling_interval_s;
+}
+
+/* The hinting routes; start without a body acknowledges on stop (serde's default). */
+void api_balloon_hinting(struct api_ctx *ctx, struct api_call *call)
+{
+        const struct hinting_start *h = call->val.v;
+        struct balloon_req rq = {.ack_on_stop = !h || !h->has_ack || h->acknowledge_on_stop};
+
+        if (call->method == HTTP_GET)
+                rq.op = BALLOON_HINT_STATUS;
+        else if (call->route->kind == CFG_BODY_HINTING)
+                rq.op = BALLOON_HINT_START;
+        else
+                rq.op = BALLOON_HINT_STOP;
+        balloon_call(ctx, call, &rq);
 }
 
 /* Post-boot routes of devices brasa cannot have attached (boot refuses them). */

@@ -97,11 +97,7 @@ struct metrics_table {
         X(pmem, PMEM_METRICS)                                                                      \
         X(memory_hotplug, MEMORY_HOTPLUG_METRICS)
 
-/*
- * Firecracker's groups of the devices and features brasa does not have yet: written, with
- * zeros, so every line has Firecracker's schema (host_tools/fcmetrics.py requires them).
- * A device that lands turns its group into a device group.
- */
+/* virtio-balloon's group (one device, kept as a process group as Firecracker's static METRICS). */
 #define BALLOON_METRICS(X, T)                                                                      \
         X(T, COUNTER, activate_fails)                                                              \
         X(T, COUNTER, inflate_count)                                                               \
@@ -116,6 +112,11 @@ struct metrics_table {
         X(T, COUNTER, free_page_hint_freed)                                                        \
         X(T, COUNTER, free_page_hint_fails)
 
+/*
+ * Firecracker's groups of the devices and features brasa does not have yet: written, with
+ * zeros, so every line has Firecracker's schema (host_tools/fcmetrics.py requires them).
+ * A device that lands turns its group into a device group.
+ */
 #define MMDS_METRICS(X, T)                                                                         \
         X(T, COUNTER, rx_accepted)                                                                 \
         X(T, COUNTER, rx_accepted_err)                                                             \

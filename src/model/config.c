@@ -185,9 +185,9 @@ struct body_desc {
 static const struct body_desc bodies[] = {
     OTHER(CFG_BODY_NET_PATCH) = {VAL(model_net_patch, struct net_update), .id_first = true,
                                  .net_ids = true},
-    OTHER(CFG_BODY_BALLOON_PATCH) = {CHECKED(model_balloon_patch)},
-    OTHER(CFG_BODY_BALLOON_STATS) = {CHECKED(model_balloon_stats)},
-    OTHER(CFG_BODY_HINTING) = {CHECKED(model_hinting)},
+    OTHER(CFG_BODY_BALLOON_PATCH) = {VAL(model_balloon_patch, struct balloon_update)},
+    OTHER(CFG_BODY_BALLOON_STATS) = {VAL(model_balloon_stats, struct balloon_stats_update)},
+    OTHER(CFG_BODY_HINTING) = {VAL(model_hinting, struct hinting_start)},
     OTHER(CFG_BODY_PMEM_PATCH) = {VAL(model_pmem_patch, struct pmem_update), .id_first = true},
     OTHER(CFG_BODY_HOTPLUG_PATCH) = {CHECKED(model_hotplug_patch)},
     OTHER(CFG_BODY_SNAPSHOT_CREATE) = {CHECKED(model_snapshot_create)},

@@ -357,9 +357,9 @@ enum cfg_body {
         MODEL_RESOURCES(RES_KIND)
 #undef RES_KIND
             CFG_BODY_NET_PATCH,   /* struct net_update */
-        CFG_BODY_BALLOON_PATCH,   /* checked only */
-        CFG_BODY_BALLOON_STATS,   /* checked only */
-        CFG_BODY_HINTING,         /* checked only */
+        CFG_BODY_BALLOON_PATCH,   /* struct balloon_update */
+        CFG_BODY_BALLOON_STATS,   /* struct balloon_stats_update */
+        CFG_BODY_HINTING,         /* struct hinting_start */
         CFG_BODY_PMEM_PATCH,      /* struct pmem_update */
         CFG_BODY_HOTPLUG_PATCH,   /* checked only */
         CFG_BODY_SNAPSHOT_CREATE, /* checked only */
@@ -374,6 +374,40 @@ enum cfg_body {
 struct net_update {
         char *iface_id; /* malloc'd */
         struct rate_limiter_update rx, tx;
+};
+
+/* PATCH /balloon (BalloonUpdateConfig). */
+struct balloon_update {
+        uint32_t amount_mib;
+};
+
+/* PATCH /balloon/statistics (BalloonUpdateStatsConfig). */
+struct balloon_stats_update {
+        uint16_t stats_polling_interval_s;
+};
+
+/* PATCH /balloon/hinting/start (StartHintingCmd); absent: acknowledge_on_stop is true. */
+struct hinting_start {
+        bool has_ack;
+        bool acknowledge_on_stop;
+};
+
+/* The balloon's post-boot actions (Firecracker's balloon VmmActions), API to VMM. */
+enum balloon_op {
+        BALLOON_GET_CONFIG,   /* GET /balloon: *out is the Balloon object */
+        BALLOON_GET_STATS,    /* GET /balloon/statistics: *out is BalloonStats */
+        BALLOON_UPDATE,       /* PATCH /balloon: amount_mib */
+        BALLOON_UPDATE_STATS, /* PATCH /balloon/statistics: interval_s */
+        BALLOON_HINT_START,   /* PATCH /balloon/hinting/start: ack_on_stop */
+        BALLOON_HINT_STATUS,  /* GET /balloon/hinting/status: *out is HintingStatus */
+        BALLOON_HINT_STOP,    /* PATCH /balloon/hinting/stop */
+};
+
+struct balloon_req {
+        enum balloon_op op;
+        uint32_t amount_mib;
+        uint16_t interval_s;
+        bool ack_on_stop;
 };
 
 /* PATCH /pmem/{id}. */

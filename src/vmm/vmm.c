@@ -305,6 +305,50 @@ int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e)
         return 0;
 }
 
+static int balloon_get_config(struct virtio_balloon *b, json_t **out, struct err *e)
+{
+        struct balloon_params p;
+        struct balloon_cfg c;
+
+        virtio_balloon_config(b, &p);
+        c = (struct balloon_cfg){
+            .present = true,
+            .amount_mib = p.amount_mib,
+            .deflate_on_oom = p.deflate_on_oom,
+            .stats_polling_interval_s = p.stats_polling_interval_s,
+            .free_page_hinting = p.free_page_hinting,
+            .free_page_reporting = p.free_page_reporting,
+        };
+        *out = config_balloon_to_json(&c);
+        return *out ? 0 : err_errno(e, -ENOMEM);
+}
+
+int vmm_balloon(struct vmm *vmm, const struct balloon_req *rq, json_t **out, struct err *e)
+{
+        struct virtio_balloon *b = vmm->started ? vmm_find_balloon(&vmm->devices) : NULL;
+
+        *out = NULL;
+        if (!b)
+                return -ENOENT;
+        switch (rq->op) {
+        case BALLOON_GET_CONFIG:
+                return balloon_get_config(b, out, e);
+        case BALLOON_GET_STATS:
+                return virtio_balloon_stats(b, out, e);
+        case BALLOON_UPDATE:
+                return virtio_balloon_update_size(b, rq->amount_mib, e);
+        case BALLOON_UPDATE_STATS:
+                return virtio_balloon_update_interval(b, rq->interval_s, e);
+        case BALLOON_HINT_START:
+                return virtio_balloon_hint_start(b, rq->ack_on_stop, e);
+        case BALLOON_HINT_STATUS:
+                return virtio_balloon_hint_status(b, out, e);
+        case BALLOON_HINT_STOP:
+                return virtio_balloon_hint_stop(b, e);
+        }
+        return -EINVAL;
+}
+
 static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
         const struct cpu_template *tmpl;
@@ -326,6 +370,9 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         if (rc)
                 return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
+        rc = vmm_attach_balloon(&vmm->devices, cfg, e);
+        if (rc)
+                return rc;
         rc = vmm_attach_drives(&vmm->devices, cfg, e);
         if (rc)
                 return rc;

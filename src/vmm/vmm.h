@@ -118,6 +118,13 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *
 int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e);
 
 /*
+ * The balloon routes after boot, on the VMM thread (the API's balloon hook): runs rq on the
+ * balloon device; *out gets the JSON of the GETs (new reference). Returns 0, -ENOENT (no
+ * balloon, or not started) or the device's -errno, with Firecracker's words in e.
+ */
+int vmm_balloon(struct vmm *vmm, const struct balloon_req *rq, json_t **out, struct err *e);
+
+/*
  * InstanceStart's SendCtrlAltDel (VMM thread): queues Ctrl-Alt-Del on the i8042. Returns 0,
  * or -ENODEV (not booted) / -ENOSPC (buffer full) with Firecracker's I8042 error in e.
  */

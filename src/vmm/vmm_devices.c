@@ -145,6 +145,40 @@ int vmm_attach_entropy(struct device_mgr *dm, const struct vm_config *cfg, struc
         return 0;
 }
 
+int vmm_attach_balloon(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+{
+        const struct balloon_cfg *c = &cfg->balloon;
+        struct balloon_params p = {
+            .amount_mib = c->amount_mib,
+            .deflate_on_oom = c->deflate_on_oom,
+            .stats_polling_interval_s = c->stats_polling_interval_s,
+            .free_page_hinting = c->free_page_hinting,
+            .free_page_reporting = c->free_page_reporting,
+        };
+        const struct mmio_slot *s;
+        struct virtio_balloon *b;
+        int rc;
+
+        if (!c->present)
+                return 0;
+        rc = virtio_balloon_create(&b, &p, dm->mem, dm->loop, e);
+        if (rc)
+                return rc;
+        rc = device_mgr_attach(dm, &b->dev, &s, e);
+        if (rc)
+                return rc;
+        log_info("Attached balloon device (%u MiB) at 0x%llx, GSI %u", c->amount_mib,
+                 (unsigned long long)s->base, s->gsi);
+        return 0;
+}
+
+struct virtio_balloon *vmm_find_balloon(const struct device_mgr *dm)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_VIRTIO_BALLOON, BALLOON_DEV_ID);
+
+        return d ? container_of(virtio_dev_of(d), struct virtio_balloon, dev) : NULL;
+}
+
 struct virtio_blk *vmm_find_drive(const struct device_mgr *dm, const char *id)
 {
         struct device *d = device_mgr_find(dm, DEVICE_VIRTIO_BLOCK, id);

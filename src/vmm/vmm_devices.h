@@ -3,11 +3,18 @@
 #define BRASA_VMM_VMM_DEVICES_H
 
 #include "core/err.h"
+#include "devices/virtio/balloon/virtio_balloon.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/virtio/rng/virtio_rng.h"
 #include "model/config.h"
 #include "vmm/device_mgr.h"
+
+/*
+ * Creates and attaches the balloon when cfg has one, before every other virtio device
+ * (Firecracker's builder attaches it first). Returns 0 or -errno with one line in e.
+ */
+int vmm_attach_balloon(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
 
 /*
  * Creates and attaches every drive of cfg in its order (the root device is first), adding
@@ -28,6 +35,9 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct e
  * line in e.
  */
 int vmm_attach_entropy(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/* The balloon device, or NULL. */
+struct virtio_balloon *vmm_find_balloon(const struct device_mgr *dm);
 
 /* The block device of drive id, or NULL. */
 struct virtio_blk *vmm_find_drive(const struct device_mgr *dm, const char *id);

@@ -77,6 +77,11 @@ void net_tests(const u8 *cmd, u64 n);
 
 /* rng.c: the virtio-rng driver, run when a brasa.rng* word is on the command line. */
 void rng_tests(const u8 *cmd, u64 n);
+
+/* balloon.c: the virtio-balloon driver, run when a brasa.balloon* word is on the command line. */
+void balloon_tests(const u8 *cmd, u64 n);
+/* balloon.c: brings a balloon found on the command line up, as Linux's driver would (idle). */
+void balloon_idle_driver(const u8 *cmd, u64 n);
 #endif
 
 #endif

@@ -387,12 +387,37 @@ static void serial_flood(u32 bytes)
         say("serialflood done");
 }
 
+/*
+ * An idle guest stands for a booted Linux, whose drivers are up long before anyone talks to
+ * it: so brasa.idle brings its balloon driver up first, before the slow reports (Firecracker
+ * takes PATCH /balloon only once the driver is active).
+ */
+static void idle_drivers_first(u32 proto, u64 info)
+{
+        u64 pa = 0, n = 0;
+
+        if (!mapped(info, 4096))
+                return;
+        if (proto == PROTO_PVH)
+                pa = ((const struct pvh_start_info *)info)->cmdline_paddr;
+        else
+                pa = ((const struct boot_params *)info)->hdr.cmd_line_ptr;
+        if (!pa || !mapped(pa, MAX_CMDLINE))
+                return;
+        const u8 *p = (const u8 *)pa;
+        while (n < MAX_CMDLINE && p[n])
+                n++;
+        if (has_word(p, n, "brasa.idle"))
+                balloon_idle_driver(p, n);
+}
+
 void guest_main(u32 proto, u64 info)
 {
         static const char *const names[] = {"pvh", "linux64", "linux32"};
         struct boot_facts f = {0, 0, 0, 0};
 
         setup_idt();
+        idle_drivers_first(proto, info);
         say("hello proto=%s", names[proto]);
         if (!mapped(info, 4096))
                 panic("boot-info-unmapped");
@@ -445,8 +470,9 @@ void guest_main(u32 proto, u64 info)
                 for (;;)
                         __asm__ volatile("cli; hlt");
         }
-        net_tests(cmd, cmdlen); /* before the block driver: hostile net, then healthy block */
-        rng_tests(cmd, cmdlen); /* before the block driver: hostile rng, then healthy block */
+        net_tests(cmd, cmdlen);     /* before the block driver: hostile net, then healthy block */
+        rng_tests(cmd, cmdlen);     /* before the block driver: hostile rng, then healthy block */
+        balloon_tests(cmd, cmdlen); /* likewise */
         virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");

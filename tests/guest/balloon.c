@@ -57,68 +57,6 @@ static void bmb(void)
         __asm__ volatile("mfence" ::: "memory");
 }
 
-static const u8 *bword(const u8 *s, u64 n, const char *key, u64 *len)
-{
-        for (u64 i = 0; i < n;) {
-                while (i < n && s[i] == ' ')
-                        i++;
-                u64 j = 0, end = i;
-                while (i + j < n && key[j] && s[i + j] == (u8)key[j])
-                        j++;
-                while (end < n && s[end] != ' ')
-                        end++;
-                if (!key[j]) {
-                        *len = end - (i + j);
-                        return s + i + j;
-                }
-                i = end;
-        }
-        return 0;
-}
-
-static u64 bnum(const u8 *p, u64 n, u32 base)
-{
-        u64 v = 0;
-        for (u64 i = 0; i < n; i++) {
-                u8 c = p[i];
-                u32 d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
-                if (d >= base)
-                        break;
-                v = v * base + d;
-        }
-        return v;
-}
-
-static int bsame(const u8 *p, u64 n, const char *s)
-{
-        u64 i = 0;
-        while (i < n && s[i] && p[i] == (u8)s[i])
-                i++;
-        return i == n && !s[i];
-}
-
-static int find_balloon(const u8 *cmd, u64 n)
-{
-        u64 off = 0, len;
-        const u8 *v;
-
-        while ((v = bword(cmd + off, n - off, "virtio_mmio.device=", &len))) {
-                off = (u64)(v - cmd) + len;
-                u64 i = 0;
-                while (i < len && v[i] != '@')
-                        i++;
-                if (i + 3 >= len)
-                        continue;
-                u64 base = bnum(v + i + 3, len - i - 3, 16);
-                if (!mapped(base, 4096))
-                        continue;
-                bbase = base;
-                if (brd(VIRTIO_MMIO_DEVICE_ID) == VIRTIO_ID_BALLOON)
-                        return 1;
-        }
-        return 0;
-}
-
 static u32 cfg_rd(u32 off)
 {
         return brd(VIRTIO_MMIO_CONFIG + off);
@@ -330,35 +268,35 @@ static u32 hostile(const u8 *m, u64 n)
         u16 i = qs[0].avail_idx % BQSZ, head = i, step = 1;
         u32 qi = 0;
 
-        if (bsame(m, n, "oob")) { /* PFNs past RAM, in the MMIO gap, at the top of u32 */
+        if (cmd_same(m, n, "oob")) { /* PFNs past RAM, in the MMIO gap, at the top of u32 */
                 pfns[0] = 0xfffffffu;
                 pfns[1] = 0xc0000u; /* 3 GiB: the MMIO gap */
                 pfns[2] = 0xfee00u; /* the APIC page */
                 pfns[3] = 0x3ffffffu;
                 pfns[4] = 0xffffffffu;
                 set_d(d, i, (u64)pfns, 20, 0, 0);
-        } else if (bsame(m, n, "huge")) { /* 1024 PFNs in one descriptor: skipped */
+        } else if (cmd_same(m, n, "huge")) { /* 1024 PFNs in one descriptor: skipped */
                 for (u32 k = 0; k < 1024; k++)
                         pfns[k] = (u32)(BAL_BASE >> 12) + k;
                 set_d(d, i, (u64)pfns, 4096, 0, 0);
-        } else if (bsame(m, n, "writable")) { /* a device-writable PFN list: skipped */
+        } else if (cmd_same(m, n, "writable")) { /* a device-writable PFN list: skipped */
                 pfns[0] = (u32)(BAL_BASE >> 12);
                 set_d(d, i, (u64)pfns, 4, VRING_DESC_F_WRITE, 0);
-        } else if (bsame(m, n, "odd")) { /* not whole u32s: skipped */
+        } else if (cmd_same(m, n, "odd")) { /* not whole u32s: skipped */
                 set_d(d, i, (u64)pfns, 7, 0, 0);
-        } else if (bsame(m, n, "loop")) {
+        } else if (cmd_same(m, n, "loop")) {
                 set_d(d, i, (u64)pfns, 4, VRING_DESC_F_NEXT, i);
-        } else if (bsame(m, n, "oobdesc")) { /* the PFN list itself outside RAM */
+        } else if (cmd_same(m, n, "oobdesc")) { /* the PFN list itself outside RAM */
                 set_d(d, i, 0x400000000000ull, 4, 0, 0);
-        } else if (bsame(m, n, "flood")) {
+        } else if (cmd_same(m, n, "flood")) {
                 set_d(d, i, (u64)pfns, 4, 0, 0);
                 step = 1000;
-        } else if (bsame(m, n, "stats-odd")) { /* 13 bytes: one stat and a partial one */
+        } else if (cmd_same(m, n, "stats-odd")) { /* 13 bytes: one stat and a partial one */
                 qi = 2;
                 fill_stats();
                 set_d(qdesc(2), (u16)(qs[2].avail_idx % BQSZ), (u64)stats, 13, 0, 0);
                 head = (u16)(qs[2].avail_idx % BQSZ);
-        } else if (bsame(m, n, "stats-big")) { /* larger than 256 stats: not read */
+        } else if (cmd_same(m, n, "stats-big")) { /* larger than 256 stats: not read */
                 qi = 2;
                 set_d(qdesc(2), (u16)(qs[2].avail_idx % BQSZ), (u64)pfns, 65536, 0, 0);
                 head = (u16)(qs[2].avail_idx % BQSZ);
@@ -380,6 +318,13 @@ static void run_hostile(const u8 *m, u64 n)
         balloon_setup();
         st = send_pfns(0, 1);
         say("balloon-recovered status=0x%x devstatus=0x%x", st, brd(VIRTIO_MMIO_STATUS));
+}
+
+/* Finds the device among the virtio_mmio.device= words; its base in bbase. */
+static int find_balloon(const u8 *cmd, u64 n)
+{
+        bbase = cmd_find_virtio(cmd, n, VIRTIO_ID_BALLOON);
+        return bbase != 0;
 }
 
 /*
@@ -416,13 +361,13 @@ void balloon_tests(const u8 *cmd, u64 n)
 {
         u64 len;
 
-        if (!bword(cmd, n, "brasa.balloon", &len))
+        if (!cmd_word(cmd, n, "brasa.balloon", &len))
                 return;
         if (!find_balloon(cmd, n)) {
                 say("balloon none");
                 return;
         }
-        const u8 *m = bword(cmd, n, "brasa.balloon.hostile=", &len);
+        const u8 *m = cmd_word(cmd, n, "brasa.balloon.hostile=", &len);
         if (m) {
                 run_hostile(m, len);
                 return;
@@ -438,10 +383,10 @@ void balloon_tests(const u8 *cmd, u64 n)
         if ((bfeat >> F_STATS) & 1)
                 stats_offer(10 * NTAGS);
         u32 pages = MAX_PAGES;
-        const u8 *p = bword(cmd, n, "brasa.balloon.pages=", &len);
+        const u8 *p = cmd_word(cmd, n, "brasa.balloon.pages=", &len);
         if (p)
-                pages = (u32)bnum(p, len, 10);
+                pages = (u32)cmd_num(p, len, 10);
         if (pages > MAX_PAGES)
                 pages = MAX_PAGES;
-        run_balloon(pages, bword(cmd, n, "brasa.balloon.nowait", &len) != 0);
+        run_balloon(pages, cmd_word(cmd, n, "brasa.balloon.nowait", &len) != 0);
 }

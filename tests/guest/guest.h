@@ -69,6 +69,18 @@ void guest_main(u32 proto, u64 info) __attribute__((noreturn));
 void guest_exception(const u64 *frame) __attribute__((noreturn));
 u32 fnv1a32w(const u8 *p, u64 n);
 
+/* Command-line words (cmdline.c). The value of the word starting with key, and its length,
+ * or 0. */
+const u8 *cmd_word(const u8 *s, u64 n, const char *key, u64 *len);
+/* A number in base (digits, then a-f), up to the first byte that is none. */
+u64 cmd_num(const u8 *p, u64 n, u32 base);
+/* key's decimal value, or dflt when the word is absent. */
+u32 cmd_opt(const u8 *cmd, u64 n, const char *key, u32 dflt);
+/* p[0..n) is exactly s. */
+int cmd_same(const u8 *p, u64 n, const char *s);
+/* The base of the first virtio_mmio.device= whose DeviceID is id, or 0. */
+u64 cmd_find_virtio(const u8 *cmd, u64 n, u32 id);
+
 /* virtio.c: the virtio-mmio block driver, run when a brasa.blk* word is on the command line. */
 void virtio_tests(const u8 *cmd, u64 n);
 

@@ -58,77 +58,6 @@ static volatile struct vdesc *qdesc(struct nq *q)
         return (volatile struct vdesc *)q->pg;
 }
 
-/* Whole-word lookup of key on the command line: value and length, or 0. */
-static const u8 *nword(const u8 *s, u64 n, const char *key, u64 *len)
-{
-        for (u64 i = 0; i < n;) {
-                while (i < n && s[i] == ' ')
-                        i++;
-                u64 j = 0, end = i;
-                while (i + j < n && key[j] && s[i + j] == (u8)key[j])
-                        j++;
-                while (end < n && s[end] != ' ')
-                        end++;
-                if (!key[j]) {
-                        *len = end - (i + j);
-                        return s + i + j;
-                }
-                i = end;
-        }
-        return 0;
-}
-
-static u64 nnum(const u8 *p, u64 n, u32 base)
-{
-        u64 v = 0;
-        for (u64 i = 0; i < n; i++) {
-                u8 c = p[i];
-                u32 d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
-                if (d >= base)
-                        break;
-                v = v * base + d;
-        }
-        return v;
-}
-
-static u32 nopt(const u8 *cmd, u64 n, const char *key, u32 dflt)
-{
-        u64 len;
-        const u8 *v = nword(cmd, n, key, &len);
-        return v ? (u32)nnum(v, len, 10) : dflt;
-}
-
-static int nsame(const u8 *p, u64 n, const char *s)
-{
-        u64 i = 0;
-        while (i < n && s[i] && p[i] == (u8)s[i])
-                i++;
-        return i == n && !s[i];
-}
-
-/* Finds the first virtio-net device among the virtio_mmio.device= words. */
-static int find_net(const u8 *cmd, u64 n)
-{
-        u64 off = 0, len;
-        const u8 *v;
-
-        while ((v = nword(cmd + off, n - off, "virtio_mmio.device=", &len))) {
-                off = (u64)(v - cmd) + len;
-                u64 i = 0;
-                while (i < len && v[i] != '@')
-                        i++;
-                if (i + 3 >= len)
-                        continue;
-                u64 base = nnum(v + i + 3, len - i - 3, 16); /* skip "@0x" */
-                if (!mapped(base, 4096))
-                        continue;
-                nbase = base;
-                if (nrd(VIRTIO_MMIO_DEVICE_ID) == VIRTIO_ID_NET)
-                        return 1;
-        }
-        return 0;
-}
-
 static void queue_setup(struct nq *q, u32 sel, u8 *pg)
 {
         u32 *w = (u32 *)pg;
@@ -479,28 +408,29 @@ static u32 hostile(const u8 *m, u64 n)
 
         hdr_clear(txbuf);
         build_frame(txbuf + VHDR, 64, bcast, 0);
-        if (nsame(m, n, "txoob")) {
+        if (cmd_same(m, n, "txoob")) {
                 set_d(&txq, i, 0x400000000000ull, 100, 0, 0);
-        } else if (nsame(m, n, "txloop")) {
+        } else if (cmd_same(m, n, "txloop")) {
                 set_d(&txq, i, (u64)txbuf, 100, VRING_DESC_F_NEXT, i);
-        } else if (nsame(m, n, "txbig")) { /* larger than any frame: malformed, dropped */
+        } else if (cmd_same(m, n, "txbig")) { /* larger than any frame: malformed, dropped */
                 set_d(&txq, i, (u64)txbuf, TXBUF_SIZE, 0, 0);
-        } else if (nsame(m, n, "txshort")) { /* shorter than the vnet header */
+        } else if (cmd_same(m, n, "txshort")) { /* shorter than the vnet header */
                 set_d(&txq, i, (u64)txbuf, 4, 0, 0);
-        } else if (nsame(m, n, "txwrite")) { /* device-writable only: nothing to send */
+        } else if (cmd_same(m, n, "txwrite")) { /* device-writable only: nothing to send */
                 set_d(&txq, i, (u64)txbuf, 100, VRING_DESC_F_WRITE, 0);
         } else {
                 /* RX modes: buffers the host's next frame cannot land in. */
                 u32 len = NBUF;
                 u16 fl = VRING_DESC_F_WRITE;
                 u64 addr = 0;
-                if (nsame(m, n, "rxtiny"))
+                if (cmd_same(m, n, "rxtiny"))
                         len = 4;
-                else if (nsame(m, n, "rxro"))
+                else if (cmd_same(m, n, "rxro"))
                         fl = 0;
-                else if (nsame(m, n, "rxoob"))
+                else if (cmd_same(m, n, "rxoob"))
                         addr = 0x400000000000ull;
-                else if (nsame(m, n, "rxsmall")) /* without MRG_RXBUF: the big frame is dropped */
+                else if (cmd_same(m, n,
+                                  "rxsmall")) /* without MRG_RXBUF: the big frame is dropped */
                         len = 128;
                 else
                         return 0xdead;
@@ -521,7 +451,7 @@ static u32 hostile(const u8 *m, u64 n)
 static void run_hostile(const u8 *m, u64 n, const u8 *cmd, u64 cn)
 {
         u32 want = 1u << VIRTIO_NET_F_MAC;
-        if (!nsame(m, n, "rxsmall"))
+        if (!cmd_same(m, n, "rxsmall"))
                 want |= 1u << VIRTIO_NET_F_MRG_RXBUF;
         net_setup(want);
         u32 st = hostile(m, n);
@@ -537,53 +467,60 @@ static void run_hostile(const u8 *m, u64 n, const u8 *cmd, u64 cn)
         say("net-recovered devstatus=0x%x", nrd(VIRTIO_MMIO_STATUS));
 }
 
+/* Finds the device among the virtio_mmio.device= words; its base in nbase. */
+static int find_net(const u8 *cmd, u64 n)
+{
+        nbase = cmd_find_virtio(cmd, n, VIRTIO_ID_NET);
+        return nbase != 0;
+}
+
 void net_tests(const u8 *cmd, u64 n)
 {
         u64 len;
         u8 dst[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
-        if (!nword(cmd, n, "brasa.net", &len))
+        if (!cmd_word(cmd, n, "brasa.net", &len))
                 return;
         if (!find_net(cmd, n)) {
                 say("net none");
                 return;
         }
-        const u8 *m = nword(cmd, n, "brasa.net.hostile=", &len);
+        const u8 *m = cmd_word(cmd, n, "brasa.net.hostile=", &len);
         if (m) {
                 run_hostile(m, len, cmd, n);
                 return;
         }
         u32 want = (1u << VIRTIO_NET_F_MAC) | (1u << VIRTIO_NET_F_MRG_RXBUF);
-        u32 tso_payload = nopt(cmd, n, "brasa.net.tso=", 0);
+        u32 tso_payload = cmd_opt(cmd, n, "brasa.net.tso=", 0);
         if (tso_payload)
                 want |= (1u << VIRTIO_NET_F_CSUM) | (1u << VIRTIO_NET_F_HOST_TSO4) |
                         (1u << VIRTIO_NET_F_GUEST_CSUM) | (1u << VIRTIO_NET_F_GUEST_TSO4);
         u32 st = net_setup(want);
-        if (nword(cmd, n, "brasa.net.spoof", &len))
+        if (cmd_word(cmd, n, "brasa.net.spoof", &len))
                 mac[5] ^= 1; /* send from a MAC that is not ours */
         say("net dev base=0x%lx features=0x%08x status=0x%x mac=%02x%02x%02x%02x%02x%02x", nbase,
             nfeat_lo, st, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-        const u8 *d = nword(cmd, n, "brasa.net.dst=", &len);
+        const u8 *d = cmd_word(cmd, n, "brasa.net.dst=", &len);
         if (d && len == 12)
                 for (u32 i = 0; i < 6; i++)
-                        dst[i] = (u8)nnum(d + 2 * i, 2, 16);
-        u32 size = nopt(cmd, n, "brasa.net.size=", 1514);
+                        dst[i] = (u8)cmd_num(d + 2 * i, 2, 16);
+        u32 size = cmd_opt(cmd, n, "brasa.net.size=", 1514);
         if (size < 64)
                 size = 64;
         if (size > NBUF - VHDR)
                 size = NBUF - VHDR;
-        u32 count = nopt(cmd, n, "brasa.net.send=", 0);
+        u32 count = cmd_opt(cmd, n, "brasa.net.send=", 0);
         if (count)
                 send_frames(count, size, dst);
-        count = nopt(cmd, n, "brasa.net.echo=", 0);
+        count = cmd_opt(cmd, n, "brasa.net.echo=", 0);
         if (count)
                 echo_frames(count);
         if (tso_payload)
                 tso(tso_payload > 30000 ? 30000 : tso_payload);
-        count = nopt(cmd, n, "brasa.net.recv=", 0);
+        count = cmd_opt(cmd, n, "brasa.net.recv=", 0);
         if (count)
                 recv_frames(count);
-        count = nopt(cmd, n, "brasa.net.ping=", 0);
+        count = cmd_opt(cmd, n, "brasa.net.ping=", 0);
         if (count)
                 ping(count, size, dst);
 }

@@ -45,77 +45,6 @@ static void mb(void)
         __asm__ volatile("mfence" ::: "memory");
 }
 
-/* Whole-word lookup of key on the command line: value and length, or 0. */
-static const u8 *rword(const u8 *s, u64 n, const char *key, u64 *len)
-{
-        for (u64 i = 0; i < n;) {
-                while (i < n && s[i] == ' ')
-                        i++;
-                u64 j = 0, end = i;
-                while (i + j < n && key[j] && s[i + j] == (u8)key[j])
-                        j++;
-                while (end < n && s[end] != ' ')
-                        end++;
-                if (!key[j]) {
-                        *len = end - (i + j);
-                        return s + i + j;
-                }
-                i = end;
-        }
-        return 0;
-}
-
-static u64 rnum(const u8 *p, u64 n, u32 base)
-{
-        u64 v = 0;
-        for (u64 i = 0; i < n; i++) {
-                u8 c = p[i];
-                u32 d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
-                if (d >= base)
-                        break;
-                v = v * base + d;
-        }
-        return v;
-}
-
-static u32 ropt(const u8 *cmd, u64 n, const char *key, u32 dflt)
-{
-        u64 len;
-        const u8 *v = rword(cmd, n, key, &len);
-        return v ? (u32)rnum(v, len, 10) : dflt;
-}
-
-static int rsame(const u8 *p, u64 n, const char *s)
-{
-        u64 i = 0;
-        while (i < n && s[i] && p[i] == (u8)s[i])
-                i++;
-        return i == n && !s[i];
-}
-
-/* Finds the virtio-rng device among the virtio_mmio.device= words. */
-static int find_rng(const u8 *cmd, u64 n)
-{
-        u64 off = 0, len;
-        const u8 *v;
-
-        while ((v = rword(cmd + off, n - off, "virtio_mmio.device=", &len))) {
-                off = (u64)(v - cmd) + len;
-                u64 i = 0;
-                while (i < len && v[i] != '@')
-                        i++;
-                if (i + 3 >= len)
-                        continue;
-                u64 base = rnum(v + i + 3, len - i - 3, 16); /* skip "@0x" */
-                if (!mapped(base, 4096))
-                        continue;
-                rbase = base;
-                if (rrd(VIRTIO_MMIO_DEVICE_ID) == VIRTIO_ID_RNG)
-                        return 1;
-        }
-        return 0;
-}
-
 /* virtio 1.x init, one queue of RQSZ. Returns the status. */
 static u32 rng_setup(void)
 {
@@ -257,36 +186,36 @@ static u32 hostile(const u8 *m, u64 n)
         u16 i = avail_idx % RQSZ, step = 1, head = i;
 
         fill(rbuf, 4096, SENTINEL);
-        if (rsame(m, n, "readable")) { /* device-readable buffer: answered with 0 bytes */
+        if (cmd_same(m, n, "readable")) { /* device-readable buffer: answered with 0 bytes */
                 set_d(d, i, (u64)rbuf, 64, 0, 0);
-        } else if (rsame(m, n, "mixed")) { /* readable then writable: still refused */
+        } else if (cmd_same(m, n, "mixed")) { /* readable then writable: still refused */
                 set_d(d, i, (u64)rbuf, 64, VRING_DESC_F_NEXT, (u16)((i + 1) % RQSZ));
                 set_d(d, (u16)((i + 1) % RQSZ), (u64)rbuf + 64, 64, VRING_DESC_F_WRITE, 0);
-        } else if (rsame(m, n, "zero")) { /* zero-length buffer: 0 bytes */
+        } else if (cmd_same(m, n, "zero")) { /* zero-length buffer: 0 bytes */
                 set_d(d, i, (u64)rbuf, 0, VRING_DESC_F_WRITE, 0);
-        } else if (rsame(m, n, "huge")) { /* 8 overlapping 64 KiB buffers: capped */
+        } else if (cmd_same(m, n, "huge")) { /* 8 overlapping 64 KiB buffers: capped */
                 for (u16 k = 0; k < RQSZ; k++)
                         set_d(d, k, (u64)rbuf, 64 << 10,
                               VRING_DESC_F_WRITE | (k + 1 < RQSZ ? VRING_DESC_F_NEXT : 0),
                               (u16)(k + 1));
                 head = 0;
-        } else if (rsame(m, n, "oob")) {
+        } else if (cmd_same(m, n, "oob")) {
                 set_d(d, i, 0x400000000000ull, 64, VRING_DESC_F_WRITE, 0);
-        } else if (rsame(m, n, "wrap")) {
+        } else if (cmd_same(m, n, "wrap")) {
                 set_d(d, i, 0xfffffffffffff000ull, 0x2000, VRING_DESC_F_WRITE, 0);
-        } else if (rsame(m, n, "loop")) {
+        } else if (cmd_same(m, n, "loop")) {
                 set_d(d, i, (u64)rbuf, 64, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, i);
-        } else if (rsame(m, n, "badnext")) {
+        } else if (cmd_same(m, n, "badnext")) {
                 set_d(d, i, (u64)rbuf, 64, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 200);
-        } else if (rsame(m, n, "badind")) { /* indirect table outside RAM */
+        } else if (cmd_same(m, n, "badind")) { /* indirect table outside RAM */
                 set_d(d, i, 0x400000000000ull, 64, VRING_DESC_F_INDIRECT, 0);
-        } else if (rsame(m, n, "indirect")) { /* a healthy indirect request */
+        } else if (cmd_same(m, n, "indirect")) { /* a healthy indirect request */
                 set_d((volatile struct vdesc *)itable, 0, (u64)rbuf, 100, VRING_DESC_F_WRITE, 0);
                 set_d(d, i, (u64)itable, 16, VRING_DESC_F_INDIRECT, 0);
-        } else if (rsame(m, n, "badhead")) {
+        } else if (cmd_same(m, n, "badhead")) {
                 set_d(d, i, (u64)rbuf, 64, VRING_DESC_F_WRITE, 0);
                 head = 200;
-        } else if (rsame(m, n, "flood")) { /* avail index 1000 ahead */
+        } else if (cmd_same(m, n, "flood")) { /* avail index 1000 ahead */
                 set_d(d, i, (u64)rbuf, 64, VRING_DESC_F_WRITE, 0);
                 step = 1000;
         } else {
@@ -310,17 +239,24 @@ static void run_hostile(const u8 *m, u64 n)
             rrd(VIRTIO_MMIO_STATUS));
 }
 
+/* Finds the device among the virtio_mmio.device= words; its base in rbase. */
+static int find_rng(const u8 *cmd, u64 n)
+{
+        rbase = cmd_find_virtio(cmd, n, VIRTIO_ID_RNG);
+        return rbase != 0;
+}
+
 void rng_tests(const u8 *cmd, u64 n)
 {
         u64 len;
 
-        if (!rword(cmd, n, "brasa.rng", &len))
+        if (!cmd_word(cmd, n, "brasa.rng", &len))
                 return;
         if (!find_rng(cmd, n)) {
                 say("rng none");
                 return;
         }
-        const u8 *m = rword(cmd, n, "brasa.rng.hostile=", &len);
+        const u8 *m = cmd_word(cmd, n, "brasa.rng.hostile=", &len);
         if (m) {
                 run_hostile(m, len);
                 return;
@@ -334,8 +270,8 @@ void rng_tests(const u8 *cmd, u64 n)
         u32 st = rng_setup();
         say("rng dev base=0x%lx features_lo=0x%x features_hi=0x%x qmax=%u status=0x%x", rbase, lo,
             hi, qmax, st);
-        u32 size = ropt(cmd, n, "brasa.rng.size=", 64);
+        u32 size = cmd_opt(cmd, n, "brasa.rng.size=", 64);
         if (size > RBUF)
                 size = RBUF;
-        rng_read(ropt(cmd, n, "brasa.rng.count=", 2), size);
+        rng_read(cmd_opt(cmd, n, "brasa.rng.count=", 2), size);
 }

@@ -86,27 +86,6 @@ static volatile struct vdesc *desc(const struct vdev *d)
         return (volatile struct vdesc *)(d->pg + PG_DESC);
 }
 
-/* Finds "prefix" at the start of a whole word; returns the rest of that word and its length. */
-static const u8 *word_value(const u8 *s, u64 n, const char *prefix, u64 *len)
-{
-        for (u64 i = 0; i < n;) {
-                while (i < n && s[i] == ' ')
-                        i++;
-                u64 j = 0;
-                while (i + j < n && prefix[j] && s[i + j] == (u8)prefix[j])
-                        j++;
-                u64 end = i;
-                while (end < n && s[end] != ' ')
-                        end++;
-                if (!prefix[j]) {
-                        *len = end - (i + j);
-                        return s + i + j;
-                }
-                i = end;
-        }
-        return 0;
-}
-
 static u64 parse_num(const u8 *p, u64 n, u64 *used)
 {
         u64 v = 0, i = 0, base = 10;
@@ -130,14 +109,6 @@ static u64 parse_num(const u8 *p, u64 n, u64 *used)
         return v;
 }
 
-static int same(const u8 *p, u64 n, const char *s)
-{
-        u64 i = 0;
-        while (i < n && s[i] && p[i] == (u8)s[i])
-                i++;
-        return i == n && !s[i];
-}
-
 /* xorshift32 words, as tests/integration computes them. */
 static void fill_pattern(u8 *buf, u32 len, u32 seed)
 {
@@ -159,7 +130,7 @@ static void discover(const u8 *cmd, u64 n)
         u64 off = 0, len;
 
         while (ndevs < MAX_VDEV) {
-                const u8 *v = word_value(cmd + off, n - off, key, &len);
+                const u8 *v = cmd_word(cmd + off, n - off, key, &len);
                 if (!v)
                         return;
                 off = (u64)(v - cmd) + len;
@@ -441,25 +412,25 @@ static u32 hostile(struct vdev *d, const u8 *m, u64 n)
 {
         volatile u16 *a = avail(d);
 
-        if (same(m, n, "loop")) { /* 0 -> 1 -> 0 -> ... */
+        if (cmd_same(m, n, "loop")) { /* 0 -> 1 -> 0 -> ... */
                 build_request(d, VIRTIO_BLK_T_OUT, 0, iobuf, 512);
                 set_desc(d, 1, (u64)iobuf, 512, VRING_DESC_F_NEXT, 0);
-        } else if (same(m, n, "oob")) { /* data buffer far past guest RAM */
+        } else if (cmd_same(m, n, "oob")) { /* data buffer far past guest RAM */
                 build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, 512);
                 desc(d)[1].addr = 0x400000000000ull;
-        } else if (same(m, n, "lenovf")) { /* address + length wraps around 2^64 */
+        } else if (cmd_same(m, n, "lenovf")) { /* address + length wraps around 2^64 */
                 build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, 512);
                 desc(d)[1].addr = 0xfffffffffffff000ull;
                 desc(d)[1].len = 0x2000;
-        } else if (same(m, n, "zerolen")) { /* one empty descriptor */
+        } else if (cmd_same(m, n, "zerolen")) { /* one empty descriptor */
                 set_desc(d, 0, (u64)iobuf, 0, 0, 0);
-        } else if (same(m, n, "nostatus")) { /* header only, nothing writable */
+        } else if (cmd_same(m, n, "nostatus")) { /* header only, nothing writable */
                 build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, 512);
                 desc(d)[0].flags = 0;
-        } else if (same(m, n, "badnext")) {
+        } else if (cmd_same(m, n, "badnext")) {
                 build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, 512);
                 desc(d)[1].next = 200;
-        } else if (same(m, n, "indind")) { /* an indirect table inside an indirect table */
+        } else if (cmd_same(m, n, "indind")) { /* an indirect table inside an indirect table */
                 make_indirect(d, build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, 512));
                 volatile struct vdesc *ind = (volatile struct vdesc *)(d->pg + PG_INDIRECT);
                 ind[0].addr = (u64)ind;
@@ -467,36 +438,36 @@ static u32 hostile(struct vdev *d, const u8 *m, u64 n)
                 ind[0].flags = VRING_DESC_F_INDIRECT;
                 submit(d, 4, 0);
                 goto wait;
-        } else if (same(m, n, "badidx")) { /* avail idx runs 1000 ahead */
+        } else if (cmd_same(m, n, "badidx")) { /* avail idx runs 1000 ahead */
                 build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, 512);
                 a[2] = 0;
                 a[1] = (u16)(d->avail_idx + 1000);
                 barrier();
                 wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
                 goto wait;
-        } else if (same(m, n, "badhead")) {
+        } else if (cmd_same(m, n, "badhead")) {
                 build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, 512);
                 submit(d, 200, 0);
                 goto wait;
-        } else if (same(m, n, "badq")) { /* notify a queue that does not exist */
+        } else if (cmd_same(m, n, "badq")) { /* notify a queue that does not exist */
                 wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 7);
                 goto wait;
-        } else if (same(m, n, "lateq")) { /* queue set up after DRIVER_OK */
+        } else if (cmd_same(m, n, "lateq")) { /* queue set up after DRIVER_OK */
                 wr(d, VIRTIO_MMIO_QUEUE_NUM, 4);
                 goto wait;
-        } else if (same(m, n, "npot")) { /* queue size 6 */
+        } else if (cmd_same(m, n, "npot")) { /* queue size 6 */
                 vdev_setup(d, 6, 0);
                 goto wait;
-        } else if (same(m, n, "unaligned")) { /* descriptor table not 16-byte aligned */
+        } else if (cmd_same(m, n, "unaligned")) { /* descriptor table not 16-byte aligned */
                 vdev_setup(d, QSZ, 8);
                 goto wait;
-        } else if (same(m, n, "badtype")) { /* unknown request type: UNSUPP */
+        } else if (cmd_same(m, n, "badtype")) { /* unknown request type: UNSUPP */
                 return blk_req(d, 99, 0, iobuf, 512, 0);
-        } else if (same(m, n, "pastend")) { /* read past the capacity: IOERR */
+        } else if (cmd_same(m, n, "pastend")) { /* read past the capacity: IOERR */
                 return blk_req(d, VIRTIO_BLK_T_IN, d->capacity, iobuf, 512, 0);
-        } else if (same(m, n, "rowrite")) { /* write to a read-only drive: IOERR */
+        } else if (cmd_same(m, n, "rowrite")) { /* write to a read-only drive: IOERR */
                 return blk_req(d, VIRTIO_BLK_T_OUT, 0, iobuf, 512, 0);
-        } else if (same(m, n, "resetbusy")) { /* reset with a 64 KiB read still in flight */
+        } else if (cmd_same(m, n, "resetbusy")) { /* reset with a 64 KiB read still in flight */
                 build_request(d, VIRTIO_BLK_T_IN, 0, iobuf, BUF_SIZE);
                 submit(d, 0, 0);
                 wr(d, VIRTIO_MMIO_STATUS, 0);
@@ -634,7 +605,7 @@ static void wait_capacity(struct vdev *d)
 static u32 opt_num(const u8 *cmd, u64 n, const char *key, u32 dflt)
 {
         u64 len, used;
-        const u8 *v = word_value(cmd, n, key, &len);
+        const u8 *v = cmd_word(cmd, n, key, &len);
 
         return v ? (u32)parse_num(v, len, &used) : dflt;
 }
@@ -644,13 +615,13 @@ void virtio_tests(const u8 *cmd, u64 n)
         u64 len;
 
         discover(cmd, n);
-        if (!ndevs || !word_value(cmd, n, "brasa.blk", &len))
+        if (!ndevs || !cmd_word(cmd, n, "brasa.blk", &len))
                 return;
         say("virtio devices=%u", ndevs);
         for (unsigned int i = 0; i < ndevs; i++)
                 report_device(i);
-        const u8 *mode = word_value(cmd, n, "brasa.blk.hostile=", &len);
-        if (mode && same(mode, len, "hog"))
+        const u8 *mode = cmd_word(cmd, n, "brasa.blk.hostile=", &len);
+        if (mode && cmd_same(mode, len, "hog"))
                 hog(&devs[0], opt_num(cmd, n, "brasa.blk.hogdescs=", HOG_QSZ - 2));
         if (mode) {
                 run_hostile(mode, len);
@@ -673,7 +644,7 @@ void virtio_tests(const u8 *cmd, u64 n)
                 run_big(&devs[0], count);
                 return;
         }
-        if (word_value(cmd, n, "brasa.blk.waitcap", &len)) {
+        if (cmd_word(cmd, n, "brasa.blk.waitcap", &len)) {
                 wait_capacity(&devs[0]);
                 return;
         }

@@ -77,6 +77,9 @@ void net_tests(const u8 *cmd, u64 n);
 
 /* rng.c: the virtio-rng driver, run when a brasa.rng* word is on the command line. */
 void rng_tests(const u8 *cmd, u64 n);
+
+/* vsock.c: the virtio-vsock driver, run when a brasa.vsock* word is on the command line. */
+void vsock_tests(const u8 *cmd, u64 n);
 #endif
 
 #endif

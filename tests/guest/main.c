@@ -422,8 +422,9 @@ void guest_main(u32 proto, u64 info)
                 for (;;)
                         __asm__ volatile("cli; hlt");
         }
-        net_tests(cmd, cmdlen); /* before the block driver: hostile net, then healthy block */
-        rng_tests(cmd, cmdlen); /* before the block driver: hostile rng, then healthy block */
+        net_tests(cmd, cmdlen);   /* before the block driver: hostile net, then healthy block */
+        rng_tests(cmd, cmdlen);   /* before the block driver: hostile rng, then healthy block */
+        vsock_tests(cmd, cmdlen); /* before the block driver: hostile vsock, then healthy block */
         virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");

@@ -393,6 +393,8 @@ static void handle_pkt(const struct hdr *h, const u8 *data, rw_fn on_rw)
 
         if (h->op == OP_RST)
                 stat_rst++;
+        if (h->op == OP_RESPONSE)
+                stat_resp++;
         if (h->op == OP_REQUEST) {
                 stat_req++;
                 if (listen_port && h->dst_port == listen_port && !c) {
@@ -408,8 +410,6 @@ static void handle_pkt(const struct hdr *h, const u8 *data, rw_fn on_rw)
                 return;
         c->peer_buf_alloc = h->buf_alloc;
         c->peer_fwd_cnt = h->fwd_cnt;
-        if (h->op == OP_RESPONSE)
-                stat_resp++;
         if (h->op == OP_RST)
                 c->rst = 1;
         if (h->op == OP_SHUTDOWN) {
@@ -600,16 +600,25 @@ static int raw_pkt(u16 op, u16 type, u64 dst_cid, u32 sport, u32 dport, u32 len,
         return tx_send_raw(tx_slot, chain_len, dflags);
 }
 
-/* Drains RX for a while; returns the RSTs seen. */
-static u32 drain(u32 rounds)
+static u64 rdtsc(void)
+{
+        u32 lo, hi;
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        return (u64)hi << 32 | lo;
+}
+
+/* Drains RX for `cycles` TSC cycles (a polling loop's speed varies too much under load);
+ * returns the RSTs seen. */
+static u32 drain(u64 cycles)
 {
         u32 before = stat_rst;
-        for (u32 i = 0; i < rounds; i++)
+        u64 end = rdtsc() + cycles;
+        while (rdtsc() < end)
                 rx_poll(0);
         return stat_rst - before;
 }
 
-static void hostile(const u8 *m, u64 n, u32 port)
+static void hostile(const u8 *m, u64 n, u32 port, u32 count)
 {
         int st = 0;
         u32 rsts = 0;
@@ -619,24 +628,33 @@ static void hostile(const u8 *m, u64 n, u32 port)
                 st |= raw_pkt(OP_REQUEST, 2, HOST_CID, 7002, 7003, 0, HDR, 0);
                 st |= raw_pkt(OP_REQUEST, 1, 77, 7004, 7005, 0, HDR, 0);
                 st |= raw_pkt(OP_RW, 1, HOST_CID, 7006, 7007, 4, HDR + 4, 0);
-                rsts = drain(2000000);
+                rsts = drain(1ull << 31);
         } else if (vsame(m, n, "biglen")) { /* len past 64 KiB, past the chain, short header */
                 st |= raw_pkt(OP_RW, 1, HOST_CID, 7000, 7001, 0x100000, HDR + 64, 0);
                 st |= raw_pkt(OP_RW, 1, HOST_CID, 7000, 7001, 4000, HDR + 64, 0);
                 st |= raw_pkt(OP_REQUEST, 1, HOST_CID, 7000, 7001, 0, 20, 0);
                 st |= raw_pkt(OP_REQUEST, 1, HOST_CID, 7000, 7001, 0, HDR, VRING_DESC_F_WRITE);
-                rsts = drain(2000000);
+                rsts = drain(1ull << 31);
         } else if (vsame(m, n, "flood")) { /* 3000 REQUESTs, RX not read meanwhile */
                 rx_pause = 1;
                 for (u32 i = 0; i < 3000; i++)
                         st |=
                             raw_pkt(OP_REQUEST, 1, HOST_CID, 10000 + i, port + (i & 1), 0, HDR, 0);
                 rx_pause = 0;
-                rsts = drain(4000000);
+                rsts = drain(1ull << 32);
+        } else if (vsame(m, n, "limit")) { /* 1100 REQUESTs, RX read as they are answered */
+                u32 resp0 = stat_resp, rst0 = stat_rst;
+                for (u32 i = 0; i < count; i++) {
+                        st |= raw_pkt(OP_REQUEST, 1, HOST_CID, 20000 + i, port, 0, HDR, 0);
+                        rx_poll(0);
+                }
+                drain(1ull << 32);
+                rsts = stat_rst - rst0;
+                say("vsock-limit responses=%u rsts=%u", stat_resp - resp0, rsts);
         } else if (vsame(m, n, "creditlie")) { /* connect, claim huge credit, never read */
                 struct conn *c = conn_new(6000, port);
                 send_ctl(c, OP_REQUEST, 0);
-                for (u32 i = 0; i < 2000000 && !stat_resp; i++)
+                for (u64 end = rdtsc() + (1ull << 32); rdtsc() < end && !stat_resp;)
                         rx_poll(0);
                 struct hdr *h = tx_hdr();
                 h->src_port = c->lport;
@@ -646,15 +664,14 @@ static void hostile(const u8 *m, u64 n, u32 port)
                 h->fwd_cnt = 0x80000000u;
                 st |= tx_send_raw(tx_slot, HDR, 0);
                 rx_pause = 1; /* RX buffers are never given back */
-                for (volatile u32 i = 0; i < 50000000u; i++)
-                        ;
+                drain(1ull << 32);
                 rx_pause = 0;
-                rsts = drain(100000);
+                rsts = drain(1ull << 30);
         } else {
                 st = 0xdead;
         }
         say_bytes("vsock-hostile-mode ", m, n);
-        say("vsock-hostile status=%d rsts=%u devstatus=0x%x", st, rsts, vrd(VIRTIO_MMIO_STATUS));
+        say("vsock-hostile status=0x%x rsts=%u devstatus=0x%x", st, rsts, vrd(VIRTIO_MMIO_STATUS));
 }
 
 void vsock_tests(const u8 *cmd, u64 n)
@@ -685,7 +702,7 @@ void vsock_tests(const u8 *cmd, u64 n)
         u32 port = vopt(cmd, n, "brasa.vsock.port=", 1234);
         const u8 *m = vword(cmd, n, "brasa.vsock.hostile=", &len);
         if (m) {
-                hostile(m, len, port);
+                hostile(m, len, port, vopt(cmd, n, "brasa.vsock.count=", 1100));
                 vsock_setup(); /* a reset ends everything; the device serves again after */
         }
         const u8 *mode = vword(cmd, n, "brasa.vsock=", &len);

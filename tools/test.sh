@@ -40,6 +40,12 @@ corpus=$(mktemp -d)
 /usr/bin/python3 tests/fuzz/virtq_rng_seeds.py "$corpus"
 build-fuzz/tests/fuzz/fuzz_virtq_rng -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus"
 rm -rf "$corpus"
+# virtio-vsock TX and RX packets over the Unix-socket backend, from generated seeds.
+ninja -C build-fuzz fuzz_virtq_vsock
+corpus=$(mktemp -d)
+/usr/bin/python3 tests/fuzz/virtq_vsock_seeds.py "$corpus"
+build-fuzz/tests/fuzz/fuzz_virtq_vsock -max_total_time=30 -seed=1 -print_final_stats=1 "$corpus"
+rm -rf "$corpus"
 # The API's HTTP parser + router + handlers, from the committed seed corpus (copied: libFuzzer
 # adds what it finds to the first corpus directory).
 ninja -C build-fuzz fuzz_http

@@ -382,6 +382,8 @@ uint32_t vsock_conn_polled(const struct vsock_conn *c)
 
         switch (c->state) {
         case VC_KILLED:
+                return 0; /* brasa's: its socket has nothing left to give, and a hung-up one
+                           * would report EPOLLHUP until the guest takes the RST */
         case VC_LOCAL_CLOSED:
                 break;
         case VC_PEER_CLOSED:

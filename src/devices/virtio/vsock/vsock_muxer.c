@@ -112,6 +112,8 @@ static void slot_release(struct vsock_muxer *m, struct vsock_slot *s)
         s->polled = 0;
         s->line_len = 0;
         m->nslots--;
+        if (m->listen_paused && ep_set(m, EPOLL_CTL_ADD, m->listen_fd, EPOLLIN, TAG_LISTEN) == 0)
+                m->listen_paused = false; /* a descriptor is free again */
 }
 
 static void remove_conn(struct vsock_muxer *m, struct vsock_slot *s)
@@ -216,9 +218,13 @@ void vsock_muxer_stop(struct vsock_muxer *m)
         for (i = 0; i < VSOCK_MAX_CONNECTIONS; i++)
                 if (m->slots[i].c.state != VC_FREE)
                         slot_release(m, &m->slots[i]);
-        if (m->started)
+        struct itimerspec off = {{0, 0}, {0, 0}};
+
+        if (m->started && !m->listen_paused)
                 ep_set(m, EPOLL_CTL_DEL, m->listen_fd, 0, 0);
-        m->started = false;
+        m->started = m->listen_paused = false;
+        timerfd_settime(m->timer_fd, 0, &off, NULL); /* an expiry nobody reads would spin */
+        m->timer_at = 0;
         m->rx_head = m->rx_tail = -1;
         for (i = 0; i < VSOCK_MAX_CONNECTIONS; i++)
                 m->slots[i].in_rxq = false;
@@ -422,8 +428,13 @@ static void on_listen(struct vsock_muxer *m, uint64_t now_ms)
 
         fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-                if (errno != EAGAIN && errno != EINTR)
-                        log_warn("vsock: unable to accept local connection: %s", strerror(errno));
+                if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                        return;
+                log_warn("vsock: unable to accept local connection: %s", strerror(errno));
+                /* out of descriptors or memory: stop listening until a connection ends, or
+                 * the still-readable listener would spin the loop */
+                if (m->nslots > 0 && ep_set(m, EPOLL_CTL_DEL, m->listen_fd, 0, 0) == 0)
+                        m->listen_paused = true;
                 return;
         }
         c.fd = fd;

@@ -34,13 +34,14 @@ struct vsock_slot {
 };
 
 struct vsock_muxer {
-        uint64_t cid;      /* the guest's */
-        const char *path;  /* uds_path; borrowed */
-        int listen_fd;     /* listening on uds_path; borrowed */
-        int epfd;          /* the host sockets, the listener and the timer; owned */
-        int timer_fd;      /* the next timeout; owned */
-        bool started;      /* the listener is in epfd */
-        uint64_t timer_at; /* monotonic ms the timer is armed for; 0: disarmed */
+        uint64_t cid;       /* the guest's */
+        const char *path;   /* uds_path; borrowed */
+        int listen_fd;      /* listening on uds_path; borrowed */
+        int epfd;           /* the host sockets, the listener and the timer; owned */
+        int timer_fd;       /* the next timeout; owned */
+        bool started;       /* accepting host clients */
+        bool listen_paused; /* started, but the listener is out of epfd until a slot frees */
+        uint64_t timer_at;  /* monotonic ms the timer is armed for; 0: disarmed */
         uint32_t local_port_last;
         unsigned int nslots; /* slots in use */
         int rx_head, rx_tail;

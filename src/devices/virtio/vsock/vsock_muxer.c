@@ -289,8 +289,7 @@ static void rst_pkt(struct vsock_muxer *m, struct vsock_pkt *p)
         p->hdr.dst_port = m->rst[m->rst_head].peer_port;
         p->hdr.type = VSOCK_TYPE_STREAM;
         m->rst_head = (m->rst_head + 1) % VSOCK_MUXER_RST_QUEUE;
-        m->rst_len--;
-        metrics_inc(&metrics.vsock.rx_packets_count);
+        m->rst_len--; /* not in rx_packets_count: Firecracker counts a connection's packets */
 }
 
 /* Takes the RX queue's head off it. */
@@ -307,11 +306,13 @@ static struct vsock_slot *rxq_pop(struct vsock_muxer *m)
 
 int vsock_muxer_recv_pkt(struct vsock_muxer *m, struct vsock_pkt *p, uint64_t now_ms)
 {
+        unsigned int tries = VSOCK_MAX_CONNECTIONS; /* each queued connection once at most */
+
         if (m->rst_len > 0) {
                 rst_pkt(m, p);
                 return 0;
         }
-        while (m->rx_head >= 0) {
+        while (m->rx_head >= 0 && tries-- > 0) {
                 struct vsock_slot *s = rxq_pop(m);
                 int rc;
 

@@ -8,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/metrics.h"
 #include "devices/virtio/vsock/vsock_conn.h"
 #include "devices/virtio/vsock/vsock_muxer.h"
 #include "devices/virtio/vsock/vsock_packet.h"
@@ -402,14 +405,102 @@ static void test_muxer_limit(void **state)
         vsock_muxer_fini(&mux);
 }
 
+/* A muxer listening on a socket in a private directory, and a host client connected to it. */
+static int listening_muxer(char *dir, char *path, size_t len)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int lfd;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, len, "%s/v.sock", dir);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(lfd, 16), 0);
+        assert_int_equal(vsock_muxer_init(&mux, 3, path, lfd), 0);
+        assert_int_equal(vsock_muxer_start(&mux), 0);
+        return lfd;
+}
+
+static int client(const char *path, const char *line)
+{
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+        return fd;
+}
+
+/* Runs the muxer's events until none is left (each pass takes what epoll has now). */
+static void pump(uint64_t now)
+{
+        for (int i = 0; i < 8; i++)
+                vsock_muxer_events(&mux, now);
+}
+
+static void test_muxer_connect_line_and_timeout(void **state)
+{
+        char dir[] = "/tmp/brasa-vsock-XXXXXX", path[64], got[32] = "";
+        uint64_t killed = metrics.vsock.conns_killed.value;
+        int lfd, good, bad, later;
+
+        (void)state;
+        lfd = listening_muxer(dir, path, sizeof(path));
+        bad = client(path, "HELLO 5\n");
+        good = client(path, "  connect   5 \n");
+        pump(0);
+        assert_int_equal(read(bad, got, sizeof(got)), 0); /* dropped */
+        /* the good one is a host-initiated connection: a REQUEST from port 2^30 to port 5 */
+        rx_room(4096);
+        assert_int_equal(vsock_muxer_recv_pkt(&mux, &pkt, 0), 0);
+        assert_int_equal(pkt.hdr.op, VSOCK_OP_REQUEST);
+        assert_int_equal(pkt.hdr.src_port, 1u << 30);
+        assert_int_equal(pkt.hdr.dst_port, 5);
+        /* a second one answered: "OK <port>" */
+        later = client(path, "CONNECT 6\n");
+        pump(0);
+        rx_room(4096);
+        assert_int_equal(vsock_muxer_recv_pkt(&mux, &pkt, 0), 0);
+        tx(VSOCK_OP_RESPONSE, 0, 0, 4096, 0);
+        pkt.hdr.src_port = 6;
+        pkt.hdr.dst_port = (1u << 30) + 1;
+        vsock_muxer_send_pkt(&mux, &pkt, 0);
+        assert_int_equal(read(later, got, sizeof(got)), 14);
+        assert_memory_equal(got, "OK 1073741825\n", 14);
+        /* the first is never answered: 2 s later the timer kills it, the guest gets an RST
+         * and the host socket is closed */
+        usleep((VSOCK_CONN_REQUEST_TIMEOUT_MS + 100) * 1000);
+        pump(VSOCK_CONN_REQUEST_TIMEOUT_MS + 1);
+        assert_int_equal(metrics.vsock.conns_killed.value, killed + 1);
+        rx_room(4096);
+        assert_int_equal(vsock_muxer_recv_pkt(&mux, &pkt, 0), 0);
+        assert_int_equal(pkt.hdr.op, VSOCK_OP_RST);
+        assert_int_equal(pkt.hdr.dst_port, 5);
+        assert_int_equal(read(good, got, sizeof(got)), 0);
+        vsock_muxer_fini(&mux);
+        close(bad);
+        close(good);
+        close(later);
+        close(lfd);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_hdr_codec),           cmocka_unit_test(test_tx_parse),
-            cmocka_unit_test(test_rx_parse_and_commit), cmocka_unit_test(test_local_init_and_data),
-            cmocka_unit_test(test_peer_init_shutdown),  cmocka_unit_test(test_tx_buffer_bound),
-            cmocka_unit_test(test_tx_buffer_flush),     cmocka_unit_test(test_muxer_rst_and_drops),
+            cmocka_unit_test(test_hdr_codec),
+            cmocka_unit_test(test_tx_parse),
+            cmocka_unit_test(test_rx_parse_and_commit),
+            cmocka_unit_test(test_local_init_and_data),
+            cmocka_unit_test(test_peer_init_shutdown),
+            cmocka_unit_test(test_tx_buffer_bound),
+            cmocka_unit_test(test_tx_buffer_flush),
+            cmocka_unit_test(test_muxer_rst_and_drops),
             cmocka_unit_test(test_muxer_limit),
+            cmocka_unit_test(test_muxer_connect_line_and_timeout),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -102,6 +102,10 @@ struct vsock_cfg {
         char *vsock_id; /* malloc'd; deprecated, not shown */
         uint32_t guest_cid;
         char *uds_path; /* malloc'd */
+        /* the backend's socket, bound and listening on uds_path since the PUT, as Firecracker's
+         * VsockUnixBackend::new() binds it (not a body field); owned */
+        bool has_listener;
+        int listen_fd;
 };
 
 /* EntropyDevice (virtio-rng), as PUT /entropy. */

@@ -126,6 +126,30 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct e
         return 0;
 }
 
+int vmm_attach_vsock(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+{
+        struct vsock_params p = {
+            .guest_cid = cfg->vsock.guest_cid,
+            .uds_path = cfg->vsock.uds_path,
+            .listen_fd = cfg->vsock.has_listener ? cfg->vsock.listen_fd : -1,
+        };
+        const struct mmio_slot *s;
+        struct virtio_vsock *v;
+        int rc;
+
+        if (!cfg->vsock.present)
+                return 0;
+        rc = virtio_vsock_create(&v, &p, dm->mem, dm->loop, e);
+        if (rc)
+                return rc;
+        rc = device_mgr_attach(dm, &v->dev, &s, e);
+        if (rc)
+                return rc;
+        log_info("Attached vsock device (guest CID %u, %s) at 0x%llx, GSI %u", p.guest_cid,
+                 p.uds_path, (unsigned long long)s->base, s->gsi);
+        return 0;
+}
+
 int vmm_attach_entropy(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
 {
         struct rng_params p = {.rate_limiter = cfg->entropy.rate_limiter};

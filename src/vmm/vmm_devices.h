@@ -7,6 +7,7 @@
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/virtio/rng/virtio_rng.h"
+#include "devices/virtio/vsock/virtio_vsock.h"
 #include "model/config.h"
 #include "vmm/device_mgr.h"
 
@@ -28,6 +29,13 @@ int vmm_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct
  * (Firecracker's order). Returns 0 or -errno with one line in e.
  */
 int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/*
+ * Creates and attaches the vsock device when cfg has one, over the socket its PUT bound,
+ * after the network interfaces and before the entropy device (Firecracker's order).
+ * Returns 0 or -errno with one line in e.
+ */
+int vmm_attach_vsock(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
 
 /*
  * Creates and attaches the entropy device when cfg has one, after the network interfaces

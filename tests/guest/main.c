@@ -472,6 +472,7 @@ void guest_main(u32 proto, u64 info)
         }
         net_tests(cmd, cmdlen);     /* before the block driver: hostile net, then healthy block */
         rng_tests(cmd, cmdlen);     /* before the block driver: hostile rng, then healthy block */
+        vsock_tests(cmd, cmdlen);   /* likewise */
         balloon_tests(cmd, cmdlen); /* likewise */
         virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {

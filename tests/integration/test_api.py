@@ -279,7 +279,8 @@ def test_multi_queue_tap_is_refused(api):
 
 
 def test_vsock_entropy_balloon(api):
-    r = api.put("/vsock", {"guest_cid": 3, "uds_path": "/tmp/v.sock", "vsock_id": "v"})
+    sock = str(api.sock_dir / "v.sock")  # bound by the PUT, as Firecracker binds it
+    r = api.put("/vsock", {"guest_cid": 3, "uds_path": sock, "vsock_id": "v"})
     assert r.status == 204 and r.headers.get("Deprecation") == "true"
     assert api.put("/entropy", {"rate_limiter": {"ops": {"size": 5, "refill_time": 10}}}
                    ).status == 204
@@ -295,7 +296,7 @@ def test_vsock_entropy_balloon(api):
                  "Machine config error: The memory size (MiB) is smaller than the previously "
                  "set balloon device target size.")
     cfg = vm_config(api)
-    assert cfg["vsock"] == {"guest_cid": 3, "uds_path": "/tmp/v.sock"}
+    assert cfg["vsock"] == {"guest_cid": 3, "uds_path": sock}
     assert cfg["entropy"] == {"rate_limiter": {"bandwidth": None, "ops": {
         "size": 5, "one_time_burst": None, "refill_time": 10}}}
     assert cfg["balloon"]["amount_mib"] == 64
@@ -343,12 +344,18 @@ def test_pmem_hotplug_mmds_config_serial_cpu(api, tmp_path, make_tap):
 
 def test_instance_start_refuses_unsupported_devices(api):
     api.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"])})
-    api.put("/vsock", {"guest_cid": 3, "uds_path": "v.sock"})
+    api.put("/hotplug/memory", {"total_size_mib": 1024})
     assert_fault(api.put("/actions", {"action_type": "InstanceStart"}),
-                 "Start microvm error: vsock is not supported yet by brasa")
-    api.put("/entropy", {})  # virtio-rng exists: only vsock is named
+                 "Start microvm error: memory-hotplug is not supported yet by brasa")
+    # virtio-rng, -vsock and -balloon exist: only the others are named, every one of them
+    api.put("/entropy", {})
+    api.put("/vsock", {"guest_cid": 3, "uds_path": str(api.sock_dir / "v.sock")})
+    api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False})
+    pmem = api.dir / "pmem.img"
+    pmem.write_bytes(bytes(2 << 20))
+    assert api.put("/pmem/p", {"id": "p", "path_on_host": str(pmem)}).status == 204
     assert_fault(api.put("/actions", {"action_type": "InstanceStart"}),
-                 "Start microvm error: vsock is not supported yet by brasa")
+                 "Start microvm error: pmem and memory-hotplug are not supported yet by brasa")
     assert api.get("/").json()["state"] == "Not started"
 
 

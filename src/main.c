@@ -21,6 +21,7 @@
 #include "core/text.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
+#include "model/mmds_data.h"
 #include "vmm/signals.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_boot.h"
@@ -31,6 +32,8 @@ struct cli {
         const char *config_file;
         char *config_text; /* the file, read before the API comes up, as main.rs reads it */
         size_t config_len;
+        char *metadata_text; /* --metadata's file, read right after the config file */
+        size_t metadata_len;
         const char *api_sock;
         const char *id;
         const char *log_path;
@@ -39,7 +42,7 @@ struct cli {
         enum log_level level;
         bool show_level, show_origin;
         uint32_t max_payload; /* --http-api-max-payload-size */
-        uint64_t mmds_limit;  /* --mmds-size-limit; 0 = the payload limit */
+        uint64_t mmds_limit;  /* --mmds-size-limit, else the payload limit */
         bool no_api;
         enum seccomp_policy seccomp;
         const char *seccomp_filter;
@@ -250,7 +253,7 @@ static int parse_cli(int argc, char **argv, struct fatal *f)
 /* Firecracker's flags brasa does not implement yet: refused before anything is set up. */
 static int refuse_unsupported(struct fatal *f)
 {
-        static const enum arg_id missing[] = {A_METADATA, A_ENABLE_PCI, A_SNAPSHOT_VERSION,
+        static const enum arg_id missing[] = {A_ENABLE_PCI, A_SNAPSHOT_VERSION,
                                               A_DESCRIBE_SNAPSHOT};
         char q[128];
         size_t i;
@@ -415,6 +418,8 @@ static int take_run_args(struct cli *c, struct fatal *f)
                 v = number_or_panic(A_PAYLOAD, "usize");
                 c->max_payload = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
         }
+        /* main.rs: without --mmds-size-limit, the store gets the API's payload limit */
+        c->mmds_limit = c->max_payload ? c->max_payload : HTTP_DEFAULT_PAYLOAD;
         if (val(A_MMDS_LIMIT))
                 c->mmds_limit = number_or_panic(A_MMDS_LIMIT, "usize");
         if (!c->no_api) { /* run_with_api()'s ProcessTimeReporter arguments */
@@ -531,6 +536,45 @@ static void read_config_or_panic(struct cli *c)
         }
 }
 
+/* fs::read_to_string(...).expect("Unable to open or read from the mmds content file"). */
+static void read_metadata_or_panic(struct cli *c)
+{
+        char io[256];
+        int rc;
+
+        if (!val(A_METADATA))
+                return;
+        rc = read_text(val(A_METADATA), &c->metadata_text, &c->metadata_len);
+        if (rc == -EILSEQ)
+                PANIC("Unable to open or read from the mmds content file: Error { kind: "
+                      "InvalidData, message: \"stream did not contain valid UTF-8\" }");
+        if (rc) {
+                text_io_error_debug(-rc, io, sizeof(io));
+                PANIC("Unable to open or read from the mmds content file: %s", io);
+        }
+}
+
+/*
+ * "Init the data store from file": Mmds::put_data(serde_json::from_str(..).expect(..)) into
+ * *store. Invalid JSON is a panic; a store over the limit is -EFBIG with e set to the
+ * MmdsDatastoreError's text.
+ */
+static int put_metadata(const struct cli *c, json_t **store, struct err *e)
+{
+        json_t *v = NULL;
+
+        if (mmds_data_parse(c->metadata_text, c->metadata_len, &v, e))
+                PANIC("MMDS error: metadata provided not valid json: %s", e->msg);
+        if (mmds_data_size(v) > c->mmds_limit) {
+                json_decref(v);
+                return err_set(e, -EFBIG, "The MMDS patch request doesn't fit.");
+        }
+        json_decref(*store);
+        *store = v;
+        log_info("Successfully added metadata to mmds from file");
+        return 0;
+}
+
 /* The config file's "logger" and "metrics", applied first as Firecracker's from_json() does. */
 static int apply_file_logging(const struct vm_config *cfg, struct err *e)
 {
@@ -554,13 +598,38 @@ static int apply_file_logging(const struct vm_config *cfg, struct err *e)
         return 0;
 }
 
-/* VmResources::from_json(): the text main() read, its logger and metrics, then the rest. */
-static int load_config(const struct cli *c, struct vm_config *cfg, struct err *e)
+/* from_json()'s metadata step; the logger and metrics it found are applied before it logs. */
+struct metadata_step {
+        const struct cli *c;
+        json_t **store;
+        bool logging_done;
+};
+
+static int metadata_step(void *arg, const struct vm_config *cfg, struct err *e)
 {
+        struct metadata_step *m = arg;
         int rc;
 
-        rc = config_parse_file(c->config_text, c->config_len, cfg, e);
-        if (rc == 0)
+        rc = apply_file_logging(cfg, e);
+        if (rc)
+                return rc;
+        m->logging_done = true;
+        rc = put_metadata(m->c, m->store, e);
+        return rc ? err_prefix(e, "MMDS error: ") : 0;
+}
+
+/*
+ * VmResources::from_json(): the text main() read, its logger and metrics, then the rest;
+ * with --metadata, the MMDS data store goes to *mmds.
+ */
+static int load_config(const struct cli *c, struct vm_config *cfg, json_t **mmds, struct err *e)
+{
+        struct metadata_step m = {c, mmds, false};
+        int rc;
+
+        rc = config_parse_file_step(c->config_text, c->config_len, cfg,
+                                    c->metadata_text ? metadata_step : NULL, &m, e);
+        if (rc == 0 && !m.logging_done)
                 rc = apply_file_logging(cfg, e);
         if (rc == 0)
                 rc = config_check_supported(cfg, e);
@@ -641,13 +710,14 @@ static int confine_vmm_thread(struct fatal *f)
         return rc ? fail_plain(f, "Cannot install the seccomp filter of the VMM thread", rc) : 0;
 }
 
-/* Boots the VM of the config file; 0 or the exit code with f set. */
+/* Boots the VM of the config file (the --metadata store to *mmds); 0 or the exit code with f
+ * set. */
 static int build_from_json(const struct cli *c, struct vmm *vmm, struct vm_config *cfg,
-                           struct fatal *f)
+                           json_t **mmds, struct fatal *f)
 {
         struct err e = ERR_INIT;
 
-        if (load_config(c, cfg, &e))
+        if (load_config(c, cfg, mmds, &e))
                 return fail_json(f, !c->no_api, false, &e);
         if (vmm_boot(vmm, cfg, &e))
                 return fail_json(f, !c->no_api, true, &e);
@@ -661,6 +731,7 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
 {
         static struct vmm vmm; /* large: keep it off the stack */
         struct vm_config cfg;
+        json_t *mmds = NULL; /* the store no API serves: kept for its lifetime, as Firecracker */
         int rc;
 
         config_init(&cfg);
@@ -669,7 +740,7 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
                 rc = fail_plain(f, "Cannot set up the VMM", rc);
                 goto out;
         }
-        rc = build_from_json(c, &vmm, &cfg, f);
+        rc = build_from_json(c, &vmm, &cfg, &mmds, f);
         if (rc)
                 goto out;
         /* As Firecracker's run_without_api(): a line now (above), then one every 60 s. */
@@ -692,6 +763,7 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
 out:
         vmm_destroy(&vmm);
         config_free(&cfg);
+        json_decref(mmds);
         return rc;
 }
 
@@ -716,6 +788,23 @@ static int fail_bind(struct fatal *f, const char *sock, const struct err *e, int
         return fail_debug(f, "RunWithApi(FailedToBindAndRunHttpServer(IOError(%s)))", io);
 }
 
+/* build_microvm_from_requests(): the --metadata store before the first request. */
+static int api_put_metadata(const struct cli *c, struct api_run *r, struct fatal *f)
+{
+        struct err e = ERR_INIT;
+
+        if (!c->metadata_text)
+                return 0;
+        r->ctx.mmds_exists = true;
+        if (put_metadata(c, &r->ctx.mmds, &e) == 0)
+                return 0;
+        fail(f, VMM_EXIT_GENERIC,
+             "RunWithApiError error: Failed to build MicroVM: Populating MMDS from file failed: "
+             "%s.",
+             e.msg);
+        return fail_debug(f, "RunWithApi(BuildMicroVmError(PopulateMmds(DataStoreLimitExceeded)))");
+}
+
 static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
 {
         uint32_t payload = c->max_payload ? c->max_payload : HTTP_DEFAULT_PAYLOAD;
@@ -725,7 +814,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         rc = vmm_init(&r->vmm, &c->vmm);
         if (rc)
                 return fail_plain(f, "Cannot set up the VMM", rc);
-        api_ctx_init(&r->ctx, &r->vmm, &r->cfg, c->id, c->mmds_limit ? c->mmds_limit : payload);
+        api_ctx_init(&r->ctx, &r->vmm, &r->cfg, c->id, c->mmds_limit);
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
         r->ctx.hooks.update_net = vmm_update_net;
@@ -739,9 +828,10 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         if (rc)
                 return fail_plain(f, "Cannot start the API server", rc);
         if (!c->config_text)
-                return 0;
+                return api_put_metadata(c, r, f);
         /* --config-file with the API up: boot now, keep serving. */
-        rc = build_from_json(c, &r->vmm, &r->cfg, f);
+        rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, f);
+        r->ctx.mmds_exists = r->ctx.mmds != NULL;
         if (rc)
                 return rc;
         r->ctx.started = true;
@@ -820,10 +910,12 @@ static int run(struct cli *c, struct fatal *f)
         if (rc)
                 return rc;
         read_config_or_panic(c);
+        read_metadata_or_panic(c);
         rc = take_run_args(c, f);
         if (!rc)
                 rc = c->no_api ? boot_from_config(c, f) : run_with_api(c, f);
         free(c->config_text);
+        free(c->metadata_text);
         return rc;
 }
 

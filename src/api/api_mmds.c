@@ -6,6 +6,7 @@
 #include "api/route.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "model/mmds_data.h"
 
 #define MSG_NOT_INIT "MMDS error: The MMDS data store is not initialized."
 #define MSG_LIMIT    "MMDS limit exceeded error: The MMDS patch request doesn't fit."
@@ -34,14 +35,6 @@ static json_t *merge_patch(json_t *target, const json_t *patch)
                 json_object_set_new(target, key, merge_patch(json_incref(sub), v));
         }
         return target;
-}
-
-/* Size of the store as serde_json::to_vec() would write it (compact). */
-static size_t serialized_size(const json_t *v)
-{
-        size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-
-        return n ? n : (size_t)-1;
 }
 
 static void ok(struct api_call *call, int status, json_t *v)
@@ -80,7 +73,7 @@ void api_put_mmds(struct api_ctx *ctx, struct api_call *call)
                 return;
         }
         ctx->mmds_exists = true;
-        if (serialized_size(call->body) > ctx->mmds_limit) {
+        if (mmds_data_size(call->body) > ctx->mmds_limit) {
                 api_fault(&call->resp, 413, MSG_LIMIT);
                 return;
         }
@@ -103,7 +96,7 @@ void api_patch_mmds(struct api_ctx *ctx, struct api_call *call)
                 return;
         }
         copy = merge_patch(json_deep_copy(ctx->mmds), call->body);
-        if (!copy || serialized_size(copy) > ctx->mmds_limit) {
+        if (!copy || mmds_data_size(copy) > ctx->mmds_limit) {
                 json_decref(copy);
                 api_fault(&call->resp, 413, MSG_LIMIT);
                 return;

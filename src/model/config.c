@@ -376,14 +376,24 @@ static int section_apply(struct perr *pe, const struct resource *r, const json_t
         return rc;
 }
 
+/* from_json()'s step between its sections: the --metadata file, just before "mmds-config". */
+struct file_step {
+        config_step_fn fn;
+        void *arg;
+};
+
 /* Pass 2: the sections in VmResources::from_json()'s order. */
-static int file_apply(struct perr *pe, const json_t *root, struct vm_config *cfg)
+static int file_apply(struct perr *pe, const json_t *root, struct vm_config *cfg,
+                      const struct file_step *step)
 {
+        int step_rank = find_key("mmds-config")->apply_rank;
         const json_t *v;
         size_t rank, i;
         int rc;
 
         for (rank = 0; rank < N_RES; rank++) {
+                if (step->fn && (int)rank == step_rank && (rc = step->fn(step->arg, cfg, pe->e)))
+                        return rc;
                 for (i = 0; i < N_RES; i++) {
                         if (registry[i]->apply_rank != (int)rank || !registry[i]->key)
                                 continue;
@@ -415,6 +425,13 @@ void config_json_error(const json_error_t *jerr, struct err *e)
 
 int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struct err *e)
 {
+        return config_parse_file_step(text, len, cfg, NULL, NULL, e);
+}
+
+int config_parse_file_step(const char *text, size_t len, struct vm_config *cfg, config_step_fn step,
+                           void *arg, struct err *e)
+{
+        struct file_step fs = {step, arg};
         struct perr pe = {e, NULL, true, NULL, NULL};
         char jmsg[JSON_ERROR_TEXT_LENGTH + 96];
         struct json_src src = {text, len, NULL};
@@ -432,7 +449,7 @@ int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struc
         pe.src = &src;
         rc = file_check(&pe, root);
         if (!rc)
-                rc = file_apply(&pe, root, cfg);
+                rc = file_apply(&pe, root, cfg, &fs);
         json_decref(root);
         if (rc)
                 config_free(cfg);

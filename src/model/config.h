@@ -282,6 +282,21 @@ int config_check_mem_limit(uint64_t mem_mib, struct err *e);
 int config_parse_file(const char *text, size_t len, struct vm_config *cfg, struct err *e);
 
 /*
+ * The hook of config_parse_file_step(): from_json()'s step that is no section (the
+ * --metadata file), given the sections applied so far. Returns 0, or -errno with e set to
+ * the whole message (no prefix is added).
+ */
+typedef int (*config_step_fn)(void *arg, const struct vm_config *cfg, struct err *e);
+
+/*
+ * config_parse_file(), and step (when not NULL) run in pass 2 where from_json() fills the
+ * MMDS data store from --metadata: after "balloon", before "mmds-config". A failing step
+ * fails the parse with its error.
+ */
+int config_parse_file_step(const char *text, size_t len, struct vm_config *cfg, config_step_fn step,
+                           void *arg, struct err *e);
+
+/*
  * Formats a jansson load error as one line, "<text> at line L column C" (serde's shape);
  * numbers jansson cannot hold are reported as "invalid type: number out of range ...".
  */

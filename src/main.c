@@ -134,6 +134,7 @@ static const char usage_text[] =
     "  --metrics-path PATH        write metrics (one JSON line per flush) to PATH\n"
     "  --http-api-max-payload-size BYTES  largest API request body (default 51200)\n"
     "  --mmds-size-limit BYTES    largest MMDS data store (default: the payload limit)\n"
+    "  --metadata PATH            fill the MMDS data store from this JSON file\n"
     "  --pvm-cpu-template MODE    auto (default), on or off: hide the CPU features that\n"
     "                             a kvm_pvm host cannot emulate\n"
     "  --no-seccomp               do not install the per-thread seccomp filters\n"
@@ -148,8 +149,9 @@ static const char usage_text[] =
     "Exit codes (Firecracker's): 0 ok; 1 error (bad config file, boot failure, API socket\n"
     "in use, unopenable log or metrics file); 2 unexpected error; 148 syscall blocked by\n"
     "seccomp; 149 SIGBUS; 150 SIGSEGV; 151 SIGXFSZ; 152 bad --level; 153 bad arguments;\n"
-    "154 SIGXCPU; 156 SIGHUP; 157 SIGILL. An unreadable --config-file, a bad --id or a\n"
-    "non-numeric size ends the process with SIGABRT, as Firecracker's panics do.\n"
+    "154 SIGXCPU; 156 SIGHUP; 157 SIGILL. An unreadable --config-file or --metadata file,\n"
+    "--metadata that is not JSON, a bad --id or a non-numeric size ends the process with\n"
+    "SIGABRT, as Firecracker's panics do.\n"
     "Docs: README.md and docs/compatibility.md in brasa's source tree.\n";
 
 /* Firecracker's arguments (and brasa's --pvm-cpu-template), in its arg_parser's terms. */
@@ -831,7 +833,8 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
                 return api_put_metadata(c, r, f);
         /* --config-file with the API up: boot now, keep serving. */
         rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, f);
-        r->ctx.mmds_exists = r->ctx.mmds != NULL;
+        if (r->ctx.mmds) /* from_json() created the store for --metadata */
+                r->ctx.mmds_exists = true;
         if (rc)
                 return rc;
         r->ctx.started = true;

@@ -172,7 +172,7 @@ def test_no_api_metadata_before_mmds_config(brasa, tmp_path):
     res = brasa.run(cfg, args=["--metadata", str(write_metadata(tmp_path))])
     assert res.rc == GENERIC, res.log
     msgs = log_messages(res.log)
-    assert msgs[1:3] == [
+    assert msgs[-3:-1] == [
         LOADED,
         "RunWithoutApiError error: Failed to build MicroVM from Json: Configuration for VMM "
         "from one single json failed: MMDS config error: The list of network interface IDs "

@@ -5,6 +5,10 @@
  *                                  until the peer shuts down its side, then close it
  *   vsockt connect CID PORT BYTES  send BYTES of a pattern, read the echo back, check it, and
  *                                  print "VSOCKT connect bytes=N ok=0|1 seconds=S MiB/s=R"
+ *   vsockt sink PORT               one way, for bench/vsock.py: accept one connection, read it
+ *                                  to EOF, print "VSOCKT sink bytes=N seconds=S MiB/s=R"
+ *   vsockt send CID PORT BYTES     the other way: connect, write BYTES, close, print
+ *                                  "VSOCKT send bytes=N seconds=S MiB/s=R"
  *
  * Built static (gcc -static) by tools/guest/images.sh. Both directions run at once through
  * poll(), so a transfer far larger than the socket buffers never deadlocks.
@@ -79,6 +83,71 @@ static int listen_mode(unsigned port)
         }
 }
 
+static double since(const struct timespec *t0)
+{
+        struct timespec t1;
+
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void report(const char *mode, unsigned long long bytes, const struct timespec *t0)
+{
+        double secs = since(t0);
+
+        printf("VSOCKT %s bytes=%llu seconds=%.3f MiB/s=%.1f\n", mode, bytes, secs,
+               (double)bytes / (1 << 20) / (secs > 0 ? secs : 1e-9));
+        fflush(stdout);
+}
+
+/* The clock starts at accept(): the host measures from its side when it connects. */
+static int sink_mode(unsigned port)
+{
+        static unsigned char buf[CHUNK];
+        struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY};
+        unsigned long long got = 0;
+        struct timespec t0;
+        int s = socket(AF_VSOCK, SOCK_STREAM, 0), c;
+        ssize_t n;
+
+        a.svm_port = port;
+        if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 1) < 0)
+                return die("sink: socket/bind/listen");
+        printf("VSOCKT sink listening port=%u\n", port);
+        fflush(stdout);
+        if ((c = accept(s, NULL, NULL)) < 0)
+                return die("accept");
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while ((n = read(c, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+                got += n > 0 ? (unsigned long long)n : 0;
+        report("sink", got, &t0);
+        return 0;
+}
+
+static int send_mode(unsigned cid, unsigned port, unsigned long long bytes)
+{
+        static unsigned char buf[CHUNK];
+        struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port};
+        unsigned long long sent = 0;
+        struct timespec t0;
+        int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+
+        for (size_t i = 0; i < CHUNK; i++)
+                buf[i] = pattern_at(i);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+                return die("send: connect");
+        while (sent < bytes) {
+                size_t len = bytes - sent < CHUNK ? bytes - sent : CHUNK;
+                if (write_all(s, buf, len) < 0)
+                        return die("send: write");
+                sent += len;
+        }
+        report("send", sent, &t0);
+        close(s);
+        return 0;
+}
+
 struct xfer {
         unsigned long long total, sent, got;
         int bad;
@@ -147,6 +216,12 @@ int main(int argc, char **argv)
                 return connect_mode((unsigned)strtoul(argv[2], NULL, 0),
                                     (unsigned)strtoul(argv[3], NULL, 0),
                                     strtoull(argv[4], NULL, 0));
-        fprintf(stderr, "usage: vsockt listen PORT | vsockt connect CID PORT BYTES\n");
+        if (argc == 3 && strcmp(argv[1], "sink") == 0)
+                return sink_mode((unsigned)strtoul(argv[2], NULL, 0));
+        if (argc == 5 && strcmp(argv[1], "send") == 0)
+                return send_mode((unsigned)strtoul(argv[2], NULL, 0),
+                                 (unsigned)strtoul(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
+        fprintf(stderr, "usage: vsockt listen PORT | connect CID PORT BYTES | sink PORT | "
+                        "send CID PORT BYTES\n");
         return 2;
 }

@@ -229,16 +229,16 @@ class Shell:
              "--log-path", str(tmp_path / "brasa.log")],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         os.set_blocking(self.proc.stdout.fileno(), False)
-        self.out = ""
+        self.out, self.seen = "", 0
         self.api = lambda: UnixHTTPConnection(str(self.sock))
 
     def expect(self, pattern, timeout=120):
-        """Reads the console until pattern matches text not seen by an earlier expect."""
-        deadline, seen = time.monotonic() + timeout, len(self.out)
+        """Reads the console until pattern matches after the previous expect's match."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            m = re.compile(pattern).search(self.out, seen)
+            m = re.compile(pattern).search(self.out, self.seen)
             if m:
-                self.out = self.out[:m.end()] + "\x00" + self.out[m.end():]
+                self.seen = m.end()
                 return m
             chunk = self.proc.stdout.read()
             if chunk:

@@ -208,3 +208,127 @@ def test_linux_without_pvm_arguments(tmp_path, capsys):
         assert "KVM_EXIT_INTERNAL_ERROR" in boot.log, boot.describe()
     else:
         assert boot.rc == 0 and boot.marker, boot.describe()
+
+
+# ---- devices driven by Linux's own drivers, from a shell on the serial console ---------------
+
+VSOCK_CID = 3
+BIG = 4 << 20  # far more than Linux's 256 KiB vsock buffer and brasa's per-connection buffer
+
+
+class Shell:
+    """brasa with the guest's busybox shell (brasa.shell) on its stdin/stdout, and its API."""
+
+    def __init__(self, tmp_path, cfg):
+        from conftest import UnixHTTPConnection
+        (tmp_path / "vm.json").write_text(json.dumps(cfg))
+        self.sock = tmp_path / "api.sock"
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(BRASA), "--api-sock", str(self.sock), "--config-file", str(tmp_path / "vm.json"),
+             "--log-path", str(tmp_path / "brasa.log")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.out, self.seen = "", 0
+        self.api = lambda: UnixHTTPConnection(str(self.sock))
+
+    def expect(self, pattern, timeout=120):
+        """Reads the console until pattern matches after the previous expect's match."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.compile(pattern).search(self.out, self.seen)
+            if m:
+                self.seen = m.end()
+                return m
+            chunk = self.proc.stdout.read()
+            if chunk:
+                self.out += chunk.decode(errors="replace")
+            elif self.proc.poll() is not None:
+                break
+            else:
+                time.sleep(0.02)
+        raise AssertionError(f"no {pattern!r} on the console:\n{self.out}")
+
+    def run(self, line):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def flush_metrics(self):
+        conn = self.api()
+        conn.request("PUT", "/actions", json.dumps({"action_type": "FlushMetrics"}))
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 204
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def group_totals(path, group):
+    """A metrics group summed over every metrics line so far (counters are deltas)."""
+    lines = [json.loads(l) for l in path.read_text().splitlines()]
+    totals = {}
+    for l in lines:
+        for k, v in l[group].items():
+            totals[k] = totals.get(k, 0) + v
+    return totals
+
+
+def vsock_pattern(n):
+    return bytes((i * 31 + (i >> 9) + 7) & 0xFF for i in range(n))
+
+
+@pytest.mark.timeout(BOOT_TIMEOUT + 300)
+def test_linux_vsock_and_hwrng(tmp_path, capsys):
+    """Linux's virtio_vsock and virtio-rng drivers, in one boot, through tools/guest/vsockt:
+    the host connects (CONNECT <port> on uds_path) to vsockt listening in the guest, and
+    vsockt connects to the host's <uds_path>_<port>, each with 4 MiB echoed back and checked;
+    then /dev/hwrng gives 4096 bytes that the entropy metrics count."""
+    import tempfile
+    from test_vsock import echo_through, host_connect, host_echo_server
+
+    sockdir = Path(tempfile.mkdtemp(prefix="blv-"))  # a Unix socket path fits in 108 bytes
+    metrics = tmp_path / "metrics.json"
+    cfg = vm_config(KERNELS["pvh"], boot_args("brasa.shell"), 1, 256, extra={
+        "vsock": {"guest_cid": VSOCK_CID, "uds_path": str(sockdir / "v.sock")},
+        "entropy": {}, "metrics": {"metrics_path": str(metrics)}})
+    sh = Shell(tmp_path, cfg)
+    try:
+        sh.expect(r"busybox shell", timeout=BOOT_TIMEOUT)
+        with capsys.disabled():
+            print(f"\n    [linux boot: vsock+hwrng: {time.monotonic() - sh.start:.2f} s to the "
+                  "shell]", end=" ")
+        # Host to guest.
+        sh.run("vsockt listen 5000 &")
+        sh.expect(r"VSOCKT listening port=5000")
+        s, line = host_connect(sockdir / "v.sock", 5000, timeout=120)
+        assert re.fullmatch(rb"OK \d+\n", line), line
+        data = vsock_pattern(BIG)
+        assert echo_through(s, data) == data
+        s.close()
+        # Guest to host: vsockt checks the echo itself.
+        lst, counts = host_echo_server(sockdir / "v.sock_6000")
+        sh.run(f"vsockt connect 2 6000 {BIG}")
+        m = sh.expect(r"VSOCKT connect bytes=(\d+) ok=(\d) seconds=(\S+)", timeout=240)
+        assert (int(m.group(1)), m.group(2)) == (BIG, "1"), sh.out
+        lst.close()
+        sh.flush_metrics()
+        v = group_totals(metrics, "vsock")
+        assert v["rx_bytes_count"] >= 2 * BIG and v["tx_bytes_count"] >= 2 * BIG, v
+        assert v["conns_added"] == 2, v
+        assert v["tx_write_fails"] == v["rx_read_fails"] == v["activate_fails"] == 0, v
+        # /dev/hwrng: the kernel's hwrng thread may read too, hence >=.
+        before = group_totals(metrics, "entropy")["entropy_bytes"]
+        sh.run("echo HWRNG $(head -c 4096 /dev/hwrng | wc -c)")
+        assert sh.expect(r"HWRNG (\d+)").group(1) == "4096"
+        sh.flush_metrics()
+        e = group_totals(metrics, "entropy")
+        assert e["entropy_bytes"] - before >= 4096, e
+        assert e["host_rng_fails"] == e["entropy_event_fails"] == 0, e
+        sh.run("reboot")
+        assert sh.proc.wait(timeout=120) == 0, sh.out
+    finally:
+        sh.close()
+        shutil.rmtree(sockdir, ignore_errors=True)

@@ -231,85 +231,126 @@ def test_hostile_driver(brasa, tmp_path, mode):
     assert blk["status"] == 0 and blk["used"] == 4097
 
 
+class LinuxBalloonVm:
+    """The guest Linux (busybox shell on the console) with a balloon, driven through the API."""
+
+    def __init__(self, tmp_path, balloon):
+        from conftest import BRASA, UnixHTTPConnection
+        from test_linux import BOOT_TIMEOUT, INITRAMFS, KERNELS as LINUX, boot_args
+
+        for path in (LINUX["pvh"], INITRAMFS):
+            if not path.exists():
+                pytest.fail(f"{path} is missing: run tools/guest/build.sh")
+        cfg = {"boot-source": {"kernel_image_path": str(LINUX["pvh"]),
+                               "initrd_path": str(INITRAMFS),
+                               "boot_args": boot_args("brasa.shell")},
+               "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+               "balloon": balloon,
+               "metrics": {"metrics_path": str(tmp_path / "metrics.json")}}
+        (tmp_path / "vm.json").write_text(json.dumps(cfg))
+        sock = tmp_path / "api.sock"
+        self.proc = subprocess.Popen([str(BRASA), "--api-sock", str(sock), "--config-file",
+                                      str(tmp_path / "vm.json"), "--log-path",
+                                      str(tmp_path / "log")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        wait_for_line(self.proc, r"busybox shell", timeout=BOOT_TIMEOUT)
+        self.conn = UnixHTTPConnection(str(sock))
+
+    def call(self, method, path, body=None):
+        self.conn.request(method, path, None if body is None else json.dumps(body))
+        r = self.conn.getresponse()
+        data = r.read()
+        return r.status, json.loads(data) if data else None
+
+    def stats(self):
+        status, st = self.call("GET", "/balloon/statistics")
+        assert status == 200, st
+        return st
+
+    def wait_actual(self, pages):
+        import time
+
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            st = self.stats()
+            if st["actual_pages"] == pages:
+                return st
+            time.sleep(0.5)
+        raise AssertionError(f"actual_pages never reached {pages}: {st}")
+
+    def shell(self, command, done):
+        self.proc.stdin.write(command.encode() + b"\n")
+        self.proc.stdin.flush()
+        return wait_for_line(self.proc, done, timeout=180)
+
+    def reboot(self):
+        self.proc.stdin.write(b"reboot\n")
+        self.proc.stdin.flush()
+        assert self.proc.wait(timeout=120) == 0
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.mark.timeout(600)  # a Linux boot on kvm_pvm is 30-60 s, more on a loaded host
 def test_linux_balloon(tmp_path):
     """Linux's own virtio_balloon driver: it inflates to the target, reports its statistics,
     deflates when PATCH /balloon drops the target, hints free pages in a hinting run and
     reports free pages by itself."""
     import time
 
-    from conftest import BRASA, UnixHTTPConnection
-    from test_linux import BOOT_TIMEOUT, INITRAMFS, KERNELS as LINUX, boot_args
-
-    for path in (LINUX["pvh"], INITRAMFS):
-        if not path.exists():
-            pytest.fail(f"{path} is missing: run tools/guest/build.sh")
-    cfg = {"boot-source": {"kernel_image_path": str(LINUX["pvh"]),
-                           "initrd_path": str(INITRAMFS),
-                           "boot_args": boot_args("brasa.shell")},
-           "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
-           "balloon": {"amount_mib": 32, "deflate_on_oom": True, "stats_polling_interval_s": 1,
-                       "free_page_hinting": True, "free_page_reporting": True},
-           "metrics": {"metrics_path": str(tmp_path / "metrics.json")}}
-    (tmp_path / "vm.json").write_text(json.dumps(cfg))
-    sock = tmp_path / "api.sock"
-    proc = subprocess.Popen([str(BRASA), "--api-sock", str(sock), "--config-file",
-                             str(tmp_path / "vm.json"), "--log-path", str(tmp_path / "log")],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    vm = LinuxBalloonVm(tmp_path, {"amount_mib": 32, "deflate_on_oom": True,
+                                   "stats_polling_interval_s": 1, "free_page_hinting": True,
+                                   "free_page_reporting": True})
     try:
-        wait_for_line(proc, r"busybox shell", timeout=BOOT_TIMEOUT)
-        conn = UnixHTTPConnection(str(sock))
-
-        def stats():
-            conn.request("GET", "/balloon/statistics")
-            r = conn.getresponse()
-            assert r.status == 200
-            return json.loads(r.read())
-
-        def call(method, path, body=None):
-            conn.request(method, path, None if body is None else json.dumps(body))
-            r = conn.getresponse()
-            data = r.read()
-            return r.status, json.loads(data) if data else None
-
-        def wait_actual(pages):
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline:
-                st = stats()
-                if st["actual_pages"] == pages:
-                    return st
-                time.sleep(0.5)
-            raise AssertionError(f"actual_pages never reached {pages}: {st}")
-
-        st = wait_actual(8192)
+        st = vm.wait_actual(8192)
         assert st["target_mib"] == st["actual_mib"] == 32
         assert 0 < st["free_memory"] <= st["total_memory"] <= 256 << 20, st
-        conn.request("PATCH", "/balloon", json.dumps({"amount_mib": 0}))
-        r = conn.getresponse()
-        r.read()
-        assert r.status == 204
-        wait_actual(0)
+        assert vm.call("PATCH", "/balloon", {"amount_mib": 0}) == (204, None)
+        vm.wait_actual(0)
         # A hinting run: the guest hints its free pages under the new command id, then says
         # STOP, which brasa acknowledges with DONE (acknowledge_on_stop defaults to true).
-        assert call("PATCH", "/balloon/hinting/start", {}) == (204, None)
+        assert vm.call("PATCH", "/balloon/hinting/start", {}) == (204, None)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            status = call("GET", "/balloon/hinting/status")[1]
+            status = vm.call("GET", "/balloon/hinting/status")[1]
             if status["host_cmd"] == 1:
                 break
             time.sleep(0.5)
         assert status == {"host_cmd": 1, "guest_cmd": 0}, status
-        assert call("PUT", "/actions", {"action_type": "FlushMetrics"}) == (204, None)
+        assert vm.call("PUT", "/actions", {"action_type": "FlushMetrics"}) == (204, None)
         t = balloon_totals(tmp_path / "metrics.json")
         print(f"balloon metrics with Linux: {t}")
         assert t["free_page_hint_count"] > 0 and t["free_page_hint_freed"] > 0, t
         assert t["free_page_report_count"] > 0 and t["free_page_report_freed"] > 0, t
         assert t["free_page_hint_fails"] == t["free_page_report_fails"] == 0, t
         assert t["event_fails"] == 0 and t["inflate_count"] > 0 and t["deflate_count"] > 0
-        proc.stdin.write(b"reboot\n")
-        proc.stdin.flush()
-        assert proc.wait(timeout=120) == 0
+        vm.reboot()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        vm.close()
+
+
+@pytest.mark.timeout(600)
+def test_linux_balloon_gives_memory_back(tmp_path):
+    """Linux touches 100 MiB (a tmpfs file, then removed: the host keeps those pages), then
+    its driver inflates the balloon to half of its 256 MiB: brasa's RSS falls by most of what
+    was touched. Without hinting or reporting, only the balloon gives memory back."""
+    vm = LinuxBalloonVm(tmp_path, {"amount_mib": 0, "deflate_on_oom": False,
+                                   "stats_polling_interval_s": 1})
+    try:
+        vm.shell("dd if=/dev/zero of=/tmp/fill bs=1M count=100 2>/dev/null; rm /tmp/fill; "
+                 "echo FILL-$((6*7))", r"FILL-42")
+        before = rss_bytes(vm.proc.pid)
+        assert vm.call("PATCH", "/balloon", {"amount_mib": 128}) == (204, None)
+        vm.wait_actual(128 << 8)
+        after = rss_bytes(vm.proc.pid)
+        print(f"brasa RSS: {before >> 20} MiB touched, {after >> 20} MiB after the inflate")
+        assert before - after >= 64 << 20, (before, after)
+        assert vm.call("PATCH", "/balloon", {"amount_mib": 0}) == (204, None)
+        vm.wait_actual(0)
+        vm.reboot()
+    finally:
+        vm.close()

@@ -11,8 +11,10 @@ declare -A allowed=(
         [arch]="core"
         [devices]="core arch/x86_64/layout.h"
         [model]="core json arch"
-        [vmm]="core arch devices model seccomp"
-        [api]="core json model vmm seccomp"
+        [netstack]="core"
+        [mmds]="core model"
+        [vmm]="core arch devices model seccomp mmds netstack"
+        [api]="core json model vmm seccomp mmds"
         [seccomp]="core"
 )
 

@@ -29,6 +29,8 @@ enum vmm_exit_code {
         VMM_EXIT_ARG_PARSING = 153,
 };
 
+struct mmds_service;
+
 /* The longest kernel command line the VMM writes: boot_args must fit in it. */
 #define VMM_CMDLINE_MAX_SIZE LAYOUT_CMDLINE_MAX_SIZE
 
@@ -48,6 +50,7 @@ struct vmm {
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
 
+        struct mmds_service *mmds; /* the metadata service (borrowed), NULL: no MMDS */
         struct device_mgr devices; /* every device: virtio-mmio ones, COM1, i8042, boot timer */
         struct serial *console;    /* COM1 in devices (borrowed), NULL when none */
         int serial_out_fd;         /* PUT /serial's serial_out_path (owned), -1: stdout */

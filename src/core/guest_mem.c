@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <linux/mman.h>
+
 /* Sums the region sizes; 0 for a table guest_mem cannot hold. */
 static uint64_t layout_bytes(const struct guest_region *layout, unsigned int nr)
 {
@@ -40,21 +42,76 @@ int guest_mem_attach(struct guest_mem *m, uint8_t *buf, const struct guest_regio
         return 0;
 }
 
-int guest_mem_create(struct guest_mem *m, const struct guest_region *layout, unsigned int nr)
+#define GUEST_MEM_HUGE_BYTES (2ull << 20)
+
+/* An anonymous private mapping of total bytes, 2 MiB aligned: over-map, trim both ends. */
+static void *map_aligned(uint64_t total)
+{
+        uint64_t span = total + GUEST_MEM_HUGE_BYTES, head;
+        uint8_t *p;
+
+        p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+        if (p == MAP_FAILED)
+                return MAP_FAILED;
+        head = (GUEST_MEM_HUGE_BYTES - ((uintptr_t)p & (GUEST_MEM_HUGE_BYTES - 1))) &
+               (GUEST_MEM_HUGE_BYTES - 1);
+        if (head)
+                munmap(p, head);
+        if (span - head > total)
+                munmap(p + head + total, span - head - total);
+        return p + head;
+}
+
+static void *map_pages(uint64_t total, enum guest_mem_pages pages)
+{
+        void *p;
+
+        switch (pages) {
+        case GUEST_MEM_PAGES_HUGETLB:
+                /* No MAP_NORESERVE: the pool is charged now, or mmap fails with ENOMEM. */
+                return mmap(NULL, total, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+        case GUEST_MEM_PAGES_THP:
+                p = map_aligned(total);
+                if (p != MAP_FAILED && madvise(p, total, MADV_HUGEPAGE) < 0) {
+                        int err = errno;
+
+                        munmap(p, total);
+                        errno = err;
+                        return MAP_FAILED;
+                }
+                return p;
+        default:
+                return mmap(NULL, total, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        }
+}
+
+int guest_mem_create_paged(struct guest_mem *m, const struct guest_region *layout, unsigned int nr,
+                           enum guest_mem_pages pages)
 {
         uint64_t total = layout_bytes(layout, nr);
+        unsigned int i;
         void *p;
 
         memset(m, 0, sizeof(*m));
         if (total == 0)
                 return -EINVAL;
-        p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+        for (i = 0; pages == GUEST_MEM_PAGES_HUGETLB && i < nr; i++)
+                if (layout[i].size & (GUEST_MEM_HUGE_BYTES - 1))
+                        return -EINVAL;
+        p = map_pages(total, pages);
         if (p == MAP_FAILED)
                 return -errno;
         guest_mem_attach(m, p, layout, nr);
         m->map_bytes = total;
         return 0;
+}
+
+int guest_mem_create(struct guest_mem *m, const struct guest_region *layout, unsigned int nr)
+{
+        return guest_mem_create_paged(m, layout, nr, GUEST_MEM_PAGES_4K);
 }
 
 void guest_mem_destroy(struct guest_mem *m)

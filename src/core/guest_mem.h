@@ -13,6 +13,13 @@ struct guest_region {
         uint8_t *hva;  /* host mapping of gpa */
 };
 
+/* What backs guest RAM (machine-config huge_pages). */
+enum guest_mem_pages {
+        GUEST_MEM_PAGES_4K,      /* anonymous, private, not reserved */
+        GUEST_MEM_PAGES_THP,     /* as 4K, 2 MiB aligned, madvise(MADV_HUGEPAGE) */
+        GUEST_MEM_PAGES_HUGETLB, /* 2 MiB hugetlbfs pages (MAP_HUGETLB), reserved at mmap */
+};
+
 struct guest_mem {
         struct guest_region regions[GUEST_MEM_MAX_REGIONS];
         unsigned int nr_regions;
@@ -28,6 +35,17 @@ struct guest_mem {
  * GUEST_MEM_MAX_REGIONS, or an empty one) or -errno; on failure *m is left empty.
  */
 int guest_mem_create(struct guest_mem *m, const struct guest_region *layout, unsigned int nr);
+
+/*
+ * As guest_mem_create(), backed as pages says. THP: the mapping starts on a 2 MiB boundary,
+ * so that every 2 MiB of guest-physical memory can be one huge page, and is advised
+ * MADV_HUGEPAGE (the host's "madvise" THP mode then uses huge pages for it). HUGETLB: the
+ * pages are taken from the host's 2 MiB pool at mmap time, so a pool too small fails here
+ * with -ENOMEM, never later with SIGBUS; every region size must be a multiple of 2 MiB
+ * (-EINVAL otherwise). Returns 0 or -errno; on failure *m is left empty.
+ */
+int guest_mem_create_paged(struct guest_mem *m, const struct guest_region *layout, unsigned int nr,
+                           enum guest_mem_pages pages);
 
 /*
  * As guest_mem_create() over a caller-owned buffer (unit tests, fuzzers), which must hold

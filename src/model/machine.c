@@ -45,8 +45,8 @@ int config_check_mem_limit(uint64_t mem_mib, struct err *e)
                        "(os error 12)");
 }
 
-/* Firecracker's MachineConfig::update() checks, then what brasa cannot do yet. A static
- * template is checked against the host at InstanceStart, as Firecracker does. */
+/* Firecracker's MachineConfig::update() checks. A static template is checked against the host at
+ * InstanceStart, as Firecracker does. */
 static int machine_validate(struct perr *pe, const struct machine_cfg *m)
 {
         if (m->vcpu_count == 0 || m->vcpu_count > CONFIG_MAX_VCPUS)
@@ -55,9 +55,6 @@ static int machine_validate(struct perr *pe, const struct machine_cfg *m)
                 return cfg_fail(pe, -EINVAL, MSG_VCPUS);
         if (m->mem_size_mib == 0 || (m->huge_pages != HUGE_PAGES_NONE && m->mem_size_mib % 2))
                 return cfg_fail(pe, -EINVAL, MSG_MEM);
-        if (m->huge_pages != HUGE_PAGES_NONE)
-                return cfg_fail(pe, -ENOTSUP, "huge_pages %s is not supported yet by brasa",
-                                huge_variants[m->huge_pages]);
         return 0;
 }
 

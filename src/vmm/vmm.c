@@ -54,6 +54,32 @@ static int vmm_check_host_memory(uint64_t bytes, struct err *e)
         return 0;
 }
 
+/* machine-config huge_pages as guest_mem's backing. */
+static enum guest_mem_pages vmm_mem_pages(enum huge_pages hp)
+{
+        if (hp == HUGE_PAGES_2M)
+                return GUEST_MEM_PAGES_HUGETLB;
+        return hp == HUGE_PAGES_TRANSPARENT ? GUEST_MEM_PAGES_THP : GUEST_MEM_PAGES_4K;
+}
+
+/* Firecracker's text for a failed guest RAM mmap (musl's strerror for ENOMEM), and for
+ * hugetlbfs what to do about it. */
+static int vmm_mem_map_error(const struct vm_config *cfg, int rc, struct err *e)
+{
+        const char *why = rc == -ENOMEM ? "Out of memory" : strerror(-rc);
+
+        if (cfg->machine.huge_pages == HUGE_PAGES_2M && rc == -ENOMEM)
+                return err_set(e, rc,
+                               "Invalid Memory Configuration: Cannot create mmap region: %s (os "
+                               "error %d). huge_pages \"2M\" needs %llu free 2 MiB pages in the "
+                               "host's hugetlbfs pool (HugePages_Free in /proc/meminfo); reserve "
+                               "them with: echo N > /proc/sys/vm/nr_hugepages",
+                               why, -rc, (unsigned long long)(cfg->machine.mem_size_mib / 2));
+        return err_set(e, rc,
+                       "Invalid Memory Configuration: Cannot create mmap region: %s (os error %d)",
+                       why, -rc);
+}
+
 static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
         uint64_t bytes = cfg->machine.mem_size_mib << 20;
@@ -65,12 +91,9 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct
         rc = vmm_check_host_memory(bytes, e);
         if (rc)
                 return rc;
-        rc = mem_layout_map(&vmm->mem, NULL, bytes);
+        rc = mem_layout_map_paged(&vmm->mem, bytes, vmm_mem_pages(cfg->machine.huge_pages));
         if (rc)
-                return err_set(e, rc,
-                               "Invalid Memory Configuration: Cannot create mmap region: %s (os "
-                               "error %d)",
-                               strerror(-rc), -rc);
+                return vmm_mem_map_error(cfg, rc, e);
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));

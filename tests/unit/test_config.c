@@ -554,10 +554,12 @@ static void test_machine_options(void **state)
         assert_int_equal(m.mem_size_mib, 256);
         mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"cpu_template\": null}", &m);
         assert_false(m.track_dirty_pages);
-        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"2M\"}", -ENOTSUP,
-                 "huge_pages 2M is not supported yet by brasa");
-        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"Transparent\"}",
-                 -ENOTSUP, "huge_pages Transparent is not supported yet");
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"2M\"}", &m);
+        assert_int_equal(m.huge_pages, HUGE_PAGES_2M);
+        mc_ok("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"Transparent\"}", &m);
+        assert_int_equal(m.huge_pages, HUGE_PAGES_TRANSPARENT);
+        mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 255, \"huge_pages\": \"Transparent\"}",
+                 -EINVAL, MSG_MEM);
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 257, \"huge_pages\": \"2M\"}", -EINVAL,
                  MSG_MEM);
         mc_fails("{\"vcpu_count\": 2, \"mem_size_mib\": 256, \"huge_pages\": \"4M\"}", -EBADMSG,

@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/mman.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -119,6 +120,7 @@ static const struct named consts[] = {
     C(MAP_STACK),
     C(MAP_GROWSDOWN),
     C(MAP_HUGETLB),
+    C(MAP_HUGE_2MB),
     C(MADV_DONTNEED),
     C(MADV_FREE),
     C(MADV_DONTDUMP),

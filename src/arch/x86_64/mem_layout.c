@@ -35,3 +35,16 @@ int mem_layout_map(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes)
                 return rc;
         return buf ? guest_mem_attach(m, buf, layout, nr) : guest_mem_create(m, layout, nr);
 }
+
+int mem_layout_map_paged(struct guest_mem *m, uint64_t mem_bytes, enum guest_mem_pages pages)
+{
+        struct guest_region layout[GUEST_MEM_MAX_REGIONS];
+        unsigned int nr;
+        int rc;
+
+        memset(m, 0, sizeof(*m));
+        rc = mem_layout(mem_bytes, layout, &nr);
+        if (rc)
+                return rc;
+        return guest_mem_create_paged(m, layout, nr, pages);
+}

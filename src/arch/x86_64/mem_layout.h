@@ -20,4 +20,7 @@ int mem_layout(uint64_t mem_bytes, struct guest_region *out, unsigned int *nr);
  */
 int mem_layout_map(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes);
 
+/* As mem_layout_map() with a fresh mapping backed as pages says (guest_mem_create_paged()). */
+int mem_layout_map_paged(struct guest_mem *m, uint64_t mem_bytes, enum guest_mem_pages pages);
+
 #endif

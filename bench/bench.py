@@ -51,16 +51,29 @@ class Vmm:
     def argv(self, tmp, boot_args):
         raise NotImplementedError
 
+    def env(self, tmp):
+        """The environment to start it with (None: this process's)."""
+        return None
+
     def proc_name(self):
         raise NotImplementedError
 
 
+def pick(guests, boot_args):
+    """The bare bench guest for boot_args (idle or quick), or the test guest without them."""
+    if guests is None:
+        return GUEST
+    return guests["idle" if "brasa.idle" in boot_args else "quick"]
+
+
 class Brasa(Vmm):
-    def __init__(self):
+    def __init__(self, guests=None):
         super().__init__("brasa", 0)
+        self.guests = guests  # None: the test guest (pvh.elf), which reads boot_args
 
     def argv(self, tmp, boot_args, extra=()):
-        cfg = {"boot-source": {"kernel_image_path": str(GUEST), "boot_args": boot_args},
+        cfg = {"boot-source": {"kernel_image_path": str(pick(self.guests, boot_args)),
+                               "boot_args": boot_args},
                "machine-config": {"vcpu_count": 1, "mem_size_mib": MEM_MIB}}
         path = Path(tmp) / "vm.json"
         path.write_text(json.dumps(cfg))
@@ -69,30 +82,84 @@ class Brasa(Vmm):
 
     def command_text(self):
         return ("build/brasa --no-api --config-file vm.json --log-path brasa.log "
-                f"(pvh.elf, 1 vCPU, {MEM_MIB} MiB)")
+                f"(bench-guest/pvh-*.elf, 1 vCPU, {MEM_MIB} MiB)")
 
     def proc_name(self):
         return "brasa"
 
 
 class Qemu(Vmm):
-    def __init__(self):
+    def __init__(self, guests=None):
         super().__init__("QEMU microvm", 1)  # isa-debug-exit: (0 << 1) | 1
+        self.guests = guests
 
     def argv(self, tmp, boot_args, extra=()):
         return ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,rtc=off,acpi=off",
                 "-enable-kvm", "-m", str(MEM_MIB), "-smp", "1", "-nodefaults",
                 "-no-user-config", "-nographic", "-serial", "stdio",
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
-                "-kernel", str(GUEST), "-append", boot_args]
+                "-kernel", str(pick(self.guests, boot_args)), "-append", boot_args]
 
     def command_text(self):
         return ("qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off,acpi=off -enable-kvm "
                 f"-m {MEM_MIB} -smp 1 -nodefaults -no-user-config -nographic -serial stdio "
-                "-device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel pvh.elf -append …")
+                "-device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel bench-guest/pvh-*.elf "
+                "-append …")
 
     def proc_name(self):
         return "qemu-system-x86"
+
+
+class Lkvm(Vmm):
+    """kvmtool (not in Debian: built from its source, see docs/benchmarks.md). It boots the
+    same marker-and-reset guest as a flat real-mode binary (bench/guest/flat.S)."""
+
+    def __init__(self, binary, guests):
+        super().__init__("kvmtool", 0)
+        self.binary, self.guests = binary, guests
+
+    def argv(self, tmp, boot_args, extra=()):
+        guest = self.guests["idle" if "brasa.idle" in boot_args else "quick"]
+        return [self.binary, "run", "--kernel", str(guest), "-m", str(MEM_MIB), "-c", "1",
+                "--console", "serial", "--network", "mode=none", "--nodefaults", *extra]
+
+    def env(self, tmp):
+        # kvmtool keeps a control socket per VM in $HOME/.lkvm; a private HOME per run
+        # leaves nothing behind. LKVM_SKIP_VM_CHECK: the one-line patch that lets it start
+        # on a host without VMX/SVM in /proc/cpuinfo (kvm_pvm); a no-op elsewhere.
+        return {**os.environ, "HOME": str(tmp), "LKVM_SKIP_VM_CHECK": "1"}
+
+    def command_text(self):
+        return (f"lkvm run --kernel flat.bin -m {MEM_MIB} -c 1 --console serial "
+                "--network mode=none --nodefaults")
+
+    def proc_name(self):
+        return "lkvm"
+
+
+def build_bench_guests(out_dir):
+    """Assembles the bare bench guests (bench/guest/): a PVH ELF for brasa and QEMU and a
+    flat real-mode binary for kvmtool, each in a quick (marker, reset) and an idle (marker,
+    hlt) build, into out_dir. Returns {"pvh": {kind: path}, "flat": {kind: path}}."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    guests = {"pvh": {}, "flat": {}}
+    for kind, defs in (("quick", []), ("idle", ["-DIDLE"])):
+        for fmt_, src, cc, link in (
+                ("pvh", "pvh.S", [], ["ld", "-m", "elf_x86_64", "-N", "-Ttext=0x100000",
+                                      "-e", "pvh_start32", "--build-id=none",
+                                      "--no-warn-rwx-segments", "-z", "noexecstack"]),
+                ("flat", "flat.S", ["-m32"], None)):
+            obj = out_dir / f"{fmt_}-{kind}.o"
+            out = out_dir / (f"{fmt_}-{kind}.elf" if link else f"{fmt_}-{kind}.bin")
+            subprocess.run(["gcc", *cc, "-c", *defs, "-o", str(obj),
+                            str(ROOT / "bench" / "guest" / src)], check=True)
+            if link:
+                subprocess.run([*link, "-o", str(out), str(obj)], check=True)
+            else:
+                subprocess.run(["objcopy", "-O", "binary", "-j", ".text", str(obj), str(out)],
+                               check=True)
+            guests[fmt_][kind] = out
+    return guests
 
 
 def own_children():
@@ -139,7 +206,7 @@ def one_boot(vmm, tmp, boot_args="console=ttyS0 brasa.quick", timeout=20):
     """start → first output and start → exit, or None on failure."""
     t0 = time.monotonic()
     p = subprocess.Popen(vmm.argv(tmp, boot_args), stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=vmm.env(tmp))
     first = read_until(p, b"BRASA hello", t0 + timeout)
     try:
         p.wait(timeout=timeout)
@@ -169,7 +236,7 @@ def overhead_kib(pid, guest_bytes):
 
 def one_memory(vmm, tmp, timeout=20):
     p = subprocess.Popen(vmm.argv(tmp, "console=ttyS0 brasa.idle"), stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=vmm.env(tmp))
     try:
         if read_until(p, b"BRASA idle", time.monotonic() + timeout) is None:
             return None
@@ -277,7 +344,7 @@ def creation_rate(vmm, count, parallel):
         tmp = tempfile.mkdtemp()
         p = subprocess.Popen(vmm.argv(tmp, "console=ttyS0 brasa.quick"),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, env=vmm.env(tmp))
         return p, tmp
 
     t0 = time.monotonic()
@@ -310,7 +377,7 @@ def idle_fleet(vmm, n, timeout=180):
             tmps.append(tmp)
             procs.append(subprocess.Popen(vmm.argv(tmp, "console=ttyS0 brasa.idle"),
                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          stdin=subprocess.DEVNULL))
+                                          stdin=subprocess.DEVNULL, env=vmm.env(tmp)))
         deadline = time.monotonic() + timeout
         up = sum(read_until(p, b"BRASA idle", deadline) is not None for p in procs)
         time.sleep(0.5)
@@ -339,7 +406,8 @@ def bench_fleet(vmms, sizes):
     for n in sizes:
         for v in vmms:
             if v.name != "brasa" and n > 100:
-                rows.append((n, v.name, None, None, "skipped: 1000 QEMUs would take ~12 GiB of this shared machine"))
+                rows.append((n, v.name, None, None,
+                             f"skipped: {n} of them would not fit this shared machine"))
                 continue
             up, per_vm = idle_fleet(v, n)
             rows.append((n, v.name, up, per_vm, "" if up == n else "NOT all came up"))
@@ -359,7 +427,7 @@ def fmt(x):
 def render(figs, fleet_rows, vmms, args, elapsed, procs_ok):
     names = [v.name for v in vmms]
     out = ["<!-- bench:begin (generated by `make bench`; do not edit by hand) -->",
-           "## Side by side: brasa and QEMU microvm (`make bench`)", "",
+           "## Side by side: " + ", ".join(names) + " (`make bench`)", "",
            f"- Date: {datetime.datetime.now():%Y-%m-%d %H:%M}; machine: {platform.node()}, "
            f"{os.cpu_count()} CPUs, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, "
            f"kernel {platform.release()}, /dev/kvm = "
@@ -370,8 +438,8 @@ def render(figs, fleet_rows, vmms, args, elapsed, procs_ok):
            + f"{args.runs} runs per VMM per figure ({args.device_runs} for device cost), "
            f"{elapsed:.0f} s in all; the VMMs alternate A B A B in every figure.",
            f"- brasa: `{vmms[0].command_text()}`"]
-    if len(vmms) > 1:
-        out.append(f"- QEMU: `{vmms[1].command_text()}`")
+    for v in vmms[1:]:
+        out.append(f"- {v.name}: `{v.command_text()}`")
     if args.device_runs:
         out += devices.command_lines()
         out.append("- Device cost is host CPU time per unit of guest I/O, from "
@@ -384,26 +452,33 @@ def render(figs, fleet_rows, vmms, args, elapsed, procs_ok):
                    "QEMU's aio=threads `worker` threads do its block reads, brasa (io_engine Sync) "
                    "does them on its VMM thread. A device run's marker is the guest's done line "
                    "with every request OK; the VMM is then stopped with SIGTERM.")
-    out += ["- Guest: `build/guest-tests/pvh.elf` (tests/guest/README.md): `brasa.quick` prints "
-            "its first lines and resets; `brasa.idle` prints, then sleeps in `hlt`.",
+    out += ["- Guest: the same bare guest in every VMM (bench/guest/: a PVH ELF for brasa and "
+            "QEMU, a flat real-mode binary for kvmtool): it prints `BRASA hello` on COM1 and "
+            "resets through the i8042, or (memory figures) prints `BRASA idle` and sleeps in "
+            "`hlt`. The boot-timer figure uses the test guest `build/guest-tests/pvh.elf` "
+            "(`brasa.quick brasa.boottimer`).",
             f"- Sanity: every run must reach its marker and exit as expected; failed runs are "
             f"counted, never averaged in. Every VMM process started was reaped at the end: "
             f"{'yes' if procs_ok else 'NO'}.", "",
-            "| figure | VMM | median | min | max | runs | failed | brasa/QEMU | Firecracker (published, not measured here) |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "| figure | VMM | median | min | max | runs | failed | "
+            + "".join(f"brasa/{p} | " for p in names[1:])
+            + "Firecracker (published, not measured here) |",
+            "|---|---|---|---|---|---|---|" + "---|" * len(names[1:]) + "---|"]
     for f in figs.values():
-        base = stats(f.samples.get(names[-1], [])) if len(names) > 1 else None
+        bases = {p: stats(f.samples.get(p, [])) for p in names[1:]}
         for name in names:
             if name not in f.samples and name not in f.failed:
                 continue
             s = stats(f.samples.get(name, []))
-            ratio = ""
-            if name == "brasa" and s and base and base[0]:
-                ratio = f"{s[0] / base[0]:.2f}"
+            ratios = ""
+            for p in names[1:]:
+                base = bases[p]
+                ratios += (f"{s[0] / base[0]:.2f} | " if name == "brasa" and s and base
+                           and base[0] else " | ")
             pub = f"{f.published}" if f.published is not None and name == "brasa" else ""
             med, lo, hi, n = s if s else (None, None, None, 0)
             out.append(f"| {f.label} ({f.unit}) | {name} | {fmt(med)} | {fmt(lo)} | {fmt(hi)} | "
-                       f"{n} | {f.failed.get(name, 0)} | {ratio} | {pub} |")
+                       f"{n} | {f.failed.get(name, 0)} | {ratios}{pub} |")
     out += ["", "Idle microVMs started at once (host memory per VM = the processes' summed PSS / N, "
             "guest RAM they touched included):", "",
             "| N | VMM | came up | host MiB per VM | note |", "|---|---|---|---|---|"]
@@ -439,7 +514,7 @@ def chart(figs, fleet_rows, names):
     axes = list(grid.flat)
     for spare in axes[len(shown) + 1:]:
         spare.axis("off")
-    colors = {"brasa": "#d9480f", "QEMU microvm": "#1971c2"}
+    colors = {"brasa": "#d9480f", "QEMU microvm": "#1971c2", "kvmtool": "#2f9e44"}
     for ax, f in zip(axes, shown):
         labels = [n for n in names if f.samples.get(n)]
         meds = [statistics.median(f.samples[n]) for n in labels]
@@ -473,6 +548,8 @@ def main():
                     help="runs per VMM of each device-cost case (default: --runs; 0 skips)")
     ap.add_argument("--build", default=str(ROOT / "build"), help="brasa build directory")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--lkvm", default=os.environ.get("LKVM"),
+                    help="a kvmtool binary (lkvm) to compare with (default: $LKVM)")
     args = ap.parse_args()
     if args.device_runs is None:
         args.device_runs = args.runs
@@ -481,11 +558,14 @@ def main():
     GUEST = Path(args.build) / "guest-tests" / "pvh.elf"
     if not BRASA.exists() or not GUEST.exists():
         sys.exit("build first: tools/build.sh")
-    vmms = [Brasa()]
+    guests = build_bench_guests(Path(args.build) / "bench-guest")
+    vmms = [Brasa(guests["pvh"])]
     if shutil.which("qemu-system-x86_64"):
-        vmms.append(Qemu())
+        vmms.append(Qemu(guests["pvh"]))
     else:
-        print("bench: qemu-system-x86_64 not found; brasa only", file=sys.stderr)
+        print("bench: qemu-system-x86_64 not found; no QEMU figures", file=sys.stderr)
+    if args.lkvm:
+        vmms.insert(1, Lkvm(args.lkvm, guests["flat"]))
     names = [v.name for v in vmms]
     figs = {
         "first": Figure("first", "process start → first guest output", "ms"),
@@ -518,7 +598,8 @@ def main():
     fleet_rows = bench_fleet(vmms, [int(x) for x in args.fleet.split(",")])
     if args.device_runs:
         print("bench: device cost", flush=True)
-        devices.run_all(names, str(Path(args.build)), args.device_runs,
+        devices.run_all([n for n in names if n != "kvmtool"], str(Path(args.build)),
+                        args.device_runs,
                         lambda key, name, value: figs[key].add(name, value))
     elapsed = time.monotonic() - t0
     time.sleep(0.5)

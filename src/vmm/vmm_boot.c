@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,81 +14,53 @@
 #include "arch/x86_64/mptable.h"
 #include "arch/x86_64/regs.h"
 
-static int read_all(int fd, uint8_t *buf, size_t len)
-{
-        size_t off = 0;
+/* A boot file, open for its loader. */
+struct image {
+        const char *what, *path;
+        int fd;
+        size_t len;
+};
 
-        while (off < len) {
-                ssize_t n = read(fd, buf + off, len - off);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        return -EIO; /* the file shrank under us */
-                off += (size_t)n;
-        }
-        return 0;
-}
-
-int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *len,
-                  struct err *e)
+/*
+ * Opens img's file (a regular file of at most max bytes: never a FIFO or device, which
+ * hostfile_open() refuses without blocking) for a loader that reads it straight into guest
+ * memory. Returns 0 or -errno (e set).
+ */
+static int image_open(struct image *img, uint64_t max, struct err *e)
 {
         struct stat st;
-        int fd, rc;
+        int rc;
 
-        *buf = NULL;
-        fd = hostfile_open(path, O_RDONLY);
-        if (fd == -EINVAL)
-                return err_set(e, -EINVAL, "%s %s is not a regular file", what, path);
-        if (fd < 0)
-                return err_set(e, fd, "cannot open %s %s: %s", what, path, strerror(-fd));
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                rc = err_set(e, -EINVAL, "%s %s is not a regular file", what, path);
-                goto out;
+        img->fd = hostfile_open(img->path, O_RDONLY);
+        if (img->fd == -EINVAL)
+                return err_set(e, -EINVAL, "%s %s is not a regular file", img->what, img->path);
+        if (img->fd < 0)
+                return err_set(e, img->fd, "cannot open %s %s: %s", img->what, img->path,
+                               strerror(-img->fd));
+        if (fstat(img->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                rc = err_set(e, -EINVAL, "%s %s is not a regular file", img->what, img->path);
+                goto fail;
         }
         if ((uint64_t)st.st_size > max) {
                 rc =
                     err_set(e, -E2BIG, "%s %s is too large: %lld bytes, guest memory is %llu bytes",
-                            what, path, (long long)st.st_size, (unsigned long long)max);
-                goto out;
+                            img->what, img->path, (long long)st.st_size, (unsigned long long)max);
+                goto fail;
         }
-        *len = (size_t)st.st_size;
-        *buf = malloc(*len ? *len : 1);
-        if (!*buf) {
-                rc = err_set(e, -ENOMEM, "cannot allocate %zu bytes for %s", *len, what);
-                goto out;
-        }
-        rc = read_all(fd, *buf, *len);
-        if (rc) {
-                err_set(e, rc, "cannot read %s %s: %s", what, path, strerror(-rc));
-                free(*buf);
-                *buf = NULL;
-        }
-out:
-        close(fd);
+        img->len = (size_t)st.st_size;
+        return 0;
+fail:
+        close(img->fd);
+        img->fd = -1;
         return rc;
 }
 
-/* A boot file read into memory, to hand to its loader. */
-struct image {
-        const char *what, *path;
-        uint8_t *buf;
-        size_t len;
-};
-
-static int image_read(struct image *img, const struct guest_mem *mem, struct err *e)
-{
-        return vmm_read_file(img->what, img->path, mem->total_bytes, &img->buf, &img->len, e);
-}
-
-/* After the loader ran with result rc: names the file in its error, frees the buffer. */
+/* After the loader ran with result rc: names the file in its error, closes it. */
 static int image_done(struct image *img, int rc, struct err *e)
 {
         if (rc)
                 err_prefix(e, "cannot load %s %s: ", img->what, img->path);
-        free(img->buf);
+        close(img->fd);
         return rc;
 }
 
@@ -97,23 +68,23 @@ static int load_kernel(const struct guest_mem *mem, const char *path, struct ker
                        struct err *e)
 {
         struct image img = {.what = "kernel image", .path = path};
-        int rc = image_read(&img, mem, e);
+        int rc = image_open(&img, mem->total_bytes, e);
 
         if (rc)
                 return rc;
-        return image_done(&img, kernel_load(mem, img.buf, img.len, ki, e), e);
+        return image_done(&img, kernel_load_fd(mem, img.fd, img.len, ki, e), e);
 }
 
 static int load_initrd(const struct guest_mem *mem, const char *path, uint64_t kernel_end,
                        uint64_t *gpa, uint64_t *size, struct err *e)
 {
         struct image img = {.what = "initrd", .path = path};
-        int rc = image_read(&img, mem, e);
+        int rc = image_open(&img, mem->total_bytes, e);
 
         if (rc)
                 return rc;
         *size = img.len;
-        return image_done(&img, initrd_load(mem, img.buf, img.len, kernel_end, gpa, e), e);
+        return image_done(&img, initrd_load_fd(mem, img.fd, img.len, kernel_end, gpa, e), e);
 }
 
 /* The user's boot_args, then brasa's additions (devices, root=): never the other way round. */

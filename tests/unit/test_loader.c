@@ -1,4 +1,5 @@
 /* Unit tests for kernel/initrd loading: valid ELF, PVH and bzImage images and hostile inputs. */
+#define _GNU_SOURCE /* memfd_create() */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/loader.h"
@@ -36,6 +39,7 @@ static uint8_t img[IMG_CAP];
 static size_t img_len;
 static struct err error;
 static struct kernel_info ki;
+static bool via_fd; /* load() goes through a file and kernel_load_fd() */
 
 #define assert_fails(call, want_rc, substr)                                                        \
         do {                                                                                       \
@@ -66,9 +70,32 @@ static int teardown(void **state)
         return 0;
 }
 
+/* A memfd holding buf[0..len), for the loaders' file path. */
+static int file_of(const void *buf, size_t len)
+{
+        int fd = memfd_create("image", MFD_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, buf, len), (ssize_t)len);
+        return fd;
+}
+
 static int load(void)
 {
-        return kernel_load(&mem, img, img_len, &ki, &error);
+        int fd, rc;
+
+        if (!via_fd)
+                return kernel_load(&mem, img, img_len, &ki, &error);
+        fd = file_of(img, img_len);
+        rc = kernel_load_fd(&mem, fd, img_len, &ki, &error);
+        close(fd);
+        return rc;
+}
+
+static int setup_fd(void **state)
+{
+        via_fd = true;
+        return setup(state);
 }
 
 /* ---- ELF construction ---- */
@@ -677,6 +704,49 @@ static void test_initrd_empty(void **state)
         assert_fails(initrd_load(&mem, img, 0, MiB(3), &gpa, &error), -EINVAL, "initrd is empty");
 }
 
+/* ---- the file path: pread() straight into guest memory ---- */
+
+/* A file shorter than its stat() said (it shrank between the two): a read error, no SIGBUS. */
+static void test_fd_file_shrank(void **state)
+{
+        uint64_t gpa = 0;
+        int fd;
+
+        (void)state;
+        build_elf(NOTE_PVH4);
+        fd = file_of(img, SEG_OFF(1));
+        assert_fails(kernel_load_fd(&mem, fd, img_len, &ki, &error), -EIO,
+                     "cannot read the kernel image at offset 8192: the file shrank while loading");
+        assert_fails(initrd_load_fd(&mem, fd, SEG_OFF(1) + 1, MiB(3), &gpa, &error), -EIO,
+                     "cannot read the initrd at offset 8192: the file shrank while loading");
+        close(fd);
+}
+
+static void test_fd_bad_descriptor(void **state)
+{
+        (void)state;
+        build_elf(NOTE_PVH4);
+        assert_fails(kernel_load_fd(&mem, -1, img_len, &ki, &error), -EIO,
+                     "cannot read the kernel image at offset 0: Bad file descriptor");
+}
+
+/* The file path puts the same bytes where the buffer path does. */
+static void test_fd_initrd_same_bytes(void **state)
+{
+        uint8_t rd[0x1801];
+        uint64_t gpa = 0;
+        int fd;
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(rd); i++)
+                rd[i] = (uint8_t)(i * 7 + 1);
+        fd = file_of(rd, sizeof(rd));
+        assert_int_equal(initrd_load_fd(&mem, fd, sizeof(rd), MiB(3), &gpa, &error), 0);
+        close(fd);
+        assert_int_equal(gpa, MEM_SIZE - 0x2000);
+        assert_memory_equal(ram + gpa, rd, sizeof(rd));
+}
+
 /* ---- robustness: deterministic mutation of valid images must never crash ---- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
@@ -729,10 +799,31 @@ static void test_mutation_smoke(void **state)
         }
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+/* Every image test runs twice: from a buffer (fuzzers, tests) and from a file (brasa). */
+#define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define TF(fn) cmocka_unit_test_setup_teardown(fn, setup_fd, teardown)
+#define IMAGE_TESTS(T)                                                                             \
+        T(test_elf_linux64), T(test_elf_notes_without_pvh), T(test_elf_pvh_4byte),                 \
+            T(test_elf_pvh_8byte), T(test_elf_pvh_section_note), T(test_elf_pvh_8byte_too_big),    \
+            T(test_elf_pvh_bad_desc_size), T(test_elf_note_sizes_wrap),                            \
+            T(test_elf_section_hostile), T(test_elf_truncated_header), T(test_elf_wrong_class),    \
+            T(test_elf_wrong_machine), T(test_elf_wrong_type), T(test_elf_phdr_table_hostile),     \
+            T(test_elf_segment_beyond_file), T(test_elf_segment_below_1mib),                       \
+            T(test_elf_segment_beyond_ram), T(test_elf_filesz_gt_memsz),                           \
+            T(test_elf_no_loadable_segments), T(test_elf_entry_below_1mib),                        \
+            T(test_elf_validates_before_writing), T(test_bad_magic), T(test_bz_ok),                \
+            T(test_bz_setup_sects_zero), T(test_bz_too_old), T(test_bz_not_64bit),                 \
+            T(test_bz_not_loaded_high), T(test_bz_setup_past_file), T(test_bz_truncated_header),   \
+            T(test_mutation_smoke)
 
 int main(void)
 {
+        const struct CMUnitTest from_file[] = {
+            IMAGE_TESTS(TF),
+            T(test_fd_file_shrank),
+            T(test_fd_bad_descriptor),
+            T(test_fd_initrd_same_bytes),
+        };
         const struct CMUnitTest tests[] = {
             T(test_elf_linux64),
             T(test_elf_notes_without_pvh),
@@ -771,5 +862,6 @@ int main(void)
             T(test_mutation_smoke),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, NULL, NULL) |
+               cmocka_run_group_tests(from_file, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "arch/x86_64/layout.h"
 
@@ -24,8 +25,10 @@
 /* One load attempt: the target memory, the image and where errors go. */
 struct ld {
         const struct guest_mem *m;
-        const uint8_t *img;
+        const uint8_t *img; /* the image in memory, or NULL: read it from fd */
+        int fd;
         size_t len;
+        const char *what; /* "kernel image" or "initrd", for a read error */
         struct err *e;
 };
 
@@ -44,6 +47,35 @@ __attribute__((format(printf, 3, 4))) static int fail(const struct ld *c, int rc
         rc = err_vset(c->e, rc, fmt, ap);
         va_end(ap);
         return rc;
+}
+
+/*
+ * Copies image bytes [off, off + n) to dst; the caller has checked that they lie inside the
+ * image. A file is read with pread() straight into dst (guest memory for the big copies),
+ * so no second copy of the image is ever made. A file that shrank under us is -EIO.
+ */
+static int src_read(const struct ld *c, uint64_t off, void *dst, size_t n)
+{
+        uint8_t *p = dst;
+        ssize_t got;
+
+        if (c->img) {
+                memcpy(dst, c->img + off, n);
+                return 0;
+        }
+        while (n) {
+                got = pread(c->fd, p, n, (off_t)off);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0)
+                        return fail(c, -EIO, "cannot read the %s at offset %" PRIu64 ": %s",
+                                    c->what, off,
+                                    got < 0 ? strerror(errno) : "the file shrank while loading");
+                p += got;
+                off += (uint64_t)got;
+                n -= (size_t)got;
+        }
+        return 0;
 }
 
 /* True when [off, off + size) lies inside the image. */
@@ -101,7 +133,8 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
                 return fail(c, -EINVAL,
                             "kernel image is truncated: ELF header needs %zu bytes, file has %zu",
                             sizeof(*eh), c->len);
-        memcpy(eh, c->img, sizeof(*eh));
+        if (src_read(c, 0, eh, sizeof(*eh)))
+                return -EIO;
         if (eh->e_ident[EI_CLASS] != ELFCLASS64)
                 return fail(c, -EINVAL, "kernel image is not a 64-bit ELF (ELF class %u)",
                             eh->e_ident[EI_CLASS]);
@@ -121,9 +154,9 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
 }
 
 /* Reads program header i; the table was bounds-checked by elf_check_ehdr(). */
-static void elf_phdr(const struct ld *c, const Elf64_Ehdr *eh, unsigned int i, Elf64_Phdr *ph)
+static int elf_phdr(const struct ld *c, const Elf64_Ehdr *eh, unsigned int i, Elf64_Phdr *ph)
 {
-        memcpy(ph, c->img + eh->e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
+        return src_read(c, eh->e_phoff + (uint64_t)i * sizeof(*ph), ph, sizeof(*ph));
 }
 
 static int elf_check_load(const struct ld *c, const Elf64_Phdr *ph, unsigned int i, uint64_t *end)
@@ -191,13 +224,14 @@ static bool is_pvh_note(const Elf64_Nhdr *nh, const uint8_t *name)
 static int notes_scan(const struct ld *c, uint64_t off, uint64_t size, uint64_t align,
                       const char *what, unsigned int idx, struct pvh_scan *s)
 {
-        const uint8_t *p = c->img + off;
         uint64_t pos = 0, name_end, desc_off, desc_end;
+        uint8_t name[4], desc[8];
         Elf64_Nhdr nh;
         int rc;
 
         while (!s->found && pos <= size && size - pos >= sizeof(nh)) {
-                memcpy(&nh, p + pos, sizeof(nh));
+                if (src_read(c, off + pos, &nh, sizeof(nh)))
+                        return -EIO;
                 name_end = pos + sizeof(nh) + nh.n_namesz; /* all terms < 2^33 */
                 if (!align_up(name_end, align, &desc_off))
                         break;
@@ -207,10 +241,17 @@ static int notes_scan(const struct ld *c, uint64_t off, uint64_t size, uint64_t 
                             c, -EINVAL,
                             "kernel image is truncated: a note in %s %u extends past its end", what,
                             idx);
-                if (is_pvh_note(&nh, p + pos + sizeof(nh))) {
-                        rc = pvh_note_desc(c, p + desc_off, nh.n_descsz, s);
-                        if (rc)
-                                return rc;
+                if (nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY && nh.n_namesz == sizeof(name)) {
+                        if (src_read(c, off + pos + sizeof(nh), name, sizeof(name)))
+                                return -EIO;
+                        if (is_pvh_note(&nh, name)) {
+                                if (nh.n_descsz <= sizeof(desc) &&
+                                    src_read(c, off + desc_off, desc, nh.n_descsz))
+                                        return -EIO;
+                                rc = pvh_note_desc(c, desc, nh.n_descsz, s);
+                                if (rc)
+                                        return rc;
+                        }
                 }
                 if (!align_up(desc_end, align, &pos))
                         break;
@@ -243,7 +284,8 @@ static int elf_scan_section_notes(const struct ld *c, const Elf64_Ehdr *eh, stru
         if (rc)
                 return rc;
         for (i = 0; i < eh->e_shnum && !s->found; i++) {
-                memcpy(&sh, c->img + eh->e_shoff + (uint64_t)i * sizeof(sh), sizeof(sh));
+                if (src_read(c, eh->e_shoff + (uint64_t)i * sizeof(sh), &sh, sizeof(sh)))
+                        return -EIO;
                 if (sh.sh_type != SHT_NOTE)
                         continue;
                 if (!in_file(c, sh.sh_offset, sh.sh_size))
@@ -269,7 +311,8 @@ static int elf_check_phdrs(const struct ld *c, const Elf64_Ehdr *eh, struct pvh_
         int rc = 0;
 
         for (i = 0; i < eh->e_phnum && !rc; i++) {
-                elf_phdr(c, eh, i, &ph);
+                if (elf_phdr(c, eh, i, &ph))
+                        return -EIO;
                 if (ph.p_type == PT_LOAD && ph.p_memsz) {
                         rc = elf_check_load(c, &ph, i, &end);
                         if (!rc && end > *load_end)
@@ -287,20 +330,26 @@ static int elf_check_phdrs(const struct ld *c, const Elf64_Ehdr *eh, struct pvh_
 }
 
 /* Copies every PT_LOAD segment (validated beforehand) and zeroes its bss. */
-static void elf_copy_segments(const struct ld *c, const Elf64_Ehdr *eh)
+static int elf_copy_segments(const struct ld *c, const Elf64_Ehdr *eh)
 {
         unsigned int i;
         Elf64_Phdr ph;
         uint8_t *dst;
 
         for (i = 0; i < eh->e_phnum; i++) {
-                elf_phdr(c, eh, i, &ph);
+                /* Read again: a file's header may not have changed since it was checked. */
+                if (elf_phdr(c, eh, i, &ph))
+                        return -EIO;
                 if (ph.p_type != PT_LOAD || !ph.p_memsz)
                         continue;
                 dst = guest_mem_ptr(c->m, ph.p_paddr, ph.p_memsz);
-                memcpy(dst, c->img + ph.p_offset, ph.p_filesz);
+                if (!dst || ph.p_filesz > ph.p_memsz || !in_file(c, ph.p_offset, ph.p_filesz))
+                        return fail(c, -EIO, "kernel image changed while it was loaded");
+                if (src_read(c, ph.p_offset, dst, ph.p_filesz))
+                        return -EIO;
                 memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
         }
+        return 0;
 }
 
 static int elf_load(const struct ld *c, struct kernel_info *ki)
@@ -322,8 +371,7 @@ static int elf_load(const struct ld *c, struct kernel_info *ki)
         if (ki->entry < LAYOUT_HIMEM_START)
                 return fail(c, -EINVAL, "kernel image %s entry point 0x%" PRIx64 " is below 1 MiB",
                             pvh.found ? "PVH" : "ELF", ki->entry);
-        elf_copy_segments(c, &eh);
-        return 0;
+        return elf_copy_segments(c, &eh);
 }
 
 static int bz_check_header(const struct ld *c, struct setup_header *h)
@@ -333,7 +381,8 @@ static int bz_check_header(const struct ld *c, struct setup_header *h)
                     c, -EINVAL,
                     "kernel image is truncated: bzImage setup header needs %zu bytes, file has %zu",
                     BZ_HDR_OFFSET + sizeof(*h), c->len);
-        memcpy(h, c->img + BZ_HDR_OFFSET, sizeof(*h));
+        if (src_read(c, BZ_HDR_OFFSET, h, sizeof(*h)))
+                return -EIO;
         if (h->version < BZ_MIN_VERSION)
                 return fail(c, -EINVAL, "bzImage boot protocol %u.%02u is too old (need 2.12)",
                             (unsigned int)h->version >> 8, (unsigned int)h->version & 0xff);
@@ -348,6 +397,7 @@ static int bz_load(const struct ld *c, struct kernel_info *ki)
 {
         struct setup_header h;
         uint64_t setup, payload, end;
+        uint8_t *dst;
         int rc;
 
         rc = bz_check_header(c, &h);
@@ -361,12 +411,14 @@ static int bz_load(const struct ld *c, struct kernel_info *ki)
                             " bytes) leaves no kernel in a %zu-byte file",
                             setup, c->len);
         payload = c->len - setup;
-        if (__builtin_add_overflow(LAYOUT_HIMEM_START, payload, &end) ||
-            guest_mem_write(c->m, LAYOUT_HIMEM_START, c->img + setup, payload))
+        dst = guest_mem_ptr(c->m, LAYOUT_HIMEM_START, payload);
+        if (__builtin_add_overflow(LAYOUT_HIMEM_START, payload, &end) || !dst)
                 return fail(c, -ENOMEM,
                             "kernel image does not fit in guest memory: bzImage ends at 0x%" PRIx64
                             ", RAM ends at 0x%" PRIx64,
                             end, ram_end_near(c->m, LAYOUT_HIMEM_START));
+        if (src_read(c, setup, dst, payload))
+                return -EIO;
         h.code32_start = (uint32_t)LAYOUT_HIMEM_START;
         ki->proto = BOOT_PROTO_LINUX64;
         ki->entry = LAYOUT_HIMEM_START + BZ_ENTRY64_OFFSET;
@@ -376,58 +428,107 @@ static int bz_load(const struct ld *c, struct kernel_info *ki)
         return 0;
 }
 
-static bool has_bz_magic(const struct ld *c)
+/* Reads the magic bytes at off into buf when the image has them: 1 if it does, 0 if it is too
+ * short, or -errno when the file cannot be read. */
+static int read_magic(const struct ld *c, uint64_t off, void *buf, size_t n)
 {
-        uint32_t magic;
+        if (!in_file(c, off, n))
+                return 0;
+        return src_read(c, off, buf, n) ? -EIO : 1;
+}
 
-        if (c->len < BZ_MAGIC_OFFSET + sizeof(magic))
-                return false;
-        memcpy(&magic, c->img + BZ_MAGIC_OFFSET, sizeof(magic));
-        return magic == BZ_HDR_MAGIC;
+static int kernel_load_from(const struct ld *c, struct kernel_info *ki)
+{
+        uint8_t elf[SELFMAG];
+        uint32_t bz;
+        int rc;
+
+        memset(ki, 0, sizeof(*ki));
+        rc = read_magic(c, 0, elf, sizeof(elf));
+        if (rc > 0 && memcmp(elf, ELFMAG, SELFMAG) == 0)
+                return elf_load(c, ki);
+        if (rc >= 0)
+                rc = read_magic(c, BZ_MAGIC_OFFSET, &bz, sizeof(bz));
+        if (rc > 0 && bz == BZ_HDR_MAGIC)
+                return bz_load(c, ki);
+        if (rc < 0)
+                return rc;
+        return fail(c, -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)");
 }
 
 int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struct kernel_info *ki,
                 struct err *e)
 {
-        const struct ld c = {.m = m, .img = img, .len = img ? len : 0, .e = e};
+        static const uint8_t none[1];
+        const struct ld c = {.m = m,
+                             .img = img ? img : none,
+                             .fd = -1,
+                             .len = img ? len : 0,
+                             .what = "kernel image",
+                             .e = e};
 
-        memset(ki, 0, sizeof(*ki));
-        if (c.len >= SELFMAG && memcmp(img, ELFMAG, SELFMAG) == 0)
-                return elf_load(&c, ki);
-        if (has_bz_magic(&c))
-                return bz_load(&c, ki);
-        return fail(&c, -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)");
+        return kernel_load_from(&c, ki);
+}
+
+int kernel_load_fd(const struct guest_mem *m, int fd, size_t len, struct kernel_info *ki,
+                   struct err *e)
+{
+        const struct ld c = {.m = m, .fd = fd, .len = len, .what = "kernel image", .e = e};
+
+        return kernel_load_from(&c, ki);
+}
+
+static int initrd_load_from(const struct ld *c, uint64_t kernel_end, uint64_t *gpa)
+{
+        uint64_t low_end = guest_mem_region_end(c->m, 0), at;
+        uint64_t floor = kernel_end > LAYOUT_HIMEM_START ? kernel_end : LAYOUT_HIMEM_START;
+        size_t len = c->len;
+        void *dst;
+
+        if (len == 0)
+                return fail(c, -EINVAL, "initrd is empty");
+        if (len > low_end)
+                return fail(
+                    c, -ENOMEM,
+                    "initrd does not fit in guest memory: %zu bytes, low RAM ends at 0x%" PRIx64,
+                    len, low_end);
+        at = (low_end - len) & ~(LOADER_PAGE_SIZE - 1);
+        if (at < floor && kernel_end > LAYOUT_HIMEM_START)
+                return fail(c, -ENOMEM,
+                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
+                            " would overlap the kernel (ends at 0x%" PRIx64 ")",
+                            len, at, kernel_end);
+        if (at < floor)
+                return fail(c, -ENOMEM,
+                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
+                            " would overlap the boot area below 1 MiB",
+                            len, at);
+        dst = guest_mem_ptr(c->m, at, len);
+        if (!dst)
+                return fail(c, -ENOMEM,
+                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64, len,
+                            at);
+        if (src_read(c, 0, dst, len))
+                return -EIO;
+        *gpa = at;
+        return 0;
 }
 
 int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len, uint64_t kernel_end,
                 uint64_t *gpa, struct err *e)
 {
-        const struct ld c = {.m = m, .img = img, .len = len, .e = e};
-        uint64_t low_end = guest_mem_region_end(m, 0), at;
-        uint64_t floor = kernel_end > LAYOUT_HIMEM_START ? kernel_end : LAYOUT_HIMEM_START;
+        const struct ld c = {
+            .m = m, .img = img, .fd = -1, .len = img ? len : 0, .what = "initrd", .e = e};
 
-        if (!img || len == 0)
+        if (!img)
                 return fail(&c, -EINVAL, "initrd is empty");
-        if (len > low_end)
-                return fail(
-                    &c, -ENOMEM,
-                    "initrd does not fit in guest memory: %zu bytes, low RAM ends at 0x%" PRIx64,
-                    len, low_end);
-        at = (low_end - len) & ~(LOADER_PAGE_SIZE - 1);
-        if (at < floor && kernel_end > LAYOUT_HIMEM_START)
-                return fail(&c, -ENOMEM,
-                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
-                            " would overlap the kernel (ends at 0x%" PRIx64 ")",
-                            len, at, kernel_end);
-        if (at < floor)
-                return fail(&c, -ENOMEM,
-                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64
-                            " would overlap the boot area below 1 MiB",
-                            len, at);
-        if (guest_mem_write(m, at, img, len))
-                return fail(&c, -ENOMEM,
-                            "initrd does not fit in guest memory: %zu bytes at 0x%" PRIx64, len,
-                            at);
-        *gpa = at;
-        return 0;
+        return initrd_load_from(&c, kernel_end, gpa);
+}
+
+int initrd_load_fd(const struct guest_mem *m, int fd, size_t len, uint64_t kernel_end,
+                   uint64_t *gpa, struct err *e)
+{
+        const struct ld c = {.m = m, .fd = fd, .len = len, .what = "initrd", .e = e};
+
+        return initrd_load_from(&c, kernel_end, gpa);
 }

@@ -1,4 +1,4 @@
-/* Guest kernel and initrd loading from in-memory images (ELF vmlinux, PVH ELF, bzImage). */
+/* Guest kernel and initrd loading (ELF vmlinux, PVH ELF, bzImage), from files or buffers. */
 #ifndef BRASA_ARCH_X86_64_LOADER_H
 #define BRASA_ARCH_X86_64_LOADER_H
 
@@ -44,6 +44,15 @@ int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struc
                 struct err *e);
 
 /*
+ * As kernel_load() for the len-byte file open at fd (offsets from 0, the file position is
+ * not used): headers are read with pread() and segments straight into guest memory, so the
+ * image is never copied twice nor held whole in the VMM's memory; and, unlike a mapping of
+ * the file, a file that shrinks meanwhile is a read error (-EIO), never a SIGBUS.
+ */
+int kernel_load_fd(const struct guest_mem *m, int fd, size_t len, struct kernel_info *ki,
+                   struct err *e);
+
+/*
  * Copies the initrd img[0..len) to the top of the first RAM region (the one
  * at GPA 0, below 3 GiB), at the highest page-aligned GPA that holds it, and
  * returns that GPA in *gpa. The initrd must not overlap [1 MiB, kernel_end)
@@ -53,5 +62,9 @@ int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struc
  */
 int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len, uint64_t kernel_end,
                 uint64_t *gpa, struct err *e);
+
+/* As initrd_load() for the len-byte file open at fd, read straight into guest memory. */
+int initrd_load_fd(const struct guest_mem *m, int fd, size_t len, uint64_t kernel_end,
+                   uint64_t *gpa, struct err *e);
 
 #endif

@@ -137,6 +137,8 @@ static const char usage_text[] =
     "  --metadata PATH            fill the MMDS data store from this JSON file\n"
     "  --pvm-cpu-template MODE    auto (default), on or off: hide the CPU features that\n"
     "                             a kvm_pvm host cannot emulate\n"
+    "  --no-pvm-boot-args         do not append the kernel arguments a Linux guest needs\n"
+    "                             while that template is active (noxsave clearcpuid=...)\n"
     "  --no-seccomp               do not install the per-thread seccomp filters\n"
     "  --seccomp-filter FILE      install the filters of FILE instead of the built-in ones\n"
     "                             (format: docs/security.md; brasa-seccomp-gen bin)\n"
@@ -170,6 +172,7 @@ enum arg_id {
         A_MMDS_LIMIT,
         A_MODULE,
         A_NO_API,
+        A_NO_PVM_ARGS,
         A_NO_SECCOMP,
         A_PARENT_CPU,
         A_PVM_TEMPLATE,
@@ -207,6 +210,7 @@ static struct arg_spec args[A_COUNT] = {
     [A_MMDS_LIMIT] = VALUE("mmds-size-limit"),
     [A_MODULE] = VALUE("module"),
     [A_NO_API] = {.name = "no-api", .requires = "config-file"},
+    [A_NO_PVM_ARGS] = SWITCH("no-pvm-boot-args"),
     [A_NO_SECCOMP] = {.name = "no-seccomp", .forbids = "seccomp-filter"},
     [A_PARENT_CPU] = VALUE("parent-cpu-time-us"),
     [A_PVM_TEMPLATE] = VALUE("pvm-cpu-template"),
@@ -413,6 +417,7 @@ static int take_run_args(struct cli *c, struct fatal *f)
         uint64_t v;
 
         c->vmm.boot_timer = args[A_BOOT_TIMER].present;
+        c->vmm.no_pvm_boot_args = args[A_NO_PVM_ARGS].present;
         c->no_api = args[A_NO_API].present;
         if (val(A_API_SOCK))
                 c->api_sock = val(A_API_SOCK);

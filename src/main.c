@@ -22,6 +22,7 @@
 #include "seccomp/seccomp.h"
 #include "model/config.h"
 #include "model/mmds_data.h"
+#include "model/run_args.h"
 #include "vmm/signals.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_boot.h"
@@ -927,6 +928,48 @@ static int run(struct cli *c, struct fatal *f)
         return rc;
 }
 
+/* Returned when brasa printed what was asked (brasa run --dry-run): no exit line follows. */
+#define DONE_QUIET (-2)
+
+/*
+ * `brasa run ...` (argv[0] is "run"): the config file its flags describe, as if given with
+ * --config-file, and --no-api unless --api-sock. Returns 0, -1 after --help, DONE_QUIET after
+ * --dry-run, or 153 with f set.
+ */
+static int parse_run(int argc, char **argv, struct cli *c, struct fatal *f)
+{
+        struct err e = ERR_INIT;
+        struct run_args ra;
+        char q[ERR_MSG_MAX + 16];
+        int rc;
+
+        rc = run_args_parse(argc, argv, &ra, &e);
+        if (rc == RUN_ARGS_HELP) {
+                fputs(run_args_usage, stdout);
+                fflush(stdout);
+                return -1;
+        }
+        if (rc) {
+                fail(f, VMM_EXIT_ARG_PARSING,
+                     "Arguments parsing error: brasa run: %s \n\nFor more information try brasa "
+                     "run --help.",
+                     e.msg);
+                return fail_debug(f, "ParseArguments(RunArgs(%s))", quoted(e.msg, q, sizeof(q)));
+        }
+        if (run_args_config(&ra, &c->config_text))
+                return fail_plain(f, "brasa run: cannot build the configuration", -ENOMEM);
+        c->config_len = strlen(c->config_text);
+        if (ra.dry_run) {
+                printf("%s\n", c->config_text);
+                fflush(stdout);
+                free(c->config_text);
+                return DONE_QUIET;
+        }
+        args[A_NO_API].present = !ra.api_sock;
+        args[A_API_SOCK].value = ra.api_sock;
+        return 0;
+}
+
 /* main_exec(): 0, -1 when --help/--version printed, or the exit code with f set. */
 static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
 {
@@ -939,7 +982,10 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
                      strerror(-rc), -rc);
                 return fail_debug(f, "RegisterSignalHandlers(Error(%d))", -rc);
         }
-        rc = parse_cli(argc, argv, f);
+        if (argc > 1 && strcmp(argv[1], "run") == 0)
+                rc = parse_run(argc - 1, argv + 1, c, f);
+        else
+                rc = parse_cli(argc, argv, f);
         if (!rc)
                 rc = refuse_unsupported(f);
         if (!rc)
@@ -959,6 +1005,8 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
 /* The exit line (and on failure the error), as main.rs; returns the exit code. */
 static int main_finish(int rc, const struct fatal *f)
 {
+        if (rc == DONE_QUIET)
+                return 0;
         if (rc <= 0) {
                 log_info("Firecracker exiting successfully. exit_code=0");
                 return 0;

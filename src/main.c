@@ -59,6 +59,7 @@ struct fatal {
         int code;
         char text[ERR_MSG_MAX + 256];
         char debug[ERR_MSG_MAX + 256];
+        const char *hint; /* what the user can do, logged after text; NULL: nothing to say */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct fatal *f, int code, const char *fmt,
@@ -674,6 +675,7 @@ static int fail_json(struct fatal *f, bool api, bool boot, const struct err *e)
 
         fail(f, VMM_EXIT_GENERIC, "%s error: Failed to build MicroVM from Json: %s: %s",
              api ? "RunWithApiError" : "RunWithoutApiError", what, e->msg);
+        f->hint = e->hint;
         return fail_debug(f, "%s(%s(%s(%s)))", api ? "RunWithApi" : "RunWithoutApiError",
                           api ? "BuildFromJson" : "BuildMicroVMFromJson",
                           boot ? "StartMicroVM" : "ParseFromJson", quoted(e->msg, q, sizeof(q)));
@@ -789,6 +791,7 @@ static int fail_bind(struct fatal *f, const char *sock, const struct err *e, int
         char q[256], io[256];
 
         fail(f, VMM_EXIT_GENERIC, "RunWithApiError error: %s", e->msg[0] ? e->msg : strerror(-rc));
+        f->hint = e->hint;
         if (rc == -EADDRINUSE)
                 return fail_debug(f, "RunWithApi(FailedToBindSocket(%s))",
                                   quoted(sock, q, sizeof(q)));
@@ -1013,6 +1016,8 @@ static int main_finish(int rc, const struct fatal *f)
         }
         if (f->text[0]) {
                 log_error("%s", f->text);
+                if (f->hint) /* after Firecracker's own text, which tools parse */
+                        log_error("Hint: %s", f->hint);
                 fprintf(stderr, "Error: %s\n", f->debug);
         }
         log_error("Firecracker exiting with error. exit_code=%d", rc);

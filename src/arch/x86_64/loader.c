@@ -109,10 +109,14 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
                 return fail(c, -EINVAL, "kernel image is not little-endian (ELF data encoding %u)",
                             eh->e_ident[EI_DATA]);
         if (eh->e_machine != EM_X86_64)
-                return fail(c, -EINVAL, "kernel image is not x86_64 (ELF machine %u)",
+                return fail(c, -EINVAL,
+                            "kernel image is not x86_64 (ELF machine %u): brasa runs x86_64 "
+                            "guests, give a kernel built for x86_64",
                             eh->e_machine);
         if (eh->e_type != ET_EXEC)
-                return fail(c, -EINVAL, "kernel image is not an executable (ELF type %u)",
+                return fail(c, -EINVAL,
+                            "kernel image is not an executable (ELF type %u): give the vmlinux at "
+                            "the top of the kernel build tree, not a module or an object file",
                             eh->e_type);
         if (eh->e_phnum == 0)
                 return fail(c, -EINVAL, "kernel image has no program headers");
@@ -386,6 +390,22 @@ static bool has_bz_magic(const struct ld *c)
         return magic == BZ_HDR_MAGIC;
 }
 
+/* What an image that is neither ELF nor bzImage probably is, and what to give instead. */
+static const char *bad_magic_hint(const struct ld *c)
+{
+        static const uint8_t gzip[] = {0x1f, 0x8b}, arm64[] = {'A', 'R', 'M', 0x64};
+
+        if (c->len >= sizeof(gzip) && memcmp(c->img, gzip, sizeof(gzip)) == 0)
+                return ": it is gzip-compressed (a vmlinuz or vmlinux.gz?); give the bzImage, or "
+                       "the uncompressed vmlinux";
+        if (c->len >= 0x38 + sizeof(arm64) && memcmp(c->img + 0x38, arm64, sizeof(arm64)) == 0)
+                return ": it is an arm64 Image; brasa runs x86_64 guests";
+        if (c->len >= 2 && c->img[0] == 'M' && c->img[1] == 'Z')
+                return ": it is a PE/EFI file without a Linux boot header; give the bzImage or the "
+                       "vmlinux of an x86_64 kernel";
+        return ": give an uncompressed ELF vmlinux or a bzImage (arch/x86/boot/bzImage)";
+}
+
 int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struct kernel_info *ki,
                 struct err *e)
 {
@@ -396,7 +416,8 @@ int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struc
                 return elf_load(&c, ki);
         if (has_bz_magic(&c))
                 return bz_load(&c, ki);
-        return fail(&c, -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)");
+        return fail(&c, -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)%s",
+                    bad_magic_hint(&c));
 }
 
 int initrd_load(const struct guest_mem *m, const uint8_t *img, size_t len, uint64_t kernel_end,

@@ -148,6 +148,8 @@ static const char usage_text[] =
     "                             passed by the jailer; checked as numbers, not used yet\n"
     "  --version                  print the version and exit\n"
     "  --help, -h                 print this help and exit\n"
+    "  --enable-pci, --snapshot-version, --describe-snapshot\n"
+    "                             Firecracker's, not supported yet: refused (exit 153)\n"
     "Each flag at most once; arguments after \"--\" are ignored.\n"
     "\n"
     "Exit codes (Firecracker's): 0 ok; 1 error (bad config file, boot failure, API socket\n"
@@ -156,7 +158,9 @@ static const char usage_text[] =
     "154 SIGXCPU; 156 SIGHUP; 157 SIGILL. An unreadable --config-file or --metadata file,\n"
     "--metadata that is not JSON, a bad --id or a non-numeric size ends the process with\n"
     "SIGABRT, as Firecracker's panics do.\n"
-    "Docs: README.md and docs/compatibility.md in brasa's source tree.\n";
+    "\n"
+    "brasa run --kernel PATH [...] starts a VM without a config file: brasa run --help.\n"
+    "Docs: man brasa (brasa(1)); README.md and docs/compatibility.md in brasa's sources.\n";
 
 /* Firecracker's arguments (and brasa's --pvm-cpu-template), in its arg_parser's terms. */
 enum arg_id {
@@ -1015,9 +1019,10 @@ static int main_finish(int rc, const struct fatal *f)
                 return 0;
         }
         if (f->text[0]) {
-                log_error("%s", f->text);
-                if (f->hint) /* after Firecracker's own text, which tools parse */
+                /* Before the error: tools read Firecracker's error and exit lines as the last. */
+                if (f->hint)
                         log_error("Hint: %s", f->hint);
+                log_error("%s", f->text);
                 fprintf(stderr, "Error: %s\n", f->debug);
         }
         log_error("Firecracker exiting with error. exit_code=%d", rc);

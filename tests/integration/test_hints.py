@@ -1,6 +1,7 @@
 """Errors that help: where a first run usually fails (/dev/kvm, the API socket, the tap, the
-kernel file), the error keeps Firecracker's text first and a "Hint: ..." line after it says
-what to do next."""
+kernel file), the error keeps Firecracker's text and a "Hint: ..." log line says what to do
+next: after the API's "Received Error" line, and before main's error line (Firecracker's error
+and exit lines stay the last two of the log)."""
 import gzip
 import json
 import os
@@ -25,6 +26,17 @@ def lines_after(text, first):
     raise AssertionError(f"no line with {first!r} in:\n{text}")
 
 
+def main_error(text, error):
+    """main's error line holding error, and the hint line just before it: Firecracker's error
+    and exit lines stay the last two, where tools read them."""
+    lines = text.splitlines()
+    for i, l in enumerate(lines):
+        if error in l:
+            assert "exit_code=" in lines[i + 1], text
+            return l, (lines[i - 1] if i else "")
+    raise AssertionError(f"no line with {error!r} in:\n{text}")
+
+
 def run_isolated(script, tmp_path):
     """Runs `script` (sh) in a private mount namespace, so that it may hide /dev/kvm."""
     return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
@@ -41,7 +53,7 @@ def test_dev_kvm_missing(tmp_path):
     p = run_isolated(script, tmp_path)
     out = p.stdout.decode(errors="replace")
     assert p.returncode == 1, out + p.stderr.decode(errors="replace")
-    err, hint = lines_after(out, "Kvm error: Error creating KVM object: No such file or directory "
+    err, hint = main_error(out, "Kvm error: Error creating KVM object: No such file or directory "
                                  "(os error 2) Make sure the user launching the firecracker "
                                  "process is configured on the /dev/kvm file's ACL.")
     assert "Hint: /dev/kvm does not exist: load KVM (modprobe kvm_intel or kvm_amd" in hint, out
@@ -64,7 +76,7 @@ def test_dev_kvm_without_permission(tmp_path):
         shutil.rmtree(d, ignore_errors=True)
     out = p.stdout.decode(errors="replace")
     assert p.returncode == 1, out + p.stderr.decode(errors="replace")
-    _, hint = lines_after(out, "Kvm error: Error creating KVM object: Permission denied (os error "
+    _, hint = main_error(out, "Kvm error: Error creating KVM object: Permission denied (os error "
                                "13) Make sure the user")
     assert "Hint: this user may not open /dev/kvm: add it to the device's group" in hint, out
 
@@ -76,8 +88,8 @@ def test_api_socket_exists(tmp_path):
                        stdin=subprocess.DEVNULL)
     out = p.stdout.decode(errors="replace")
     assert p.returncode == 1, out
-    # Firecracker's line, unchanged, and its stderr line; then the hint.
-    _, hint = lines_after(out, f"RunWithApiError error: Failed to open the API socket at: {sock}. "
+    # Firecracker's line, unchanged, and its stderr line; the hint before them.
+    _, hint = main_error(out, f"RunWithApiError error: Failed to open the API socket at: {sock}. "
                                "Check that it is not already used.")
     assert "Hint: if no brasa or Firecracker serves it any more, remove the file" in hint, out
     assert p.stderr.decode() == f'Error: RunWithApi(FailedToBindSocket("{sock}"))\n'
@@ -92,7 +104,7 @@ def test_tap_missing_config_file(brasa):
     tap = unique("nx")
     res = brasa.run(net_config(tap))
     assert res.rc == 1
-    _, hint = lines_after(res.log, f"Invalid TUN/TAP Backend provided by {tap}.")
+    _, hint = main_error(res.log, f"Invalid TUN/TAP Backend provided by {tap}.")
     assert "Hint: the tap must exist before the VM starts: ip tuntap add dev <name> mode tap" \
         in hint, res.log
 
@@ -117,7 +129,7 @@ def test_tap_busy(brasa, make_tap):
     tap = make_tap()
     res = brasa.run(net_config(tap, tap))
     assert res.rc == 1
-    _, hint = lines_after(res.log, "Device or resource busy (os error 16)")
+    _, hint = main_error(res.log, "Device or resource busy (os error 16)")
     assert "Hint: another process (another VM?) holds this tap" in hint, res.log
 
 

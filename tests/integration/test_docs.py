@@ -1,6 +1,7 @@
 """The documents kept in step with the code: the man pages with --help (every flag both ways,
 the exit codes), and the README's compatibility table with docs/compatibility.md."""
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -69,3 +70,68 @@ def test_man_pages_render_without_warnings(page):
                        timeout=30)
     assert p.returncode == 0 and not p.stderr, p.stderr.decode()
     assert "EXIT STATUS" in p.stdout.decode()
+
+
+# ---- the README's compatibility table, and the links of the docs ------------------------------
+
+def compat_table(*args, root=ROOT):
+    return subprocess.run(["/usr/bin/python3", str(root / "tools" / "compat-table.py"), *args],
+                          capture_output=True, timeout=30, text=True)
+
+
+def test_readme_compat_table_is_made_from_compatibility_md():
+    p = compat_table("--check")
+    assert p.returncode == 0, p.stderr
+
+
+def copy_docs(tmp_path):
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / "tools" / "compat-table.py", tmp_path / "tools")
+    shutil.copy(ROOT / "README.md", tmp_path)
+    shutil.copy(ROOT / "docs" / "compatibility.md", tmp_path / "docs")
+    return tmp_path / "docs" / "compatibility.md"
+
+
+def test_compat_table_check_fails_on_drift_and_takes_new_rows(tmp_path):
+    compat = copy_docs(tmp_path)
+    text = compat.read_text()
+    row = "| Snapshots, pause and resume | not yet | [REST API](#rest-api) |"
+    assert row in text
+    # another developer's new row: --check fails until the table is made again
+    compat.write_text(text.replace(row, row + "\n| A new thing | same | [REST API](#rest-api) |"))
+    p = compat_table("--check", root=tmp_path)
+    assert p.returncode == 1 and "run tools/compat-table.py" in p.stderr, p.stderr
+    assert compat_table(root=tmp_path).returncode == 0
+    assert compat_table("--check", root=tmp_path).returncode == 0
+    assert "| A new thing | same | [REST API](docs/compatibility.md#rest-api) |" in \
+        (tmp_path / "README.md").read_text()
+
+
+@pytest.mark.parametrize("bad,why", [
+    ("| Snapshots | maybe | [REST API](#rest-api) |", "status must start with one of"),
+    ("| Snapshots | same | [REST API](#no-such-heading) |", "no heading of compatibility.md"),
+    ("| Snapshots | same |", "not three cells"),
+])
+def test_compat_table_refuses_bad_rows(tmp_path, bad, why):
+    compat = copy_docs(tmp_path)
+    row = "| Snapshots, pause and resume | not yet | [REST API](#rest-api) |"
+    compat.write_text(compat.read_text().replace(row, bad))
+    p = compat_table(root=tmp_path)
+    assert p.returncode == 1 and why in p.stderr, p.stderr
+
+
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def test_every_relative_link_of_the_docs_exists():
+    """Everything the README and docs/ point to is in the repository."""
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    missing = []
+    for f in files:
+        for target in LINK.findall(f.read_text()):
+            if "://" in target:
+                continue
+            if not (f.parent / target).exists():
+                missing.append(f"{f.relative_to(ROOT)}: {target}")
+    assert not missing, missing

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Builds the .deb in a configured build directory (cpack) and checks it without a chroot:
 # unpacked with dpkg -x into a temporary root, its brasa and brasa-jailer must run and its man
-# pages be there. The full check on a clean Debian 12 (apt install ./brasa_*.deb) is in
-# docs/install.md.
+# pages be there (ctest's package.deb). The full check on a clean Debian 12 (apt install
+# ./brasa_*.deb in a debootstrap chroot) is described in docs/development.md.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 cd "$build"

@@ -939,30 +939,86 @@ static int run(struct cli *c, struct fatal *f)
 #define DONE_QUIET (-2)
 
 /*
- * `brasa run ...` (argv[0] is "run"): the config file its flags describe, as if given with
- * --config-file, and --no-api unless --api-sock. Returns 0, -1 after --help, DONE_QUIET after
- * --dry-run, or 153 with f set.
+ * Splits `brasa run ...` (argv[1] is "run") into run's own flags, each with its value (to
+ * rv: "run", then them) and everything else, brasa's flags for parse_cli() (to bv: argv[0],
+ * then them). Everything from "--" on goes to run, which refuses it.
  */
-static int parse_run(int argc, char **argv, struct cli *c, struct fatal *f)
+static void split_run(int argc, char **argv, char **rv, int *rc_, char **bv, int *bc)
+{
+        struct arg_spec *a;
+        int i, kind;
+
+        rv[0] = argv[1];
+        bv[0] = argv[0];
+        *rc_ = *bc = 1;
+        for (i = 2; i < argc; i++) {
+                kind = -1;
+                if (strcmp(argv[i], "--") == 0) {
+                        while (i < argc)
+                                rv[(*rc_)++] = argv[i++];
+                        break;
+                }
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                        kind = 0;
+                else if (strncmp(argv[i], "--", 2) == 0)
+                        kind = run_args_flag(argv[i] + 2);
+                if (kind >= 0) {
+                        rv[(*rc_)++] = argv[i];
+                        if (kind == 1 && i + 1 < argc)
+                                rv[(*rc_)++] = argv[++i];
+                        continue;
+                }
+                bv[(*bc)++] = argv[i];
+                a = strncmp(argv[i], "--", 2) == 0 ? arg_find(args, A_COUNT, argv[i] + 2) : NULL;
+                if (a && a->takes_value && i + 1 < argc)
+                        bv[(*bc)++] = argv[++i];
+        }
+}
+
+/* brasa run's own parse error: 153 with f set. */
+static int fail_run(struct fatal *f, const char *msg)
+{
+        char q[ERR_MSG_MAX + 16];
+
+        fail(f, VMM_EXIT_ARG_PARSING,
+             "Arguments parsing error: brasa run: %s \n\nFor more information try brasa run "
+             "--help.",
+             msg);
+        return fail_debug(f, "ParseArguments(RunArgs(%s))", quoted(msg, q, sizeof(q)));
+}
+
+/* brasa's flags that make no sense with run, among bv[1..bc) (before any "--"). */
+static int refuse_in_run(int bc, char **bv, struct fatal *f)
+{
+        int i;
+
+        for (i = 1; i < bc && strcmp(bv[i], "--") != 0; i++)
+                if (strcmp(bv[i], "--config-file") == 0 || strcmp(bv[i], "--no-api") == 0)
+                        return fail_run(f, "--config-file and --no-api are not for brasa run: it "
+                                           "makes the configuration, and serves the API only "
+                                           "with --api-sock");
+        return 0;
+}
+
+/*
+ * Run's flags (rv, rc_) into the config file they describe, as if given with --config-file,
+ * with --no-api unless --api-sock. Returns 0, -1 after --help, DONE_QUIET after --dry-run, or
+ * 153 with f set.
+ */
+static int take_run(int rc_, char **rv, struct cli *c, struct fatal *f)
 {
         struct err e = ERR_INIT;
         struct run_args ra;
-        char q[ERR_MSG_MAX + 16];
         int rc;
 
-        rc = run_args_parse(argc, argv, &ra, &e);
+        rc = run_args_parse(rc_, rv, &ra, &e);
         if (rc == RUN_ARGS_HELP) {
                 fputs(run_args_usage, stdout);
                 fflush(stdout);
                 return -1;
         }
-        if (rc) {
-                fail(f, VMM_EXIT_ARG_PARSING,
-                     "Arguments parsing error: brasa run: %s \n\nFor more information try brasa "
-                     "run --help.",
-                     e.msg);
-                return fail_debug(f, "ParseArguments(RunArgs(%s))", quoted(e.msg, q, sizeof(q)));
-        }
+        if (rc)
+                return fail_run(f, e.msg);
         if (run_args_config(&ra, &c->config_text))
                 return fail_plain(f, "brasa run: cannot build the configuration", -ENOMEM);
         c->config_len = strlen(c->config_text);
@@ -975,6 +1031,34 @@ static int parse_run(int argc, char **argv, struct cli *c, struct fatal *f)
         args[A_NO_API].present = !ra.api_sock;
         args[A_API_SOCK].value = ra.api_sock;
         return 0;
+}
+
+/*
+ * `brasa run ...`: brasa's own flags (--log-path, --level, --pvm-cpu-template, ...) as
+ * parse_cli() takes them, then run's. Returns 0, -1 after --help or --version, DONE_QUIET
+ * after --dry-run, or the exit code with f set.
+ */
+static int parse_run(int argc, char **argv, struct cli *c, struct fatal *f)
+{
+        char **rv = calloc((size_t)argc + 1, sizeof(*rv));
+        char **bv = calloc((size_t)argc + 1, sizeof(*bv));
+        int rc, nr, nb;
+
+        if (!rv || !bv) {
+                rc = fail_plain(f, "brasa run", -ENOMEM);
+                goto out;
+        }
+        split_run(argc, argv, rv, &nr, bv, &nb);
+        rc = refuse_in_run(nb, bv, f);
+        /* The values argparse keeps point into argv's strings, not into rv or bv. */
+        if (!rc)
+                rc = parse_cli(nb, bv, f);
+        if (!rc)
+                rc = take_run(nr, rv, c, f);
+out:
+        free(rv);
+        free(bv);
+        return rc;
 }
 
 /* main_exec(): 0, -1 when --help/--version printed, or the exit code with f set. */
@@ -990,7 +1074,7 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
                 return fail_debug(f, "RegisterSignalHandlers(Error(%d))", -rc);
         }
         if (argc > 1 && strcmp(argv[1], "run") == 0)
-                rc = parse_run(argc - 1, argv + 1, c, f);
+                rc = parse_run(argc, argv, c, f);
         else
                 rc = parse_cli(argc, argv, f);
         if (!rc)

@@ -25,6 +25,8 @@ const char run_args_usage[] =
     "  --cmdline ARGS    kernel boot_args (default \"" RUN_ARGS_DEFAULT_CMDLINE "\")\n"
     "  --api-sock PATH   also serve the REST API on PATH (must not exist)\n"
     "  --dry-run         print the configuration and exit\n"
+    "brasa's own flags (--log-path, --level, --id, --pvm-cpu-template, --no-pvm-boot-args,\n"
+    "--no-seccomp, ...) go with them, except --config-file and --no-api.\n"
     "Exit codes: those of brasa; 153 for a bad flag of brasa run.\n";
 
 enum {
@@ -40,6 +42,30 @@ enum {
         R_TAP,
         R_COUNT
 };
+
+/* brasa run's own flags; argparse() fills a copy. */
+static const struct arg_spec run_specs[R_COUNT] = {
+    [R_API_SOCK] = {.name = "api-sock", .takes_value = true},
+    [R_CMDLINE] = {.name = "cmdline", .takes_value = true},
+    [R_CPUS] = {.name = "cpus", .takes_value = true},
+    [R_DRY_RUN] = {.name = "dry-run"},
+    [R_INITRD] = {.name = "initrd", .takes_value = true},
+    [R_KERNEL] = {.name = "kernel", .takes_value = true},
+    [R_MAC] = {.name = "mac", .takes_value = true},
+    [R_MEM] = {.name = "mem", .takes_value = true},
+    [R_ROOTFS] = {.name = "rootfs", .takes_value = true},
+    [R_TAP] = {.name = "tap", .takes_value = true},
+};
+
+int run_args_flag(const char *name)
+{
+        size_t i;
+
+        for (i = 0; i < R_COUNT; i++)
+                if (strcmp(run_specs[i].name, name) == 0)
+                        return run_specs[i].takes_value ? 1 : 0;
+        return -1;
+}
 
 /* A decimal number in [min, max], or -EINVAL. */
 static int parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -106,22 +132,12 @@ static int take_values(const struct arg_spec *a, struct run_args *ra, struct err
 
 int run_args_parse(int argc, char **argv, struct run_args *ra, struct err *e)
 {
-        struct arg_spec a[R_COUNT] = {
-            [R_API_SOCK] = {.name = "api-sock", .takes_value = true},
-            [R_CMDLINE] = {.name = "cmdline", .takes_value = true},
-            [R_CPUS] = {.name = "cpus", .takes_value = true},
-            [R_DRY_RUN] = {.name = "dry-run"},
-            [R_INITRD] = {.name = "initrd", .takes_value = true},
-            [R_KERNEL] = {.name = "kernel", .takes_value = true},
-            [R_MAC] = {.name = "mac", .takes_value = true},
-            [R_MEM] = {.name = "mem", .takes_value = true},
-            [R_ROOTFS] = {.name = "rootfs", .takes_value = true},
-            [R_TAP] = {.name = "tap", .takes_value = true},
-        };
+        struct arg_spec a[R_COUNT];
         struct arg_fault af;
         char text[256];
         int rc, extra;
 
+        memcpy(a, run_specs, sizeof(a));
         memset(ra, 0, sizeof(*ra));
         rc = argparse(a, R_COUNT, argc, argv, &extra, &af);
         if (rc == ARGPARSE_HELP)

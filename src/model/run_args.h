@@ -24,6 +24,12 @@ extern const char run_args_usage[];
 enum { RUN_ARGS_HELP = 1 };
 
 /*
+ * Whether name (without "--") is one of brasa run's own flags: 1 when it takes a value, 0 for
+ * a switch, -1 when it is not one (then it is one of brasa's, or unknown).
+ */
+int run_args_flag(const char *name);
+
+/*
  * Parses argv[1..argc) (argv[0] is "run") into *ra. Returns 0, RUN_ARGS_HELP for --help or -h
  * (nothing else parsed), or -EINVAL with e saying which flag is wrong and what it wants.
  */

@@ -65,10 +65,12 @@ BAD = [
     (("--kernel", PVH, "--mac", "06:00:AC:10:00:02"), "--mac needs --tap"),
     (("--kernel", PVH, "--tap", "t0", "--mac", "06:00:AC:10:00"),
      "--mac: expected six hex bytes such as 06:00:AC:10:00:02, got '06:00:AC:10:00'"),
-    (("--kernel", PVH, "--memory", "64"), "Found argument 'memory' which wasn't expected"),
     (("--kernel", PVH, "--cpus"), "The argument 'cpus' requires a value"),
     (("--kernel", PVH, "--kernel", PVH), "The argument 'kernel' was provided more than once."),
     (("--kernel", PVH, "--", "x"), "unexpected argument 'x' after --"),
+    (("--kernel", PVH, "--config-file", "vm.json"), "--config-file and --no-api are not for "
+                                                    "brasa run"),
+    (("--kernel", PVH, "--no-api"), "--config-file and --no-api are not for brasa run"),
 ]
 
 
@@ -143,3 +145,27 @@ def test_run_with_api_sock_keeps_the_api(tmp_path):
         assert proc.wait(timeout=10) == 0
         proc.stdout.close()
         shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_unknown_flag_is_brasas_parse_error():
+    """A flag neither run's nor brasa's is refused as brasa refuses it (Firecracker's text)."""
+    rc, out, err = run("--kernel", PVH, "--memory", "64")
+    assert rc == 153, out + err
+    assert ("Arguments parsing error: Found argument 'memory' which wasn't expected, or isn't "
+            "valid in this context.") in out, out
+    assert err == 'Error: ParseArguments(UnexpectedArgument("memory"))\n', err
+
+
+def test_brasa_flags_go_with_run(tmp_path):
+    """brasa's own flags work with run: the log file, the level, the kvm_pvm template switch,
+    and their checks (a duplicate is refused as brasa refuses it)."""
+    log = tmp_path / "brasa.log"
+    rc, out, err = run("--kernel", PVH, "--log-path", str(log), "--level", "Debug",
+                       "--cmdline", "console=ttyS0", "--pvm-cpu-template", "off", "--id", "vm-7")
+    assert rc == 0, out + err
+    assert parse_report(out).get("cmdline") == "console=ttyS0"  # template off: nothing added
+    text = log.read_text()
+    assert "[vm-7:main] CPU template for kvm_pvm hosts: not applied" in text, text
+    assert "Firecracker exiting successfully. exit_code=0" in text
+    rc, out, err = run("--kernel", PVH, "--level", "Debug", "--level", "Info")
+    assert rc == 153 and "The argument 'level' was provided more than once." in out, out

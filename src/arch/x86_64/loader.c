@@ -103,7 +103,9 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
                             sizeof(*eh), c->len);
         memcpy(eh, c->img, sizeof(*eh));
         if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-                return fail(c, -EINVAL, "kernel image is not a 64-bit ELF (ELF class %u)",
+                return fail(c, -EINVAL,
+                            "kernel image is not a 64-bit ELF (ELF class %u): brasa boots 64-bit "
+                            "x86_64 kernels (CONFIG_64BIT)",
                             eh->e_ident[EI_CLASS]);
         if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
                 return fail(c, -EINVAL, "kernel image is not little-endian (ELF data encoding %u)",
@@ -344,7 +346,9 @@ static int bz_check_header(const struct ld *c, struct setup_header *h)
         if (!(h->loadflags & LOADED_HIGH))
                 return fail(c, -EINVAL, "bzImage does not load high (LOADED_HIGH missing)");
         if (!(h->xloadflags & XLF_KERNEL_64))
-                return fail(c, -EINVAL, "bzImage is not 64-bit capable (XLF_KERNEL_64 missing)");
+                return fail(c, -EINVAL,
+                            "bzImage is not 64-bit capable (XLF_KERNEL_64 missing): brasa boots "
+                            "64-bit x86_64 kernels (CONFIG_64BIT)");
         return 0;
 }
 

@@ -27,7 +27,7 @@ const char run_args_usage[] =
     "  --dry-run         print the configuration and exit\n"
     "brasa's own flags (--log-path, --level, --id, --pvm-cpu-template, --no-pvm-boot-args,\n"
     "--no-seccomp, ...) go with them, except --config-file and --no-api.\n"
-    "Exit codes: those of brasa; 153 for a bad flag of brasa run.\n";
+    "Exit codes: those of brasa; 153 for a bad flag of brasa run. Docs: man brasa.\n";
 
 enum {
         R_API_SOCK,

@@ -1,10 +1,23 @@
 # Convenience targets; the build itself is CMake + Ninja (tools/build.sh).
-.PHONY: all build test demo bench format
+.PHONY: all build binaries install deb test demo bench format
 
 all: build
 
 build:
 	tools/build.sh
+
+# Only what gets installed (brasa, brasa-jailer), in build-bin/: no cmocka, no test guests.
+binaries:
+	cmake -S . -B build-bin -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRASA_TESTS=OFF
+	ninja -C build-bin
+
+PREFIX ?= /usr/local
+install: binaries
+	cmake --install build-bin --prefix $(PREFIX)
+
+# build-bin/brasa_<version>_<arch>.deb (apt install ./build-bin/brasa_*.deb).
+deb: binaries
+	cd build-bin && cpack -G DEB
 
 test:
 	tools/test.sh

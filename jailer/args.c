@@ -54,7 +54,11 @@ static const char usage_text[] =
     "  --resource-limit R=N       fsize=BYTES or no-file=N (repeatable; no-file default 2048)\n"
     "  --reuse-chroot             (brasa) run again over a chroot a jailer already set up\n"
     "  --version, --help\n"
-    "Arguments after -- go to the jailed binary, after --id and the start-time flags.\n";
+    "Arguments after -- go to the jailed binary, after --id and the start-time flags.\n"
+    "\n"
+    "Exit codes: 1 when the jail cannot be set up (one line \"brasa-jailer: <reason>\" on\n"
+    "stderr); once the jail is ready the jailer becomes the jailed binary, so brasa's own.\n"
+    "Docs: man brasa-jailer (brasa-jailer(1)) and docs/security.md.\n";
 
 static int find_flag(const char *name)
 {

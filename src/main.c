@@ -22,6 +22,7 @@
 #include "seccomp/seccomp.h"
 #include "model/config.h"
 #include "model/mmds_data.h"
+#include "model/run_args.h"
 #include "vmm/signals.h"
 #include "vmm/vmm.h"
 #include "vmm/vmm_boot.h"
@@ -58,6 +59,7 @@ struct fatal {
         int code;
         char text[ERR_MSG_MAX + 256];
         char debug[ERR_MSG_MAX + 256];
+        const char *hint; /* what the user can do, logged after text; NULL: nothing to say */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct fatal *f, int code, const char *fmt,
@@ -137,6 +139,8 @@ static const char usage_text[] =
     "  --metadata PATH            fill the MMDS data store from this JSON file\n"
     "  --pvm-cpu-template MODE    auto (default), on or off: hide the CPU features that\n"
     "                             a kvm_pvm host cannot emulate\n"
+    "  --no-pvm-boot-args         do not append the kernel arguments a Linux guest needs\n"
+    "                             while that template is active (noxsave clearcpuid=...)\n"
     "  --no-seccomp               do not install the per-thread seccomp filters\n"
     "  --seccomp-filter FILE      install the filters of FILE instead of the built-in ones\n"
     "                             (format: docs/security.md; brasa-seccomp-gen bin)\n"
@@ -144,6 +148,8 @@ static const char usage_text[] =
     "                             passed by the jailer; checked as numbers, not used yet\n"
     "  --version                  print the version and exit\n"
     "  --help, -h                 print this help and exit\n"
+    "  --enable-pci, --snapshot-version, --describe-snapshot\n"
+    "                             Firecracker's, not supported yet: refused (exit 153)\n"
     "Each flag at most once; arguments after \"--\" are ignored.\n"
     "\n"
     "Exit codes (Firecracker's): 0 ok; 1 error (bad config file, boot failure, API socket\n"
@@ -152,7 +158,9 @@ static const char usage_text[] =
     "154 SIGXCPU; 156 SIGHUP; 157 SIGILL. An unreadable --config-file or --metadata file,\n"
     "--metadata that is not JSON, a bad --id or a non-numeric size ends the process with\n"
     "SIGABRT, as Firecracker's panics do.\n"
-    "Docs: README.md and docs/compatibility.md in brasa's source tree.\n";
+    "\n"
+    "brasa run --kernel PATH [...] starts a VM without a config file: brasa run --help.\n"
+    "Docs: man brasa (brasa(1)); README.md and docs/compatibility.md in brasa's sources.\n";
 
 /* Firecracker's arguments (and brasa's --pvm-cpu-template), in its arg_parser's terms. */
 enum arg_id {
@@ -170,6 +178,7 @@ enum arg_id {
         A_MMDS_LIMIT,
         A_MODULE,
         A_NO_API,
+        A_NO_PVM_ARGS,
         A_NO_SECCOMP,
         A_PARENT_CPU,
         A_PVM_TEMPLATE,
@@ -207,6 +216,7 @@ static struct arg_spec args[A_COUNT] = {
     [A_MMDS_LIMIT] = VALUE("mmds-size-limit"),
     [A_MODULE] = VALUE("module"),
     [A_NO_API] = {.name = "no-api", .requires = "config-file"},
+    [A_NO_PVM_ARGS] = SWITCH("no-pvm-boot-args"),
     [A_NO_SECCOMP] = {.name = "no-seccomp", .forbids = "seccomp-filter"},
     [A_PARENT_CPU] = VALUE("parent-cpu-time-us"),
     [A_PVM_TEMPLATE] = VALUE("pvm-cpu-template"),
@@ -413,6 +423,7 @@ static int take_run_args(struct cli *c, struct fatal *f)
         uint64_t v;
 
         c->vmm.boot_timer = args[A_BOOT_TIMER].present;
+        c->vmm.no_pvm_boot_args = args[A_NO_PVM_ARGS].present;
         c->no_api = args[A_NO_API].present;
         if (val(A_API_SOCK))
                 c->api_sock = val(A_API_SOCK);
@@ -668,6 +679,7 @@ static int fail_json(struct fatal *f, bool api, bool boot, const struct err *e)
 
         fail(f, VMM_EXIT_GENERIC, "%s error: Failed to build MicroVM from Json: %s: %s",
              api ? "RunWithApiError" : "RunWithoutApiError", what, e->msg);
+        f->hint = e->hint;
         return fail_debug(f, "%s(%s(%s(%s)))", api ? "RunWithApi" : "RunWithoutApiError",
                           api ? "BuildFromJson" : "BuildMicroVMFromJson",
                           boot ? "StartMicroVM" : "ParseFromJson", quoted(e->msg, q, sizeof(q)));
@@ -783,6 +795,7 @@ static int fail_bind(struct fatal *f, const char *sock, const struct err *e, int
         char q[256], io[256];
 
         fail(f, VMM_EXIT_GENERIC, "RunWithApiError error: %s", e->msg[0] ? e->msg : strerror(-rc));
+        f->hint = e->hint;
         if (rc == -EADDRINUSE)
                 return fail_debug(f, "RunWithApi(FailedToBindSocket(%s))",
                                   quoted(sock, q, sizeof(q)));
@@ -922,6 +935,132 @@ static int run(struct cli *c, struct fatal *f)
         return rc;
 }
 
+/* Returned when brasa printed what was asked (brasa run --dry-run): no exit line follows. */
+#define DONE_QUIET (-2)
+
+/*
+ * Splits `brasa run ...` (argv[1] is "run") into run's own flags, each with its value (to
+ * rv: "run", then them) and everything else, brasa's flags for parse_cli() (to bv: argv[0],
+ * then them). Everything from "--" on goes to run, which refuses it.
+ */
+static void split_run(int argc, char **argv, char **rv, int *rc_, char **bv, int *bc)
+{
+        struct arg_spec *a;
+        int i, kind;
+
+        rv[0] = argv[1];
+        bv[0] = argv[0];
+        *rc_ = *bc = 1;
+        for (i = 2; i < argc; i++) {
+                kind = -1;
+                if (strcmp(argv[i], "--") == 0) {
+                        while (i < argc)
+                                rv[(*rc_)++] = argv[i++];
+                        break;
+                }
+                if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+                        kind = 0;
+                else if (strncmp(argv[i], "--", 2) == 0)
+                        kind = run_args_flag(argv[i] + 2);
+                if (kind >= 0) {
+                        rv[(*rc_)++] = argv[i];
+                        if (kind == 1 && i + 1 < argc)
+                                rv[(*rc_)++] = argv[++i];
+                        continue;
+                }
+                bv[(*bc)++] = argv[i];
+                a = strncmp(argv[i], "--", 2) == 0 ? arg_find(args, A_COUNT, argv[i] + 2) : NULL;
+                if (a && a->takes_value && i + 1 < argc)
+                        bv[(*bc)++] = argv[++i];
+        }
+}
+
+/* brasa run's own parse error: 153 with f set. */
+static int fail_run(struct fatal *f, const char *msg)
+{
+        char q[ERR_MSG_MAX + 16];
+
+        fail(f, VMM_EXIT_ARG_PARSING,
+             "Arguments parsing error: brasa run: %s \n\nFor more information try brasa run "
+             "--help.",
+             msg);
+        return fail_debug(f, "ParseArguments(RunArgs(%s))", quoted(msg, q, sizeof(q)));
+}
+
+/* brasa's flags that make no sense with run, among bv[1..bc) (before any "--"). */
+static int refuse_in_run(int bc, char **bv, struct fatal *f)
+{
+        int i;
+
+        for (i = 1; i < bc && strcmp(bv[i], "--") != 0; i++)
+                if (strcmp(bv[i], "--config-file") == 0 || strcmp(bv[i], "--no-api") == 0)
+                        return fail_run(f, "--config-file and --no-api are not for brasa run: it "
+                                           "makes the configuration, and serves the API only "
+                                           "with --api-sock");
+        return 0;
+}
+
+/*
+ * Run's flags (rv, rc_) into the config file they describe, as if given with --config-file,
+ * with --no-api unless --api-sock. Returns 0, -1 after --help, DONE_QUIET after --dry-run, or
+ * 153 with f set.
+ */
+static int take_run(int rc_, char **rv, struct cli *c, struct fatal *f)
+{
+        struct err e = ERR_INIT;
+        struct run_args ra;
+        int rc;
+
+        rc = run_args_parse(rc_, rv, &ra, &e);
+        if (rc == RUN_ARGS_HELP) {
+                fputs(run_args_usage, stdout);
+                fflush(stdout);
+                return -1;
+        }
+        if (rc)
+                return fail_run(f, e.msg);
+        if (run_args_config(&ra, &c->config_text))
+                return fail_plain(f, "brasa run: cannot build the configuration", -ENOMEM);
+        c->config_len = strlen(c->config_text);
+        if (ra.dry_run) {
+                printf("%s\n", c->config_text);
+                fflush(stdout);
+                free(c->config_text);
+                return DONE_QUIET;
+        }
+        args[A_NO_API].present = !ra.api_sock;
+        args[A_API_SOCK].value = ra.api_sock;
+        return 0;
+}
+
+/*
+ * `brasa run ...`: brasa's own flags (--log-path, --level, --pvm-cpu-template, ...) as
+ * parse_cli() takes them, then run's. Returns 0, -1 after --help or --version, DONE_QUIET
+ * after --dry-run, or the exit code with f set.
+ */
+static int parse_run(int argc, char **argv, struct cli *c, struct fatal *f)
+{
+        char **rv = calloc((size_t)argc + 1, sizeof(*rv));
+        char **bv = calloc((size_t)argc + 1, sizeof(*bv));
+        int rc, nr, nb;
+
+        if (!rv || !bv) {
+                rc = fail_plain(f, "brasa run", -ENOMEM);
+                goto out;
+        }
+        split_run(argc, argv, rv, &nr, bv, &nb);
+        rc = refuse_in_run(nb, bv, f);
+        /* The values argparse keeps point into argv's strings, not into rv or bv. */
+        if (!rc)
+                rc = parse_cli(nb, bv, f);
+        if (!rc)
+                rc = take_run(nr, rv, c, f);
+out:
+        free(rv);
+        free(bv);
+        return rc;
+}
+
 /* main_exec(): 0, -1 when --help/--version printed, or the exit code with f set. */
 static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
 {
@@ -934,7 +1073,10 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
                      strerror(-rc), -rc);
                 return fail_debug(f, "RegisterSignalHandlers(Error(%d))", -rc);
         }
-        rc = parse_cli(argc, argv, f);
+        if (argc > 1 && strcmp(argv[1], "run") == 0)
+                rc = parse_run(argc, argv, c, f);
+        else
+                rc = parse_cli(argc, argv, f);
         if (!rc)
                 rc = refuse_unsupported(f);
         if (!rc)
@@ -954,11 +1096,16 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
 /* The exit line (and on failure the error), as main.rs; returns the exit code. */
 static int main_finish(int rc, const struct fatal *f)
 {
+        if (rc == DONE_QUIET)
+                return 0;
         if (rc <= 0) {
                 log_info("Firecracker exiting successfully. exit_code=0");
                 return 0;
         }
         if (f->text[0]) {
+                /* Before the error: tools read Firecracker's error and exit lines as the last. */
+                if (f->hint)
+                        log_error("Hint: %s", f->hint);
                 log_error("%s", f->text);
                 fprintf(stderr, "Error: %s\n", f->debug);
         }

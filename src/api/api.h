@@ -25,6 +25,7 @@ struct api_response {
         char *body; /* malloc'd JSON (NULL for 204) */
         size_t len;
         bool deprecation; /* add "Deprecation: true" */
+        const char *hint; /* the error's struct err hint, logged after it; NULL: none */
 };
 
 /* One request between the two stages. */

@@ -55,6 +55,12 @@ static void fail_with(struct api_call *call, const char *prefix, const char *msg
         api_fault(&call->resp, 400, text);
 }
 
+/* Passes e's hint (what the user can do) to the log line of a failed request. */
+static void keep_hint(struct api_call *call, const struct err *e)
+{
+        call->resp.hint = e->rc ? e->hint : NULL;
+}
+
 /* Maps a config parser's result: 0 -> 204, else 400 with prefix for validation errors. */
 static void finish(struct api_call *call, int rc, const char *prefix, const char *err)
 {
@@ -170,6 +176,7 @@ void api_put_boot(struct api_ctx *ctx, struct api_call *call)
         if (!rc)
                 rc = config_store(ctx->cfg, &call->val, &e);
         finish(call, rc, call->route->prefix, e.msg);
+        keep_hint(call, &e);
 }
 
 /* The balloon target may not exceed the new memory size (update_machine_config()). */
@@ -240,6 +247,7 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
         rc = vmm_boot(ctx->vmm, ctx->cfg, &e);
         if (rc) {
                 fail_with(call, "Start microvm error: ", e.msg);
+                keep_hint(call, &e);
                 return;
         }
         ctx->started = true;
@@ -357,6 +365,7 @@ void api_put_stored(struct api_ctx *ctx, struct api_call *call)
         struct err e = ERR_INIT;
 
         finish(call, config_store(ctx->cfg, &call->val, &e), call->route->prefix, e.msg);
+        keep_hint(call, &e);
 }
 
 void api_put_mmds_config(struct api_ctx *ctx, struct api_call *call)

@@ -113,6 +113,8 @@ static void log_outcome(const struct api_call *call)
                           r->status == 413 ? "413 Payload too large" : "400 Bad Request",
                           json_string_value(json_object_get(o, "fault_message")));
                 json_decref(o);
+                if (r->hint)
+                        log_error("Hint: %s", r->hint);
         }
         if (call->deprecation)
                 log_warn("%s", call->deprecation);
@@ -478,9 +480,10 @@ out:
 
 static int in_use(const char *path, struct err *e)
 {
-        return err_set(e, -EADDRINUSE,
-                       "Failed to open the API socket at: %s. Check that it is not already used.",
-                       path);
+        err_set(e, -EADDRINUSE,
+                "Failed to open the API socket at: %s. Check that it is not already used.", path);
+        return err_hint(e, "if no brasa or Firecracker serves it any more, remove the file (both "
+                           "leave it behind when they exit), or give another --api-sock path");
 }
 
 static int io_error(struct err *e)

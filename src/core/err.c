@@ -12,6 +12,7 @@ int err_vset(struct err *e, int rc, const char *fmt, va_list ap)
         if (!e)
                 return rc;
         e->rc = rc;
+        e->hint = NULL;
         vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
         text_one_line(e->msg);
         return rc;
@@ -57,4 +58,13 @@ void err_clear(struct err *e)
                 return;
         e->rc = 0;
         e->msg[0] = '\0';
+        e->hint = NULL;
+}
+
+int err_hint(struct err *e, const char *hint)
+{
+        if (!e)
+                return 0;
+        e->hint = hint;
+        return e->rc;
 }

@@ -15,14 +15,20 @@
 struct err {
         int rc;
         char msg[ERR_MSG_MAX];
+        /*
+         * What the user can do about it (a static string), or NULL. Shown as a separate log
+         * line after the error, so that an error text Firecracker has stays exactly its own.
+         */
+        const char *hint;
 };
 
 #define ERR_INIT                                                                                   \
         {                                                                                          \
-                0, ""                                                                              \
+                0, "", NULL                                                                        \
         }
 
-/* Sets *e to rc and the formatted message (made one line). Returns rc; e may be NULL. */
+/* Sets *e to rc and the formatted message (made one line), with no hint. Returns rc; e may be
+ * NULL. */
 int err_set(struct err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* err_set() for wrappers that take their own format and arguments (va_list). */
@@ -38,6 +44,9 @@ int err_prefix(struct err *e, const char *fmt, ...) __attribute__((format(printf
 
 /* err_set() with strerror(-rc) as the message, for a failure with nothing more to say. */
 int err_errno(struct err *e, int rc);
+
+/* Sets the hint of the error in e (a static string, or NULL). Returns e->rc (0 when e is NULL). */
+int err_hint(struct err *e, const char *hint);
 
 /* Resets *e to no error. */
 void err_clear(struct err *e);

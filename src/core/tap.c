@@ -31,6 +31,21 @@ static int tap_attach(int fd, const char *name)
         return ifr.ifr_flags & IFF_PERSIST ? 0 : -ENODEV;
 }
 
+/* What to do when TUNSETIFF on an existing tap failed with -errno rc. */
+static const char *tap_hint(int rc)
+{
+        if (rc == -ENODEV || rc == -ENOENT)
+                return "the tap must exist before the VM starts: ip tuntap add dev <name> mode "
+                       "tap && ip link set <name> up";
+        if (rc == -EBUSY)
+                return "another process (another VM?) holds this tap: stop it, or give each VM "
+                       "its own tap";
+        if (rc == -EPERM || rc == -EACCES)
+                return "brasa needs CAP_NET_ADMIN, or a tap made for its user: ip tuntap add dev "
+                       "<name> mode tap user <uid>";
+        return NULL;
+}
+
 int tap_open(const char *name, struct err *e)
 {
         int fd, rc, hdr = TAP_VNET_HDR_LEN;
@@ -52,6 +67,7 @@ int tap_open(const char *name, struct err *e)
                         "error %d). Invalid TUN/TAP Backend provided by %s. Check our "
                         "documentation on setting up the network devices.",
                         strerror(-rc), -rc, name);
+                err_hint(e, tap_hint(rc));
                 goto fail;
         }
         if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {

@@ -130,8 +130,12 @@ static int net_create(struct perr *pe, struct net_cfg *n)
         int fd;
 
         fd = net_tap_open(n->host_dev_name, &e);
-        if (fd < 0)
-                return cfg_fail(pe, fd, "Could not create the network device: %s", e.msg);
+        if (fd < 0) {
+                cfg_fail(pe, fd, "Could not create the network device: %s", e.msg);
+                if (pe->e)
+                        pe->e->hint = e.hint;
+                return fd;
+        }
         if (n->has_mtu && n->mtu < 68) {
                 close(fd);
                 return cfg_fail(pe, -EINVAL,

@@ -38,6 +38,20 @@ static int kvm_check_caps(int kvm_fd, struct err *e)
         return 0;
 }
 
+/* What to do when /dev/kvm cannot be opened with -errno rc. */
+static const char *kvm_open_hint(int rc)
+{
+        if (rc == -ENOENT)
+                return "/dev/kvm does not exist: load KVM (modprobe kvm_intel or kvm_amd; "
+                       "kvm_pvm on a host without VMX/SVM), or pass the device into the "
+                       "container (docker run --device /dev/kvm)";
+        if (rc == -EACCES || rc == -EPERM)
+                return "this user may not open /dev/kvm: add it to the device's group (ls -l "
+                       "/dev/kvm; usermod -aG kvm USER, then log in again) or grant it with an "
+                       "ACL (setfacl -m u:USER:rw /dev/kvm)";
+        return NULL;
+}
+
 static int kvm_vm_open(struct kvm_vm *vm, struct err *e)
 {
         int ver, rc;
@@ -46,11 +60,12 @@ static int kvm_vm_open(struct kvm_vm *vm, struct err *e)
         if (vm->kvm_fd < 0) {
                 rc = -errno;
                 /* Firecracker's KvmError::Kvm, hint included. */
-                return err_set(e, rc,
-                               "Kvm error: Error creating KVM object: %s (os error %d) Make sure "
-                               "the user launching the firecracker process is configured on the "
-                               "/dev/kvm file's ACL.",
-                               strerror(-rc), -rc);
+                err_set(e, rc,
+                        "Kvm error: Error creating KVM object: %s (os error %d) Make sure "
+                        "the user launching the firecracker process is configured on the "
+                        "/dev/kvm file's ACL.",
+                        strerror(-rc), -rc);
+                return err_hint(e, kvm_open_hint(rc));
         }
         ver = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
         if (ver != KVM_API_VERSION)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/mem_layout.h"
+#include "arch/x86_64/pvm_args.h"
 #include "core/log.h"
 #include "core/outfd.h"
 #include "core/util.h"
@@ -157,6 +158,36 @@ static bool vmm_want_pvm_template(const struct vmm_opts *opts)
 }
 
 /*
+ * With the kvm_pvm template active, the kernel arguments a Linux guest needs there go after
+ * the user's boot_args and brasa's device words, as virtio_mmio.device= does; the user's own
+ * words with the same key win. Nothing is appended when it would not fit in the command line.
+ */
+static int vmm_add_pvm_args(struct vmm *vmm, const struct vm_config *cfg)
+{
+        const char *user = cfg->boot.boot_args ? cfg->boot.boot_args : CONFIG_DEFAULT_BOOT_ARGS;
+        size_t used = strlen(user) + 1 + strlen(device_mgr_cmdline(&vmm->devices));
+        char add[PVM_BOOT_ARGS_MAX], skipped[PVM_BOOT_ARGS_MAX];
+
+        if (!vmm->pvm_template_on || vmm->opts.no_pvm_boot_args ||
+            pvm_args_missing(user, add, sizeof(add), skipped, sizeof(skipped)))
+                return 0;
+        if (skipped[0])
+                log_info("kvm_pvm: kept the user's boot_args for: %s", skipped);
+        if (!add[0])
+                return 0;
+        if (used + 1 + strlen(add) >= LAYOUT_CMDLINE_MAX_SIZE) {
+                log_warn("kvm_pvm: the kernel command line has no room for \"%s\": not appended; "
+                         "a Linux guest may stop at its first xrstor",
+                         add);
+                return 0;
+        }
+        log_info("kvm_pvm: appended to the kernel command line: %s (--no-pvm-boot-args turns "
+                 "this off)",
+                 add);
+        return device_mgr_cmdline_add(&vmm->devices, "%s", add);
+}
+
+/*
  * Firecracker's get_cpu_template(): the custom template, or the static one
  * once the host's vendor and model allow it; *out is NULL without one.
  */
@@ -223,7 +254,7 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
             .entry = boot->entry,
             .nr_vcpus = cfg->machine.vcpu_count,
             .smt = cfg->machine.smt,
-            .pvm_template = vmm_want_pvm_template(&vmm->opts),
+            .pvm_template = vmm->pvm_template_on,
             .tmpl = tmpl,
         };
         struct kvm_cpuid2 *cpuid;
@@ -411,6 +442,10 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
         if (rc)
                 return rc;
+        vmm->pvm_template_on = vmm_want_pvm_template(&vmm->opts);
+        rc = vmm_add_pvm_args(vmm, cfg);
+        if (rc)
+                return err_set(e, rc, "kernel command line is too long");
         rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, e);
         if (rc)
                 return rc;

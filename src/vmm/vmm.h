@@ -37,11 +37,13 @@ struct mmds_service;
 struct vmm_opts {
         bool boot_timer;
         enum cpu_template_mode pvm_template;
+        bool no_pvm_boot_args; /* --no-pvm-boot-args: never append pvm_boot_args */
 };
 
 struct vmm {
         struct vmm_opts opts;
         bool started;
+        bool pvm_template_on; /* the kvm_pvm CPU template is applied to this boot's vCPUs */
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;

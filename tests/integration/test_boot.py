@@ -270,3 +270,75 @@ def test_serial_input_from_a_terminal(brasa):
     assert p.returncode == 0, out
     assert "BRASA echo typed on a tty" in out
     assert before == after, "terminal settings were not restored"
+
+
+# ---- the kernel arguments brasa appends while its kvm_pvm CPU template is active --------------
+
+FC_ARGS = "console=ttyS0 reboot=k panic=1"  # a Firecracker user's usual boot_args
+
+
+def pvm_file_args():
+    """tools/guest/cmdline-pvm, the documented list: brasa must append exactly these words."""
+    from conftest import ROOT
+    text = (ROOT / "tools" / "guest" / "cmdline-pvm").read_text()
+    return " ".join(l.strip() for l in text.splitlines() if l.strip() and not l.startswith("#"))
+
+
+def test_pvm_boot_args_appended_once_and_logged(brasa):
+    """--pvm-cpu-template on makes the template active on any host: the words follow the user's
+    boot_args once, and the log says so."""
+    res = brasa.boot("pvh", boot_args=FC_ARGS, args=("--pvm-cpu-template", "on"))
+    assert_clean_boot(res)
+    words = pvm_file_args()
+    assert res.report.get("cmdline") == f"{FC_ARGS} {words}"
+    assert f"kvm_pvm: appended to the kernel command line: {words}" in res.log, res.log
+    assert res.log.count("appended to the kernel command line") == 1
+
+
+def test_pvm_boot_args_given_by_the_user_are_not_duplicated(brasa):
+    noxsave, clear = pvm_file_args().split()
+    args = f"{FC_ARGS} noxsave"
+    res = brasa.boot("pvh", boot_args=args, args=("--pvm-cpu-template", "on"))
+    assert_clean_boot(res)
+    assert res.report.get("cmdline") == f"{args} {clear}"
+    assert "kept the user's boot_args for: noxsave" in res.log, res.log
+    # The user's own clearcpuid= list wins: brasa adds nothing then.
+    args = f"{FC_ARGS} clearcpuid=popcnt noxsave"
+    res = brasa.boot("pvh", boot_args=args, args=("--pvm-cpu-template", "on"))
+    assert_clean_boot(res)
+    assert res.report.get("cmdline") == args
+    assert "appended to the kernel command line" not in res.log, res.log
+
+
+@pytest.mark.parametrize("flags", [("--pvm-cpu-template", "on", "--no-pvm-boot-args"),
+                                   ("--pvm-cpu-template", "off")],
+                         ids=["no-pvm-boot-args", "template-off"])
+def test_pvm_boot_args_not_added(brasa, flags):
+    res = brasa.boot("pvh", boot_args=FC_ARGS, args=flags)
+    assert_clean_boot(res)
+    assert res.report.get("cmdline") == FC_ARGS
+    assert "appended to the kernel command line" not in res.log, res.log
+
+
+def test_pvm_boot_args_without_room_are_left_out_with_a_warning(brasa):
+    args = "console=ttyS0 x=" + "a" * (2047 - len("console=ttyS0 x="))
+    res = brasa.boot("pvh", boot_args=args, args=("--pvm-cpu-template", "on"))
+    assert_clean_boot(res)
+    assert res.report.get("cmdline") == args
+    assert "has no room for" in res.log, res.log
+
+
+def test_pvm_boot_args_not_in_vm_config(tmp_path):
+    """GET /vm/config shows the user's boot_args, as Firecracker would: brasa's additions (the
+    device words and these) only reach the guest."""
+    from conftest import ApiVm
+    vm = ApiVm(tmp_path, args=("--pvm-cpu-template", "on"))
+    try:
+        assert vm.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                       "boot_args": FC_ARGS + " brasa.idle"}).status == 204
+        assert vm.put("/actions", {"action_type": "InstanceStart"}).status == 204
+        got = vm.get("/vm/config").json()["boot-source"]["boot_args"]
+        assert got == FC_ARGS + " brasa.idle"
+        assert "appended to the kernel command line" in vm.output()
+    finally:
+        vm.stop()

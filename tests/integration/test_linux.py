@@ -89,12 +89,13 @@ class Boot:
         return f"exit {self.rc}\n--- console:\n{self.out}\n--- brasa log:\n{self.log}"
 
 
-def run_guest(tmp_path, cfg, label, capsys):
+def run_guest(tmp_path, cfg, label, capsys, args=()):
     """Runs brasa on cfg until it exits (killing it after BOOT_TIMEOUT), timing the marker line."""
     cfg_path = tmp_path / "vm.json"
     cfg_path.write_text(json.dumps(cfg))
     log_path = tmp_path / "brasa.log"
-    argv = [str(BRASA), "--no-api", "--config-file", str(cfg_path), "--log-path", str(log_path)]
+    argv = [str(BRASA), "--no-api", "--config-file", str(cfg_path), "--log-path", str(log_path),
+            *args]
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -197,17 +198,31 @@ def test_linux_panic_ends_brasa_with_error(tmp_path, capsys):
 
 @pytest.mark.timeout(BOOT_TIMEOUT + 20)
 def test_linux_without_pvm_arguments(tmp_path, capsys):
-    """tools/guest/cmdline-pvm is needed exactly on kvm_pvm hosts: without it the guest kernel
-    runs an instruction kvm_pvm cannot emulate and brasa stops with an emulation failure
-    (exit 1, reported); with VMX/SVM the same boot reaches user space."""
+    """tools/guest/cmdline-pvm is needed exactly on kvm_pvm hosts: without it (neither in
+    boot_args nor appended by brasa, --no-pvm-boot-args) the guest kernel runs an instruction
+    kvm_pvm cannot emulate and brasa stops with an emulation failure (exit 1, reported); with
+    VMX/SVM the same boot reaches user space."""
     args = read_cmdline("cmdline")
     boot = run_guest(tmp_path, vm_config(KERNELS["pvh"], args, 1, 256),
-                     "pvh, no kvm_pvm arguments", capsys)
+                     "pvh, no kvm_pvm arguments", capsys, args=("--no-pvm-boot-args",))
     if PVM_HOST:
         assert boot.rc == 1 and not boot.marker, boot.describe()
         assert "KVM_EXIT_INTERNAL_ERROR" in boot.log, boot.describe()
     else:
         assert boot.rc == 0 and boot.marker, boot.describe()
+
+
+@pytest.mark.timeout(600)
+def test_linux_firecracker_boot_args(tmp_path, capsys):
+    """A Firecracker user's own boot_args, unchanged, reach user space: on a kvm_pvm host brasa
+    appends tools/guest/cmdline-pvm's words itself (and logs it); elsewhere it appends nothing."""
+    args = "console=ttyS0 reboot=k panic=1"
+    boot = run_guest(tmp_path, vm_config(KERNELS["pvh"], args, 1, 256),
+                     "pvh, Firecracker's boot_args", capsys)
+    assert boot.rc == 0 and boot.marker, boot.describe()
+    appended = read_cmdline("cmdline-pvm") if PVM_HOST else ""
+    assert boot.cmdline == f"{args} {appended}".strip(), boot.cmdline
+    assert ("kvm_pvm: appended to the kernel command line" in boot.log) == PVM_HOST, boot.log
 
 
 # ---- devices driven by Linux's own drivers, from a shell on the serial console ---------------

@@ -389,7 +389,8 @@ static void test_elf_wrong_class(void **state)
         (void)state;
         build_elf(NOTE_NONE);
         img[EI_CLASS] = ELFCLASS32;
-        assert_fails(load(), -EINVAL, "not a 64-bit ELF (ELF class 1)");
+        assert_fails(load(), -EINVAL,
+                     "not a 64-bit ELF (ELF class 1): brasa boots 64-bit x86_64 kernels");
         img[EI_CLASS] = ELFCLASS64;
         img[EI_DATA] = ELFDATA2MSB;
         assert_fails(load(), -EINVAL, "not little-endian");
@@ -563,6 +564,27 @@ static void test_bad_magic(void **state)
         assert_int_equal(kernel_load(&mem, img, 1, &ki, NULL), -EINVAL);
 }
 
+/* What a wrong image probably is, and what to give instead, follows "bad magic". */
+static void test_bad_magic_says_what_to_do(void **state)
+{
+        (void)state;
+        memset(img, 0, 0x1000);
+        img_len = 0x1000;
+        img[0] = 0x1f;
+        img[1] = 0x8b;
+        assert_fails(load(), -EINVAL, "(bad magic): it is gzip-compressed");
+        img[0] = 0;
+        img[1] = 0;
+        memcpy(img + 0x38, "ARM\x64", 4);
+        assert_fails(load(), -EINVAL, "(bad magic): it is an arm64 Image");
+        memset(img + 0x38, 0, 4);
+        img[0] = 'M';
+        img[1] = 'Z';
+        assert_fails(load(), -EINVAL, "(bad magic): it is a PE/EFI file");
+        img[0] = 'X';
+        assert_fails(load(), -EINVAL, "(bad magic): give an uncompressed ELF vmlinux or a bzImage");
+}
+
 /* ---- bzImage ---- */
 
 static void test_bz_ok(void **state)
@@ -604,7 +626,8 @@ static void test_bz_not_64bit(void **state)
 {
         (void)state;
         build_bz(0x020f, LOADED_HIGH, 0, 4);
-        assert_fails(load(), -EINVAL, "bzImage is not 64-bit capable (XLF_KERNEL_64 missing)");
+        assert_fails(load(), -EINVAL,
+                     "bzImage is not 64-bit capable (XLF_KERNEL_64 missing): brasa boots 64-bit");
 }
 
 static void test_bz_not_loaded_high(void **state)
@@ -814,7 +837,7 @@ static void test_mutation_smoke(void **state)
             T(test_elf_validates_before_writing), T(test_bad_magic), T(test_bz_ok),                \
             T(test_bz_setup_sects_zero), T(test_bz_too_old), T(test_bz_not_64bit),                 \
             T(test_bz_not_loaded_high), T(test_bz_setup_past_file), T(test_bz_truncated_header),   \
-            T(test_mutation_smoke)
+            T(test_bad_magic_says_what_to_do), T(test_mutation_smoke)
 
 int main(void)
 {
@@ -847,6 +870,7 @@ int main(void)
             T(test_elf_entry_below_1mib),
             T(test_elf_validates_before_writing),
             T(test_bad_magic),
+            T(test_bad_magic_says_what_to_do),
             T(test_bz_ok),
             T(test_bz_setup_sects_zero),
             T(test_bz_too_old),

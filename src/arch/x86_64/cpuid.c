@@ -365,7 +365,7 @@ int cpuid_normalize(struct kvm_cpuid2 *c, size_t capacity, unsigned int cpu_inde
 /*
  * The kvm_pvm CPU template. On kvm_pvm the guest kernel (CPL0) runs through
  * KVM's instruction emulator, which fails on these instructions; hiding the
- * CPUID bit makes Linux avoid them (pvm-host.md: the guest booted with all of
+ * CPUID bit makes Linux avoid them (docs/pvm-hosts.md: the guest booted with all of
  * them hidden; which are strictly needed was not isolated). Features whose
  * state lives in XSAVE areas go with XSAVE: without XSAVE the kernel would not
  * save their registers across context switches.

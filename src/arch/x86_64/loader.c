@@ -136,16 +136,22 @@ static int elf_check_ehdr(const struct ld *c, Elf64_Ehdr *eh)
         if (src_read(c, 0, eh, sizeof(*eh)))
                 return -EIO;
         if (eh->e_ident[EI_CLASS] != ELFCLASS64)
-                return fail(c, -EINVAL, "kernel image is not a 64-bit ELF (ELF class %u)",
+                return fail(c, -EINVAL,
+                            "kernel image is not a 64-bit ELF (ELF class %u): brasa boots 64-bit "
+                            "x86_64 kernels (CONFIG_64BIT)",
                             eh->e_ident[EI_CLASS]);
         if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
                 return fail(c, -EINVAL, "kernel image is not little-endian (ELF data encoding %u)",
                             eh->e_ident[EI_DATA]);
         if (eh->e_machine != EM_X86_64)
-                return fail(c, -EINVAL, "kernel image is not x86_64 (ELF machine %u)",
+                return fail(c, -EINVAL,
+                            "kernel image is not x86_64 (ELF machine %u): brasa runs x86_64 "
+                            "guests, give a kernel built for x86_64",
                             eh->e_machine);
         if (eh->e_type != ET_EXEC)
-                return fail(c, -EINVAL, "kernel image is not an executable (ELF type %u)",
+                return fail(c, -EINVAL,
+                            "kernel image is not an executable (ELF type %u): give the vmlinux at "
+                            "the top of the kernel build tree, not a module or an object file",
                             eh->e_type);
         if (eh->e_phnum == 0)
                 return fail(c, -EINVAL, "kernel image has no program headers");
@@ -389,7 +395,9 @@ static int bz_check_header(const struct ld *c, struct setup_header *h)
         if (!(h->loadflags & LOADED_HIGH))
                 return fail(c, -EINVAL, "bzImage does not load high (LOADED_HIGH missing)");
         if (!(h->xloadflags & XLF_KERNEL_64))
-                return fail(c, -EINVAL, "bzImage is not 64-bit capable (XLF_KERNEL_64 missing)");
+                return fail(c, -EINVAL,
+                            "bzImage is not 64-bit capable (XLF_KERNEL_64 missing): brasa boots "
+                            "64-bit x86_64 kernels (CONFIG_64BIT)");
         return 0;
 }
 
@@ -437,6 +445,35 @@ static int read_magic(const struct ld *c, uint64_t off, void *buf, size_t n)
         return src_read(c, off, buf, n) ? -EIO : 1;
 }
 
+/* What an image that is neither ELF nor bzImage probably is, and what to give instead:
+ * judged from its first n bytes, head. */
+static const char *bad_magic_hint(const uint8_t *head, size_t n)
+{
+        static const uint8_t gzip[] = {0x1f, 0x8b}, arm64[] = {'A', 'R', 'M', 0x64};
+
+        if (n >= sizeof(gzip) && memcmp(head, gzip, sizeof(gzip)) == 0)
+                return ": it is gzip-compressed (a vmlinuz or vmlinux.gz?); give the bzImage, or "
+                       "the uncompressed vmlinux";
+        if (n >= 0x38 + sizeof(arm64) && memcmp(head + 0x38, arm64, sizeof(arm64)) == 0)
+                return ": it is an arm64 Image; brasa runs x86_64 guests";
+        if (n >= 2 && head[0] == 'M' && head[1] == 'Z')
+                return ": it is a PE/EFI file without a Linux boot header; give the bzImage or the "
+                       "vmlinux of an x86_64 kernel";
+        return ": give an uncompressed ELF vmlinux or a bzImage (arch/x86/boot/bzImage)";
+}
+
+/* The bad-magic error, with what the image seems to be. */
+static int bad_magic(const struct ld *c)
+{
+        uint8_t head[0x40];
+        size_t n = c->len < sizeof(head) ? c->len : sizeof(head);
+
+        if (src_read(c, 0, head, n))
+                return -EIO;
+        return fail(c, -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)%s",
+                    bad_magic_hint(head, n));
+}
+
 static int kernel_load_from(const struct ld *c, struct kernel_info *ki)
 {
         uint8_t elf[SELFMAG];
@@ -453,7 +490,7 @@ static int kernel_load_from(const struct ld *c, struct kernel_info *ki)
                 return bz_load(c, ki);
         if (rc < 0)
                 return rc;
-        return fail(c, -EINVAL, "kernel image is neither ELF nor bzImage (bad magic)");
+        return bad_magic(c);
 }
 
 int kernel_load(const struct guest_mem *m, const uint8_t *img, size_t len, struct kernel_info *ki,

@@ -73,9 +73,10 @@ def test_tables_through_zero_page(brasa, proto):
     check_tables(res, "zeropage", 2)
 
 
-def test_dsdt_lists_every_virtio_device(brasa, tmp_path):
+@pytest.mark.parametrize("count", [4, 17])  # 17: every legacy GSI left after VMGenID's and VMClock's
+def test_dsdt_lists_every_virtio_device(brasa, tmp_path, count):
     drives = []
-    for i in range(3):
+    for i in range(count - 1):
         p = tmp_path / f"d{i}.img"
         p.write_bytes(bytes(4096))
         drives.append({"drive_id": f"d{i}", "path_on_host": str(p), "is_root_device": i == 0,
@@ -83,14 +84,14 @@ def test_dsdt_lists_every_virtio_device(brasa, tmp_path):
     res = boot_acpi(brasa, extra={"drives": drives, "entropy": {}})
     found = [parse_fields(x) for x in res.report.all("acpi virtio")]
     want = [{"name": f"V{i:03}", "uid": i, "base": VIRTIO_BASE + 0x1000 * i, "size": 0x1000,
-             "gsi": 5 + i} for i in range(4)]
+             "gsi": 5 + i} for i in range(count)]
     assert found == want, res.stdout
     # The same windows and GSIs as the kernel command line gives a guest without ACPI.
     cmdline = res.report.get("cmdline")
     listed = re.findall(r"virtio_mmio\.device=4K@0x([0-9a-f]+):(\d+)", cmdline)
     assert [(int(b, 16), int(g)) for b, g in listed] == [(d["base"], d["gsi"]) for d in want]
-    assert res.report.fields("acpi ged")["gsi"] == 9  # VMGenID: the next legacy GSI
-    assert res.report.fields("acpi dsdt")["devices"] == 8
+    assert res.report.fields("acpi ged")["gsi"] == 5 + count  # VMGenID: the next legacy GSI
+    assert res.report.fields("acpi dsdt")["devices"] == count + 4
 
 
 def test_vmgenid_is_fresh_each_boot(brasa):

@@ -21,6 +21,7 @@ enum device_kind {
         DEVICE_BOOT_TIMER,
         DEVICE_ACPI_SLEEP, /* the ACPI sleep registers (power-off) */
         DEVICE_VMGENID,
+        DEVICE_VMCLOCK,
 };
 
 struct device;

@@ -165,6 +165,7 @@ int device_mgr_reserve_acpi_gsis(struct device_mgr *dm, struct err *e)
                                        "resource is not available.",
                                        names[i]);
         dm->vmgenid_gsi = LAYOUT_IRQ_VIRTIO_BASE + dm->nr_slots;
+        dm->vmclock_gsi = dm->vmgenid_gsi + 1;
         return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "arch/x86_64/layout.h"
 #include "core/util.h"
 #include "devices/acpi/sleep.h"
+#include "devices/acpi/vmclock.h"
 #include "devices/acpi/vmgenid.h"
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/i8042.h"
@@ -47,10 +48,16 @@ struct legacy_vmgenid {
         struct vmgenid gen;
 };
 
+struct legacy_vmclock {
+        struct irq_dev irq; /* the legacy GSI after VMGenID's */
+        struct vmclock clock;
+};
+
 /* irq_dev_release() frees the container through its irq_dev. */
 _Static_assert(offsetof(struct legacy_uart, irq) == 0, "irq_dev first");
 _Static_assert(offsetof(struct legacy_kbd, irq) == 0, "irq_dev first");
 _Static_assert(offsetof(struct legacy_vmgenid, irq) == 0, "irq_dev first");
+_Static_assert(offsetof(struct legacy_vmclock, irq) == 0, "irq_dev first");
 
 static struct legacy_uart *uart_of(struct device *d)
 {
@@ -165,6 +172,7 @@ static const struct device_ops timer_ops = {.destroy = timer_destroy};
 /* No reset: neither has state a guest changes (the ID only changes on restore). */
 static const struct device_ops sleep_ops = {.destroy = sleep_destroy};
 static const struct device_ops vmgenid_ops = {.destroy = vmgenid_destroy};
+static const struct device_ops vmclock_ops = {.destroy = vmgenid_destroy}; /* an irq_dev too */
 
 /* ---- creation ----------------------------------------------------------------------------- */
 
@@ -273,6 +281,23 @@ static int add_vmgenid(struct device_mgr *dm, const struct legacy_params *p, str
         return device_mgr_add(dm, &g->irq.base, e);
 }
 
+static int add_vmclock(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct device base = {.kind = DEVICE_VMCLOCK, .id = "vmclock", .ops = &vmclock_ops};
+        struct legacy_vmclock *c = calloc(1, sizeof(*c));
+        int rc = irq_dev_open(c ? &c->irq : NULL, p->vm, p->vmclock_gsi, base, e);
+
+        if (rc)
+                return rc;
+        rc = vmclock_init(&c->clock, p->mem, LAYOUT_VMCLOCK_START, LAYOUT_VMCLOCK_SIZE,
+                          p->vmclock_gsi, c->irq.irq_fd);
+        if (rc) {
+                irq_dev_release(&c->irq);
+                return err_set(e, rc, "VMClock: cannot write its page: %s", strerror(-rc));
+        }
+        return device_mgr_add(dm, &c->irq.base, e);
+}
+
 int legacy_devs_add(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
 {
         int rc = add_uart(dm, p, e);
@@ -285,6 +310,8 @@ int legacy_devs_add(struct device_mgr *dm, const struct legacy_params *p, struct
                 rc = add_sleep(dm, p, e);
         if (!rc)
                 rc = add_vmgenid(dm, p, e);
+        if (!rc)
+                rc = add_vmclock(dm, p, e);
         return rc;
 }
 
@@ -318,4 +345,15 @@ int legacy_ctrl_alt_del(const struct device_mgr *dm, struct err *e)
                                "I8042 error: Could not trigger keyboard interrupt: "
                                "internal buffer full.");
         return 0;
+}
+
+int legacy_vmclock_restored(const struct device_mgr *dm, const struct guest_mem *mem, struct err *e)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_VMCLOCK, "vmclock");
+        int rc;
+
+        if (!d)
+                return err_set(e, -ENODEV, "VMClock: the device is not ready");
+        rc = vmclock_restored(&container_of(d, struct legacy_vmclock, irq.base)->clock, mem);
+        return rc ? err_set(e, rc, "VMClock: Could not notify guest: %s", strerror(-rc)) : 0;
 }

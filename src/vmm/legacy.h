@@ -22,7 +22,7 @@ struct legacy_params {
         void *ctx;
         const struct timespec *boot_wall, *boot_cpu; /* InstanceStart; NULL: no boot timer */
         const struct guest_mem *mem;                 /* where VMGenID writes its ID */
-        unsigned int vmgenid_gsi;
+        unsigned int vmgenid_gsi, vmclock_gsi;
         uint8_t s5_type; /* the SLP_TYP of the DSDT's \_S5 */
 };
 
@@ -33,7 +33,8 @@ extern const struct device_metrics_kind legacy_uart_metrics_kind;
 /*
  * Creates the UART (with the irqfd of GSI 4) and the i8042 (GSI 1) and puts them on the
  * PIO bus, then the boot timer on the MMIO bus when asked, then the ACPI sleep registers
- * (PIO) and VMGenID (its ID written at LAYOUT_VMGENID_START, irqfd of p->vmgenid_gsi),
+ * (PIO), VMGenID (its ID written at LAYOUT_VMGENID_START, irqfd of p->vmgenid_gsi) and
+ * VMClock (its page at LAYOUT_VMCLOCK_START, irqfd of p->vmclock_gsi),
  * each added to dm, which owns them from then on (what was added stays there on failure, released
  * with dm). Returns 0 or -errno with one line in e.
  */
@@ -54,5 +55,12 @@ int legacy_ctrl_alt_del(const struct device_mgr *dm, struct err *e);
  */
 int legacy_vmgenid_regenerate(const struct device_mgr *dm, const struct guest_mem *mem,
                               struct err *e);
+
+/*
+ * Moves VMClock's disruption marker and VM generation counter on and raises its interrupt
+ * (after a snapshot restore). Returns 0, or -ENODEV / -errno with one line in e.
+ */
+int legacy_vmclock_restored(const struct device_mgr *dm, const struct guest_mem *mem,
+                            struct err *e);
 
 #endif

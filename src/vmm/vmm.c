@@ -120,6 +120,7 @@ static int vmm_setup_legacy(struct vmm *vmm, const struct vm_config *cfg, struct
             .boot_cpu = &vmm->start_cpu,
             .mem = &vmm->mem,
             .vmgenid_gsi = vmm->devices.vmgenid_gsi,
+            .vmclock_gsi = vmm->devices.vmclock_gsi,
             .s5_type = ACPI_SLP_TYP_S5,
         };
 
@@ -245,7 +246,12 @@ int vmm_vmgenid_regenerate(struct vmm *vmm, struct err *e)
         return legacy_vmgenid_regenerate(&vmm->devices, &vmm->mem, e);
 }
 
-/* The machine the ACPI tables describe: the virtio slots in attach order, and VMGenID. */
+int vmm_vmclock_restored(struct vmm *vmm, struct err *e)
+{
+        return legacy_vmclock_restored(&vmm->devices, &vmm->mem, e);
+}
+
+/* The machine the ACPI tables describe: the virtio slots in attach order, VMGenID, VMClock. */
 static void vmm_acpi_machine(const struct device_mgr *dm, struct acpi_machine *m,
                              struct acpi_mmio_dev *virtio)
 {
@@ -262,6 +268,8 @@ static void vmm_acpi_machine(const struct device_mgr *dm, struct acpi_machine *m
             .nr_virtio = dm->nr_slots,
             .vmgenid_gpa = LAYOUT_VMGENID_START,
             .vmgenid_gsi = dm->vmgenid_gsi,
+            .vmclock_gpa = LAYOUT_VMCLOCK_START,
+            .vmclock_gsi = dm->vmclock_gsi,
         };
 }
 

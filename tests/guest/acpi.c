@@ -202,6 +202,34 @@ static void report_vmgenid(const u8 *b, u64 n)
             rd64(phys(addr)));
 }
 
+/* VCLK's _CRS: a QWord memory range, holding the VMClock page. */
+static void report_vmclock(const u8 *b, u64 n)
+{
+        long at = find(b, n, "\x8a\x2b\x00", 3);
+
+        if (at < 0 || (u64)at + 46 > n)
+                panic("acpi-vmclock-no-range");
+        u64 min = rd64(b + at + 14), max = rd64(b + at + 22);
+        if (max < min || !mapped(min, max - min + 1) || max - min + 1 < 112)
+                panic("acpi-vmclock-range");
+        const u8 *c = phys(min);
+        say("acpi vmclock addr=0x%lx size=0x%lx magic=0x%x page_size=0x%x version=%u counter_id=%u "
+            "flags=0x%lx status=%u gen=%lu",
+            min, max - min + 1, rd32(c), rd32(c + 4), c[8] | c[9] << 8, c[10], rd64(c + 24), c[34],
+            rd64(c + 104));
+}
+
+/* The GED's interrupts: its Extended Interrupt descriptors, in order. */
+static void report_ged(const u8 *b, u64 n)
+{
+        u32 first = first_irq(b, n), second = ~0u;
+        long at = find(b, n, "\x89\x06\x00", 3);
+
+        if (at >= 0 && (u64)at + 9 < n)
+                second = first_irq(b + at + 9, n - (u64)at - 9);
+        say("acpi ged gsi=%u gsi2=%u", first, second);
+}
+
 static void report_device(const u8 *d, u64 n)
 {
         u32 nl;
@@ -217,8 +245,10 @@ static void report_device(const u8 *d, u64 n)
                 report_virtio(name, b, n);
         else if (same(seg, "VGEN", 4))
                 report_vmgenid(b, n);
+        else if (same(seg, "VCLK", 4))
+                report_vmclock(b, n);
         else if (same(seg, "GED_", 4))
-                say("acpi ged gsi=%u", first_irq(b, n));
+                report_ged(b, n);
         else
                 say("acpi device name=%s irq=%u", name, first_irq(b, n));
 }

@@ -1,6 +1,6 @@
 """ACPI, checked from inside the test guest: it finds the RSDP through the PVH start info or
 the zero page, verifies every table's signature, length and checksum, counts the local APICs,
-scans the DSDT for the virtio-mmio devices, VMGenID and \\_S5, and powers off through the FADT's
+scans the DSDT for the virtio-mmio devices, VMGenID, VMClock and \\_S5, and powers off through the FADT's
 sleep-control register."""
 import re
 
@@ -62,8 +62,12 @@ def test_tables_through_pvh_start_info(brasa, vcpus):
     devices = {parse_fields(x)["name"]: parse_fields(x) for x in r.all("acpi device")}
     assert devices["COM1"]["irq"] == 4 and devices["PS2_"]["irq"] == 1
     assert r.all("acpi virtio") == []
-    assert r.fields("acpi ged")["gsi"] == 5  # the first legacy GSI after no virtio device
-    assert r.fields("acpi dsdt") == {"devices": 4, "s5": 5}
+    # VMGenID and VMClock: the first legacy GSIs after (no) virtio devices, through the GED.
+    assert r.fields("acpi ged") == {"gsi": 5, "gsi2": 6}
+    assert r.fields("acpi dsdt") == {"devices": 5, "s5": 5}
+    clock = r.fields("acpi vmclock")
+    assert clock == {"addr": 0xDE000, "size": 0x1000, "magic": 0x4B4C4356, "page_size": 0x1000,
+                     "version": 1, "counter_id": 255, "flags": 0x300, "status": 0, "gen": 0}
     assert r.get("done") is not None
 
 
@@ -90,8 +94,9 @@ def test_dsdt_lists_every_virtio_device(brasa, tmp_path, count):
     cmdline = res.report.get("cmdline")
     listed = re.findall(r"virtio_mmio\.device=4K@0x([0-9a-f]+):(\d+)", cmdline)
     assert [(int(b, 16), int(g)) for b, g in listed] == [(d["base"], d["gsi"]) for d in want]
-    assert res.report.fields("acpi ged")["gsi"] == 5 + count  # VMGenID: the next legacy GSI
-    assert res.report.fields("acpi dsdt")["devices"] == count + 4
+    # VMGenID and VMClock: the next legacy GSIs.
+    assert res.report.fields("acpi ged") == {"gsi": 5 + count, "gsi2": 6 + count}
+    assert res.report.fields("acpi dsdt")["devices"] == count + 5
 
 
 def test_vmgenid_is_fresh_each_boot(brasa):

@@ -185,6 +185,20 @@ static void test_dsdt(void **state)
         assert_int_equal(count_of(t, len, "VMGENCTR", 8), 1);
         assert_int_equal(count_of(t, len, "ACPI0013", 8), 1);
         assert_int_equal(count_of(t, len, (const uint8_t[]){0x0c, 0xf0, 0xff, 0x0d, 0x00}, 5), 1);
+        assert_int_equal(count_of(t, len, "AMZNC10C", 8), 0); /* no VMClock asked */
+        /* Interrupts: V000, the GED, COM1 and the i8042. */
+        assert_int_equal(count_of(t, len, (const uint8_t[]){0x89, 6, 0, 3, 1}, 5), 4);
+        m.vmclock_gpa = LAYOUT_VMCLOCK_START;
+        m.vmclock_gsi = 7;
+        assert_int_equal(acpi_build_dsdt(t, &m, &len), 0);
+        assert_table(t, len, "DSDT", 2, "FCVMDSDT");
+        assert_int_equal(count_of(t, len, "AMZNC10C", 8), 1);
+        /* \_S5 closes the DSDT: Name (_S5, Package (2) {5, Zero}), 11 bytes. */
+        assert_memory_equal(t + len - 11, "\x08_S5_\x12\x05\x02\x0a\x05\x00", 11);
+        /* The GED takes both interrupts and notifies both devices. */
+        assert_int_equal(count_of(t, len, (const uint8_t[]){0x89, 6, 0, 3, 1, 7, 0, 0, 0}, 9), 1);
+        assert_int_equal(count_of(t, len, "\\\x2e_SB_VCLK\x0a\x80", 12), 1);
+        assert_int_equal(count_of(t, len, "\\\x2e_SB_VGEN\x0a\x80", 12), 1);
 }
 
 static void test_dsdt_refuses_a_bad_machine(void **state)

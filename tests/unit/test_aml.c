@@ -158,6 +158,23 @@ static void test_descriptors(void **state)
         assert_aml(&a, want, sizeof(want));
 }
 
+/* QWord Address Space, memory 0xde000..0xdefff, cacheable, read-only (section 6.4.3.5.1). */
+static void test_qword_memory(void **state)
+{
+        static const uint8_t want[] = {0x8a, 0x2b, 0x00, 0x00, 0x0c, 0x02, 0, 0,
+                                       0,    0,    0,    0,    0,    0, /* granularity */
+                                       0x00, 0xe0, 0x0d, 0,    0,    0,    0, 0,
+                                       0xff, 0xef, 0x0d, 0,    0,    0,    0, 0, /* min, max */
+                                       0,    0,    0,    0,    0,    0,    0, 0,
+                                       0x00, 0x10, 0,    0,    0,    0,    0, 0}; /* offset, len */
+        struct aml a;
+
+        (void)state;
+        aml_init(&a, buf, sizeof(buf));
+        aml_rd_qword_memory(&a, false, 0xde000, 0xdefff);
+        assert_aml(&a, want, sizeof(want));
+}
+
 /* A package whose content is n bytes: count byte + (n - 1) One opcodes. */
 static size_t package_of(size_t n)
 {
@@ -244,6 +261,7 @@ int main(void)
             cmocka_unit_test(test_descriptors),
             cmocka_unit_test(test_pkg_length_forms),
             cmocka_unit_test(test_errors),
+            cmocka_unit_test(test_qword_memory),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

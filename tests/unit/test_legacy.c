@@ -15,6 +15,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/mem_layout.h"
 #include "core/util.h"
+#include "devices/acpi/vmclock.h"
 #include "devices/acpi/vmgenid.h"
 #include "vmm/legacy.h"
 
@@ -93,6 +94,7 @@ static struct legacy_params params(struct fx *f, bool boot_timer)
             .boot_cpu = &f->cpu,
             .mem = &f->mem,
             .vmgenid_gsi = 6,
+            .vmclock_gsi = 7,
             .s5_type = S5_TYPE,
         };
 }
@@ -114,13 +116,14 @@ static void test_entries_and_windows(void **state)
         assert_string_equal(e.msg, "I8042 error: the device is not ready");
         p = params(f, true);
         assert_int_equal(legacy_devs_add(&f->dm, &p, &e), 0);
-        assert_int_equal(f->dm.nr_devs, 5);
+        assert_int_equal(f->dm.nr_devs, 6);
         assert_int_equal(f->dm.devs[0]->kind, DEVICE_SERIAL);
         assert_string_equal(f->dm.devs[0]->id, "com1");
         assert_int_equal(f->dm.devs[1]->kind, DEVICE_I8042);
         assert_int_equal(f->dm.devs[2]->kind, DEVICE_BOOT_TIMER);
         assert_int_equal(f->dm.devs[3]->kind, DEVICE_ACPI_SLEEP);
         assert_int_equal(f->dm.devs[4]->kind, DEVICE_VMGENID);
+        assert_int_equal(f->dm.devs[5]->kind, DEVICE_VMCLOCK);
         assert_non_null(bus_find(&f->pio, LAYOUT_PORT_ACPI_SLEEP_CTL, 1));
         assert_non_null(bus_find(&f->pio, LAYOUT_PORT_ACPI_SLEEP_STS, 1));
         assert_non_null(bus_find(&f->pio, LAYOUT_PORT_COM1, 1));
@@ -145,7 +148,7 @@ static void test_no_boot_timer_unless_asked(void **state)
         NEED_KVM(f);
         p = params(f, false);
         assert_int_equal(legacy_devs_add(&f->dm, &p, &e), 0);
-        assert_int_equal(f->dm.nr_devs, 4);
+        assert_int_equal(f->dm.nr_devs, 5);
         assert_null(bus_find(&f->mmio, LAYOUT_BOOT_TIMER_START, 1));
 }
 
@@ -239,6 +242,40 @@ static void test_vmgenid_writes_and_regenerates_the_id(void **state)
         assert_memory_not_equal(f->ram + LAYOUT_VMGENID_START, first, sizeof(first));
 }
 
+static void test_vmclock_page_and_restore(void **state)
+{
+        struct fx *f = *state;
+        struct legacy_params p;
+        struct err e = ERR_INIT;
+        struct vmclock_abi c;
+
+        NEED_KVM(f);
+        assert_int_equal(legacy_vmclock_restored(&f->dm, &f->mem, &e), -ENODEV);
+        assert_string_equal(e.msg, "VMClock: the device is not ready");
+        p = params(f, false);
+        assert_int_equal(legacy_devs_add(&f->dm, &p, &e), 0);
+        memcpy(&c, f->ram + LAYOUT_VMCLOCK_START, sizeof(c));
+        assert_int_equal(c.magic, VMCLOCK_MAGIC);
+        assert_int_equal(c.size, LAYOUT_VMCLOCK_SIZE);
+        assert_int_equal(c.version, 1);
+        assert_int_equal(c.counter_id, VMCLOCK_COUNTER_INVALID);
+        assert_int_equal(c.clock_status, VMCLOCK_STATUS_UNKNOWN);
+        assert_int_equal(c.flags, (1 << 8) | (1 << 9));
+        assert_int_equal(c.seq_count, 0);
+        assert_int_equal(c.vm_generation_counter, 0);
+        /* A guest scribbling on the page does not change what brasa writes next. */
+        memset(f->ram + LAYOUT_VMCLOCK_START, 0xee, sizeof(c));
+        assert_int_equal(legacy_vmclock_restored(&f->dm, &f->mem, &e), 0);
+        memcpy(&c, f->ram + LAYOUT_VMCLOCK_START, sizeof(c));
+        assert_int_equal(c.seq_count, 2); /* odd during the update, even (and moved) after */
+        assert_int_equal(c.disruption_marker, 1);
+        assert_int_equal(c.vm_generation_counter, 1);
+        assert_int_equal(legacy_vmclock_restored(&f->dm, &f->mem, &e), 0);
+        memcpy(&c, f->ram + LAYOUT_VMCLOCK_START, sizeof(c));
+        assert_int_equal(c.seq_count, 4);
+        assert_int_equal(c.vm_generation_counter, 2);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -248,6 +285,7 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(test_uart_metrics_through_the_table, setup, teardown),
             cmocka_unit_test_setup_teardown(test_acpi_sleep_powers_off_on_s5_only, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_vmclock_page_and_restore, setup, teardown),
             cmocka_unit_test_setup_teardown(test_vmgenid_writes_and_regenerates_the_id, setup,
                                             teardown),
         };

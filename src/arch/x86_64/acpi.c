@@ -221,24 +221,55 @@ static void dsdt_vmgenid(struct aml *a, uint64_t gpa)
         aml_close(a);
 }
 
-/* The Generic Event Device: its interrupt runs _EVT, which notifies VMGenID's driver. */
-static void dsdt_ged(struct aml *a, unsigned int gsi)
+/* VMClock (Linux's ptp_vmclock): the page of clock data, as a read-only memory range. */
+static void dsdt_vmclock(struct aml *a, uint64_t gpa)
 {
-        aml_device(a, "_SB_.GED_");
+        aml_device(a, "_SB_.VCLK");
         aml_name(a, "_HID");
-        aml_string(a, "ACPI0013");
-        crs_open(a);
-        aml_rd_irq(a, gsi);
+        aml_string(a, "AMZNC10C");
+        aml_name(a, "_CID");
+        aml_string(a, "VMCLOCK");
+        aml_name(a, "_DDN");
+        aml_string(a, "VMCLOCK");
+        aml_method(a, "_STA", 0, false);
+        aml_return(a);
+        aml_byte(a, 0x0f); /* present, enabled, shown, functioning */
         aml_close(a);
-        aml_method(a, "_EVT", 1, true);
+        crs_open(a);
+        aml_rd_qword_memory(a, false, gpa, gpa + LAYOUT_VMCLOCK_SIZE - 1);
+        aml_close(a);
+        aml_close(a);
+}
+
+/* If (Arg0 == gsi) { Notify (path, 0x80) }: 0x80 is "the device's data changed". */
+static void evt_case(struct aml *a, unsigned int gsi, const char *path)
+{
         aml_if(a);
         aml_lequal(a);
         aml_arg(a, 0);
         aml_byte(a, (uint8_t)gsi);
         aml_notify(a);
-        aml_name_string(a, "\\_SB_.VGEN");
-        aml_byte(a, 0x80); /* "the generation ID changed" */
+        aml_name_string(a, path);
+        aml_byte(a, 0x80);
         aml_close(a);
+}
+
+/* The Generic Event Device: an interrupt runs _EVT, which notifies VMGenID's or VMClock's driver.
+ */
+static void dsdt_ged(struct aml *a, const struct acpi_machine *m)
+{
+        aml_device(a, "_SB_.GED_");
+        aml_name(a, "_HID");
+        aml_string(a, "ACPI0013");
+        crs_open(a);
+        aml_rd_irq(a, m->vmgenid_gsi);
+        if (m->vmclock_gpa)
+                aml_rd_irq(a, m->vmclock_gsi);
+        aml_close(a);
+        aml_method(a, "_EVT", 1, true);
+        evt_case(a, m->vmgenid_gsi, "\\_SB_.VGEN");
+        if (m->vmclock_gpa)
+                evt_case(a, m->vmclock_gsi, "\\_SB_.VCLK");
         aml_close(a);
         aml_close(a);
 }
@@ -286,6 +317,11 @@ static void dsdt_s5(struct aml *a)
         aml_close(a);
 }
 
+static bool gsi_ok(unsigned int gsi)
+{
+        return gsi >= LAYOUT_IRQ_VIRTIO_BASE && gsi <= LAYOUT_IRQ_VIRTIO_LAST;
+}
+
 static bool machine_ok(const struct acpi_machine *m)
 {
         unsigned int i;
@@ -295,15 +331,15 @@ static bool machine_ok(const struct acpi_machine *m)
         for (i = 0; i < m->nr_virtio; i++) {
                 const struct acpi_mmio_dev *d = &m->virtio[i];
 
-                if (d->gsi < LAYOUT_IRQ_VIRTIO_BASE || d->gsi > LAYOUT_IRQ_VIRTIO_LAST ||
-                    d->base > UINT32_MAX || d->size > UINT32_MAX - d->base)
+                if (!gsi_ok(d->gsi) || d->base > UINT32_MAX || d->size > UINT32_MAX - d->base)
                         return false;
         }
-        return !m->vmgenid_gpa || (m->vmgenid_gsi >= LAYOUT_IRQ_VIRTIO_BASE &&
-                                   m->vmgenid_gsi <= LAYOUT_IRQ_VIRTIO_LAST);
+        if (m->vmclock_gpa && !gsi_ok(m->vmclock_gsi))
+                return false;
+        return !m->vmgenid_gpa || gsi_ok(m->vmgenid_gsi);
 }
 
-/* Firecracker's order: virtio devices, VMGenID and the GED, then COM1 and the i8042. */
+/* Firecracker's order: virtio devices, VMGenID, VMClock, the GED, then COM1 and the i8042. */
 int acpi_build_dsdt(uint8_t *out, const struct acpi_machine *m, size_t *len)
 {
         struct aml a;
@@ -318,7 +354,9 @@ int acpi_build_dsdt(uint8_t *out, const struct acpi_machine *m, size_t *len)
                 dsdt_virtio(&a, &m->virtio[i]);
         if (m->vmgenid_gpa) {
                 dsdt_vmgenid(&a, m->vmgenid_gpa);
-                dsdt_ged(&a, m->vmgenid_gsi);
+                if (m->vmclock_gpa)
+                        dsdt_vmclock(&a, m->vmclock_gpa);
+                dsdt_ged(&a, m);
         }
         dsdt_com1(&a);
         dsdt_i8042(&a);

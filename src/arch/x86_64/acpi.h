@@ -36,6 +36,8 @@ struct acpi_machine {
         unsigned int nr_virtio;
         uint64_t vmgenid_gpa; /* VMGenID's 16 bytes; 0: no VMGenID device */
         unsigned int vmgenid_gsi;
+        uint64_t vmclock_gpa; /* VMClock's page (with VMGenID only); 0: none */
+        unsigned int vmclock_gsi;
 };
 
 /* Where acpi_write_tables() put each table (guest-physical). */
@@ -58,8 +60,8 @@ size_t acpi_build_madt(uint8_t *out, unsigned int nr_vcpus);
 size_t acpi_build_mcfg(uint8_t *out);
 
 /*
- * The DSDT: one LNRO0005 device per virtio-mmio device (memory window and GSI), VMGenID
- * and the Generic Event Device that notifies it, COM1, the i8042 and \_S5. Returns 0 with
+ * The DSDT: one LNRO0005 device per virtio-mmio device (memory window and GSI), VMGenID,
+ * VMClock and the Generic Event Device that notifies them, COM1, the i8042 and \_S5. Returns 0 with
  * its length in *len, or -EINVAL (nr_vcpus or a device out of range) / -ENOSPC.
  */
 int acpi_build_dsdt(uint8_t *out, const struct acpi_machine *m, size_t *len);

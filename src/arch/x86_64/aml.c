@@ -30,6 +30,7 @@ enum {
         RD_END_TAG = 0x79,
         RD_MEMORY32_FIXED = 0x86,
         RD_EXT_IRQ = 0x89,
+        RD_QWORD_ADDRESS = 0x8a,
 };
 
 static void fail(struct aml *a, int err)
@@ -363,6 +364,25 @@ void aml_rd_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t
         put_le(a, max, 2);
         put8(a, align);
         put8(a, len);
+}
+
+/*
+ * Section 6.4.3.5.1: large item 0x8a, length 43; resource type 0 (memory), general flags
+ * MinFixed | MaxFixed, type flags Cacheable (1 << 1) | read-write; granularity, min, max,
+ * translation offset, length.
+ */
+void aml_rd_qword_memory(struct aml *a, bool writable, uint64_t min, uint64_t max)
+{
+        put8(a, RD_QWORD_ADDRESS);
+        put_le(a, 43, 2);
+        put8(a, 0);
+        put8(a, (1 << 2) | (1 << 3));
+        put8(a, (uint8_t)((1 << 1) | (writable ? 1 : 0)));
+        put_le(a, 0, 8);
+        put_le(a, min, 8);
+        put_le(a, max, 8);
+        put_le(a, 0, 8);
+        put_le(a, max - min + 1, 8);
 }
 
 /* Section 6.4.3.6: large item 0x89, length 6, flags (consumer, edge), one interrupt. */

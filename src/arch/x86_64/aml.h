@@ -82,6 +82,11 @@ void aml_notify(struct aml *a);
 /* Resource descriptors, inside aml_resources(). */
 void aml_rd_memory32_fixed(struct aml *a, bool writable, uint32_t base, uint32_t len);
 void aml_rd_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
+/*
+ * A QWord Address Space descriptor for memory [min, max] (fixed, cacheable), read-only
+ * unless writable.
+ */
+void aml_rd_qword_memory(struct aml *a, bool writable, uint64_t min, uint64_t max);
 /* An Extended Interrupt descriptor: consumer, edge-triggered, active-high, exclusive. */
 void aml_rd_irq(struct aml *a, uint32_t gsi);
 

@@ -31,7 +31,8 @@
 /* Firecracker takes VMGenID's 16 bytes, then VMClock's page, from the top of the window. */
 #define LAYOUT_VMGENID_SIZE    16ULL
 #define LAYOUT_VMGENID_START   (LAYOUT_RSDP_ADDR - LAYOUT_VMGENID_SIZE) /* 0xdfff0 */
-#define LAYOUT_VMCLOCK_START   0xde000ULL           /* kept free: brasa has no VMClock yet */
+#define LAYOUT_VMCLOCK_START   0xde000ULL /* the page-aligned page below VMGenID */
+#define LAYOUT_VMCLOCK_SIZE    0x1000ULL
 #define LAYOUT_ACPI_TABLES_END LAYOUT_VMCLOCK_START /* the tables stay below */
 #define LAYOUT_HIMEM_START     0x100000ULL          /* kernel load floor */
 

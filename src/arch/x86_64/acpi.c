@@ -150,7 +150,7 @@ size_t acpi_build_madt(uint8_t *out, unsigned int nr_vcpus)
         memset(out, 0, len);
         header(out, "APIC", len, 6, "FCVMMADT");
         put32(out + 36, (uint32_t)LAYOUT_APIC_START);
-        put32(out + 40, 0); /* no PCAT_COMPAT: there is no 8259 for the guest to mask */
+        put32(out + 40, 0); /* PCAT_COMPAT clear, as Firecracker's: no 8259 pair declared */
         /* IOAPIC 0 takes GSIs from 0; no interrupt source overrides (ISA IRQ n is GSI n). */
         p[0] = MADT_IOAPIC;
         p[1] = MADT_IOAPIC_SIZE;

@@ -19,6 +19,9 @@ enum device_kind {
         DEVICE_SERIAL = 0x100, /* the COM1 16550A */
         DEVICE_I8042,
         DEVICE_BOOT_TIMER,
+        DEVICE_ACPI_SLEEP, /* the ACPI sleep registers (power-off) */
+        DEVICE_VMGENID,
+        DEVICE_VMCLOCK,
 };
 
 struct device;

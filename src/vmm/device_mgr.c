@@ -164,6 +164,8 @@ int device_mgr_reserve_acpi_gsis(struct device_mgr *dm, struct err *e)
                                        "with KVM: %s: Could not allocate GSI: The requested "
                                        "resource is not available.",
                                        names[i]);
+        dm->vmgenid_gsi = LAYOUT_IRQ_VIRTIO_BASE + dm->nr_slots;
+        dm->vmclock_gsi = dm->vmgenid_gsi + 1;
         return 0;
 }
 

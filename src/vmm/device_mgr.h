@@ -48,12 +48,13 @@ struct device_mgr {
         struct mmio_slot slots[DEVICE_MGR_MAX_VIRTIO];
         unsigned int nr_slots;
         char cmdline[LAYOUT_CMDLINE_MAX_SIZE]; /* words brasa adds to the kernel command line */
+        unsigned int vmgenid_gsi, vmclock_gsi; /* from device_mgr_reserve_acpi_gsis() */
 };
 
 /*
  * After the virtio devices, Firecracker gives the next two legacy GSIs to VMGenID and VMClock,
- * so at most 17 virtio devices boot. Until brasa has those devices, this takes their GSIs the
- * same way: 0, or -ENOSPC with Firecracker's text for the one that finds none left.
+ * so at most 17 virtio devices boot. This takes them the same way, into dm->vmgenid_gsi and
+ * dm->vmclock_gsi: 0, or -ENOSPC with Firecracker's text for the one that finds none left.
  */
 int device_mgr_reserve_acpi_gsis(struct device_mgr *dm, struct err *e);
 

@@ -9,6 +9,9 @@
 
 #include "arch/x86_64/layout.h"
 #include "core/util.h"
+#include "devices/acpi/sleep.h"
+#include "devices/acpi/vmclock.h"
+#include "devices/acpi/vmgenid.h"
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/i8042.h"
 
@@ -35,9 +38,26 @@ struct legacy_timer {
         struct boot_timer timer;
 };
 
+struct legacy_sleep {
+        struct device base;
+        struct acpi_sleep sleep;
+};
+
+struct legacy_vmgenid {
+        struct irq_dev irq; /* the first legacy GSI after the virtio devices */
+        struct vmgenid gen;
+};
+
+struct legacy_vmclock {
+        struct irq_dev irq; /* the legacy GSI after VMGenID's */
+        struct vmclock clock;
+};
+
 /* irq_dev_release() frees the container through its irq_dev. */
 _Static_assert(offsetof(struct legacy_uart, irq) == 0, "irq_dev first");
 _Static_assert(offsetof(struct legacy_kbd, irq) == 0, "irq_dev first");
+_Static_assert(offsetof(struct legacy_vmgenid, irq) == 0, "irq_dev first");
+_Static_assert(offsetof(struct legacy_vmclock, irq) == 0, "irq_dev first");
 
 static struct legacy_uart *uart_of(struct device *d)
 {
@@ -117,6 +137,16 @@ static void timer_destroy(struct device *d)
         free(container_of(d, struct legacy_timer, base));
 }
 
+static void sleep_destroy(struct device *d)
+{
+        free(container_of(d, struct legacy_sleep, base));
+}
+
+static void vmgenid_destroy(struct device *d)
+{
+        irq_dev_release(container_of(d, struct irq_dev, base));
+}
+
 static void uart_reset(struct device *d)
 {
         serial_reset(&uart_of(d)->serial);
@@ -139,6 +169,10 @@ static const struct device_ops kbd_ops = {
 };
 /* No reset: the boot timer's only state is InstanceStart's time. */
 static const struct device_ops timer_ops = {.destroy = timer_destroy};
+/* No reset: neither has state a guest changes (the ID only changes on restore). */
+static const struct device_ops sleep_ops = {.destroy = sleep_destroy};
+static const struct device_ops vmgenid_ops = {.destroy = vmgenid_destroy};
+static const struct device_ops vmclock_ops = {.destroy = vmgenid_destroy}; /* an irq_dev too */
 
 /* ---- creation ----------------------------------------------------------------------------- */
 
@@ -220,6 +254,50 @@ static int add_timer(struct device_mgr *dm, const struct legacy_params *p, struc
         return add_dev(dm, &t->base, p->mmio, boot_timer_bus_dev(&t->timer), "boot timer", e);
 }
 
+static int add_sleep(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct legacy_sleep *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return err_set(e, -ENOMEM, "cannot set up legacy devices: %s", strerror(ENOMEM));
+        s->base = (struct device){.kind = DEVICE_ACPI_SLEEP, .id = "acpi_sleep", .ops = &sleep_ops};
+        acpi_sleep_init(&s->sleep, p->s5_type, p->poweroff, p->ctx);
+        return add_dev(dm, &s->base, p->pio, acpi_sleep_bus_dev(&s->sleep), "ACPI sleep", e);
+}
+
+static int add_vmgenid(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct device base = {.kind = DEVICE_VMGENID, .id = "vmgenid", .ops = &vmgenid_ops};
+        struct legacy_vmgenid *g = calloc(1, sizeof(*g));
+        int rc = irq_dev_open(g ? &g->irq : NULL, p->vm, p->vmgenid_gsi, base, e);
+
+        if (rc)
+                return rc;
+        rc = vmgenid_init(&g->gen, p->mem, LAYOUT_VMGENID_START, p->vmgenid_gsi, g->irq.irq_fd);
+        if (rc) {
+                irq_dev_release(&g->irq);
+                return err_set(e, rc, "VMGenID: cannot write the generation ID: %s", strerror(-rc));
+        }
+        return device_mgr_add(dm, &g->irq.base, e);
+}
+
+static int add_vmclock(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct device base = {.kind = DEVICE_VMCLOCK, .id = "vmclock", .ops = &vmclock_ops};
+        struct legacy_vmclock *c = calloc(1, sizeof(*c));
+        int rc = irq_dev_open(c ? &c->irq : NULL, p->vm, p->vmclock_gsi, base, e);
+
+        if (rc)
+                return rc;
+        rc = vmclock_init(&c->clock, p->mem, LAYOUT_VMCLOCK_START, LAYOUT_VMCLOCK_SIZE,
+                          p->vmclock_gsi, c->irq.irq_fd);
+        if (rc) {
+                irq_dev_release(&c->irq);
+                return err_set(e, rc, "VMClock: cannot write its page: %s", strerror(-rc));
+        }
+        return device_mgr_add(dm, &c->irq.base, e);
+}
+
 int legacy_devs_add(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
 {
         int rc = add_uart(dm, p, e);
@@ -228,7 +306,25 @@ int legacy_devs_add(struct device_mgr *dm, const struct legacy_params *p, struct
                 rc = add_kbd(dm, p, e);
         if (!rc && p->boot_wall)
                 rc = add_timer(dm, p, e);
+        if (!rc)
+                rc = add_sleep(dm, p, e);
+        if (!rc)
+                rc = add_vmgenid(dm, p, e);
+        if (!rc)
+                rc = add_vmclock(dm, p, e);
         return rc;
+}
+
+int legacy_vmgenid_regenerate(const struct device_mgr *dm, const struct guest_mem *mem,
+                              struct err *e)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_VMGENID, "vmgenid");
+        int rc;
+
+        if (!d)
+                return err_set(e, -ENODEV, "VMGenID: the device is not ready");
+        rc = vmgenid_regenerate(&container_of(d, struct legacy_vmgenid, irq.base)->gen, mem);
+        return rc ? err_set(e, rc, "VMGenID: Could not notify guest: %s", strerror(-rc)) : 0;
 }
 
 struct serial *legacy_serial(const struct device_mgr *dm)
@@ -249,4 +345,15 @@ int legacy_ctrl_alt_del(const struct device_mgr *dm, struct err *e)
                                "I8042 error: Could not trigger keyboard interrupt: "
                                "internal buffer full.");
         return 0;
+}
+
+int legacy_vmclock_restored(const struct device_mgr *dm, const struct guest_mem *mem, struct err *e)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_VMCLOCK, "vmclock");
+        int rc;
+
+        if (!d)
+                return err_set(e, -ENODEV, "VMClock: the device is not ready");
+        rc = vmclock_restored(&container_of(d, struct legacy_vmclock, irq.base)->clock, mem);
+        return rc ? err_set(e, rc, "VMClock: Could not notify guest: %s", strerror(-rc)) : 0;
 }

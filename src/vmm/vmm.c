@@ -10,6 +10,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/mem_layout.h"
 #include "arch/x86_64/pvm_args.h"
 #include "core/log.h"
@@ -37,6 +38,12 @@ static void vmm_env_request_exit(void *ctx, int code)
 static void vmm_i8042_reset(void *ctx)
 {
         log_info("Guest requested a reset through the i8042 controller");
+        vmm_request_exit(ctx, VMM_EXIT_OK);
+}
+
+static void vmm_acpi_poweroff(void *ctx)
+{
+        log_info("Guest requested a power-off through the ACPI sleep-control register");
         vmm_request_exit(ctx, VMM_EXIT_OK);
 }
 
@@ -131,9 +138,14 @@ static int vmm_setup_legacy(struct vmm *vmm, const struct vm_config *cfg, struct
             .mmio = &vmm->mmio,
             .serial_out_fd = vmm->console_out_fd,
             .reset = vmm_i8042_reset,
+            .poweroff = vmm_acpi_poweroff,
             .ctx = vmm,
             .boot_wall = vmm->opts.boot_timer ? &vmm->start_wall : NULL,
             .boot_cpu = &vmm->start_cpu,
+            .mem = &vmm->mem,
+            .vmgenid_gsi = vmm->devices.vmgenid_gsi,
+            .vmclock_gsi = vmm->devices.vmclock_gsi,
+            .s5_type = ACPI_SLP_TYP_S5,
         };
 
         int rc = legacy_devs_add(&vmm->devices, &p, e);
@@ -281,6 +293,52 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
 int vmm_send_ctrl_alt_del(struct vmm *vmm, struct err *e)
 {
         return legacy_ctrl_alt_del(&vmm->devices, e);
+}
+
+int vmm_vmgenid_regenerate(struct vmm *vmm, struct err *e)
+{
+        return legacy_vmgenid_regenerate(&vmm->devices, &vmm->mem, e);
+}
+
+int vmm_vmclock_restored(struct vmm *vmm, struct err *e)
+{
+        return legacy_vmclock_restored(&vmm->devices, &vmm->mem, e);
+}
+
+/* The machine the ACPI tables describe: the virtio slots in attach order, VMGenID, VMClock. */
+static void vmm_acpi_machine(const struct device_mgr *dm, struct acpi_machine *m,
+                             struct acpi_mmio_dev *virtio)
+{
+        unsigned int i;
+
+        for (i = 0; i < dm->nr_slots; i++)
+                virtio[i] = (struct acpi_mmio_dev){
+                    .base = dm->slots[i].base,
+                    .size = LAYOUT_VIRTIO_MMIO_SIZE,
+                    .gsi = dm->slots[i].gsi,
+                };
+        *m = (struct acpi_machine){
+            .virtio = virtio,
+            .nr_virtio = dm->nr_slots,
+            .vmgenid_gpa = LAYOUT_VMGENID_START,
+            .vmgenid_gsi = dm->vmgenid_gsi,
+            .vmclock_gpa = LAYOUT_VMCLOCK_START,
+            .vmclock_gsi = dm->vmclock_gsi,
+        };
+}
+
+/* Memory, kernel, boot structures and ACPI tables, once every virtio device is attached. */
+static int vmm_load(struct vmm *vmm, const struct vm_config *cfg, struct vmm_boot_result *boot,
+                    struct err *e)
+{
+        struct acpi_mmio_dev virtio[DEVICE_MGR_MAX_VIRTIO];
+        struct acpi_machine acpi;
+        int rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
+
+        if (rc)
+                return rc;
+        vmm_acpi_machine(&vmm->devices, &acpi, virtio);
+        return vmm_boot_load(&vmm->mem, cfg, &acpi, device_mgr_cmdline(&vmm->devices), boot, e);
 }
 
 static void vmm_init_fields(struct vmm *vmm)
@@ -439,14 +497,11 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         rc = vmm_attach_entropy(&vmm->devices, cfg, e);
         if (rc)
                 return rc;
-        rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
-        if (rc)
-                return rc;
         vmm->pvm_template_on = vmm_want_pvm_template(&vmm->opts);
         rc = vmm_add_pvm_args(vmm, cfg);
         if (rc)
                 return err_set(e, rc, "kernel command line is too long");
-        rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, e);
+        rc = vmm_load(vmm, cfg, &boot, e);
         if (rc)
                 return rc;
         rc = vmm_setup_legacy(vmm, cfg, e);

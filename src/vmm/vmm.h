@@ -136,6 +136,20 @@ int vmm_balloon(struct vmm *vmm, const struct balloon_req *rq, json_t **out, str
 int vmm_send_ctrl_alt_del(struct vmm *vmm, struct err *e);
 
 /*
+ * For snapshot restore (VMM thread, the VM built): draws a new VMGenID, writes it to guest
+ * memory and raises VMGenID's interrupt, as Firecracker does after a restore. Returns 0, or
+ * -ENODEV (not built) / -errno with one line in e.
+ */
+int vmm_vmgenid_regenerate(struct vmm *vmm, struct err *e);
+
+/*
+ * For snapshot restore, with vmm_vmgenid_regenerate(): moves VMClock's VM generation
+ * counter (and disruption marker) on and raises its interrupt, as Firecracker does. Returns
+ * 0, or -ENODEV / -errno with one line in e.
+ */
+int vmm_vmclock_restored(struct vmm *vmm, struct err *e);
+
+/*
  * Writes every device metrics group of one line into root, in Firecracker's order:
  * "i8042", "uart", then each virtio kind's sum and per-device groups ("block",
  * "block_<id>"..., "net_<id>"..., "net"), each as the increase since the previous call.

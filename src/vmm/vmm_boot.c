@@ -10,6 +10,7 @@
 
 #include "arch/x86_64/boot_params.h"
 #include "core/hostfile.h"
+#include "core/log.h"
 #include "arch/x86_64/loader.h"
 #include "arch/x86_64/mptable.h"
 #include "arch/x86_64/regs.h"
@@ -104,9 +105,30 @@ static int build_cmdline(const struct vm_config *cfg, const char *extra, char *o
         return 0;
 }
 
+/* The ACPI tables go right after the MP table, as Firecracker allocates both. */
+static int write_acpi(const struct guest_mem *mem, unsigned int nr_vcpus,
+                      const struct acpi_machine *acpi, struct err *e)
+{
+        struct acpi_machine m = *acpi;
+        struct acpi_placement at;
+        int rc;
+
+        m.nr_vcpus = nr_vcpus;
+        rc = acpi_write_tables(mem, LAYOUT_SYSTEM_MEM_START + mptable_size(nr_vcpus), &m, &at);
+        if (rc)
+                return err_set(e, rc, "cannot write ACPI tables: %s", strerror(-rc));
+        log_debug("acpi: DSDT at 0x%llx, FADT 0x%llx, MADT 0x%llx, MCFG 0x%llx, XSDT 0x%llx, "
+                  "RSDP 0x%llx",
+                  (unsigned long long)at.dsdt, (unsigned long long)at.fadt,
+                  (unsigned long long)at.madt, (unsigned long long)at.mcfg,
+                  (unsigned long long)at.xsdt, (unsigned long long)at.rsdp);
+        return 0;
+}
+
 static int write_boot_structures(const struct guest_mem *mem, const struct vm_config *cfg,
-                                 const char *cmdline_extra, const struct kernel_info *ki,
-                                 uint64_t initrd_gpa, uint64_t initrd_size, struct err *e)
+                                 const struct acpi_machine *acpi, const char *cmdline_extra,
+                                 const struct kernel_info *ki, uint64_t initrd_gpa,
+                                 uint64_t initrd_size, struct err *e)
 {
         char cmdline[2 * LAYOUT_CMDLINE_MAX_SIZE];
         size_t cmdline_len;
@@ -128,6 +150,9 @@ static int write_boot_structures(const struct guest_mem *mem, const struct vm_co
         rc = mptable_write(mem, cfg->machine.vcpu_count);
         if (rc)
                 return err_set(e, rc, "cannot write MP table: %s", strerror(-rc));
+        rc = write_acpi(mem, cfg->machine.vcpu_count, acpi, e);
+        if (rc)
+                return rc;
         rc = regs_write_boot_tables(mem, ki->proto == BOOT_PROTO_PVH);
         if (rc)
                 return err_set(e, rc, "cannot write boot page tables: %s", strerror(-rc));
@@ -135,7 +160,8 @@ static int write_boot_structures(const struct guest_mem *mem, const struct vm_co
 }
 
 int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
-                  const char *cmdline_extra, struct vmm_boot_result *res, struct err *e)
+                  const struct acpi_machine *acpi, const char *cmdline_extra,
+                  struct vmm_boot_result *res, struct err *e)
 {
         struct kernel_info ki;
         uint64_t initrd_gpa = 0, initrd_size = 0;
@@ -151,7 +177,7 @@ int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
                 if (rc)
                         return rc;
         }
-        rc = write_boot_structures(mem, cfg, cmdline_extra, &ki, initrd_gpa, initrd_size, e);
+        rc = write_boot_structures(mem, cfg, acpi, cmdline_extra, &ki, initrd_gpa, initrd_size, e);
         if (rc)
                 return rc;
         res->pvh = ki.proto == BOOT_PROTO_PVH;

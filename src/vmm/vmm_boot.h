@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/x86_64/acpi.h"
 #include "core/err.h"
 #include "core/guest_mem.h"
 #include "model/config.h"
@@ -18,10 +19,12 @@ struct vmm_boot_result {
 /*
  * Reads the kernel and initrd named by cfg into mem, writes the command line (the
  * user's boot_args, then brasa's own words cmdline_extra, which may be NULL or ""),
- * the zero page (or PVH start info), the MP table and the boot page tables.
+ * the zero page (or PVH start info), the MP table, the ACPI tables describing acpi
+ * (cfg's vCPU count is used) and the boot page tables.
  * e gets one line naming the file and the problem. Returns 0 or -errno.
  */
 int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
-                  const char *cmdline_extra, struct vmm_boot_result *res, struct err *e);
+                  const struct acpi_machine *acpi, const char *cmdline_extra,
+                  struct vmm_boot_result *res, struct err *e);
 
 #endif

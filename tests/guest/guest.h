@@ -69,6 +69,14 @@ void guest_main(u32 proto, u64 info) __attribute__((noreturn));
 void guest_exception(const u64 *frame) __attribute__((noreturn));
 u32 fnv1a32w(const u8 *p, u64 n);
 
+/*
+ * acpi.c: finds the RSDP (rsdp, else a BIOS-area scan), checks and reports every table and
+ * the DSDT's devices. Then sleep_type ACPI_POWEROFF writes \_S5's type to the sleep-control
+ * register (and panics if the VM goes on), another value >= 0 writes that type, -1 nothing.
+ */
+#define ACPI_POWEROFF 0x100
+void acpi_tests(u64 rsdp, const char *source, int sleep_type);
+
 /* Command-line words (cmdline.c). The value of the word starting with key, and its length,
  * or 0. */
 const u8 *cmd_word(const u8 *s, u64 n, const char *key, u64 *len);

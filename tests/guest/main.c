@@ -411,6 +411,21 @@ static void idle_drivers_first(u32 proto, u64 info)
                 balloon_idle_driver(p, n);
 }
 
+/* brasa.acpi, brasa.acpi.poweroff, brasa.acpi.sleep=<type>: the RSDP from the boot info. */
+static void acpi_mode(u32 proto, u64 info, const u8 *cmd, u64 cmdlen)
+{
+        int sleep = (int)cmd_opt(cmd, cmdlen, "brasa.acpi.sleep=", (u32)-1);
+
+        if (has_word(cmd, cmdlen, "brasa.acpi.poweroff"))
+                sleep = ACPI_POWEROFF;
+        if (proto == PROTO_PVH)
+                acpi_tests(((const struct pvh_start_info *)info)->rsdp_paddr, "startinfo", sleep);
+        else if (proto == PROTO_LINUX64)
+                acpi_tests(((const struct boot_params *)info)->acpi_rsdp_addr, "zeropage", sleep);
+        else
+                acpi_tests(0, "none", sleep); /* legacy loaders: the BIOS-area scan */
+}
+
 void guest_main(u32 proto, u64 info)
 {
         static const char *const names[] = {"pvh", "linux64", "linux32"};
@@ -470,6 +485,9 @@ void guest_main(u32 proto, u64 info)
                 for (;;)
                         __asm__ volatile("cli; hlt");
         }
+        if (has_word(cmd, cmdlen, "brasa.acpi") || has_word(cmd, cmdlen, "brasa.acpi.poweroff") ||
+            cmd_word(cmd, cmdlen, "brasa.acpi.sleep=", &(u64){0}))
+                acpi_mode(proto, info, cmd, cmdlen);
         net_tests(cmd, cmdlen);     /* before the block driver: hostile net, then healthy block */
         rng_tests(cmd, cmdlen);     /* before the block driver: hostile rng, then healthy block */
         vsock_tests(cmd, cmdlen);   /* likewise */

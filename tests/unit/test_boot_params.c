@@ -178,7 +178,7 @@ static void test_zero_page_elf(void **state)
         assert_int_equal(bp->hdr.ramdisk_image, 0);
         assert_int_equal(bp->hdr.ramdisk_size, 0);
         assert_int_equal(bp->hdr.version, 0);
-        assert_int_equal(bp->acpi_rsdp_addr, 0);
+        assert_int_equal(bp->acpi_rsdp_addr, LAYOUT_RSDP_ADDR);
         assert_int_equal(bp->e820_entries, 4);
         assert_fixed_entries(bp->e820_table);
         assert_entry(&bp->e820_table[3], MiB(1), MEM_SIZE - MiB(1), BOOT_E820_RAM);
@@ -272,7 +272,7 @@ static void test_pvh_no_initrd(void **state)
         assert_int_equal(si->version, 1);
         assert_int_equal(si->flags, 0);
         assert_int_equal(si->cmdline_paddr, 0x20000);
-        assert_int_equal(si->rsdp_paddr, 0);
+        assert_int_equal(si->rsdp_paddr, LAYOUT_RSDP_ADDR);
         assert_int_equal(si->memmap_paddr, 0x7000);
         assert_int_equal(si->memmap_entries, 4);
         assert_int_equal(si->nr_modules, 0);

@@ -95,6 +95,7 @@ int zero_page_write(const struct guest_mem *m, const struct kernel_info *ki, siz
         if (rc < 0)
                 return rc;
         bp.e820_entries = (uint8_t)rc;
+        bp.acpi_rsdp_addr = LAYOUT_RSDP_ADDR; /* spares the guest its BIOS-area scan */
         return guest_mem_write(m, LAYOUT_ZERO_PAGE_START, &bp, sizeof(bp));
 }
 
@@ -125,6 +126,7 @@ int pvh_start_info_write(const struct guest_mem *m, size_t cmdline_len, uint64_t
             .magic = HVM_START_MAGIC_VALUE,
             .version = 1,
             .cmdline_paddr = LAYOUT_CMDLINE_START,
+            .rsdp_paddr = LAYOUT_RSDP_ADDR, /* Firecracker leaves it 0: the guest scans */
             .memmap_paddr = LAYOUT_PVH_MEMMAP_START,
         };
         struct hvm_modlist_entry mod = {.paddr = initrd_gpa, .size = initrd_size};

@@ -82,7 +82,7 @@ int cmdline_write(const struct guest_mem *m, const char *cmdline, struct err *e)
  * type_of_loader, boot_flag, header, cmd_line_ptr = LAYOUT_CMDLINE_START,
  * cmdline_size = cmdline_len (Firecracker passes strlen + 1) and, when
  * initrd_size != 0, ramdisk_image/ramdisk_size are set, plus the e820 table.
- * acpi_rsdp_addr is left 0. Returns 0, -EINVAL when cmdline_len exceeds
+ * acpi_rsdp_addr = LAYOUT_RSDP_ADDR. Returns 0, -EINVAL when cmdline_len exceeds
  * LAYOUT_CMDLINE_MAX_SIZE or the initrd does not lie below 4 GiB, or
  * -EFAULT/-ENOSPC from memory/e820.
  */
@@ -92,7 +92,8 @@ int zero_page_write(const struct guest_mem *m, const struct kernel_info *ki, siz
 /*
  * Writes the PVH boot structures: hvm_start_info at LAYOUT_PVH_INFO_START
  * (magic, version 1, cmdline_paddr = LAYOUT_CMDLINE_START, memmap at
- * LAYOUT_PVH_MEMMAP_START holding the e820_build() entries) and, when
+ * LAYOUT_PVH_MEMMAP_START holding the e820_build() entries, rsdp_paddr =
+ * LAYOUT_RSDP_ADDR) and, when
  * initrd_size != 0, one hvm_modlist_entry at LAYOUT_PVH_MODLIST_START
  * (nr_modules = 1, modlist_paddr set; else both 0). cmdline_len is only
  * validated (<= LAYOUT_CMDLINE_MAX_SIZE). Returns 0, -EINVAL, -ENOSPC or

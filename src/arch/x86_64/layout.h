@@ -22,12 +22,19 @@
 #define LAYOUT_CMDLINE_START      0x20000ULL
 #define LAYOUT_CMDLINE_MAX_SIZE   2048ULL /* including the terminating NUL */
 
-/* EBDA onward: MP table (and, later, ACPI tables). */
+/* EBDA onward: the MP table, then the ACPI tables packed after it (as Firecracker allocates them).
+ */
 #define LAYOUT_EBDA_START       0x9fc00ULL
 #define LAYOUT_SYSTEM_MEM_START 0x9fc00ULL
 #define LAYOUT_SYSTEM_MEM_SIZE  0x40400ULL /* up to 0xe0000 */
-#define LAYOUT_RSDP_ADDR        0xe0000ULL
-#define LAYOUT_HIMEM_START      0x100000ULL /* kernel load floor */
+#define LAYOUT_RSDP_ADDR        0xe0000ULL /* in the BIOS area a guest scans for "RSD PTR " */
+/* Firecracker takes VMGenID's 16 bytes, then VMClock's page, from the top of the window. */
+#define LAYOUT_VMGENID_SIZE    16ULL
+#define LAYOUT_VMGENID_START   (LAYOUT_RSDP_ADDR - LAYOUT_VMGENID_SIZE) /* 0xdfff0 */
+#define LAYOUT_VMCLOCK_START   0xde000ULL /* the page-aligned page below VMGenID */
+#define LAYOUT_VMCLOCK_SIZE    0x1000ULL
+#define LAYOUT_ACPI_TABLES_END LAYOUT_VMCLOCK_START /* the tables stay below */
+#define LAYOUT_HIMEM_START     0x100000ULL          /* kernel load floor */
 
 /* RAM regions: [0, 3 GiB) then [4 GiB, ...). */
 #define LAYOUT_MMIO32_START   GiB(3)
@@ -61,6 +68,9 @@
 #define LAYOUT_PORT_COM1_LEN   8
 #define LAYOUT_PORT_I8042_DATA 0x60
 #define LAYOUT_PORT_I8042_CMD  0x64
+/* The hardware-reduced ACPI sleep registers (FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG). */
+#define LAYOUT_PORT_ACPI_SLEEP_CTL 0x600
+#define LAYOUT_PORT_ACPI_SLEEP_STS 0x601
 
 #define LAYOUT_MAX_VCPUS 32
 

@@ -106,6 +106,20 @@ def parse_report(stdout):
     return Report(lines)
 
 
+def pvm_args():
+    """The words brasa appends after its own while its kvm_pvm CPU template is active
+    (tools/guest/cmdline-pvm, which test_boot.py checks against what brasa appends)."""
+    text = (ROOT / "tools" / "guest" / "cmdline-pvm").read_text()
+    return " ".join(l.strip() for l in text.splitlines() if l.strip() and not l.startswith("#"))
+
+
+def without_pvm_args(cmdline):
+    """cmdline as the guest saw it, less the kvm_pvm words brasa appends last on such hosts,
+    so that a test can check the user's and brasa's device words on any host."""
+    words = " " + pvm_args()
+    return cmdline[:-len(words)] if cmdline.endswith(words) else cmdline
+
+
 def make_config(kernel, boot_args=None, vcpus=1, mem=128, initrd=None, extra=None):
     boot = {"kernel_image_path": str(kernel)}
     if boot_args is not None:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import KERNELS, make_config, parse_fields, parse_report, wait_for_line
+from conftest import KERNELS, make_config, parse_fields, parse_report, wait_for_line, without_pvm_args
 
 pytestmark = pytest.mark.kvm
 
@@ -122,7 +122,7 @@ def test_config_file_and_attach_order(brasa, tmp_path):
                              "metrics": {"metrics_path": str(metrics)}})
     res = brasa.run(cfg, timeout=60)
     assert res.rc == 0, f"exit {res.rc}\nstdout:\n{res.stdout}\nlog:\n{res.log}"
-    assert res.report.get("cmdline").endswith(
+    assert without_pvm_args(res.report.get("cmdline")).endswith(
         "virtio_mmio.device=4K@0xc0001000:5 root=/dev/vda ro virtio_mmio.device=4K@0xc0002000:6")
     assert "Attached balloon device (16 MiB) at 0xc0001000, GSI 5" in res.log
     dev = res.report.fields("balloon dev")

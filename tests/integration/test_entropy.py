@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import KERNELS, make_config, wait_for_line
+from conftest import KERNELS, make_config, wait_for_line, without_pvm_args
 
 pytestmark = pytest.mark.kvm
 
@@ -67,7 +67,7 @@ def test_placed_after_drives(brasa, tmp_path):
     drives = [{"drive_id": "rootfs", "path_on_host": str(disk), "is_root_device": True,
                "is_read_only": False}]
     res = boot_rng(brasa, "brasa.rng brasa.blk", extra={"drives": drives})
-    assert res.report.get("cmdline").endswith(
+    assert without_pvm_args(res.report.get("cmdline")).endswith(
         "virtio_mmio.device=4K@0xc0001000:5 virtio_mmio.device=4K@0xc0002000:6")
     assert res.report.fields("rng dev")["base"] == BASE + 0x1000
     assert res.report.fields("rng-read")["ok"] == 2

@@ -6,6 +6,8 @@
 #include "api/route.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "mmds/mmds_service.h"
+#include "vmm/vmm.h"
 #include "model/mmds_data.h"
 
 #define MSG_NOT_INIT "MMDS error: The MMDS data store is not initialized."
@@ -132,8 +134,24 @@ void api_ctx_init(struct api_ctx *ctx, struct vmm *vmm, struct vm_config *cfg,
         ctx->mmds_limit = mmds_limit;
 }
 
+int api_mmds_attach(struct api_ctx *ctx)
+{
+        int rc;
+
+        if (!ctx->cfg->mmds.present || !ctx->vmm)
+                return 0;
+        rc = mmds_service_start(&ctx->mmds_svc, &ctx->mmds, &ctx->cfg->mmds, ctx->instance_id);
+        if (rc)
+                return rc;
+        ctx->vmm->mmds = &ctx->mmds_svc;
+        return 0;
+}
+
 void api_ctx_fini(struct api_ctx *ctx)
 {
+        if (ctx->vmm && ctx->vmm->mmds == &ctx->mmds_svc)
+                ctx->vmm->mmds = NULL;
+        mmds_service_fini(&ctx->mmds_svc);
         json_decref(ctx->mmds);
         ctx->mmds = NULL;
 }

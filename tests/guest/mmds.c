@@ -102,7 +102,8 @@ static u32 ip_frame(u32 proto, u32 l4len, const u8 *dst_mac)
         return 34 + l4len;
 }
 
-static void tcp_send(struct tcb *t, u32 seq, u8 flags, const u8 *data, u32 len)
+/* Builds a segment of t in fr; returns the frame's length. */
+static u32 tcp_build(struct tcb *t, u32 seq, u8 flags, const u8 *data, u32 len)
 {
         u8 *h = fr + 34;
         u32 hl = flags & F_SYN ? 24 : 20;
@@ -121,7 +122,12 @@ static void tcp_send(struct tcb *t, u32 seq, u8 flags, const u8 *data, u32 len)
         }
         for (u32 i = 0; i < len; i++)
                 h[hl + i] = data[i];
-        gnet_send(fr, ip_frame(6, hl + len, smac));
+        return ip_frame(6, hl + len, smac);
+}
+
+static void tcp_send(struct tcb *t, u32 seq, u8 flags, const u8 *data, u32 len)
+{
+        gnet_send(fr, tcp_build(t, seq, flags, data, len));
 }
 
 /* ARP for sip until it answers: 0, or -1 after a few tries. */
@@ -334,7 +340,7 @@ static int exchange(struct tcb *t)
 
 static void report(const struct tcb *t, int rc)
 {
-        say("mmds-resp rc=%d segs=%u len=%u retx=%u", rc, t->segs, resp_len, t->retx);
+        say("mmds-resp rc=%u segs=%u len=%u retx=%u", rc ? 1u : 0u, t->segs, resp_len, t->retx);
         say_bytes("mmds-data ", resp, resp_len);
 }
 
@@ -400,7 +406,12 @@ static void synflood(void)
                 }
                 gnet_release(f);
         }
-        say("mmds-hostile synflood syns=%u synack=%u rst=%u", FLOOD, synack, rst);
+        u32 ports = 0;
+        for (u32 i = 0; i < FLOOD; i++)
+                ports += acked[i];
+        /* SYN-ACKs may come twice (retransmitted on the service's timer): ports count once. */
+        say("mmds-hostile synflood syns=%u synack_ports=%u synacks=%u rst=%u", FLOOD, ports, synack,
+            rst);
         for (u32 i = 0; i < FLOOD; i++) {
                 if (!acked[i])
                         continue;
@@ -475,8 +486,7 @@ static void garbage(void)
         for (u32 k = 0; k < 8; k++) {
                 struct tcb t = new_tcb();
                 u32 n;
-                tcp_send(&t, 1, F_SYN, 0, 0); /* a valid SYN in fr, then broken below */
-                n = 34 + 24;
+                n = tcp_build(&t, 1, F_SYN, 0, 0); /* a valid SYN in fr, broken below */
                 switch (k) {
                 case 0:
                         n = 20;
@@ -509,10 +519,11 @@ static void garbage(void)
         }
         for (u64 end = rdtsc() + SEC / 2; rdtsc() < end;) {
                 const u8 *f = gnet_poll(&len);
-                if (f) {
-                        answers++;
-                        gnet_release(f);
-                }
+                if (!f)
+                        continue;
+                /* The service's frames only: the host may talk on the tap too. */
+                answers += len >= 34 && get16(f + 12) == 0x0800 && get32(f + 26) == sip;
+                gnet_release(f);
         }
         say("mmds-hostile garbage sent=%u answers=%u", sent, answers);
 }

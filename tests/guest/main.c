@@ -470,6 +470,7 @@ void guest_main(u32 proto, u64 info)
                 for (;;)
                         __asm__ volatile("cli; hlt");
         }
+        mmds_tests(cmd, cmdlen);    /* the metadata client owns the net device when asked */
         net_tests(cmd, cmdlen);     /* before the block driver: hostile net, then healthy block */
         rng_tests(cmd, cmdlen);     /* before the block driver: hostile rng, then healthy block */
         vsock_tests(cmd, cmdlen);   /* likewise */

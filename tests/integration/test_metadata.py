@@ -198,3 +198,23 @@ def test_config_file_with_api_serves_the_file(tmp_path):
     finally:
         assert vm.stop() == 0, vm.output()
     assert LOADED in log_messages(vm.output())
+
+
+@pytest.mark.kvm
+def test_config_file_mmds_config_creates_the_store(tmp_path, make_tap):
+    # Firecracker's set_mmds_config() creates an empty store: GET /mmds answers {} and
+    # PUT /mmds works after a config-file boot with mmds-config and no --metadata
+    cfg = make_config(KERNELS["pvh"], "console=ttyS0 brasa.idle", extra={
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": make_tap()}],
+        "mmds-config": {"network_interfaces": ["eth0"], "version": "V2"}})
+    cfg_path = tmp_path / "vm.json"
+    cfg_path.write_text(json.dumps(cfg))
+    vm = ApiVm(tmp_path, args=["--config-file", str(cfg_path)])
+    try:
+        r = vm.get("/mmds")
+        assert r.status == 200 and r.json() == {}, r.raw
+        assert vm.put("/mmds", {"latest": {"a": "b"}}).status == 204
+        r = vm.get("/mmds")
+        assert r.status == 200 and r.json() == {"latest": {"a": "b"}}, r.raw
+    finally:
+        assert vm.stop() == 0, vm.output()

@@ -218,3 +218,18 @@ def test_config_file_mmds_config_creates_the_store(tmp_path, make_tap):
         assert r.status == 200 and r.json() == {"latest": {"a": "b"}}, r.raw
     finally:
         assert vm.stop() == 0, vm.output()
+
+
+def test_get_mmds_is_serde_json(tmp_path):
+    # GET /mmds writes the store as serde_json does: keys in byte order, floats in their
+    # shortest form, only '"', '\\' and control characters escaped
+    vm = ApiVm(tmp_path)
+    try:
+        body = '{"b": 1, "a": [0.1, 1e-7, 1.0, 1e16, -2.5e-5], "B": "\\u00e9/\\u0001"}'
+        assert vm.put("/mmds", body).status == 204
+        r = vm.get("/mmds")
+        assert r.status == 200, r.raw
+        assert r.raw == ('{"B":"\u00e9/\\u0001","a":[0.1,1e-7,1.0,1e16,-0.000025],"b":1}'
+                         .encode()), r.raw
+    finally:
+        assert vm.stop() == 0, vm.output()

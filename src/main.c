@@ -21,6 +21,7 @@
 #include "core/text.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
+#include "mmds/mmds_service.h"
 #include "model/mmds_data.h"
 #include "model/run_args.h"
 #include "vmm/signals.h"
@@ -724,15 +725,23 @@ static int confine_vmm_thread(struct fatal *f)
         return rc ? fail_plain(f, "Cannot install the seccomp filter of the VMM thread", rc) : 0;
 }
 
-/* Boots the VM of the config file (the --metadata store to *mmds); 0 or the exit code with f
- * set. */
+/* Boots the VM of the config file (the --metadata store to *mmds, served by svc when the
+ * file has an mmds-config); 0 or the exit code with f set. */
 static int build_from_json(const struct cli *c, struct vmm *vmm, struct vm_config *cfg,
-                           json_t **mmds, struct fatal *f)
+                           json_t **mmds, struct mmds_service *svc, struct fatal *f)
 {
         struct err e = ERR_INIT;
+        int rc;
 
         if (load_config(c, cfg, mmds, &e))
                 return fail_json(f, !c->no_api, false, &e);
+        if (cfg->mmds.present) {
+                rc =
+                    mmds_service_start(svc, mmds, &cfg->mmds, c->id ? c->id : "anonymous-instance");
+                if (rc)
+                        return fail_plain(f, "Cannot set up the MMDS token key", rc);
+                vmm->mmds = svc;
+        }
         if (vmm_boot(vmm, cfg, &e))
                 return fail_json(f, !c->no_api, true, &e);
         metrics_flush_periodic(); /* the first line, as Firecracker's periodic writer's */
@@ -746,6 +755,7 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
         static struct vmm vmm; /* large: keep it off the stack */
         struct vm_config cfg;
         json_t *mmds = NULL; /* the store no API serves: kept for its lifetime, as Firecracker */
+        static struct mmds_service svc; /* the guest's view of that store */
         int rc;
 
         config_init(&cfg);
@@ -754,7 +764,7 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
                 rc = fail_plain(f, "Cannot set up the VMM", rc);
                 goto out;
         }
-        rc = build_from_json(c, &vmm, &cfg, &mmds, f);
+        rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
         if (rc)
                 goto out;
         /* As Firecracker's run_without_api(): a line now (above), then one every 60 s. */
@@ -776,6 +786,7 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
                 rc = fail_stopped(f, false, rc);
 out:
         vmm_destroy(&vmm);
+        mmds_service_fini(&svc);
         config_free(&cfg);
         json_decref(mmds);
         return rc;
@@ -845,8 +856,10 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         if (!c->config_text)
                 return api_put_metadata(c, r, f);
         /* --config-file with the API up: boot now, keep serving. */
-        rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, f);
-        if (r->ctx.mmds) /* from_json() created the store for --metadata */
+        rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, &r->ctx.mmds_svc, f);
+        /* from_json() created the store for --metadata, or for mmds-config (Firecracker's
+         * set_mmds_config() makes an empty one) */
+        if (r->ctx.mmds || r->cfg.mmds.present)
                 r->ctx.mmds_exists = true;
         if (rc)
                 return rc;

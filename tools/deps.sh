@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs brasa's build and test dependencies from Debian 12 (skips apt when all are present).
 set -euo pipefail
-PKGS=(gcc make cmake ninja-build pkg-config libjansson-dev libseccomp-dev liburing-dev
+PKGS=(gcc make cmake ninja-build pkg-config libjansson-dev libseccomp-dev liburing-dev nettle-dev
       libcmocka-dev python3-pytest python3-pytest-timeout python3-yaml python3-jsonschema
       clang-format
       iproute2 binutils # jailer tests (ip netns), tools/size-check.sh (strip, readelf)

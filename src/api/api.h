@@ -10,6 +10,7 @@
 
 #include "api/http.h"
 #include "core/err.h"
+#include "mmds/mmds_service.h"
 #include "model/config.h"
 
 #define API_FC_VERSION "1.16.1" /* the Firecracker version brasa answers as */
@@ -62,6 +63,9 @@ struct api_ctx {
         json_t *mmds;        /* MMDS data store (owned), NULL until first written */
         bool mmds_exists;    /* the store was created (any MMDS request before boot) */
         size_t mmds_limit;   /* bytes of the serialized store (--mmds-size-limit) */
+        /* the guest-facing service over mmds (vmm->mmds points here once InstanceStart
+         * starts it for an mmds-config) */
+        struct mmds_service mmds_svc;
         struct api_device_hooks hooks;
 };
 
@@ -89,7 +93,15 @@ void api_call_fini(struct api_call *call);
 void api_ctx_init(struct api_ctx *ctx, struct vmm *vmm, struct vm_config *cfg,
                   const char *instance_id, size_t mmds_limit);
 
-/* Frees what ctx owns (the MMDS store). */
+/*
+ * With an mmds-config, starts the metadata service over ctx's store (its version,
+ * imds_compat, a fresh token key) and points vmm->mmds at it, so that the devices
+ * InstanceStart builds can reach it. Returns 0 (also when there is no mmds-config) or
+ * -errno (no key could be drawn).
+ */
+int api_mmds_attach(struct api_ctx *ctx);
+
+/* Frees what ctx owns (the MMDS store, the service's key). */
 void api_ctx_fini(struct api_ctx *ctx);
 
 /*

@@ -244,6 +244,11 @@ static void instance_start(struct api_ctx *ctx, struct api_call *call)
                 fail_with(call, "Start microvm error: ", "no VMM in this process");
                 return;
         }
+        rc = api_mmds_attach(ctx);
+        if (rc) {
+                fail_with(call, "Start microvm error: ", strerror(-rc));
+                return;
+        }
         rc = vmm_boot(ctx->vmm, ctx->cfg, &e);
         if (rc) {
                 fail_with(call, "Start microvm error: ", e.msg);

@@ -113,6 +113,5 @@ const struct resource res_mmds = {
     .model = &mmds_model,
     RES_ONE(struct mmds_cfg, mmds),
     .apply_rank = 9,
-    .no_device = "mmds-config",
     .apply = mmds_apply,
 };

@@ -488,7 +488,7 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
         rc = vmm_attach_drives(&vmm->devices, cfg, e);
         if (rc)
                 return rc;
-        rc = vmm_attach_nets(&vmm->devices, cfg, e);
+        rc = vmm_attach_nets(&vmm->devices, cfg, vmm->mmds, e);
         if (rc)
                 return rc;
         rc = vmm_attach_vsock(&vmm->devices, cfg, e);

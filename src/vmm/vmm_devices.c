@@ -7,6 +7,8 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "mmds/mmds_http.h"
+#include "vmm/vmm_mmds.h"
 
 /* The device's view of a drive (Firecracker's VirtioBlockConfig from BlockDeviceConfig). */
 static struct blk_params blk_params_of(const struct drive_cfg *d)
@@ -104,7 +106,41 @@ int vmm_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct
         return 0;
 }
 
-int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+/* netstack's answer callback: the metadata service's HTTP side. */
+static int mmds_answer(void *ctx, const uint8_t *req, size_t len, uint8_t **resp, size_t *resp_len)
+{
+        return mmds_http_answer(ctx, req, len, resp, resp_len);
+}
+
+/* Is iface_id one of mmds-config's network_interfaces? */
+static bool mmds_on(const struct vm_config *cfg, const char *iface_id)
+{
+        unsigned int i;
+
+        if (!cfg->mmds.present)
+                return false;
+        for (i = 0; i < cfg->mmds.ifaces.n; i++)
+                if (strcmp(cfg->mmds.ifaces.v[i], iface_id) == 0)
+                        return true;
+        return false;
+}
+
+/* One metadata stack per listed interface, as Firecracker gives each its own. */
+static int attach_mmds(struct device_mgr *dm, const struct vm_config *cfg, struct mmds_service *svc,
+                       struct virtio_net *n, struct err *e)
+{
+        if (!mmds_on(cfg, n->iface_id))
+                return 0;
+        if (!svc)
+                return err_set(e, -EINVAL,
+                               "network interface %s: MMDS is configured but there "
+                               "is no metadata service",
+                               n->iface_id);
+        return vmm_mmds_attach(n, dm->loop, cfg->mmds.ipv4_address, mmds_answer, svc, e);
+}
+
+int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct mmds_service *svc,
+                    struct err *e)
 {
         const struct mmio_slot *s;
         struct virtio_net *n;
@@ -117,6 +153,11 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct e
                 rc = virtio_net_create(&n, &p, dm->mem, dm->loop, e);
                 if (rc)
                         return rc;
+                rc = attach_mmds(dm, cfg, svc, n, e);
+                if (rc) {
+                        virtio_net_destroy(n);
+                        return rc;
+                }
                 rc = device_mgr_attach(dm, &n->dev, &s, e);
                 if (rc)
                         return rc;

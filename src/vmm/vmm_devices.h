@@ -24,11 +24,15 @@ int vmm_attach_balloon(struct device_mgr *dm, const struct vm_config *cfg, struc
  */
 int vmm_attach_drives(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
 
+struct mmds_service;
+
 /*
  * Creates and attaches every network interface of cfg in its order, after the drives
- * (Firecracker's order). Returns 0 or -errno with one line in e.
+ * (Firecracker's order); each one mmds-config lists gets its own metadata network stack
+ * answering through svc. Returns 0 or -errno with one line in e.
  */
-int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct mmds_service *svc,
+                    struct err *e);
 
 /*
  * Creates and attaches the vsock device when cfg has one, over the socket its PUT bound,

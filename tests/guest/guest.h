@@ -94,6 +94,14 @@ void virtio_tests(const u8 *cmd, u64 n);
 
 /* net.c: the virtio-net driver, run when a brasa.net* word is on the command line. */
 void net_tests(const u8 *cmd, u64 n);
+/* net.c's primitives for mmds.c: bring the device up (RX buffers posted), send one frame (0
+ * or the device status), take the next received frame (0: none yet), give its buffer back. */
+int gnet_open(const u8 *cmd, u64 n, u8 *mac_out);
+u32 gnet_send(const u8 *frame, u32 len);
+const u8 *gnet_poll(u32 *len);
+void gnet_release(const u8 *frame);
+/* mmds.c: an ARP/TCP/HTTP client of the metadata service, for brasa.mmds* words. */
+void mmds_tests(const u8 *cmd, u64 n);
 
 /* rng.c: the virtio-rng driver, run when a brasa.rng* word is on the command line. */
 void rng_tests(const u8 *cmd, u64 n);

@@ -467,6 +467,55 @@ static void run_hostile(const u8 *m, u64 n, const u8 *cmd, u64 cn)
         say("net-recovered devstatus=0x%x", nrd(VIRTIO_MMIO_STATUS));
 }
 
+/* ---- primitives for the metadata client (mmds.c) ------------------------------------------ */
+
+int gnet_open(const u8 *cmd, u64 n, u8 *mac_out)
+{
+        nbase = cmd_find_virtio(cmd, n, VIRTIO_ID_NET);
+        if (!nbase)
+                return -1;
+        net_setup((1u << VIRTIO_NET_F_MAC) | (1u << VIRTIO_NET_F_MRG_RXBUF));
+        for (u16 i = 0; i < NQSZ; i++)
+                rx_post(i, NBUF);
+        for (u32 i = 0; i < 6; i++)
+                mac_out[i] = mac[i];
+        return 0;
+}
+
+u32 gnet_send(const u8 *frame, u32 len)
+{
+        if (len > NBUF - VHDR)
+                return 0x40000;
+        hdr_clear(txbuf);
+        for (u32 i = 0; i < len; i++)
+                txbuf[VHDR + i] = frame[i];
+        return tx_frame(len);
+}
+
+const u8 *gnet_poll(u32 *len)
+{
+        volatile u16 *u = (volatile u16 *)(rxq.pg + 0x200);
+        if (u[1] == rxq.last_used)
+                return 0;
+        mb();
+        volatile u32 *e = (volatile u32 *)(rxq.pg + 0x204);
+        u32 id = e[2 * (rxq.last_used % NQSZ)], ulen = e[2 * (rxq.last_used % NQSZ) + 1];
+        rxq.last_used++;
+        if (id >= NQSZ || ulen < VHDR || ulen > NBUF) {
+                if (id < NQSZ)
+                        rx_post((u16)id, NBUF);
+                *len = 0;
+                return 0;
+        }
+        *len = ulen - VHDR;
+        return rxbufs[id] + VHDR;
+}
+
+void gnet_release(const u8 *frame)
+{
+        rx_repost(frame - VHDR);
+}
+
 /* Finds the device among the virtio_mmio.device= words; its base in nbase. */
 static int find_net(const u8 *cmd, u64 n)
 {

@@ -441,9 +441,95 @@ static void test_tx_rate_limited(void **state)
         assert_true(rate_limiter_blocked(&f->n->tx_rl));
 }
 
+/* ---- the interceptor (the metadata service's hook) ------------------------------------------ */
+
+struct fake_icpt {
+        unsigned int took, replies, destroyed;
+        bool partial;
+};
+
+/* Takes frames whose first payload byte is 0x42 and answers each with one 60-byte frame. */
+static bool icpt_tx(void *ctx, const uint8_t *frame, size_t len, bool csum_partial)
+{
+        struct fake_icpt *fi = ctx;
+
+        if (len < 15 || frame[14] != 0x42)
+                return false;
+        fi->took++;
+        fi->partial = csum_partial;
+        return true;
+}
+
+static size_t icpt_rx(void *ctx, uint8_t *buf, size_t cap)
+{
+        struct fake_icpt *fi = ctx;
+
+        if (fi->replies == fi->took || cap < 60)
+                return 0;
+        fi->replies++;
+        memset(buf, 0x77, 60);
+        return 60;
+}
+
+static void icpt_destroy(void *ctx)
+{
+        ((struct fake_icpt *)ctx)->destroyed++;
+}
+
+static void test_intercept(void **state)
+{
+        struct nfx *f = *state;
+        struct fake_icpt fi = {0};
+        struct net_intercept ic = {icpt_tx, icpt_rx, icpt_destroy, &fi};
+        uint8_t frame[100], got[200];
+        uint32_t id, len;
+
+        virtio_net_set_intercept(f->n, &ic);
+        make_frame(frame, sizeof(frame), guest_mac, 9);
+        frame[HDR + 14] = 0x42;
+        frame[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        guest_mem_write(&f->mem, TXB_GPA, frame, sizeof(frame));
+        rx_offer(f, 0, 4096);
+        tx_offer(f, 0, TXB_GPA, sizeof(frame));
+        /* Taken: not on the tap, not counted as sent; the answer is in the guest at once. */
+        assert_int_equal(fi.took, 1);
+        assert_true(fi.partial);
+        assert_int_equal(recv(f->peer, got, sizeof(got), MSG_DONTWAIT), -1);
+        assert_int_equal(f->n->metrics.tx_packets_count, 0);
+        assert_int_equal(td_used_idx(&f->tx), 1);
+        assert_int_equal(td_used_idx(&f->rx), 1);
+        td_used_elem(&f->rx, 0, &id, &len);
+        assert_int_equal(len, HDR + 60);
+        guest_mem_read(&f->mem, BUF_GPA, got, HDR + 60);
+        assert_int_equal(got[0], 0); /* a clean virtio header */
+        assert_int_equal(got[10], 1);
+        assert_int_equal(got[HDR], 0x77);
+        assert_int_equal(f->n->metrics.rx_packets_count, 1);
+        /* Anything else still goes to the tap untouched. */
+        frame[HDR + 14] = 0x43;
+        guest_mem_write(&f->mem, TXB_GPA, frame, sizeof(frame));
+        tx_offer(f, 1, TXB_GPA, sizeof(frame));
+        assert_int_equal(recv(f->peer, got, sizeof(got), 0), (ssize_t)sizeof(frame));
+        assert_memory_equal(got, frame, sizeof(frame));
+        assert_int_equal(fi.took, 1);
+        /* Without RX buffers the answer waits; the guest's next buffers get it. */
+        frame[HDR + 14] = 0x42;
+        guest_mem_write(&f->mem, TXB_GPA, frame, sizeof(frame));
+        tx_offer(f, 2, TXB_GPA, sizeof(frame));
+        assert_int_equal(td_used_idx(&f->rx), 1);
+        rx_offer(f, 1, 4096);
+        virtio_net_intercept_event(f->n);
+        assert_int_equal(td_used_idx(&f->rx), 2);
+        assert_int_equal(fi.replies, 2);
+        virtio_net_destroy(f->n);
+        f->n = NULL;
+        assert_int_equal(fi.destroyed, 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_intercept, setup, teardown),
             cmocka_unit_test_setup_teardown(test_features_and_config, setup, teardown),
             cmocka_unit_test(test_no_mac_no_feature),
             cmocka_unit_test_setup_teardown(test_tx_frames_reach_the_tap, setup, teardown),

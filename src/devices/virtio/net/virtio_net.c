@@ -166,6 +166,23 @@ static enum rx_result rx_deliver(struct virtio_net *n, bool *used_any)
         return res;
 }
 
+/* The interceptor's next frame, behind a zeroed virtio header. Returns 1 (got one) or 0. */
+static int rx_from_intercept(struct virtio_net *n)
+{
+        size_t len;
+
+        if (!n->icpt.rx)
+                return 0;
+        len = n->icpt.rx(n->icpt.ctx, n->rx_buf + TAP_VNET_HDR_LEN,
+                         sizeof(n->rx_buf) - TAP_VNET_HDR_LEN);
+        if (!len)
+                return 0;
+        memset(n->rx_buf, 0, TAP_VNET_HDR_LEN);
+        n->rx_buf[HDR_NUM_BUFFERS] = 1;
+        n->rx_len = (uint32_t)(TAP_VNET_HDR_LEN + len);
+        return 1;
+}
+
 /* Reads the next frame from the tap. Returns 1 (got one), 0 (tap empty) or -errno. */
 static int rx_read(struct virtio_net *n)
 {
@@ -221,7 +238,7 @@ static void rx_run(struct virtio_net *n)
                         poll = true; /* the chain budget is spent: come back */
                         break;
                 }
-                if (!n->rx_len) {
+                if (!n->rx_len && !rx_from_intercept(n)) {
                         rc = rx_read(n);
                         if (rc == 0)
                                 poll = true; /* empty: wait for the next frame */
@@ -252,6 +269,9 @@ static void rx_run(struct virtio_net *n)
         if (used_any)
                 publish_and_notify(n, NET_RXQ);
         tap_poll(n, poll);
+        /* The interceptor's frames do not wake the tap: a spent budget comes back by itself. */
+        if (n->icpt.rx && (budget == (unsigned int)-1 || n->rx_popped >= n->rx_pass_chains))
+                virtio_dev_kick(&n->dev, NET_RXQ);
 }
 
 /* ---- TX ---------------------------------------------------------------------------------- */
@@ -322,6 +342,14 @@ static bool tx_chain(struct virtio_net *n)
                 virtq_push(q, n->chain.head, 0);
                 return true;
         }
+        /* As Firecracker: frames for the metadata service skip the TX limiter and the tap. */
+        if (n->icpt.tx &&
+            n->icpt.tx(n->icpt.ctx, n->tx_buf + TAP_VNET_HDR_LEN, len - TAP_VNET_HDR_LEN,
+                       n->tx_buf[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+                n->icpt_took = true;
+                virtq_push(q, n->chain.head, 0);
+                return true;
+        }
         if (tx_rate_limited(n, len)) {
                 virtq_undo_pop(q);
                 n->metrics.tx_rate_limiter_throttled++;
@@ -360,6 +388,10 @@ static void tx_run(struct virtio_net *n)
                 publish_and_notify(n, NET_TXQ);
         if (done == budget && virtio_dev_running(&n->dev) && virtq_pending(q))
                 virtio_dev_kick(&n->dev, NET_TXQ);
+        /* The interceptor may have answers now (Firecracker runs RX after such a TX pass). */
+        if (n->icpt_took && !rate_limiter_blocked(&n->rx_rl))
+                rx_run(n);
+        n->icpt_took = false;
 }
 
 /* ---- virtio_dev_ops ---------------------------------------------------------------------- */
@@ -488,6 +520,21 @@ void virtio_net_tap_event(struct virtio_net *n)
         if (!virtio_dev_running(&n->dev) || rate_limiter_blocked(&n->rx_rl))
                 tap_poll(n, false); /* resumed by activation or the limiter's timer */
         else
+                rx_run(n);
+        virtio_dev_unlock(&n->dev);
+}
+
+void virtio_net_set_intercept(struct virtio_net *n, const struct net_intercept *ic)
+{
+        virtio_dev_lock(&n->dev);
+        n->icpt = *ic;
+        virtio_dev_unlock(&n->dev);
+}
+
+void virtio_net_intercept_event(struct virtio_net *n)
+{
+        virtio_dev_lock(&n->dev);
+        if (virtio_dev_running(&n->dev) && !rate_limiter_blocked(&n->rx_rl))
                 rx_run(n);
         virtio_dev_unlock(&n->dev);
 }
@@ -657,6 +704,8 @@ void virtio_net_destroy(struct virtio_net *n)
                 evloop_del(n->loop, &n->rx_rl_src);
                 evloop_del(n->loop, &n->tx_rl_src);
         }
+        if (n->icpt.destroy)
+                n->icpt.destroy(n->icpt.ctx);
         if (n->tap_fd >= 0 && !n->tap_borrowed)
                 close(n->tap_fd);
         rate_limiter_destroy(&n->rx_rl);

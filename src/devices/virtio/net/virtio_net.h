@@ -3,6 +3,7 @@
 #define BRASA_DEVICES_VIRTIO_NET_VIRTIO_NET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -33,6 +34,24 @@ struct net_params {
         bool has_mtu; /* offer VIRTIO_NET_F_MTU with mtu */
         uint16_t mtu;
         struct rate_limiter_cfg rx_rate_limiter, tx_rate_limiter; /* not present: no limit */
+};
+
+/*
+ * Frames the VMM takes out of the guest's TX path and puts into its RX path (the metadata
+ * service's network stack), all on the VMM thread under the device lock. frame is Ethernet
+ * without the virtio header.
+ */
+struct net_intercept {
+        /*
+         * Is frame, which the guest sent, the interceptor's? When it returns true the frame
+         * was consumed and never reaches the tap. csum_partial: the guest set NEEDS_CSUM.
+         */
+        bool (*tx)(void *ctx, const uint8_t *frame, size_t len, bool csum_partial);
+        /* Writes the next frame for the guest into buf (cap bytes): its length, 0 when none. */
+        size_t (*rx)(void *ctx, uint8_t *buf, size_t cap);
+        /* The device is being destroyed: ctx is not used again. */
+        void (*destroy)(void *ctx);
+        void *ctx;
 };
 
 /*
@@ -67,6 +86,8 @@ struct virtio_net {
         uint32_t rx_lens[NET_QUEUE_SIZE];
         struct virtq_chain chain;        /* scratch for the chain being handled */
         struct virtq_chain first_chain;  /* RX: the chain that holds the frame's header */
+        struct net_intercept icpt;       /* all NULL: every frame goes to the tap */
+        bool icpt_took;                  /* this TX pass gave the interceptor a frame */
         struct net_metrics metrics;      /* cumulative */
         struct net_metrics metrics_prev; /* as of the last metrics line */
 };
@@ -103,6 +124,16 @@ void virtio_net_update_rate_limiters(struct virtio_net *n, const struct rate_lim
  * limiter is blocked or the device is not running; the frame already read is kept.
  */
 void virtio_net_tap_event(struct virtio_net *n);
+
+/*
+ * Installs ic (copied; VMM thread, before the guest runs). Frames the interceptor's tx
+ * takes are not written to the tap; frames its rx has are given to the guest before the
+ * tap's, as Firecracker orders MMDS frames. Its destroy runs in virtio_net_destroy().
+ */
+void virtio_net_set_intercept(struct virtio_net *n, const struct net_intercept *ic);
+
+/* The interceptor has frames due (its timer fired; VMM thread): an RX pass takes them. */
+void virtio_net_intercept_event(struct virtio_net *n);
 
 /* A rate limiter's timer fired (VMM thread): resume that direction. */
 void virtio_net_rx_rate_limiter_event(struct virtio_net *n);

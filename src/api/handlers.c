@@ -12,6 +12,7 @@
 #include "core/hostfile.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/util.h"
 #include "seccomp/seccomp.h"
 #include "vmm/vmm.h"
 
@@ -80,11 +81,19 @@ static void os_error(int e, char *out, size_t len)
 /* ---- instance info, version, configs ----------------------------------------------------------
  */
 
+/* GET /'s "state": Firecracker's VmState names. */
+static const char *vm_state_name(const struct api_ctx *ctx)
+{
+        if (!is_started(ctx))
+                return "Not started";
+        return ctx->vmm && vmm_paused(ctx->vmm) ? "Paused" : "Running";
+}
+
 void api_get_info(struct api_ctx *ctx, struct api_call *call)
 {
         ok_json(call, json_pack("{s:s, s:s, s:s, s:s}", "id", ctx->instance_id, "state",
-                                is_started(ctx) ? "Running" : "Not started", "vmm_version",
-                                API_FC_VERSION, "app_name", "Firecracker"));
+                                vm_state_name(ctx), "vmm_version", API_FC_VERSION, "app_name",
+                                "Firecracker"));
 }
 
 void api_get_version(struct api_ctx *ctx, struct api_call *call)
@@ -554,15 +563,39 @@ void api_put_snapshot_create(struct api_ctx *ctx, struct api_call *call)
         fail_with(call, call->route->prefix, "snapshot create is not supported yet by brasa");
 }
 
+/*
+ * PATCH /vm: Firecracker's Pause and Resume actions. Either is a no-op in the state it asks
+ * for. Both store how long the VMM took and how long the whole request took (latencies_us
+ * vmm_pause_vm and pause_vm, likewise for resume) and log both, as Firecracker does.
+ */
 void api_patch_vm(struct api_ctx *ctx, struct api_call *call)
 {
-        const struct vm_state_body *s = call->val.v;
+        bool pause = ((const struct vm_state_body *)call->val.v)->state == VM_STATE_PAUSED;
+        const char *what = pause ? "pause vm" : "resume vm";
+        uint64_t t0 = now_us(), vmm_us, api_us;
+        char why[128];
+        int rc;
 
-        (void)ctx;
-        fail_with(call, call->route->prefix,
-                  s->state == VM_STATE_PAUSED
-                      ? "pausing the microVM is not supported yet by brasa"
-                      : "resuming the microVM is not supported yet by brasa");
+        if (!ctx->vmm) {
+                fail_with(call, "Internal VMM error: ", "no microVM");
+                return;
+        }
+        rc = pause ? vmm_pause(ctx->vmm) : vmm_resume(ctx->vmm);
+        if (rc) {
+                os_error(-rc, why, sizeof(why));
+                fail_with(call, "Internal VMM error: ", why);
+                return;
+        }
+        vmm_us = now_us() - t0;
+        metrics_store(pause ? &metrics.latencies_us.vmm_pause_vm
+                            : &metrics.latencies_us.vmm_resume_vm,
+                      vmm_us);
+        log_info("'%s' VMM action took %llu us.", what, (unsigned long long)vmm_us);
+        api_us = now_us() - call->start_us;
+        metrics_store(pause ? &metrics.latencies_us.pause_vm : &metrics.latencies_us.resume_vm,
+                      api_us);
+        log_info("'%s' API request took %llu us.", what, (unsigned long long)api_us);
+        ok_empty(call);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */

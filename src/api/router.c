@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/text.h"
+#include "core/util.h"
 #include "model/config.h"
 
 #define MSG_DESER  "An error occurred when deserializing the json body of a request: "
@@ -364,6 +365,7 @@ void api_route(const struct http_request *req, struct api_call *call)
         bool known;
 
         memset(call, 0, sizeof(*call));
+        call->start_us = now_us();
         call->method = req->method;
         log_request(req);
         split_path(req->path, &pt);

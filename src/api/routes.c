@@ -127,7 +127,7 @@ const struct route api_routes[] = {
      .count = PATCH_N(pmem_count), .fails = PATCH_N(pmem_fails),
      .prefix = "Pmem config error: ", .action = api_patch_pmem},
     {HTTP_PATCH, "vm", ANY, ANY, BODY_YES, .kind = CFG_BODY_VM_STATE, .gate = GATE_POST,
-     .prefix = MSG_UNSUPPORTED, .action = api_patch_vm},
+     .action = api_patch_vm},
     {HTTP_PATCH, "hotplug", "memory", ANY, BODY_YES, .kind = CFG_BODY_HOTPLUG_PATCH,
      .gate = GATE_POST, .fails = PATCH_N(hotplug_memory_fails),
      .prefix = "Memory hotplug update error: ", .action = api_no_device},

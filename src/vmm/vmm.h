@@ -42,6 +42,7 @@ struct vmm_opts {
 struct vmm {
         struct vmm_opts opts;
         bool started;
+        bool paused; /* PATCH /vm Paused: vCPUs parked, device sources frozen */
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;
@@ -150,6 +151,24 @@ int vmm_metrics_start(struct vmm *vmm);
 
 /* Stops the timer and unregisters the source; safe when never started (vmm_destroy() calls it). */
 void vmm_metrics_stop(struct vmm *vmm);
+
+/*
+ * PATCH /vm Paused (VMM thread): every vCPU leaves KVM_RUN and parks at an instruction
+ * boundary, then the loop freezes, so devices stop serving queues, taps, timers and rate
+ * limiters until vmm_resume(); the API, signals, metrics and exit requests are still
+ * served. Pausing a paused VM is a no-op. Returns 0 or -EAGAIN (not started).
+ */
+int vmm_pause(struct vmm *vmm);
+
+/*
+ * PATCH /vm Resumed (VMM thread): thaws the loop (what fired meanwhile is served next), then
+ * lets the vCPUs run. Resuming a running VM is a no-op. Returns 0, -EAGAIN (not started) or
+ * the -errno of a source that could not be watched again.
+ */
+int vmm_resume(struct vmm *vmm);
+
+/* True between vmm_pause() and vmm_resume(). */
+bool vmm_paused(const struct vmm *vmm);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

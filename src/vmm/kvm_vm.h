@@ -2,6 +2,7 @@
 #ifndef BRASA_VMM_KVM_VM_H
 #define BRASA_VMM_KVM_VM_H
 
+#include <linux/kvm.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,24 @@ int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem);
  * Returns the fd, or -errno.
  */
 int kvm_vm_irqfd(struct kvm_vm *vm, unsigned int gsi);
+
+/* The VM-wide KVM state a snapshot keeps: the irqchip (both PICs, IOAPIC), PIT and kvmclock. */
+struct kvm_vm_state {
+        struct kvm_irqchip pic_master, pic_slave, ioapic;
+        struct kvm_pit_state2 pit;
+        struct kvm_clock_data clock;
+};
+
+/*
+ * Reads the VM-wide state (vCPUs paused). Returns 0 or -errno with the ioctl named in e.
+ */
+int kvm_vm_save(const struct kvm_vm *vm, struct kvm_vm_state *s, struct err *e);
+
+/*
+ * Writes a saved VM-wide state back into a fresh VM, before its vCPUs run. kvmclock goes on
+ * from the saved value (the guest sees no jump). Returns 0 or -errno with the ioctl named in e.
+ */
+int kvm_vm_restore(const struct kvm_vm *vm, const struct kvm_vm_state *s, struct err *e);
 
 /* Closes the VM and /dev/kvm fds. */
 void kvm_vm_destroy(struct kvm_vm *vm);

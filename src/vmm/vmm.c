@@ -54,7 +54,7 @@ static int vmm_check_host_memory(uint64_t bytes, struct err *e)
         return 0;
 }
 
-static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
+static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         uint64_t bytes = cfg->machine.mem_size_mib << 20;
         int rc;
@@ -65,7 +65,8 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct
         rc = vmm_check_host_memory(bytes, e);
         if (rc)
                 return rc;
-        rc = mem_layout_map(&vmm->mem, NULL, bytes);
+        rc = mem_fd >= 0 ? mem_layout_map_file(&vmm->mem, mem_fd, bytes)
+                         : mem_layout_map(&vmm->mem, NULL, bytes);
         if (rc)
                 return err_set(e, rc,
                                "Invalid Memory Configuration: Cannot create mmap region: %s (os "
@@ -349,10 +350,29 @@ int vmm_balloon(struct vmm *vmm, const struct balloon_req *rq, json_t **out, str
         return -EINVAL;
 }
 
-static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
+/* The virtio devices, in Firecracker's attach order (a restore rebuilds the same table). */
+static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
+{
+        int rc;
+
+        rc = vmm_attach_balloon(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_drives(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_nets(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_vsock(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_entropy(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
+        return rc;
+}
+
+int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         const struct cpu_template *tmpl;
-        struct vmm_boot_result boot;
+        struct vmm_boot_result boot = {.pvh = true};
         int rc;
 
         rc = vmm_cpu_template(cfg, &tmpl, e);
@@ -363,32 +383,19 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
                 rc = vmm_check_template_caps(&vmm->vm, tmpl, e);
         if (rc)
                 return rc;
-        rc = vmm_setup_memory(vmm, cfg, e);
+        rc = vmm_setup_memory(vmm, cfg, mem_fd, e);
         if (rc)
                 return rc;
         rc = vmm_open_serial_out(vmm, &cfg->serial, e);
         if (rc)
                 return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
-        rc = vmm_attach_balloon(&vmm->devices, cfg, e);
+        rc = vmm_attach_virtio(vmm, cfg, e);
         if (rc)
                 return rc;
-        rc = vmm_attach_drives(&vmm->devices, cfg, e);
-        if (rc)
-                return rc;
-        rc = vmm_attach_nets(&vmm->devices, cfg, e);
-        if (rc)
-                return rc;
-        rc = vmm_attach_vsock(&vmm->devices, cfg, e);
-        if (rc)
-                return rc;
-        rc = vmm_attach_entropy(&vmm->devices, cfg, e);
-        if (rc)
-                return rc;
-        rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
-        if (rc)
-                return rc;
-        rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, e);
+        /* A restore's memory already holds the kernel and its boot structures. */
+        if (mem_fd < 0)
+                rc = vmm_boot_load(&vmm->mem, cfg, device_mgr_cmdline(&vmm->devices), &boot, e);
         if (rc)
                 return rc;
         rc = vmm_setup_legacy(vmm, cfg, e);
@@ -406,7 +413,7 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
         /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
         clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
-        rc = vmm_build(vmm, cfg, e);
+        rc = vmm_build(vmm, cfg, -1, e);
         if (rc == 0)
                 rc = vmm_start(vmm, e);
         if (rc) {

@@ -67,7 +67,6 @@ static const struct named consts[] = {
     C(KVM_GET_SREGS),
     C(KVM_SET_SREGS),
     C(KVM_TRANSLATE),
-    C(KVM_KVMCLOCK_CTRL),
     C(KVM_GET_FPU),
     C(KVM_SET_FPU),
     C(KVM_GET_MSRS),

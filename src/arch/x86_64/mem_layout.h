@@ -20,4 +20,7 @@ int mem_layout(uint64_t mem_bytes, struct guest_region *out, unsigned int *nr);
  */
 int mem_layout_map(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes);
 
+/* Lays out mem_bytes and backs it with guest_mem_create_file() over fd. Returns 0 or -errno. */
+int mem_layout_map_file(struct guest_mem *m, int fd, uint64_t mem_bytes);
+
 #endif

@@ -1,0 +1,185 @@
+"""Full snapshots: a counting guest paused, snapshotted, restored into a new brasa and resumed,
+and every kind of bad state or memory file refused with a clear error (then exit 1)."""
+import re
+import struct
+
+import pytest
+
+from api_schema import SPEC
+from conftest import ApiVm, KERNELS
+from test_pause import Console, assert_consecutive, start_counting
+
+pytestmark = pytest.mark.kvm
+
+LOAD_ERR = "Load snapshot error: Failed to restore from snapshot: "
+
+
+def crc64_xz(data):
+    crc = 0xFFFFFFFFFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xC96C5795D7870F42 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFFFFFFFFFF
+
+
+def refit_crc(data):
+    return data[:-8] + struct.pack("<Q", crc64_xz(data[:-8]))
+
+
+def load_body(state, mem, resume=True):
+    return {"snapshot_path": str(state), "resume_vm": resume,
+            "mem_backend": {"backend_type": "File", "backend_path": str(mem)}}
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    """A counting guest's snapshot: (state file, memory file, its console text up to the pause)."""
+    d = tmp_path_factory.mktemp("snap")
+    vm = ApiVm(d, validate=SPEC.validate)
+    con = start_counting(vm)
+    r = vm.put("/snapshot/create", {"snapshot_path": str(d / "s"), "mem_file_path": str(d / "m")})
+    assert r.status == 400 and "save/restore unavailable while running" in r.fault(), r.raw
+    assert vm.patch("/vm", {"state": "Paused"}).status == 204
+    r = vm.put("/snapshot/create", {"snapshot_path": str(d / "vm.state"),
+                                    "mem_file_path": str(d / "vm.mem"), "snapshot_type": "Full"})
+    assert r.status == 204, r.raw
+    assert vm.get("/").json()["state"] == "Paused"  # creating leaves the VM paused
+    text = con.settle()
+    assert vm.stop() == 0, vm.output()
+    assert "'create full snapshot' VMM action took" in vm.output()
+    assert (d / "vm.mem").stat().st_size == 128 << 20
+    return d / "vm.state", d / "vm.mem", text
+
+
+def restored_counts(before, after):
+    """The counts of the original's console followed by the restored one's: a line the pause cut
+    is completed by the restored guest."""
+    return [int(n) for n in re.findall(r"BRASA count (\d+)\r?\n", before + after)]
+
+
+def test_restored_guest_counts_on_from_where_it_stopped(snapshot, tmp_path):
+    state, mem, before = snapshot
+    vm = ApiVm(tmp_path, validate=SPEC.validate)
+    r = vm.put("/snapshot/load", load_body(state, mem))
+    assert r.status == 204, r.raw
+    assert vm.get("/").json()["state"] == "Running"
+    # The configuration comes with the snapshot.
+    assert vm.get("/machine-config").json()["mem_size_mib"] == 128
+    con = Console(vm.proc)
+    last = restored_counts(before, "")[-1]
+    con.wait_count(last + 3)
+    counts = restored_counts(before, con.read())
+    assert_consecutive(counts)
+    assert "'load snapshot' API request took" in vm.output()
+    assert vm.stop() == 0
+
+
+def test_restore_without_resume_stays_paused(snapshot, tmp_path):
+    state, mem, before = snapshot
+    vm = ApiVm(tmp_path, validate=SPEC.validate)
+    assert vm.put("/snapshot/load", load_body(state, mem, resume=False)).status == 204
+    assert vm.get("/").json()["state"] == "Paused"
+    con = Console(vm.proc)
+    assert "BRASA count" not in con.settle()
+    # Post-boot now: a second load is refused by the gate, and pre-boot resources too.
+    assert "after starting the microVM" in vm.put("/snapshot/load",
+                                                  load_body(state, mem)).fault()
+    assert vm.patch("/vm", {"state": "Resumed"}).status == 204
+    last = restored_counts(before, "")[-1]
+    con.wait_count(last + 2)
+    assert_consecutive(restored_counts(before, con.read()))
+    assert vm.stop() == 0
+
+
+def expect_failed_load(tmp_path, body, message):
+    vm = ApiVm(tmp_path, validate=SPEC.validate)
+    r = vm.put("/snapshot/load", body)
+    assert r.status == 400, r.raw
+    assert r.fault() == LOAD_ERR + message, r.fault()
+    assert vm.proc.wait(timeout=10) == 1
+    vm.stop()
+    assert "Loading snapshot failed" in vm.output()
+
+
+def test_corrupt_state_file(snapshot, tmp_path):
+    state, mem, _ = snapshot
+    data = bytearray(state.read_bytes())
+    data[100] ^= 0x40
+    bad = tmp_path / "corrupt.state"
+    bad.write_bytes(bytes(data))
+    expect_failed_load(tmp_path, load_body(bad, mem),
+                       "Failed to get snapshot state from file: Failed to load snapshot state "
+                       "from file: CRC64 mismatch: the file is corrupt or truncated")
+
+
+def test_truncated_state_file(snapshot, tmp_path):
+    state, mem, _ = snapshot
+    bad = tmp_path / "short.state"
+    bad.write_bytes(state.read_bytes()[:-100])
+    expect_failed_load(tmp_path, load_body(bad, mem),
+                       "Failed to get snapshot state from file: Failed to load snapshot state "
+                       "from file: CRC64 mismatch: the file is corrupt or truncated")
+
+
+def test_wrong_version_state_file(snapshot, tmp_path):
+    state, mem, _ = snapshot
+    data = bytearray(state.read_bytes())
+    data[8:12] = struct.pack("<I", 7)
+    bad = tmp_path / "v7.state"
+    bad.write_bytes(refit_crc(bytes(data)))
+    expect_failed_load(tmp_path, load_body(bad, mem),
+                       "Failed to get snapshot state from file: Failed to load snapshot state "
+                       "from file: unsupported state file version 7 (brasa reads 1)")
+
+
+def test_not_a_state_file(tmp_path):
+    bad = tmp_path / "kernel"
+    bad.write_bytes(KERNELS["pvh"].read_bytes())
+    expect_failed_load(tmp_path, load_body(bad, bad),
+                       "Failed to get snapshot state from file: Failed to load snapshot state "
+                       "from file: not a brasa snapshot state file (bad magic)")
+
+
+def test_memory_file_too_short(snapshot, tmp_path):
+    state, mem, _ = snapshot
+    short = tmp_path / "short.mem"
+    with open(mem, "rb") as f:
+        short.write_bytes(f.read(64 << 20))
+    expect_failed_load(tmp_path, load_body(state, short),
+                       "Failed to load guest memory: Error creating guest memory from file: "
+                       f"Failed to restore guest memory: the memory file {short} is {64 << 20} "
+                       f"bytes, the snapshot's guest memory is {128 << 20} bytes")
+
+
+def test_missing_memory_file(snapshot, tmp_path):
+    state, _, _ = snapshot
+    expect_failed_load(tmp_path, load_body(state, tmp_path / "nope"),
+                       "Failed to load guest memory: Error creating guest memory from file: "
+                       "Failed to load guest memory: No such file or directory (os error 2)")
+
+
+def test_uffd_backend_is_refused(snapshot, tmp_path):
+    state, mem, _ = snapshot
+    body = load_body(state, mem)
+    body["mem_backend"]["backend_type"] = "Uffd"
+    expect_failed_load(tmp_path, body,
+                       "the Uffd memory backend is not supported yet by brasa")
+
+
+def test_devices_without_snapshot_support_refuse_create(tmp_path):
+    vm = ApiVm(tmp_path, validate=SPEC.validate)
+    assert vm.put("/entropy", {}).status == 204
+    start_counting(vm)
+    assert vm.patch("/vm", {"state": "Paused"}).status == 204
+    r = vm.put("/snapshot/create", {"snapshot_path": str(tmp_path / "s"),
+                                    "mem_file_path": str(tmp_path / "m")})
+    assert r.fault() == ("Create snapshot error: Cannot save the microVM state: Operation not "
+                         "allowed: snapshotting the virtio-rng device rng is not supported yet "
+                         "by brasa"), r.fault()
+    assert not (tmp_path / "s").exists() and not (tmp_path / "m").exists()
+    r = vm.put("/snapshot/create", {"snapshot_path": str(tmp_path / "s"),
+                                    "mem_file_path": str(tmp_path / "m"),
+                                    "snapshot_type": "Diff"})
+    assert "diff snapshots are not supported yet by brasa" in r.fault()
+    assert vm.stop() == 0

@@ -92,6 +92,28 @@ def test_restore_without_resume_stays_paused(snapshot, tmp_path):
     assert vm.stop() == 0
 
 
+def test_two_vcpus_round_trip(tmp_path):
+    """Both vCPUs' states travel: the second one (parked in the guest's spin loop) too."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    con = start_counting(a, mem=256, vcpus=2)
+    assert a.patch("/vm", {"state": "Paused"}).status == 204
+    state, mem = tmp_path / "vm.state", tmp_path / "vm.mem"
+    assert a.put("/snapshot/create", {"snapshot_path": str(state),
+                                      "mem_file_path": str(mem)}).status == 204
+    before = con.settle()
+    assert a.stop() == 0
+    assert "vCPU 1 state:" in a.output()
+    b = ApiVm(tmp_path / "b", validate=SPEC.validate)
+    assert b.put("/snapshot/load", load_body(state, mem)).status == 204
+    assert b.get("/machine-config").json()["vcpu_count"] == 2
+    con = Console(b.proc)
+    con.wait_count(restored_counts(before, "")[-1] + 2)
+    assert_consecutive(restored_counts(before, con.read()))
+    assert b.stop() == 0
+
+
 def expect_failed_load(tmp_path, body, message):
     vm = ApiVm(tmp_path, validate=SPEC.validate)
     r = vm.put("/snapshot/load", body)

@@ -50,6 +50,9 @@ struct device_ops {
          */
         int (*save)(struct device *d, void *buf, size_t cap, size_t *len);
         int (*restore)(struct device *d, const void *buf, size_t len);
+        /* False when this device, as configured now, cannot be saved yet (a kind with hooks
+         * for some of its modes only). NULL: save/restore decide alone. */
+        bool (*snapshottable)(struct device *d);
 };
 
 /* Embedded in every device's container; the table finds the container through ops. */

@@ -125,9 +125,10 @@ static int snap_check_devices(const struct vmm *vmm, struct err *e)
         unsigned int i;
 
         for (i = 0; i < vmm->devices.nr_devs; i++) {
-                const struct device *d = vmm->devices.devs[i];
+                struct device *d = vmm->devices.devs[i];
 
-                if (!d->ops->save || !d->ops->restore)
+                if (!d->ops->save || !d->ops->restore ||
+                    (d->ops->snapshottable && !d->ops->snapshottable(d)))
                         return err_set(
                             e, -ENOTSUP,
                             "Cannot save the microVM state: Operation not allowed: "

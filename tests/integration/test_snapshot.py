@@ -7,7 +7,7 @@ import struct
 import pytest
 
 from api_schema import SPEC
-from conftest import ApiVm, KERNELS
+from conftest import ApiVm, KERNELS, parse_fields, parse_report
 from test_pause import Console, assert_consecutive, start_counting
 
 pytestmark = pytest.mark.kvm
@@ -250,3 +250,48 @@ def test_virtio_block_data_and_queue_survive_a_snapshot(tmp_path):
     assert [n for n, _, _ in turns] == list(range(1, len(turns) + 1)), turns
     assert all(p == n - 1 and st == "0/0" for n, p, st in turns), turns
     assert struct.unpack("<Q", disk.read_bytes()[:8])[0] >= turns[-1][0]
+
+
+def test_virtio_net_works_after_a_load(tmp_path, make_tap):
+    """A guest that echoes frames from its tap: one echoed before the snapshot, the rest by the
+    loaded VM, which reopens the same tap from the snapshot's configuration."""
+    from test_net import GUEST_MAC, HOST_MAC, TapSocket, guest_frame
+    tap = make_tap()
+    sock = TapSocket(tap)
+    guest = bytes.fromhex(GUEST_MAC.replace(":", ""))
+    frames = [guest_frame(k + 300, size, guest, HOST_MAC) for k, size in
+              enumerate([60, 1514, 800, 1514])]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    state, mem = tmp_path / "vm.state", tmp_path / "vm.mem"
+    try:
+        a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+        assert a.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                      "boot_args": "console=ttyS0 brasa.net brasa.net.echo=4"}
+                     ).status == 204
+        assert a.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": tap,
+                                                  "guest_mac": GUEST_MAC}).status == 204
+        assert a.put("/actions", {"action_type": "InstanceStart"}).status == 204
+        con = Console(a.proc)
+        while "BRASA net-echo ready" not in con.read():
+            assert a.proc.poll() is None, con.text
+            time.sleep(0.02)
+        sock.send(frames[0])
+        assert sock.recv()[12:] == frames[0][12:]
+        assert a.patch("/vm", {"state": "Paused"}).status == 204
+        assert a.put("/snapshot/create", {"snapshot_path": str(state),
+                                          "mem_file_path": str(mem)}).status == 204
+        before = con.settle()
+        assert a.stop() == 0  # frees the tap for the loaded VM
+        b = ApiVm(tmp_path / "b", validate=SPEC.validate)
+        assert b.put("/snapshot/load", load_body(state, mem)).status == 204
+        for f in frames[1:]:
+            sock.send(f)
+            assert sock.recv()[12:] == f[12:]
+        # After the fourth echo the guest reports what it got and resets: brasa exits 0.
+        assert b.proc.wait(timeout=60) == 0
+        b.stop()
+    finally:
+        sock.close()
+    rx = [parse_fields(t) for t in parse_report(before + b.stdout).all("net-rx")]
+    assert [r["len"] for r in rx] == [len(f) for f in frames], before + b.stdout

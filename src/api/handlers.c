@@ -554,6 +554,8 @@ static int snapshot_load(struct api_ctx *ctx, const struct snapshot_load_body *b
                                why);
         }
         close(fd);
+        if (b->unsupported)
+                return err_set(e, -ENOTSUP, "%s is not supported yet by brasa", b->unsupported);
         mem_path = snapshot_mem_path(b, e);
         if (!mem_path)
                 return e->rc;

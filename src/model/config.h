@@ -471,6 +471,7 @@ struct snapshot_load_body {
         struct mem_backend_body backend;
         bool resume_vm;
         bool track_dirty_pages;
+        const char *unsupported; /* the first field asking what brasa cannot do yet, or NULL */
 };
 
 /* PATCH /vm. */

@@ -295,3 +295,16 @@ def test_virtio_net_works_after_a_load(tmp_path, make_tap):
         sock.close()
     rx = [parse_fields(t) for t in parse_report(before + b.stdout).all("net-rx")]
     assert [r["len"] for r in rx] == [len(f) for f in frames], before + b.stdout
+
+
+@pytest.mark.parametrize("extra,name", [
+    ({"network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap9"}]}, "network_overrides"),
+    ({"vsock_override": {"uds_path": "/tmp/v.sock"}}, "vsock_override"),
+    ({"clock_realtime": True}, "clock_realtime"),
+    ({"track_dirty_pages": True}, "track_dirty_pages"),
+    ({"huge_pages": "2M"}, "huge_pages other than None"),
+])
+def test_load_options_brasa_lacks_are_refused(snapshot, tmp_path, extra, name):
+    state, mem, _ = snapshot
+    expect_failed_load(tmp_path, {**load_body(state, mem), **extra},
+                       f"{name} is not supported yet by brasa")

@@ -109,13 +109,21 @@ out_close:
         return rc;
 }
 
-int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem)
+int kvm_vm_dirty_log(const struct kvm_vm *vm, unsigned int slot, uint64_t *bitmap)
+{
+        struct kvm_dirty_log l = {.slot = slot, .dirty_bitmap = bitmap};
+
+        return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &l) < 0 ? -errno : 0;
+}
+
+int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem, bool dirty_log)
 {
         unsigned int i;
 
         for (i = 0; i < mem->nr_regions; i++) {
                 struct kvm_userspace_memory_region r = {
                     .slot = i,
+                    .flags = dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
                     .guest_phys_addr = mem->regions[i].gpa,
                     .memory_size = mem->regions[i].size,
                     .userspace_addr = (uint64_t)(uintptr_t)mem->regions[i].hva,

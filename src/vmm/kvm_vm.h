@@ -23,8 +23,18 @@ struct kvm_vm {
  */
 int kvm_vm_create(struct kvm_vm *vm, struct err *e);
 
-/* Registers every region of mem as a memory slot. Returns 0 or -errno. */
-int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem);
+/*
+ * Registers every region of mem as a memory slot (slot i = region i), with KVM's dirty-page
+ * logging when dirty_log. Returns 0 or -errno.
+ */
+int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem, bool dirty_log);
+
+/*
+ * The pages of slot the guest wrote since the previous call (or since the slot was made), one
+ * bit per 4 KiB page into bitmap (room for the slot's pages, rounded up to 64), and clears
+ * KVM's log. Returns 0 or -errno.
+ */
+int kvm_vm_dirty_log(const struct kvm_vm *vm, unsigned int slot, uint64_t *bitmap);
 
 /*
  * Creates an eventfd that raises GSI gsi when written (KVM irqfd).

@@ -72,7 +72,8 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int me
                                "Invalid Memory Configuration: Cannot create mmap region: %s (os "
                                "error %d)",
                                strerror(-rc), -rc);
-        rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem);
+        vmm->dirty_log = cfg->machine.track_dirty_pages;
+        rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem, vmm->dirty_log);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
         return 0;

@@ -42,7 +42,8 @@ struct vmm_opts {
 struct vmm {
         struct vmm_opts opts;
         bool started;
-        bool paused; /* PATCH /vm Paused: vCPUs parked, device sources frozen */
+        bool paused;    /* PATCH /vm Paused: vCPUs parked, device sources frozen */
+        bool dirty_log; /* track_dirty_pages: KVM logs the guest's writes to its RAM */
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;

@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -169,6 +171,181 @@ static int write_new_file(const char *path, const void *data, size_t len, const 
         return rc;
 }
 
+#define SNAP_PAGE 4096u
+
+/*
+ * The memory file, open for writing at exactly size bytes. An existing file of that size is
+ * written in place, not truncated: it may be the very file this VM was loaded from, still
+ * mapped privately as its memory, and a truncation would zero the pages not copied yet; a Diff
+ * snapshot also merges into it.
+ */
+static int open_mem_out(const char *path, uint64_t size, struct err *e)
+{
+        struct stat st;
+        int fd, rc;
+
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) {
+                rc = -errno;
+                return err_set(e, rc,
+                               "Cannot perform open on the memory backing file: %s (os "
+                               "error %d)",
+                               strerror(-rc), -rc);
+        }
+        if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == size)
+                return fd;
+        if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0) {
+                rc = -errno;
+                close(fd);
+                return err_set(e, rc,
+                               "Cannot perform set_length on the memory backing file: %s "
+                               "(os error %d)",
+                               strerror(-rc), -rc);
+        }
+        return fd;
+}
+
+/* Writes bytes [off, off + len) of guest memory at the same offset of the file. */
+static int write_run(int fd, const uint8_t *base, uint64_t off, uint64_t len)
+{
+        while (len) {
+                struct iovec iov = {.iov_base = (void *)(uintptr_t)(base + off),
+                                    .iov_len = len > (1u << 30) ? (1u << 30) : len};
+                ssize_t n = pwritev(fd, &iov, 1, (off_t)off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : -EIO;
+                off += (uint64_t)n;
+                len -= (uint64_t)n;
+        }
+        return 0;
+}
+
+/*
+ * Writes the pages whose vec byte has bit 0 set (every page when vec is NULL), joining
+ * neighbours into one write.
+ */
+static int write_pages(int fd, const uint8_t *base, uint64_t size, const unsigned char *vec)
+{
+        uint64_t pages = size / SNAP_PAGE, i = 0, j;
+        int rc;
+
+        if (!vec)
+                return write_run(fd, base, 0, size);
+        while (i < pages) {
+                if (!(vec[i] & 1)) {
+                        i++;
+                        continue;
+                }
+                for (j = i; j < pages && (vec[j] & 1); j++)
+                        ;
+                rc = write_run(fd, base, i * SNAP_PAGE, (j - i) * SNAP_PAGE);
+                if (rc)
+                        return rc;
+                i = j;
+        }
+        return 0;
+}
+
+/*
+ * KVM's dirty log of every slot, as one vec byte per page (bit 0 set: written since the
+ * previous snapshot), in the memory file's page order. Also resets the log, which a Full
+ * snapshot needs too: the next Diff starts from it.
+ */
+static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
+{
+        uint64_t first = 0, pages, i, *bits;
+        unsigned int r;
+        int rc = 0;
+
+        for (r = 0; r < vmm->mem.nr_regions && !rc; r++) {
+                pages = vmm->mem.regions[r].size / SNAP_PAGE;
+                bits = calloc((pages + 63) / 64, sizeof(*bits));
+                if (!bits)
+                        return -ENOMEM;
+                rc = kvm_vm_dirty_log(&vmm->vm, r, bits);
+                if (rc)
+                        err_set(e, rc, "Cannot get dirty bitmap: KVM_GET_DIRTY_LOG: %s",
+                                strerror(-rc));
+                for (i = 0; i < pages && vec && !rc; i++)
+                        vec[first + i] = (bits[i / 64] >> (i % 64)) & 1;
+                first += pages;
+                free(bits);
+        }
+        return rc;
+}
+
+/*
+ * A Diff with KVM's log misses what devices wrote into guest memory (buffers, used rings):
+ * refused while a virtio device is live, until brasa tracks those writes itself.
+ */
+static int diff_check_devices(const struct vmm *vmm, struct err *e)
+{
+        unsigned int i;
+
+        for (i = 0; i < vmm->devices.nr_slots; i++)
+                if (virtio_dev_running(vmm->devices.slots[i].dev))
+                        return err_set(e, -ENOTSUP,
+                                       "Diff snapshots with track_dirty_pages of a microVM whose "
+                                       "virtio devices are live are not supported yet by brasa");
+        return 0;
+}
+
+/*
+ * The pages of a Diff (vec, one byte per page): with track_dirty_pages, those KVM logged since
+ * the previous snapshot; without, those resident in the guest mapping (mincore), a superset
+ * of every page written since boot or load, as Firecracker does.
+ */
+static int diff_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
+{
+        int rc;
+
+        if (vmm->dirty_log) {
+                rc = diff_check_devices(vmm, e);
+                return rc ? rc : dirty_pages(vmm, vec, e);
+        }
+        if (mincore(vmm->mem.map, vmm->mem.total_bytes, vec) < 0) {
+                rc = -errno;
+                return err_set(e, rc, "Cannot get dirty bitmap: mincore: %s", strerror(-rc));
+        }
+        return 0;
+}
+
+/*
+ * The memory file: all of guest RAM for Full; for Diff the pages resident in the guest
+ * mapping (mincore), a superset of every page written since boot or load, so the diff laid
+ * over any earlier snapshot of this VM gives its memory now.
+ */
+static int snap_write_memory(struct vmm *vmm, const char *path, bool diff, struct err *e)
+{
+        uint64_t size = vmm->mem.total_bytes;
+        unsigned char *vec = NULL;
+        int fd, rc = 0;
+
+        if (diff) {
+                vec = malloc(size / SNAP_PAGE);
+                rc = vec ? diff_pages(vmm, vec, e) : -ENOMEM;
+        } else if (vmm->dirty_log) {
+                rc = dirty_pages(vmm, NULL, e); /* the next Diff starts here */
+        }
+        if (rc)
+                goto out;
+        fd = open_mem_out(path, size, e);
+        if (fd < 0) {
+                rc = fd;
+                goto out;
+        }
+        rc = write_pages(fd, vmm->mem.map, size, vec);
+        if (rc)
+                err_set(e, rc, "Cannot write memory file: %s (os error %d)", strerror(-rc), -rc);
+        close(fd);
+out:
+        free(vec);
+        return rc;
+}
+
 /* The state file's bytes, in w. */
 static int snap_build_state(struct vmm *vmm, const struct vm_config *cfg,
                             struct statefile_writer *w, struct err *e)
@@ -207,7 +384,7 @@ int vmm_snapshot_create(struct vmm *vmm, const struct vm_config *cfg,
                                "Cannot save the microVM state: Operation not allowed: save/restore "
                                "unavailable while running");
         if (b->type == SNAPSHOT_DIFF)
-                return err_set(e, -ENOTSUP, "diff snapshots are not supported yet by brasa");
+                log_warn("[DevPreview] Virtual machine diff snapshots is in development preview.");
         rc = snap_check_devices(vmm, e);
         if (rc)
                 return rc;
@@ -221,8 +398,7 @@ int vmm_snapshot_create(struct vmm *vmm, const struct vm_config *cfg,
         if (!rc)
                 rc = write_new_file(b->snapshot_path, buf, len, "snapshot backing file", e);
         if (!rc)
-                rc = write_new_file(b->mem_file_path, vmm->mem.map, vmm->mem.total_bytes,
-                                    "memory backing file", e);
+                rc = snap_write_memory(vmm, b->mem_file_path, b->type == SNAPSHOT_DIFF, e);
         statefile_writer_free(&w);
         return rc;
 }

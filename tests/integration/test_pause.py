@@ -55,10 +55,11 @@ class Console:
         raise AssertionError(f"console never went quiet: {self.text[-500:]!r}")
 
 
-def start_counting(api, mem=128, vcpus=1):
+def start_counting(api, mem=128, vcpus=1, track_dirty_pages=False):
     assert api.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
                                     "boot_args": "console=ttyS0 brasa.count=20000"}).status == 204
-    assert api.put("/machine-config", {"vcpu_count": vcpus, "mem_size_mib": mem}).status == 204
+    assert api.put("/machine-config", {"vcpu_count": vcpus, "mem_size_mib": mem,
+                                       "track_dirty_pages": track_dirty_pages}).status == 204
     assert api.put("/actions", {"action_type": "InstanceStart"}).status == 204
     con = Console(api.proc)
     con.wait_count(2)

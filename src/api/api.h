@@ -38,6 +38,7 @@ struct api_call {
         json_t *body;            /* parsed body (owned) of rows without a model, or NULL */
         struct cfg_value val;    /* the body decoded once (API thread), typed by its kind */
         const char *deprecation; /* deprecation warning to log, or NULL */
+        uint64_t start_us;       /* CLOCK_MONOTONIC when the API thread took the request */
         struct api_response resp;
 };
 

@@ -12,6 +12,7 @@
 #include "core/hostfile.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/util.h"
 #include "seccomp/seccomp.h"
 #include "vmm/vmm.h"
 
@@ -86,11 +87,19 @@ static void os_error(int e, char *out, size_t len)
 /* ---- instance info, version, configs ----------------------------------------------------------
  */
 
+/* GET /'s "state": Firecracker's VmState names. */
+static const char *vm_state_name(const struct api_ctx *ctx)
+{
+        if (!is_started(ctx))
+                return "Not started";
+        return ctx->vmm && vmm_paused(ctx->vmm) ? "Paused" : "Running";
+}
+
 void api_get_info(struct api_ctx *ctx, struct api_call *call)
 {
         ok_json(call, json_pack("{s:s, s:s, s:s, s:s}", "id", ctx->instance_id, "state",
-                                is_started(ctx) ? "Running" : "Not started", "vmm_version",
-                                API_FC_VERSION, "app_name", "Firecracker"));
+                                vm_state_name(ctx), "vmm_version", API_FC_VERSION, "app_name",
+                                "Firecracker"));
 }
 
 void api_get_version(struct api_ctx *ctx, struct api_call *call)
@@ -522,8 +531,7 @@ void api_put_metrics(struct api_ctx *ctx, struct api_call *call)
 
 /*
  * Firecracker ends the process after any failed restore (its PrebootApiController records
- * a fatal error: the process is "too dirty to recover"), once the answer is sent; brasa,
- * which cannot restore yet, ends the same way after every load that passes the gates.
+ * a fatal error: the process is "too dirty to recover"), once the answer is sent.
  */
 static void snapshot_load_fatal(struct api_ctx *ctx)
 {
@@ -532,12 +540,50 @@ static void snapshot_load_fatal(struct api_ctx *ctx)
                 vmm_request_exit(ctx->vmm, VMM_EXIT_GENERIC);
 }
 
+/* The memory file of a load: mem_backend File's path, or the deprecated mem_file_path. */
+static const char *snapshot_mem_path(const struct snapshot_load_body *b, struct err *e)
+{
+        if (!b->has_backend)
+                return b->mem_file_path;
+        if (b->backend.type == MEM_BACKEND_UFFD) {
+                err_set(e, -ENOTSUP, "the Uffd memory backend is not supported yet by brasa");
+                return NULL;
+        }
+        return b->backend.backend_path;
+}
+
+/* The load itself, past the gate: 0 or -errno with the whole fault message in e. */
+static int snapshot_load(struct api_ctx *ctx, const struct snapshot_load_body *b, struct err *e)
+{
+        const char *mem_path;
+        char why[128];
+        int fd, rc;
+
+        fd = open(b->snapshot_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                os_error(errno, why, sizeof(why));
+                return err_set(e, -ENOENT,
+                               "Failed to get snapshot state from file: Failed to open snapshot "
+                               "file: %s",
+                               why);
+        }
+        close(fd);
+        if (b->unsupported)
+                return err_set(e, -ENOTSUP, "%s is not supported yet by brasa", b->unsupported);
+        mem_path = snapshot_mem_path(b, e);
+        if (!mem_path)
+                return e->rc;
+        if (!ctx->vmm)
+                return err_set(e, -ENODEV, "no VMM in this process");
+        rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm, e);
+        return rc;
+}
+
 void api_put_snapshot_load(struct api_ctx *ctx, struct api_call *call)
 {
         const struct snapshot_load_body *b = call->val.v;
-        char why[128], err[256];
-        int fd;
-
+        struct err e = ERR_INIT;
+        uint64_t t0 = now_us(), us;
         if (ctx->boot_path) {
                 log_info("Loading a microVM snapshot not allowed after configuring boot-specific "
                          "resources.");
@@ -546,37 +592,90 @@ void api_put_snapshot_load(struct api_ctx *ctx, struct api_call *call)
                           "boot-specific resources.");
                 return;
         }
-        fd = open(b->snapshot_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                os_error(errno, why, sizeof(why));
-                snprintf(err, sizeof(err),
-                         "Failed to restore from snapshot: Failed to get snapshot state from "
-                         "file: Failed to open snapshot file: %s",
-                         why);
-                fail_with(call, "Load snapshot error: ", err);
-        } else {
-                close(fd);
-                fail_with(call, "The requested operation is not supported: ",
-                          "snapshot load is not supported yet by brasa");
+        if (snapshot_load(ctx, b, &e)) {
+                err_prefix(&e, "Failed to restore from snapshot: ");
+                fail_with(call, "Load snapshot error: ", e.msg);
+                snapshot_load_fatal(ctx);
+                return;
         }
-        snapshot_load_fatal(ctx);
+        ctx->started = true;
+        /* As after InstanceStart: what only the set-up needed now traps. */
+        if (seccomp_narrow(SECCOMP_STAGE_API_RUN)) {
+                log_error("Cannot narrow the seccomp filter of the VMM thread");
+                vmm_request_exit(ctx->vmm, VMM_EXIT_GENERIC);
+        }
+        us = now_us() - t0;
+        metrics_store(&metrics.latencies_us.vmm_load_snapshot, us);
+        log_debug("'load snapshot' VMM action took %llu us.", (unsigned long long)us);
+        us = now_us() - call->start_us;
+        metrics_store(&metrics.latencies_us.load_snapshot, us);
+        log_info("'load snapshot' API request took %llu us.", (unsigned long long)us);
+        ok_empty(call);
 }
 
 void api_put_snapshot_create(struct api_ctx *ctx, struct api_call *call)
 {
-        (void)ctx;
-        fail_with(call, call->route->prefix, "snapshot create is not supported yet by brasa");
+        const struct snapshot_create_body *b = call->val.v;
+        struct err e = ERR_INIT;
+        uint64_t t0 = now_us(), us;
+        bool full = b->type == SNAPSHOT_FULL;
+
+        if (!ctx->vmm) {
+                fail_with(call, "Create snapshot error: ", "no microVM");
+                return;
+        }
+        if (vmm_snapshot_create(ctx->vmm, ctx->cfg, b, &e)) {
+                fail_with(call, "Create snapshot error: ", e.msg);
+                return;
+        }
+        us = now_us() - t0;
+        metrics_store(full ? &metrics.latencies_us.vmm_full_create_snapshot
+                           : &metrics.latencies_us.vmm_diff_create_snapshot,
+                      us);
+        log_info("'create %s snapshot' VMM action took %llu us.", full ? "full" : "diff",
+                 (unsigned long long)us);
+        us = now_us() - call->start_us;
+        metrics_store(full ? &metrics.latencies_us.full_create_snapshot
+                           : &metrics.latencies_us.diff_create_snapshot,
+                      us);
+        log_info("'create %s snapshot' API request took %llu us.", full ? "full" : "diff",
+                 (unsigned long long)us);
+        ok_empty(call);
 }
 
+/*
+ * PATCH /vm: Firecracker's Pause and Resume actions. Either is a no-op in the state it asks
+ * for. Both store how long the VMM took and how long the whole request took (latencies_us
+ * vmm_pause_vm and pause_vm, likewise for resume) and log both, as Firecracker does.
+ */
 void api_patch_vm(struct api_ctx *ctx, struct api_call *call)
 {
-        const struct vm_state_body *s = call->val.v;
+        bool pause = ((const struct vm_state_body *)call->val.v)->state == VM_STATE_PAUSED;
+        const char *what = pause ? "pause vm" : "resume vm";
+        uint64_t t0 = now_us(), vmm_us, api_us;
+        char why[128];
+        int rc;
 
-        (void)ctx;
-        fail_with(call, call->route->prefix,
-                  s->state == VM_STATE_PAUSED
-                      ? "pausing the microVM is not supported yet by brasa"
-                      : "resuming the microVM is not supported yet by brasa");
+        if (!ctx->vmm) {
+                fail_with(call, "Internal VMM error: ", "no microVM");
+                return;
+        }
+        rc = pause ? vmm_pause(ctx->vmm) : vmm_resume(ctx->vmm);
+        if (rc) {
+                os_error(-rc, why, sizeof(why));
+                fail_with(call, "Internal VMM error: ", why);
+                return;
+        }
+        vmm_us = now_us() - t0;
+        metrics_store(pause ? &metrics.latencies_us.vmm_pause_vm
+                            : &metrics.latencies_us.vmm_resume_vm,
+                      vmm_us);
+        log_info("'%s' VMM action took %llu us.", what, (unsigned long long)vmm_us);
+        api_us = now_us() - call->start_us;
+        metrics_store(pause ? &metrics.latencies_us.pause_vm : &metrics.latencies_us.resume_vm,
+                      api_us);
+        log_info("'%s' API request took %llu us.", what, (unsigned long long)api_us);
+        ok_empty(call);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */

@@ -13,8 +13,6 @@ const char route_id[] = "{id}";
 #define PATCH_N(f) (&metrics.patch_api_requests.f)
 #define GET_N(f)   (&metrics.get_api_requests.f)
 
-#define MSG_UNSUPPORTED "The requested operation is not supported: "
-
 /*
  * Rows are tried in order; the first whose method, tokens and body rule match wins, so a
  * literal token comes before route_any in the same place. The *_fails counter of a failed
@@ -86,7 +84,7 @@ const struct route api_routes[] = {
     {HTTP_PUT, "snapshot", NONE, ANY, BODY_YES, .kind = -1,
      .refuse = "Missing snapshot operation type."},
     {HTTP_PUT, "snapshot", "create", ANY, BODY_YES, .kind = CFG_BODY_SNAPSHOT_CREATE,
-     .gate = GATE_POST, .prefix = MSG_UNSUPPORTED, .action = api_put_snapshot_create},
+     .gate = GATE_POST, .action = api_put_snapshot_create},
     {HTTP_PUT, "snapshot", "load", ANY, BODY_YES, .decode = api_decode_snapshot_load,
      .kind = CFG_BODY_SNAPSHOT_LOAD, .gate = GATE_PRE, .action = api_put_snapshot_load},
     {HTTP_PUT, "snapshot", ANY, ANY, BODY_YES, .kind = -1, .refuse = "/snapshot/%s"},
@@ -127,7 +125,7 @@ const struct route api_routes[] = {
      .count = PATCH_N(pmem_count), .fails = PATCH_N(pmem_fails),
      .prefix = "Pmem config error: ", .action = api_patch_pmem},
     {HTTP_PATCH, "vm", ANY, ANY, BODY_YES, .kind = CFG_BODY_VM_STATE, .gate = GATE_POST,
-     .prefix = MSG_UNSUPPORTED, .action = api_patch_vm},
+     .action = api_patch_vm},
     {HTTP_PATCH, "hotplug", "memory", ANY, BODY_YES, .kind = CFG_BODY_HOTPLUG_PATCH,
      .gate = GATE_POST, .fails = PATCH_N(hotplug_memory_fails),
      .prefix = "Memory hotplug update error: ", .action = api_no_device},

@@ -564,7 +564,8 @@ int api_server_open(struct api_server *s, const char *path, uint32_t max_payload
                 rc = mailbox_init(&s->mbox);
         if (rc)
                 return err_set(e, rc, "Cannot create the API eventfds: %s", strerror(-rc));
-        s->mbox_src = (struct ev_source){.fd = s->mbox.efd, .fn = on_mailbox, .opaque = s};
+        s->mbox_src = (struct ev_source){
+            .fd = s->mbox.efd, .fn = on_mailbox, .opaque = s, .keep_running = true};
         rc = evloop_add(vmm_loop, &s->mbox_src, EPOLLIN);
         if (rc)
                 err_set(e, rc, "Cannot watch the API mailbox: %s", strerror(-rc));

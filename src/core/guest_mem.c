@@ -114,6 +114,23 @@ int guest_mem_create(struct guest_mem *m, const struct guest_region *layout, uns
         return guest_mem_create_paged(m, layout, nr, GUEST_MEM_PAGES_4K);
 }
 
+int guest_mem_create_file(struct guest_mem *m, const struct guest_region *layout, unsigned int nr,
+                          int fd)
+{
+        uint64_t total = layout_bytes(layout, nr);
+        void *p;
+
+        memset(m, 0, sizeof(*m));
+        if (total == 0)
+                return -EINVAL;
+        p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        guest_mem_attach(m, p, layout, nr);
+        m->map_bytes = total;
+        return 0;
+}
+
 void guest_mem_destroy(struct guest_mem *m)
 {
         if (m->map_bytes)

@@ -48,6 +48,15 @@ int guest_mem_create_paged(struct guest_mem *m, const struct guest_region *layou
                            enum guest_mem_pages pages);
 
 /*
+ * As guest_mem_create(), but a private copy-on-write mapping of fd (a snapshot's memory
+ * file, the regions' bytes back to back from offset 0): pages are read from the file when the
+ * guest first touches them, and the guest's writes never reach the file. The caller checks
+ * that the file is long enough (a page past its end would fault). Returns 0 or -errno.
+ */
+int guest_mem_create_file(struct guest_mem *m, const struct guest_region *layout, unsigned int nr,
+                          int fd);
+
+/*
  * As guest_mem_create() over a caller-owned buffer (unit tests, fuzzers), which must hold
  * the regions' total size. Returns 0 or -EINVAL.
  */

@@ -45,12 +45,17 @@ struct device_ops {
         void (*metrics)(struct device *d, const struct device_metrics_kind *k, void *sum,
                         json_t *root);
         /*
-         * Reserved for snapshots, NULL in every device today: save writes the device state
-         * to a snapshot, restore rebuilds it. Nothing calls them yet; the snapshot work will
-         * fix their arguments.
+         * Snapshots, with the microVM paused. save writes the device's state into buf (cap
+         * bytes) and its size into *len: 0 or -ENOSPC. restore puts a saved state (len bytes
+         * of a hostile file) back into a device freshly built from the same configuration: 0
+         * or -EINVAL for a state of the wrong size or out of range. NULL: this kind of device
+         * cannot be snapshotted yet, and /snapshot/create fails naming it.
          */
-        int (*save)(struct device *d, void *state);
-        int (*restore)(struct device *d, const void *state);
+        int (*save)(struct device *d, void *buf, size_t cap, size_t *len);
+        int (*restore)(struct device *d, const void *buf, size_t len);
+        /* False when this device, as configured now, cannot be saved yet (a kind with hooks
+         * for some of its modes only). NULL: save/restore decide alone. */
+        bool (*snapshottable)(struct device *d);
 };
 
 /* Embedded in every device's container; the table finds the container through ops. */

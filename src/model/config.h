@@ -448,9 +448,30 @@ struct action_body {
         unsigned int type; /* enum action_type */
 };
 
-/* PUT /snapshot/load: what brasa reads of it so far (the rest is checked only). */
+/* PUT /snapshot/create. */
+enum snapshot_type { SNAPSHOT_DIFF, SNAPSHOT_FULL };
+struct snapshot_create_body {
+        unsigned int type;   /* enum snapshot_type; Full when not given */
+        char *snapshot_path; /* malloc'd */
+        char *mem_file_path; /* malloc'd */
+};
+
+/* PUT /snapshot/load's mem_backend. */
+enum mem_backend_type { MEM_BACKEND_FILE, MEM_BACKEND_UFFD };
+struct mem_backend_body {
+        char *backend_path; /* malloc'd */
+        unsigned int type;  /* enum mem_backend_type */
+};
+
+/* PUT /snapshot/load: what brasa reads of it (the rest is checked only). */
 struct snapshot_load_body {
         char *snapshot_path; /* malloc'd */
+        char *mem_file_path; /* malloc'd; NULL when mem_backend is given */
+        bool has_backend;
+        struct mem_backend_body backend;
+        bool resume_vm;
+        bool track_dirty_pages;
+        const char *unsupported; /* the first field asking what brasa cannot do yet, or NULL */
 };
 
 /* PATCH /vm. */

@@ -2,18 +2,20 @@
 #include "model/resource.h"
 
 static const char *const snap_types[] = {"Diff", "Full", NULL};
+#define CB struct snapshot_create_body
 static const struct mfield create_fields[] = {
-    F_CHECK_ENUM("snapshot_type", 0, snap_types, "enum SnapshotType"),
-    F_CHECK("snapshot_path", mt_str, MF_REQUIRED),
-    F_CHECK("mem_file_path", mt_str, MF_REQUIRED),
+    F_ENUM(CB, type, "snapshot_type", 0, snap_types, "enum SnapshotType", SNAPSHOT_FULL),
+    F(CB, snapshot_path, "snapshot_path", mt_str, MF_REQUIRED),
+    F(CB, mem_file_path, "mem_file_path", mt_str, MF_REQUIRED),
 };
 const struct model model_snapshot_create =
     MODEL("struct CreateSnapshotParams", create_fields, false);
 
 static const char *const backend_types[] = {"File", "Uffd", NULL};
+#define MB struct mem_backend_body
 static const struct mfield backend_fields[] = {
-    F_CHECK("backend_path", mt_str, MF_REQUIRED),
-    F_CHECK_ENUM("backend_type", MF_REQUIRED, backend_types, "enum MemBackendType"),
+    F(MB, backend_path, "backend_path", mt_str, MF_REQUIRED),
+    F_ENUM(MB, type, "backend_type", MF_REQUIRED, backend_types, "enum MemBackendType", 0),
 };
 static const struct model backend_model = MODEL("struct MemBackendConfig", backend_fields, false);
 static const struct mfield net_override_fields[] = {
@@ -27,13 +29,14 @@ static const struct model vsock_override_model =
     MODEL("struct VsockOverride", vsock_override_fields, false);
 
 static const char *const snap_huge[] = {"Snapshot", "None", "Transparent", "2M", NULL};
+#define LB struct snapshot_load_body
 static const struct mfield load_fields[] = {
-    F(struct snapshot_load_body, snapshot_path, "snapshot_path", mt_str, MF_REQUIRED),
-    F_CHECK("mem_file_path", mt_str, MF_OPTION),
-    F_CHECK_SUB("mem_backend", mt_object, MF_OPTION, &backend_model),
+    F(LB, snapshot_path, "snapshot_path", mt_str, MF_REQUIRED),
+    F(LB, mem_file_path, "mem_file_path", mt_str, MF_OPTION),
+    F_SUB(LB, backend, "mem_backend", mt_object, MF_OPTION, &backend_model, has_backend),
     F_CHECK("enable_diff_snapshots", mt_bool, 0),
-    F_CHECK("track_dirty_pages", mt_bool, 0),
-    F_CHECK("resume_vm", mt_bool, 0),
+    F(LB, track_dirty_pages, "track_dirty_pages", mt_bool, 0),
+    F(LB, resume_vm, "resume_vm", mt_bool, 0),
     F_CHECK_SUB("network_overrides", mt_array, 0, &net_override_model),
     F_CHECK_SUB("vsock_override", mt_object, MF_OPTION, &vsock_override_model),
     F_CHECK("clock_realtime", mt_bool, 0),

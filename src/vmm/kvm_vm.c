@@ -124,13 +124,21 @@ out_close:
         return rc;
 }
 
-int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem)
+int kvm_vm_dirty_log(const struct kvm_vm *vm, unsigned int slot, uint64_t *bitmap)
+{
+        struct kvm_dirty_log l = {.slot = slot, .dirty_bitmap = bitmap};
+
+        return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &l) < 0 ? -errno : 0;
+}
+
+int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem, bool dirty_log)
 {
         unsigned int i;
 
         for (i = 0; i < mem->nr_regions; i++) {
                 struct kvm_userspace_memory_region r = {
                     .slot = i,
+                    .flags = dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0,
                     .guest_phys_addr = mem->regions[i].gpa,
                     .memory_size = mem->regions[i].size,
                     .userspace_addr = (uint64_t)(uintptr_t)mem->regions[i].hva,
@@ -166,4 +174,63 @@ void kvm_vm_destroy(struct kvm_vm *vm)
         if (vm->kvm_fd >= 0)
                 close(vm->kvm_fd);
         vm->vm_fd = vm->kvm_fd = -1;
+}
+
+/* One VM ioctl of the state lists below; names it in e when it fails. */
+static int kvm_vm_ioctl(const struct kvm_vm *vm, unsigned long req, void *arg, const char *name,
+                        struct err *e)
+{
+        int rc;
+
+        if (ioctl(vm->vm_fd, req, arg) >= 0)
+                return 0;
+        rc = -errno;
+        return err_set(e, rc, "%s failed: %s", name, strerror(-rc));
+}
+
+int kvm_vm_save(const struct kvm_vm *vm, struct kvm_vm_state *s, struct err *e)
+{
+        int rc;
+
+        memset(s, 0, sizeof(*s));
+        s->pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+        s->pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+        s->ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+        rc = kvm_vm_ioctl(vm, KVM_GET_IRQCHIP, &s->pic_master, "KVM_GET_IRQCHIP (PIC master)", e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_GET_IRQCHIP, &s->pic_slave, "KVM_GET_IRQCHIP (PIC slave)",
+                                  e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_GET_IRQCHIP, &s->ioapic, "KVM_GET_IRQCHIP (IOAPIC)", e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_GET_PIT2, &s->pit, "KVM_GET_PIT2", e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_GET_CLOCK, &s->clock, "KVM_GET_CLOCK", e);
+        return rc;
+}
+
+int kvm_vm_restore(const struct kvm_vm *vm, const struct kvm_vm_state *s, struct err *e)
+{
+        struct kvm_vm_state c = *s;
+        int rc;
+
+        /* Only the clock value travels: the host-time fields of the save are meaningless here. */
+        c.clock.flags = 0;
+        c.clock.realtime = 0;
+        c.clock.host_tsc = 0;
+        c.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+        c.pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+        c.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+        rc = kvm_vm_ioctl(vm, KVM_SET_PIT2, &c.pit, "KVM_SET_PIT2", e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_SET_CLOCK, &c.clock, "KVM_SET_CLOCK", e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_SET_IRQCHIP, &c.pic_master,
+                                  "KVM_SET_IRQCHIP (PIC master)", e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_SET_IRQCHIP, &c.pic_slave, "KVM_SET_IRQCHIP (PIC slave)",
+                                  e);
+        if (!rc)
+                rc = kvm_vm_ioctl(vm, KVM_SET_IRQCHIP, &c.ioapic, "KVM_SET_IRQCHIP (IOAPIC)", e);
+        return rc;
 }

@@ -2,6 +2,7 @@
 #ifndef BRASA_VMM_KVM_VM_H
 #define BRASA_VMM_KVM_VM_H
 
+#include <linux/kvm.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,14 +23,42 @@ struct kvm_vm {
  */
 int kvm_vm_create(struct kvm_vm *vm, struct err *e);
 
-/* Registers every region of mem as a memory slot. Returns 0 or -errno. */
-int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem);
+/*
+ * Registers every region of mem as a memory slot (slot i = region i), with KVM's dirty-page
+ * logging when dirty_log. Returns 0 or -errno.
+ */
+int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem, bool dirty_log);
+
+/*
+ * The pages of slot the guest wrote since the previous call (or since the slot was made), one
+ * bit per 4 KiB page into bitmap (room for the slot's pages, rounded up to 64), and clears
+ * KVM's log. Returns 0 or -errno.
+ */
+int kvm_vm_dirty_log(const struct kvm_vm *vm, unsigned int slot, uint64_t *bitmap);
 
 /*
  * Creates an eventfd that raises GSI gsi when written (KVM irqfd).
  * Returns the fd, or -errno.
  */
 int kvm_vm_irqfd(struct kvm_vm *vm, unsigned int gsi);
+
+/* The VM-wide KVM state a snapshot keeps: the irqchip (both PICs, IOAPIC), PIT and kvmclock. */
+struct kvm_vm_state {
+        struct kvm_irqchip pic_master, pic_slave, ioapic;
+        struct kvm_pit_state2 pit;
+        struct kvm_clock_data clock;
+};
+
+/*
+ * Reads the VM-wide state (vCPUs paused). Returns 0 or -errno with the ioctl named in e.
+ */
+int kvm_vm_save(const struct kvm_vm *vm, struct kvm_vm_state *s, struct err *e);
+
+/*
+ * Writes a saved VM-wide state back into a fresh VM, before its vCPUs run. kvmclock goes on
+ * from the saved value (the guest sees no jump). Returns 0 or -errno with the ioctl named in e.
+ */
+int kvm_vm_restore(const struct kvm_vm *vm, const struct kvm_vm_state *s, struct err *e);
 
 /* Closes the VM and /dev/kvm fds. */
 void kvm_vm_destroy(struct kvm_vm *vm);

@@ -157,22 +157,108 @@ static void kbd_reset(struct device *d)
         i8042_reset(&kbd_of(d)->i8042);
 }
 
+/* ---- snapshots: each state is a struct of bytes, so its size is its version check ---------- */
+
+static int uart_save(struct device *d, void *buf, size_t cap, size_t *len)
+{
+        struct serial_state st;
+
+        if (cap < sizeof(st))
+                return -ENOSPC;
+        serial_save(&uart_of(d)->serial, &st);
+        memcpy(buf, &st, sizeof(st));
+        *len = sizeof(st);
+        return 0;
+}
+
+static int uart_restore(struct device *d, const void *buf, size_t len)
+{
+        struct serial_state st;
+
+        if (len != sizeof(st))
+                return -EINVAL;
+        memcpy(&st, buf, sizeof(st));
+        return serial_restore(&uart_of(d)->serial, &st);
+}
+
+static int kbd_save(struct device *d, void *buf, size_t cap, size_t *len)
+{
+        struct i8042_state st;
+
+        if (cap < sizeof(st))
+                return -ENOSPC;
+        i8042_save(&kbd_of(d)->i8042, &st);
+        memcpy(buf, &st, sizeof(st));
+        *len = sizeof(st);
+        return 0;
+}
+
+static int kbd_restore(struct device *d, const void *buf, size_t len)
+{
+        struct i8042_state st;
+
+        if (len != sizeof(st))
+                return -EINVAL;
+        memcpy(&st, buf, sizeof(st));
+        return i8042_restore(&kbd_of(d)->i8042, &st);
+}
+
+/* The boot timer keeps nothing: its origin is the restoring process's own start. */
+/* The boot timer and the ACPI devices: nothing to save (see their ops below). */
+static int timer_save(struct device *d, void *buf, size_t cap, size_t *len)
+{
+        (void)d, (void)buf, (void)cap;
+        *len = 0;
+        return 0;
+}
+
+static int timer_restore(struct device *d, const void *buf, size_t len)
+{
+        (void)d, (void)buf;
+        return len ? -EINVAL : 0;
+}
+
 static const struct device_ops uart_ops = {
     .reset = uart_reset,
     .destroy = uart_destroy,
     .metrics = uart_metrics,
+    .save = uart_save,
+    .restore = uart_restore,
 };
 static const struct device_ops kbd_ops = {
     .reset = kbd_reset,
     .destroy = kbd_destroy,
     .metrics = kbd_metrics,
+    .save = kbd_save,
+    .restore = kbd_restore,
 };
 /* No reset: the boot timer's only state is InstanceStart's time. */
-static const struct device_ops timer_ops = {.destroy = timer_destroy};
-/* No reset: neither has state a guest changes (the ID only changes on restore). */
-static const struct device_ops sleep_ops = {.destroy = sleep_destroy};
-static const struct device_ops vmgenid_ops = {.destroy = vmgenid_destroy};
-static const struct device_ops vmclock_ops = {.destroy = vmgenid_destroy}; /* an irq_dev too */
+static const struct device_ops timer_ops = {
+    .destroy = timer_destroy,
+    .save = timer_save,
+    .restore = timer_restore,
+};
+/*
+ * No reset: none has state a guest changes. Their snapshot state is empty: the power-off
+ * register holds nothing, and VMGenID's ID and VMClock's page live in guest memory, which the
+ * snapshot keeps; after a load the VMM gives both their new-generation update
+ * (vmm_vmgenid_regenerate(), vmm_vmclock_restored()).
+ */
+static const struct device_ops sleep_ops = {
+    .destroy = sleep_destroy,
+    .save = timer_save,
+    .restore = timer_restore,
+};
+static const struct device_ops vmgenid_ops = {
+    .destroy = vmgenid_destroy,
+    .save = timer_save,
+    .restore = timer_restore,
+};
+static const struct device_ops vmclock_ops = {
+    .destroy = vmgenid_destroy, /* an irq_dev too */
+    .save = timer_save,
+    .restore = timer_restore,
+};
 
 /* ---- creation ----------------------------------------------------------------------------- */
 

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/regs.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "seccomp/seccomp.h"
 
 #define VCPU_CPUID_CAPACITY 256
@@ -296,6 +299,69 @@ static int vcpu_handle_exit(struct vcpu *v)
         return 1;
 }
 
+/* Sleeps while *word == val (spurious wake-ups are the caller's loop's business). */
+static void vcpu_futex_wait(uint32_t *word, uint32_t val)
+{
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void vcpu_futex_wake(uint32_t *word)
+{
+        syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static void vcpu_set_parked(struct vcpu *v, uint32_t state)
+{
+        __atomic_store_n(&v->parked, state, __ATOMIC_RELEASE);
+        vcpu_futex_wake(&v->parked);
+}
+
+/*
+ * Parks the thread while a pause is asked for. KVM_RUN with immediate_exit set first
+ * completes the PIO/MMIO instruction of the last exit without entering the guest, so the
+ * saved registers never point into a half-done instruction.
+ */
+static void vcpu_park(struct vcpu *v)
+{
+        __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+        if (ioctl(v->fd, KVM_RUN, 0) < 0 && errno != EINTR && errno != EAGAIN)
+                log_warn("vCPU %u: completing the last exit failed: %s", v->index, strerror(errno));
+        /* As Firecracker: the guest's watchdogs must not count the pause as a lockup. EINVAL
+         * only means the guest never enabled kvmclock. */
+        if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0) < 0) {
+                metrics_inc(&metrics.vcpu.kvmclock_ctrl_fails);
+                log_warn("KVM_KVMCLOCK_CTRL call failed %s (os error %d)", strerror(errno), errno);
+        }
+        vcpu_set_parked(v, VCPU_PARKED);
+        while (__atomic_load_n(&v->pause_req, __ATOMIC_ACQUIRE) &&
+               !__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE))
+                vcpu_futex_wait(&v->pause_req, 1);
+        __atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELEASE);
+        vcpu_set_parked(v, VCPU_RUNNING);
+}
+
+/* The KVM_RUN loop; returns when the vCPU must stop. */
+static void vcpu_run_loop(struct vcpu *v)
+{
+        while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
+                if (__atomic_load_n(&v->pause_req, __ATOMIC_ACQUIRE)) {
+                        vcpu_park(v);
+                        continue;
+                }
+                if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+                        if (errno == EINTR || errno == EAGAIN) {
+                                v->run->immediate_exit = 0;
+                                continue;
+                        }
+                        log_error("vCPU %u: KVM_RUN failed: %s", v->index, strerror(errno));
+                        v->env->request_exit(v->env->ctx, VCPU_EXIT_GENERIC);
+                        return;
+                }
+                if (vcpu_handle_exit(v))
+                        return;
+        }
+}
+
 static void *vcpu_thread(void *arg)
 {
         struct vcpu *v = arg;
@@ -307,21 +373,11 @@ static void *vcpu_thread(void *arg)
         if (seccomp_apply(SECCOMP_ROLE_VCPU)) {
                 log_error("vCPU %u: cannot install the seccomp filter", v->index);
                 v->env->request_exit(v->env->ctx, VCPU_EXIT_GENERIC);
+                vcpu_set_parked(v, VCPU_GONE);
                 return NULL;
         }
-        while (!__atomic_load_n(&v->stop, __ATOMIC_ACQUIRE)) {
-                if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-                        if (errno == EINTR || errno == EAGAIN) {
-                                v->run->immediate_exit = 0;
-                                continue;
-                        }
-                        log_error("vCPU %u: KVM_RUN failed: %s", v->index, strerror(errno));
-                        v->env->request_exit(v->env->ctx, VCPU_EXIT_GENERIC);
-                        break;
-                }
-                if (vcpu_handle_exit(v))
-                        break;
-        }
+        vcpu_run_loop(v);
+        vcpu_set_parked(v, VCPU_GONE);
         return NULL;
 }
 
@@ -351,9 +407,46 @@ void vcpu_kick(struct vcpu *v)
         __atomic_store_n(&v->stop, true, __ATOMIC_RELEASE);
         if (!v->started)
                 return;
+        /* A parked thread sleeps on pause_req: clearing it makes its wait return. */
+        __atomic_store_n(&v->pause_req, 0, __ATOMIC_RELEASE);
+        vcpu_futex_wake(&v->pause_req);
         /* immediate_exit closes the race where the signal lands just before KVM_RUN. */
         __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
         pthread_kill(v->thread, SIGRTMIN);
+}
+
+void vcpu_pause(struct vcpu *v)
+{
+        __atomic_store_n(&v->pause_req, 1, __ATOMIC_RELEASE);
+        if (!v->started)
+                return;
+        /* As in vcpu_kick(): immediate_exit covers a signal that lands just before KVM_RUN. */
+        __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELEASE);
+        pthread_kill(v->thread, SIGRTMIN);
+}
+
+void vcpu_wait_parked(struct vcpu *v)
+{
+        uint32_t s;
+
+        if (!v->started)
+                return;
+        while ((s = __atomic_load_n(&v->parked, __ATOMIC_ACQUIRE)) == VCPU_RUNNING)
+                vcpu_futex_wait(&v->parked, s);
+}
+
+void vcpu_resume(struct vcpu *v)
+{
+        uint32_t s;
+
+        __atomic_store_n(&v->pause_req, 0, __ATOMIC_RELEASE);
+        vcpu_futex_wake(&v->pause_req);
+        if (!v->started)
+                return;
+        /* Wait for the thread to leave its park, so a pause right after this one waits for a
+         * fresh park rather than seeing this one's stale VCPU_PARKED. */
+        while ((s = __atomic_load_n(&v->parked, __ATOMIC_ACQUIRE)) == VCPU_PARKED)
+                vcpu_futex_wait(&v->parked, s);
 }
 
 void vcpu_destroy(struct vcpu *v)

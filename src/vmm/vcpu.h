@@ -23,6 +23,8 @@ struct vcpu_env {
         void *ctx;
 };
 
+enum { VCPU_RUNNING, VCPU_PARKED, VCPU_GONE };
+
 struct vcpu {
         unsigned int index;
         int fd;
@@ -31,6 +33,9 @@ struct vcpu {
         pthread_t thread;
         bool started;
         bool stop; /* accessed atomically */
+        /* Pausing, accessed atomically and waited on as futex words: */
+        uint32_t pause_req; /* 1: the VMM wants the thread parked */
+        uint32_t parked;    /* VCPU_RUNNING, VCPU_PARKED or VCPU_GONE (the thread ended) */
         const struct vcpu_env *env;
 };
 
@@ -67,6 +72,22 @@ int vcpu_start(struct vcpu *v);
 
 /* Asks the vCPU thread to leave KVM_RUN and end (immediate_exit + signal). */
 void vcpu_kick(struct vcpu *v);
+
+/*
+ * Asks the vCPU thread to leave KVM_RUN (immediate_exit + signal) and park: it lets KVM
+ * finish the instruction of its last PIO/MMIO exit, then waits without running the guest.
+ * Returns at once; vcpu_wait_parked() waits for it.
+ */
+void vcpu_pause(struct vcpu *v);
+
+/*
+ * Waits until the thread parked (or ended, or never started), so the vCPU state is at an
+ * instruction boundary and no vCPU touches a device. VMM thread.
+ */
+void vcpu_wait_parked(struct vcpu *v);
+
+/* Lets a parked (or parking) vCPU thread run the guest again; returns once it left its park. */
+void vcpu_resume(struct vcpu *v);
 
 /* Joins the thread (after vcpu_kick) and releases the vCPU. */
 void vcpu_destroy(struct vcpu *v);

@@ -88,7 +88,7 @@ static int vmm_mem_map_error(const struct vm_config *cfg, int rc, struct err *e)
                        why, -rc);
 }
 
-static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
+static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         uint64_t bytes = cfg->machine.mem_size_mib << 20;
         int rc;
@@ -99,10 +99,13 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, struct
         rc = vmm_check_host_memory(bytes, e);
         if (rc)
                 return rc;
-        rc = mem_layout_map_paged(&vmm->mem, bytes, vmm_mem_pages(cfg->machine.huge_pages));
+        rc = mem_fd >= 0
+                 ? mem_layout_map_file(&vmm->mem, mem_fd, bytes)
+                 : mem_layout_map_paged(&vmm->mem, bytes, vmm_mem_pages(cfg->machine.huge_pages));
         if (rc)
                 return vmm_mem_map_error(cfg, rc, e);
-        rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem);
+        vmm->dirty_log = cfg->machine.track_dirty_pages;
+        rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem, vmm->dirty_log);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
         return 0;
@@ -333,10 +336,8 @@ static int vmm_load(struct vmm *vmm, const struct vm_config *cfg, struct vmm_boo
 {
         struct acpi_mmio_dev virtio[DEVICE_MGR_MAX_VIRTIO];
         struct acpi_machine acpi;
-        int rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
 
-        if (rc)
-                return rc;
+        /* The ACPI devices' GSIs were reserved with the virtio slots (vmm_attach_virtio()). */
         vmm_acpi_machine(&vmm->devices, &acpi, virtio);
         return vmm_boot_load(&vmm->mem, cfg, &acpi, device_mgr_cmdline(&vmm->devices), boot, e);
 }
@@ -461,10 +462,29 @@ int vmm_balloon(struct vmm *vmm, const struct balloon_req *rq, json_t **out, str
         return -EINVAL;
 }
 
-static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
+/* The virtio devices, in Firecracker's attach order (a restore rebuilds the same table). */
+static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
+{
+        int rc;
+
+        rc = vmm_attach_balloon(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_drives(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_nets(&vmm->devices, cfg, vmm->mmds, e);
+        if (!rc)
+                rc = vmm_attach_vsock(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_entropy(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
+        return rc;
+}
+
+int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         const struct cpu_template *tmpl;
-        struct vmm_boot_result boot;
+        struct vmm_boot_result boot = {.pvh = true};
         int rc;
 
         rc = vmm_cpu_template(cfg, &tmpl, e);
@@ -475,33 +495,24 @@ static int vmm_build(struct vmm *vmm, const struct vm_config *cfg, struct err *e
                 rc = vmm_check_template_caps(&vmm->vm, tmpl, e);
         if (rc)
                 return rc;
-        rc = vmm_setup_memory(vmm, cfg, e);
+        rc = vmm_setup_memory(vmm, cfg, mem_fd, e);
         if (rc)
                 return rc;
         rc = vmm_open_serial_out(vmm, &cfg->serial, e);
         if (rc)
                 return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
-        rc = vmm_attach_balloon(&vmm->devices, cfg, e);
-        if (rc)
-                return rc;
-        rc = vmm_attach_drives(&vmm->devices, cfg, e);
-        if (rc)
-                return rc;
-        rc = vmm_attach_nets(&vmm->devices, cfg, vmm->mmds, e);
-        if (rc)
-                return rc;
-        rc = vmm_attach_vsock(&vmm->devices, cfg, e);
-        if (rc)
-                return rc;
-        rc = vmm_attach_entropy(&vmm->devices, cfg, e);
+        rc = vmm_attach_virtio(vmm, cfg, e);
         if (rc)
                 return rc;
         vmm->pvm_template_on = vmm_want_pvm_template(&vmm->opts);
-        rc = vmm_add_pvm_args(vmm, cfg);
-        if (rc)
-                return err_set(e, rc, "kernel command line is too long");
-        rc = vmm_load(vmm, cfg, &boot, e);
+        /* A restore's memory already holds the kernel and its boot structures. */
+        if (mem_fd < 0) {
+                rc = vmm_add_pvm_args(vmm, cfg);
+                if (rc)
+                        return err_set(e, rc, "kernel command line is too long");
+                rc = vmm_load(vmm, cfg, &boot, e);
+        }
         if (rc)
                 return rc;
         rc = vmm_setup_legacy(vmm, cfg, e);
@@ -519,7 +530,7 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
         /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
         clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
-        rc = vmm_build(vmm, cfg, e);
+        rc = vmm_build(vmm, cfg, -1, e);
         if (rc == 0)
                 rc = vmm_start(vmm, e);
         if (rc) {

@@ -44,6 +44,8 @@ struct vmm {
         struct vmm_opts opts;
         bool started;
         bool pvm_template_on; /* the kvm_pvm CPU template is applied to this boot's vCPUs */
+        bool paused;          /* PATCH /vm Paused: vCPUs parked, device sources frozen */
+        bool dirty_log;       /* track_dirty_pages: KVM logs the guest's writes to its RAM */
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;
@@ -166,6 +168,46 @@ int vmm_metrics_start(struct vmm *vmm);
 
 /* Stops the timer and unregisters the source; safe when never started (vmm_destroy() calls it). */
 void vmm_metrics_stop(struct vmm *vmm);
+
+/*
+ * PATCH /vm Paused (VMM thread): every vCPU leaves KVM_RUN and parks at an instruction
+ * boundary, then the loop freezes, so devices stop serving queues, taps, timers and rate
+ * limiters until vmm_resume(); the API, signals, metrics and exit requests are still
+ * served. Pausing a paused VM is a no-op. Returns 0 or -EAGAIN (not started).
+ */
+int vmm_pause(struct vmm *vmm);
+
+/*
+ * PATCH /vm Resumed (VMM thread): thaws the loop (what fired meanwhile is served next), then
+ * lets the vCPUs run. Resuming a running VM is a no-op. Returns 0, -EAGAIN (not started) or
+ * the -errno of a source that could not be watched again.
+ */
+int vmm_resume(struct vmm *vmm);
+
+/* True between vmm_pause() and vmm_resume(). */
+bool vmm_paused(const struct vmm *vmm);
+
+/*
+ * PUT /snapshot/create of a Full snapshot (VMM thread): the state file (configuration, memory
+ * size, every device's state, irqchip/PIT/kvmclock, every vCPU's state; docs/snapshot-format.md)
+ * and the memory file (all guest RAM, the regions back to back). The microVM must be paused;
+ * a device without snapshot hooks fails it with "snapshotting the <kind> device <id> is not
+ * supported yet by brasa", before anything is written. Returns 0 or -errno with Firecracker's
+ * CreateSnapshotError words in e (without the "Create snapshot error: " prefix).
+ */
+int vmm_snapshot_create(struct vmm *vmm, const struct vm_config *cfg,
+                        const struct snapshot_create_body *b, struct err *e);
+
+/*
+ * PUT /snapshot/load in a fresh process (VMM thread): reads and checks the state file (CRC,
+ * version, every section's size), replaces *cfg with the snapshot's configuration, maps
+ * mem_path privately as guest memory (pages load on first touch), rebuilds the devices and
+ * puts every saved state back, then starts the vCPUs, paused unless resume. On failure
+ * everything built is released. Returns 0 or -errno with Firecracker's
+ * RestoreFromSnapshotError words in e (without "Failed to restore from snapshot: ").
+ */
+int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                      const char *mem_path, bool resume, struct err *e);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,62 @@
 #include "arch/x86_64/loader.h"
 #include "arch/x86_64/mptable.h"
 #include "arch/x86_64/regs.h"
+
+static int read_all(int fd, uint8_t *buf, size_t len)
+{
+        size_t off = 0;
+
+        while (off < len) {
+                ssize_t n = read(fd, buf + off, len - off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO; /* the file shrank under us */
+                off += (size_t)n;
+        }
+        return 0;
+}
+
+int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *len,
+                  struct err *e)
+{
+        struct stat st;
+        int fd, rc;
+
+        *buf = NULL;
+        fd = hostfile_open(path, O_RDONLY);
+        if (fd == -EINVAL)
+                return err_set(e, -EINVAL, "%s %s is not a regular file", what, path);
+        if (fd < 0)
+                return err_set(e, fd, "cannot open %s %s: %s", what, path, strerror(-fd));
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                rc = err_set(e, -EINVAL, "%s %s is not a regular file", what, path);
+                goto out;
+        }
+        if ((uint64_t)st.st_size > max) {
+                rc = err_set(e, -E2BIG, "%s %s is too large: %lld bytes, at most %llu", what, path,
+                             (long long)st.st_size, (unsigned long long)max);
+                goto out;
+        }
+        *len = (size_t)st.st_size;
+        *buf = malloc(*len ? *len : 1);
+        if (!*buf) {
+                rc = err_set(e, -ENOMEM, "cannot allocate %zu bytes for %s", *len, what);
+                goto out;
+        }
+        rc = read_all(fd, *buf, *len);
+        if (rc) {
+                err_set(e, rc, "cannot read %s %s: %s", what, path, strerror(-rc));
+                free(*buf);
+                *buf = NULL;
+        }
+out:
+        close(fd);
+        return rc;
+}
 
 /* A boot file, open for its loader. */
 struct image {

@@ -27,4 +27,9 @@ int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
                   const struct acpi_machine *acpi, const char *cmdline_extra,
                   struct vmm_boot_result *res, struct err *e);
 
+/* Reads a whole regular file of at most max bytes (a snapshot's state file) into a malloc'd
+ * *buf. Returns 0 or -errno (e set). */
+int vmm_read_file(const char *what, const char *path, uint64_t max, uint8_t **buf, size_t *len,
+                  struct err *e);
+
 #endif

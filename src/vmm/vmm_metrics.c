@@ -56,7 +56,8 @@ int vmm_metrics_start(struct vmm *vmm)
         fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         if (fd < 0)
                 return -errno;
-        vmm->metrics_src = (struct ev_source){.fd = fd, .fn = on_metrics_timer, .opaque = vmm};
+        vmm->metrics_src = (struct ev_source){
+            .fd = fd, .fn = on_metrics_timer, .opaque = vmm, .keep_running = true};
         if (timerfd_settime(fd, 0, &its, NULL) < 0)
                 return -errno;
         return evloop_add(&vmm->loop, &vmm->metrics_src, EPOLLIN);

@@ -10,6 +10,14 @@
 /* Creates the event loop, exit eventfd and signalfd. Returns 0 or -errno. */
 int vmm_loop_init(struct vmm *vmm);
 
+/*
+ * Builds the microVM cfg describes (KVM VM, memory, devices, legacy devices, CPUID-configured
+ * vCPUs) without starting it. mem_fd < 0: fresh memory with the kernel and boot structures
+ * loaded; else guest memory is a private mapping of the snapshot memory file mem_fd and
+ * nothing is loaded. Returns 0 or -errno with one line in e.
+ */
+int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e);
+
 /* Hooks console input to the UART and starts every vCPU. Returns 0 or -errno. */
 int vmm_start(struct vmm *vmm, struct err *e);
 

@@ -122,10 +122,16 @@ static void vmm_on_console_out(struct ev_source *src, uint32_t events)
 
 static void vmm_setup_console_out(struct vmm *vmm)
 {
-        vmm->console_out_src = (struct ev_source){
-            .fd = serial_output_eventfd(vmm->console), .fn = vmm_on_console_out, .opaque = vmm};
-        vmm->console_fd_src =
-            (struct ev_source){.fd = vmm->console_out_fd, .fn = vmm_on_console_out, .opaque = vmm};
+        /* Output the guest wrote before a pause still goes out while paused (it raises no
+         * interrupt), as Firecracker writes serial output at once. */
+        vmm->console_out_src = (struct ev_source){.fd = serial_output_eventfd(vmm->console),
+                                                  .fn = vmm_on_console_out,
+                                                  .opaque = vmm,
+                                                  .keep_running = true};
+        vmm->console_fd_src = (struct ev_source){.fd = vmm->console_out_fd,
+                                                 .fn = vmm_on_console_out,
+                                                 .opaque = vmm,
+                                                 .keep_running = true};
         if (vmm->console_out_fd >= 0 && evloop_add(&vmm->loop, &vmm->console_out_src, EPOLLIN))
                 log_warn("serial console output disabled: cannot watch its eventfd");
 }
@@ -182,7 +188,8 @@ static int vmm_setup_signals(struct vmm *vmm)
         fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
         if (fd < 0)
                 return -errno;
-        vmm->signal_src = (struct ev_source){.fd = fd, .fn = vmm_on_signal, .opaque = vmm};
+        vmm->signal_src =
+            (struct ev_source){.fd = fd, .fn = vmm_on_signal, .opaque = vmm, .keep_running = true};
         return evloop_add(&vmm->loop, &vmm->signal_src, EPOLLIN);
 }
 
@@ -196,7 +203,8 @@ int vmm_loop_init(struct vmm *vmm)
         fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (fd < 0)
                 return -errno;
-        vmm->exit_src = (struct ev_source){.fd = fd, .fn = vmm_on_exit, .opaque = vmm};
+        vmm->exit_src =
+            (struct ev_source){.fd = fd, .fn = vmm_on_exit, .opaque = vmm, .keep_running = true};
         rc = evloop_add(&vmm->loop, &vmm->exit_src, EPOLLIN);
         if (rc)
                 return rc;

@@ -388,6 +388,20 @@ static void serial_flood(u32 bytes)
 }
 
 /*
+ * brasa.count[=N]: counts forever, one "BRASA count <n>" line after every N (default 2^18)
+ * turns of a busy loop. The counter lives in guest memory and registers only, so a paused or
+ * snapshotted guest must go on from the last number it printed.
+ */
+static void count_forever(u32 spins)
+{
+        for (u64 n = 0;; n++) {
+                say("count %lu", n);
+                for (volatile u32 i = 0; i < spins; i++)
+                        ;
+        }
+}
+
+/*
  * An idle guest stands for a booted Linux, whose drivers are up long before anyone talks to
  * it: so brasa.idle brings its balloon driver up first, before the slow reports (Firecracker
  * takes PATCH /balloon only once the driver is active).
@@ -479,6 +493,10 @@ void guest_main(u32 proto, u64 info)
                 serial_flood(SERIAL_FLOOD_BYTES);
         else if (word_num(cmd, cmdlen, "brasa.serialflood=", 0))
                 serial_flood(word_num(cmd, cmdlen, "brasa.serialflood=", 0) << 10);
+        if (has_word(cmd, cmdlen, "brasa.count"))
+                count_forever(1u << 18);
+        else if (word_num(cmd, cmdlen, "brasa.count=", 0))
+                count_forever(word_num(cmd, cmdlen, "brasa.count=", 0));
         if (has_word(cmd, cmdlen, "brasa.idle")) {
                 /* Idle like a quiet guest: the vCPU sleeps in the kernel, using no host CPU. */
                 say("idle");

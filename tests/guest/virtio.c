@@ -582,6 +582,32 @@ static void run_reads(struct vdev *d, u32 count, u32 size, const char *what)
         say("%s done count=%u size=%u ok=%u", what, count, size, ok);
 }
 
+/*
+ * brasa.blk.count=N: counts forever on the first drive. Each turn reads sector 0 (the previous
+ * turn's number), writes its own number there, prints both, then spins N times: the number
+ * read is always the one before, across a pause or a snapshot too.
+ */
+static void blk_count(struct vdev *d, u32 spins)
+{
+        volatile u64 *w = (volatile u64 *)iobuf;
+        u32 st = vdev_setup(d, 16, 0);
+
+        if (!(st & VIRTIO_CONFIG_S_DRIVER_OK)) {
+                say("blkcount setup-failed status=0x%x", st);
+                return;
+        }
+        for (u64 n = 1;; n++) {
+                w[0] = ~0ull;
+                u32 r1 = blk_req(d, VIRTIO_BLK_T_IN, 0, iobuf, 512, 0);
+                u64 prev = w[0];
+                w[0] = n;
+                u32 r2 = blk_req(d, VIRTIO_BLK_T_OUT, 0, iobuf, 512, 0);
+                say("blkcount %lu prev=%lu st=%u/%u", n, prev, r1, r2);
+                for (volatile u32 i = 0; i < spins; i++)
+                        ;
+        }
+}
+
 static void wait_capacity(struct vdev *d)
 {
         u64 old = d->capacity;
@@ -638,6 +664,11 @@ void virtio_tests(const u8 *cmd, u64 n)
                 say("blk-bench start");
                 run_reads(&devs[0], count, size > BUF_SIZE ? BUF_SIZE : size, "blk-bench");
                 spin_forever(); /* the host reads the VMM thread's CPU time, then stops us */
+        }
+        count = opt_num(cmd, n, "brasa.blk.count=", 0);
+        if (count) {
+                blk_count(&devs[0], count);
+                return;
         }
         count = opt_num(cmd, n, "brasa.blk.big=", 0);
         if (count) {

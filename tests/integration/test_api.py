@@ -432,7 +432,7 @@ def test_snapshot_and_vm_state(api):
 @pytest.mark.parametrize("exists", [False, True])
 def test_failed_snapshot_load_ends_brasa(tmp_path, exists):
     """Firecracker exits 1 after any load that fails past the gates (the process is "too dirty
-    to recover"), once it has answered; brasa cannot restore yet, so every such load fails."""
+    to recover"), once it has answered (test_snapshot.py has the other bad state files)."""
     api = ApiVm(tmp_path, validate=SPEC.validate)
     state = tmp_path / "vm.state"
     if exists:
@@ -440,8 +440,9 @@ def test_failed_snapshot_load_ends_brasa(tmp_path, exists):
     r = api.put("/snapshot/load", {"snapshot_path": str(state), "mem_file_path": "m"})
     assert r.headers.get("Deprecation") == "true"
     if exists:
-        assert_fault(r, "The requested operation is not supported: snapshot load is not "
-                        "supported yet by brasa")
+        assert_fault(r, "Load snapshot error: Failed to restore from snapshot: Failed to get "
+                        "snapshot state from file: Failed to load snapshot state from file: the "
+                        "file is too short (14 bytes)")
     else:
         assert_fault(r, "Load snapshot error: Failed to restore from snapshot: Failed to get "
                         "snapshot state from file: Failed to open snapshot file: No such file or "

@@ -65,7 +65,9 @@ def test_instance_start_and_post_boot_gates(api, tmp_path):
     assert "Device not found" in api.patch("/drives/d", {"drive_id": "d",
                                                          "path_on_host": "/x"}).fault()
     assert "Device not found" in api.get("/balloon").fault()
-    assert "not supported yet" in api.patch("/vm", {"state": "Paused"}).fault()
+    # Pause and resume are post-boot actions (tests/integration/test_pause.py has the rest).
+    assert api.patch("/vm", {"state": "Paused"}).status == 204
+    assert api.patch("/vm", {"state": "Resumed"}).status == 204
     # Actions after boot.
     assert api.put("/actions", {"action_type": "SendCtrlAltDel"}).status == 204
     assert api.put("/actions", {"action_type": "FlushMetrics"}).status == 204

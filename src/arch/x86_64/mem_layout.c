@@ -23,6 +23,17 @@ int mem_layout(uint64_t mem_bytes, struct guest_region *out, unsigned int *nr)
         return 0;
 }
 
+int mem_layout_map_file(struct guest_mem *m, int fd, uint64_t mem_bytes)
+{
+        struct guest_region layout[GUEST_MEM_MAX_REGIONS];
+        unsigned int nr;
+        int rc;
+
+        memset(m, 0, sizeof(*m));
+        rc = mem_layout(mem_bytes, layout, &nr);
+        return rc ? rc : guest_mem_create_file(m, layout, nr, fd);
+}
+
 int mem_layout_map(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes)
 {
         struct guest_region layout[GUEST_MEM_MAX_REGIONS];

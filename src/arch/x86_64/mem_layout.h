@@ -23,4 +23,7 @@ int mem_layout_map(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes);
 /* As mem_layout_map() with a fresh mapping backed as pages says (guest_mem_create_paged()). */
 int mem_layout_map_paged(struct guest_mem *m, uint64_t mem_bytes, enum guest_mem_pages pages);
 
+/* Lays out mem_bytes and backs it with guest_mem_create_file() over fd. Returns 0 or -errno. */
+int mem_layout_map_file(struct guest_mem *m, int fd, uint64_t mem_bytes);
+
 #endif

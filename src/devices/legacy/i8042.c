@@ -249,3 +249,35 @@ void i8042_get_stats(struct i8042 *k, struct i8042_stats *out)
         *out = k->stats;
         pthread_mutex_unlock(&k->lock);
 }
+
+void i8042_save(struct i8042 *k, struct i8042_state *out)
+{
+        unsigned int i;
+
+        memset(out, 0, sizeof(*out));
+        pthread_mutex_lock(&k->lock);
+        out->status = k->status;
+        out->control = k->control;
+        out->outp = k->outp;
+        out->cmd = k->cmd;
+        out->count = (uint8_t)k->count;
+        for (i = 0; i < k->count; i++)
+                out->buf[i] = k->buf[(k->head + i) % I8042_BUF_SIZE];
+        pthread_mutex_unlock(&k->lock);
+}
+
+int i8042_restore(struct i8042 *k, const struct i8042_state *in)
+{
+        if (in->count > I8042_BUF_SIZE)
+                return -EINVAL;
+        pthread_mutex_lock(&k->lock);
+        k->status = in->status;
+        k->control = in->control;
+        k->outp = in->outp;
+        k->cmd = in->cmd;
+        memcpy(k->buf, in->buf, in->count);
+        k->head = 0;
+        k->count = in->count;
+        pthread_mutex_unlock(&k->lock);
+        return 0;
+}

@@ -50,6 +50,19 @@ struct i8042 {
         struct i8042_stats stats;
 };
 
+/* What a snapshot keeps of the controller (bytes only: no padding). */
+struct i8042_state {
+        uint8_t status, control, outp, cmd;
+        uint8_t count;
+        uint8_t buf[I8042_BUF_SIZE]; /* from its head */
+};
+
+/* Copies the snapshot state out of k. */
+void i8042_save(struct i8042 *k, struct i8042_state *out);
+
+/* Puts a saved state into k. Returns 0, or -EINVAL for a buffer count above its size. */
+int i8042_restore(struct i8042 *k, const struct i8042_state *in);
+
 /*
  * Initialises k in its power-on state (kbd enabled, kbd interrupt enabled,
  * empty buffer). irq_fd (not owned) is written with 1 to raise IRQ 1. reset

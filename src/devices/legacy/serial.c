@@ -407,6 +407,50 @@ void serial_reset(struct serial *s)
         pthread_mutex_unlock(&s->lock);
 }
 
+void serial_save(struct serial *s, struct serial_state *out)
+{
+        unsigned int i;
+
+        memset(out, 0, sizeof(*out));
+        pthread_mutex_lock(&s->lock);
+        out->ier = s->ier;
+        out->lcr = s->lcr;
+        out->mcr = s->mcr;
+        out->scr = s->scr;
+        out->dll = s->dll;
+        out->dlm = s->dlm;
+        out->flags = (uint8_t)((s->fifo_enabled ? SERIAL_STATE_FIFO : 0) |
+                               (s->overrun ? SERIAL_STATE_OVERRUN : 0) |
+                               (s->thre_pending ? SERIAL_STATE_THRE : 0) |
+                               (s->irq_level ? SERIAL_STATE_IRQ : 0));
+        out->rx_count = (uint8_t)s->rx_count;
+        for (i = 0; i < s->rx_count; i++)
+                out->rx[i] = s->rx[(s->rx_head + i) % SERIAL_FIFO_SIZE];
+        pthread_mutex_unlock(&s->lock);
+}
+
+int serial_restore(struct serial *s, const struct serial_state *in)
+{
+        if (in->rx_count > SERIAL_FIFO_SIZE)
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        s->ier = in->ier;
+        s->lcr = in->lcr;
+        s->mcr = in->mcr;
+        s->scr = in->scr;
+        s->dll = in->dll;
+        s->dlm = in->dlm;
+        s->fifo_enabled = in->flags & SERIAL_STATE_FIFO;
+        s->overrun = in->flags & SERIAL_STATE_OVERRUN;
+        s->thre_pending = in->flags & SERIAL_STATE_THRE;
+        s->irq_level = in->flags & SERIAL_STATE_IRQ; /* the irqchip state holds the line */
+        memcpy(s->rx, in->rx, in->rx_count);
+        s->rx_head = 0;
+        s->rx_count = in->rx_count;
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
 void serial_destroy(struct serial *s)
 {
         serial_drain_output(s, 0);

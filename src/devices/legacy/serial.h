@@ -71,6 +71,27 @@ struct serial {
         struct serial_stats stats;
 };
 
+/* What a snapshot keeps of the UART: registers and the receive FIFO (bytes only: no padding).
+ * Output still in the ring belongs to the process that saved it and is not kept. */
+struct serial_state {
+        uint8_t ier, lcr, mcr, scr, dll, dlm;
+        uint8_t flags; /* SERIAL_STATE_* */
+        uint8_t rx_count;
+        uint8_t rx[SERIAL_FIFO_SIZE]; /* the FIFO from its head */
+};
+enum {
+        SERIAL_STATE_FIFO = 1u << 0,
+        SERIAL_STATE_OVERRUN = 1u << 1,
+        SERIAL_STATE_THRE = 1u << 2,
+        SERIAL_STATE_IRQ = 1u << 3,
+};
+
+/* Copies the snapshot state out of s (any thread; vCPUs paused for a consistent one). */
+void serial_save(struct serial *s, struct serial_state *out);
+
+/* Puts a saved state into s. Returns 0, or -EINVAL for a FIFO count above its size. */
+int serial_restore(struct serial *s, const struct serial_state *in);
+
 /*
  * Initialises s in the 16550A reset state (9600 8N1 divisor, MCR.OUT2 set,
  * FIFO empty, no interrupt). out_fd receives guest output through serial_flush_output()

@@ -2,6 +2,7 @@
 #include "devices/virtio/virtio.h"
 
 #include <errno.h>
+#include <linux/virtio_ring.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,127 @@ static void entry_metrics(struct device *dev, const struct device_metrics_kind *
         virtio_dev_metrics(d, k, sum, root);
 }
 
+/* ---- snapshots: the common state; a type whose state is all here says so ------------------ */
+
+static bool entry_snapshottable(struct device *dev)
+{
+        struct virtio_dev *d = virtio_dev_of(dev);
+
+        return d->ops->snapshot_check && d->ops->snapshot_check(d) == 0;
+}
+
+static int entry_save(struct device *dev, void *buf, size_t cap, size_t *len)
+{
+        struct virtio_dev *d = virtio_dev_of(dev);
+        struct virtio_dev_state st;
+        unsigned int i;
+
+        if (!entry_snapshottable(dev))
+                return -ENOTSUP;
+        if (cap < sizeof(st))
+                return -ENOSPC;
+        memset(&st, 0, sizeof(st));
+        virtio_dev_lock(d);
+        st.acked_features = d->acked_features;
+        st.status = d->status;
+        st.config_generation = d->config_generation;
+        st.isr = __atomic_load_n(&d->isr, __ATOMIC_ACQUIRE);
+        st.activated = d->activated;
+        st.nr_queues = d->nr_queues;
+        for (i = 0; i < d->nr_queues; i++) {
+                const struct virtq *q = &d->queues[i];
+
+                st.q[i] = (struct virtio_queue_state){
+                    .desc = q->desc_gpa,
+                    .avail = q->avail_gpa,
+                    .used = q->used_gpa,
+                    .size = q->size,
+                    .next_avail = q->next_avail,
+                    .next_used = q->next_used,
+                    .num_added = q->num_added,
+                    .ready = q->ready,
+                };
+        }
+        virtio_dev_unlock(d);
+        memcpy(buf, &st, sizeof(st));
+        *len = sizeof(st);
+        return 0;
+}
+
+/* Puts the driver-programmed registers back; the rings are checked at activation. */
+static int restore_queues(struct virtio_dev *d, const struct virtio_dev_state *st)
+{
+        unsigned int i;
+
+        for (i = 0; i < d->nr_queues; i++) {
+                struct virtq *q = &d->queues[i];
+
+                if (st->q[i].size > q->max_size)
+                        return -EINVAL;
+                q->desc_gpa = st->q[i].desc;
+                q->avail_gpa = st->q[i].avail;
+                q->used_gpa = st->q[i].used;
+                q->size = st->q[i].size;
+                q->ready = st->q[i].ready != 0;
+        }
+        return 0;
+}
+
+/* A device that was live: its queues go live again where they were, then the device. */
+static int restore_live(struct virtio_dev *d, const struct virtio_dev_state *st)
+{
+        bool event_idx = virtio_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
+        unsigned int i;
+        int rc;
+
+        for (i = 0; i < d->nr_queues; i++) {
+                rc = virtq_activate(&d->queues[i], d->mem, event_idx, NULL);
+                if (rc)
+                        return rc;
+                d->queues[i].next_avail = st->q[i].next_avail;
+                d->queues[i].next_used = st->q[i].next_used;
+                d->queues[i].num_added = st->q[i].num_added;
+        }
+        rc = d->ops->activate(d);
+        if (rc)
+                return rc;
+        d->activated = true;
+        /* As on a resume: buffers the driver made available may wait for no new kick. */
+        for (i = 0; i < d->nr_queues; i++)
+                virtio_dev_kick(d, i);
+        return 0;
+}
+
+static int entry_restore(struct device *dev, const void *buf, size_t len)
+{
+        struct virtio_dev *d = virtio_dev_of(dev);
+        struct virtio_dev_state st;
+        int rc;
+
+        if (len != sizeof(st))
+                return -EINVAL;
+        memcpy(&st, buf, sizeof(st));
+        if (st.nr_queues != d->nr_queues || (st.acked_features & ~d->avail_features))
+                return -EINVAL;
+        virtio_dev_lock(d);
+        d->acked_features = st.acked_features;
+        d->status = st.status;
+        d->config_generation = st.config_generation;
+        __atomic_store_n(&d->isr, st.isr, __ATOMIC_RELEASE);
+        rc = restore_queues(d, &st);
+        if (!rc && st.activated)
+                rc = restore_live(d, &st);
+        virtio_dev_unlock(d);
+        return rc;
+}
+
 static const struct device_ops virtio_entry_ops = {
     .reset = entry_reset,
     .destroy = entry_destroy,
     .metrics = entry_metrics,
+    .save = entry_save,
+    .restore = entry_restore,
+    .snapshottable = entry_snapshottable,
 };
 
 /* ---- common state ------------------------------------------------------------------------- */

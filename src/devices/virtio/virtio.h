@@ -42,6 +42,13 @@ struct virtio_dev_ops {
         void (*queue_notify)(struct virtio_dev *d, unsigned int q);
 
         /*
+         * 0 when the device's own state is fully in the common virtio state (queues,
+         * features, status), so a snapshot of it is whole; -ENOTSUP otherwise. NULL: this
+         * type cannot be snapshotted yet.
+         */
+        int (*snapshot_check)(struct virtio_dev *d);
+
+        /*
          * Behind the device's struct device ops (devices/device.h), which forward to it
          * (and write metrics with virtio_dev_metrics()): stops the device's own event
          * sources, closes its files and frees its container (virtio_dev_fini() included).
@@ -76,6 +83,20 @@ struct virtio_dev {
          * both in its kind's table layout, in the container; NULL: no metrics.
          */
         void *metrics, *metrics_prev;
+};
+
+/* A queue as a snapshot keeps it (no implicit padding). */
+struct virtio_queue_state {
+        uint64_t desc, avail, used;
+        uint16_t size, next_avail, next_used, num_added;
+        uint32_t ready, reserved;
+};
+
+/* The common part of a virtio device in a snapshot (no implicit padding). */
+struct virtio_dev_state {
+        uint64_t acked_features;
+        uint32_t status, config_generation, isr, activated, nr_queues, reserved;
+        struct virtio_queue_state q[VIRTIO_MAX_QUEUES];
 };
 
 /*

@@ -399,7 +399,18 @@ const struct device_metrics_kind virtio_blk_metrics_kind = {
     .table = &blk_metrics_table,
 };
 
+/*
+ * The Sync engine finishes every request inside the notification that brought it, so a paused
+ * drive has nothing in flight and its whole state is the common virtio state. The Async
+ * engine's in-flight requests are not saved yet.
+ */
+static int blk_snapshot_check(struct virtio_dev *d)
+{
+        return blk_of(d)->engine == BLK_ENGINE_SYNC ? 0 : -ENOTSUP;
+}
+
 static const struct virtio_dev_ops blk_ops = {
+    .snapshot_check = blk_snapshot_check,
     .read_config = blk_read_config,
     .write_config = blk_write_config,
     .activate = blk_activate,

@@ -502,7 +502,19 @@ const struct device_metrics_kind virtio_net_metrics_kind = {
     .table = &net_metrics_table,
 };
 
+/*
+ * The queues hold the device's state; what a snapshot leaves out is a frame read from the tap
+ * that no guest buffer took yet (the loaded VM never sees it, as if the wire dropped it) and
+ * the rate limiters' buckets (full again after a load).
+ */
+static int net_snapshot_check(struct virtio_dev *d)
+{
+        (void)d;
+        return 0;
+}
+
 static const struct virtio_dev_ops net_ops = {
+    .snapshot_check = net_snapshot_check,
     .read_config = net_read_config,
     .write_config = net_write_config,
     .activate = net_activate,

@@ -182,6 +182,8 @@ static void report_virtio(const char *name, const u8 *b, u64 n)
             named_dword(b, n, "_UID"), rd32(b + mem + 4), rd32(b + mem + 8), first_irq(b, n));
 }
 
+u64 acpi_vmgenid_pa;
+
 /* VGEN's ADDR package: two DWords, low then high; the 16-byte ID lives there. */
 static void report_vmgenid(const u8 *b, u64 n)
 {
@@ -198,6 +200,7 @@ static void report_vmgenid(const u8 *b, u64 n)
         u64 addr = rd32(p + 1) | (u64)rd32(p + 6) << 32;
         if (!mapped(addr, 16))
                 panic("acpi-vmgenid-unmapped");
+        acpi_vmgenid_pa = addr;
         say("acpi vmgenid addr=0x%lx id=%016lx%016lx", addr, rd64(phys(addr) + 8),
             rd64(phys(addr)));
 }

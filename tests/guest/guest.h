@@ -77,6 +77,9 @@ u32 fnv1a32w(const u8 *p, u64 n);
 #define ACPI_POWEROFF 0x100
 void acpi_tests(u64 rsdp, const char *source, int sleep_type);
 
+/* Where the DSDT's VGEN device says the 16-byte VMGenID lives (acpi_tests() sets it), or 0. */
+extern u64 acpi_vmgenid_pa;
+
 /* Command-line words (cmdline.c). The value of the word starting with key, and its length,
  * or 0. */
 const u8 *cmd_word(const u8 *s, u64 n, const char *key, u64 *len);

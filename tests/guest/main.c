@@ -390,11 +390,20 @@ static void serial_flood(u32 bytes)
 /*
  * brasa.count[=N]: counts forever, one "BRASA count <n>" line after every N (default 2^18)
  * turns of a busy loop. The counter lives in guest memory and registers only, so a paused or
- * snapshotted guest must go on from the last number it printed.
+ * snapshotted guest must go on from the last number it printed. With brasa.acpi before it,
+ * a "BRASA genid id=<hex>" line too, first and whenever the VMGenID changes (a restore).
  */
 static void count_forever(u32 spins)
 {
+        volatile const u64 *gen = acpi_vmgenid_pa ? phys(acpi_vmgenid_pa) : 0;
+        u64 lo = 0, hi = 0;
+
         for (u64 n = 0;; n++) {
+                if (gen && (n == 0 || gen[0] != lo || gen[1] != hi)) {
+                        lo = gen[0];
+                        hi = gen[1];
+                        say("genid id=%016lx%016lx", hi, lo);
+                }
                 say("count %lu", n);
                 for (volatile u32 i = 0; i < spins; i++)
                         ;
@@ -493,6 +502,10 @@ void guest_main(u32 proto, u64 info)
                 serial_flood(SERIAL_FLOOD_BYTES);
         else if (word_num(cmd, cmdlen, "brasa.serialflood=", 0))
                 serial_flood(word_num(cmd, cmdlen, "brasa.serialflood=", 0) << 10);
+        /* brasa.acpi with a count: the tables first, so the count can watch the VMGenID. */
+        if (has_word(cmd, cmdlen, "brasa.acpi") &&
+            (has_word(cmd, cmdlen, "brasa.count") || word_num(cmd, cmdlen, "brasa.count=", 0)))
+                acpi_mode(proto, info, cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.count"))
                 count_forever(1u << 18);
         else if (word_num(cmd, cmdlen, "brasa.count=", 0))

@@ -381,3 +381,43 @@ def test_diff_of_live_virtio_devices_with_dirty_tracking_is_refused(tmp_path):
     assert r.fault() == ("Create snapshot error: Diff snapshots with track_dirty_pages of a "
                          "microVM whose virtio devices are live are not supported yet by brasa")
     assert vm.stop() == 0
+
+
+def test_vmgenid_changes_across_a_load(tmp_path):
+    """A restored guest reads a new VMGenID at the address its DSDT gives (so that it can
+    reseed its RNG), while its count goes on: brasa writes a fresh ID at every load."""
+    d = tmp_path / "orig"
+    d.mkdir()
+    vm = ApiVm(d, validate=SPEC.validate)
+    assert vm.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                   "boot_args": "console=ttyS0 brasa.acpi brasa.count=20000"}
+                  ).status == 204
+    assert vm.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}).status == 204
+    assert vm.put("/actions", {"action_type": "InstanceStart"}).status == 204
+    con = Console(vm.proc)
+    con.wait_count(2)
+    assert vm.patch("/vm", {"state": "Paused"}).status == 204
+    assert vm.put("/snapshot/create", {"snapshot_path": str(d / "vm.state"),
+                                       "mem_file_path": str(d / "vm.mem")}).status == 204
+    before = con.settle()
+    assert vm.stop() == 0, vm.output()
+    ids = re.findall(r"BRASA genid id=([0-9a-f]{32})", before)
+    assert len(ids) == 1 and int(ids[0], 16) != 0, before[-800:]
+    table_id = re.search(r"BRASA acpi vmgenid addr=0x[0-9a-f]+ id=([0-9a-f]{32})", before)
+    assert table_id and table_id.group(1) == ids[0]
+    loaded = []
+    for i in range(2):
+        r_dir = tmp_path / f"restore{i}"
+        r_dir.mkdir()
+        vm2 = ApiVm(r_dir, validate=SPEC.validate)
+        assert vm2.put("/snapshot/load", load_body(d / "vm.state", d / "vm.mem")).status == 204
+        con2 = Console(vm2.proc)
+        con2.wait_count(restored_counts(before, "")[-1] + 2)
+        after = con2.read()
+        assert_consecutive(restored_counts(before, after))
+        new = re.findall(r"BRASA genid id=([0-9a-f]{32})", after)
+        assert len(new) == 1, after[-800:]
+        loaded.append(new[0])
+        assert vm2.stop() == 0
+    # Each load is a new generation: different from the original and from each other.
+    assert len({ids[0], *loaded}) == 3, (ids, loaded)

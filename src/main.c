@@ -844,7 +844,9 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
                 return api_put_metadata(c, r, f);
         /* --config-file with the API up: boot now, keep serving. */
         rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, &r->ctx.mmds_svc, f);
-        if (r->ctx.mmds) /* from_json() created the store for --metadata */
+        /* from_json() created the store for --metadata, or for mmds-config (Firecracker's
+         * mmds_or_default()): GET /mmds answers {} after boot, PUT fills it. */
+        if (r->ctx.mmds || r->cfg.mmds.present)
                 r->ctx.mmds_exists = true;
         if (rc)
                 return rc;

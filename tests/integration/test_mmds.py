@@ -193,3 +193,23 @@ def test_big_value_over_many_segments_with_api(tmp_path, make_tap):
     (status, _, body, f) = answers(report)[-1]
     assert (status, body) == (200, big)
     assert f["segs"] >= 20000 // 536
+
+
+def test_config_file_with_api_creates_the_store(tmp_path, make_tap):
+    """--config-file with an mmds-config and the API up: the store exists from boot, as
+    Firecracker's mmds_or_default() makes it (GET /mmds is {}, PUT fills it)."""
+    cfg = mmds_config("brasa.halt", make_tap())
+    path = tmp_path / "vm.json"
+    path.write_text(json.dumps(cfg))
+    vm = ApiVm(tmp_path, args=("--config-file", str(path)))
+    try:
+        deadline = time.monotonic() + 30
+        while vm.get("/").json()["state"] != "Running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        r = vm.get("/mmds")
+        assert (r.status, r.json()) == (200, {})
+        assert vm.put("/mmds", DATA).status == 204
+        assert vm.get("/mmds").json() == DATA
+    finally:
+        vm.stop()

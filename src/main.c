@@ -845,7 +845,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         /* --config-file with the API up: boot now, keep serving. */
         rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, &r->ctx.mmds_svc, f);
         /* from_json() created the store for --metadata, or for mmds-config (Firecracker's
-         * mmds_or_default()): GET /mmds answers {} after boot, PUT fills it. */
+         * set_mmds_config() makes an empty one) */
         if (r->ctx.mmds || r->cfg.mmds.present)
                 r->ctx.mmds_exists = true;
         if (rc)

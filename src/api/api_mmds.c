@@ -1,11 +1,13 @@
 /* The MMDS data store routes (GET/PUT/PATCH /mmds) and the logger update. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/route.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "mmds/mmds_json.h"
 #include "mmds/mmds_service.h"
 #include "vmm/vmm.h"
 #include "model/mmds_data.h"
@@ -50,6 +52,23 @@ static void ok(struct api_call *call, int status, json_t *v)
         call->resp.len = text ? strlen(text) : 0;
 }
 
+/* GET /mmds: the store as serde_json writes it (keys sorted, floats in shortest form). */
+static void ok_store(struct api_call *call, const json_t *store)
+{
+        struct mmds_buf b = {0};
+
+        mmds_json_write(&b, store);
+        mmds_buf_add(&b, "", 1);
+        if (b.oom) {
+                free(b.p);
+                api_fault(&call->resp, 500, "Out of memory.");
+                return;
+        }
+        call->resp.status = 200;
+        call->resp.body = b.p;
+        call->resp.len = b.n - 1;
+}
+
 void api_get_mmds(struct api_ctx *ctx, struct api_call *call)
 {
         json_t *empty;
@@ -60,7 +79,7 @@ void api_get_mmds(struct api_ctx *ctx, struct api_call *call)
         }
         ctx->mmds_exists = true;
         if (ctx->mmds && !json_is_null(ctx->mmds)) {
-                ok(call, 200, ctx->mmds);
+                ok_store(call, ctx->mmds);
                 return;
         }
         empty = json_object();

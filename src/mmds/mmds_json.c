@@ -88,33 +88,24 @@ static const json_t *step(const json_t *v, char *tok, size_t n)
         return NULL;
 }
 
-const json_t *mmds_json_pointer(const json_t *root, const char *ptr, size_t n)
+const json_t *mmds_json_pointer(const json_t *root, char *ptr, size_t n)
 {
-        static const json_t *null_value;
-        const json_t *v;
-        const char *end = ptr + n, *slash;
-        char *tok;
+        const json_t *v = root ? root : json_null(); /* jansson's null is a static singleton */
+        char *end = ptr + n, *slash;
         size_t len;
 
-        if (!null_value)
-                null_value = json_null(); /* a static singleton in jansson */
-        v = root ? root : null_value;
         if (n == 0)
                 return v;
         if (ptr[0] != '/')
                 return NULL;
-        tok = malloc(n);
-        if (!tok)
-                return NULL;
+        /* tokens only shrink when unescaped, so each is rewritten where it lies */
         for (ptr++; v; ptr = slash + 1) {
                 slash = memchr(ptr, '/', (size_t)(end - ptr));
                 len = (size_t)((slash ? slash : end) - ptr);
-                memcpy(tok, ptr, len);
-                v = step(v, tok, len);
+                v = step(v, ptr, len);
                 if (!slash)
                         break;
         }
-        free(tok);
         return v;
 }
 

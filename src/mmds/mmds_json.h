@@ -23,10 +23,11 @@ void mmds_buf_str(struct mmds_buf *b, const char *s);
 /*
  * serde_json's Value::pointer(): "" is the whole value; otherwise ptr must start with '/',
  * each token ("~1" -> '/', then "~0" -> '~') names an object key or an array index
- * (decimal, no '+', no leading zero). root NULL is JSON null. Returns the value (borrowed)
- * or NULL when the path leads nowhere.
+ * (decimal, no '+', no leading zero). root NULL is JSON null. The tokens of ptr[0, n) are
+ * unescaped in place (ptr is scratch afterwards). Returns the value (borrowed) or NULL when
+ * the path leads nowhere.
  */
-const json_t *mmds_json_pointer(const json_t *root, const char *ptr, size_t n);
+const json_t *mmds_json_pointer(const json_t *root, char *ptr, size_t n);
 
 /*
  * Appends v as serde_json::to_string() writes a Value: compact, object keys in byte order

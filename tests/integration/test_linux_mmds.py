@@ -1,58 +1,141 @@
-"""The guest-side MMDS with Linux's own TCP/IP stack and virtio_net driver (checksum and
-segmentation offloads negotiated): busybox nc in the guest carries the HTTP requests."""
+"""The metadata service (MMDS) seen from the guest Linux: its own virtio-net driver and TCP/IP
+stack talk to brasa's MMDS through tools/guest/mmdsc, from a shell on the serial console.
+
+V2 in one boot: no token is a 401, a token from PUT /latest/api/token opens GETs (IMDS text and
+serde_json's JSON, checked byte for byte through length and FNV-1a), a body of many TCP
+segments arrives whole, a token with a 1 s TTL is refused once expired, and a PUT /mmds on the
+API after boot is what the guest reads next. V1 in another: GETs need no token.
+"""
 import json
+import os
+import subprocess
 import time
 
 import pytest
 
-from test_linux import BOOT_TIMEOUT, KERNELS, Shell, boot_args, group_totals, vm_config
+from conftest import BRASA, UnixHTTPConnection
+from test_linux import BOOT_TIMEOUT, KERNELS, Shell, boot_args, vm_config
 
 pytestmark = pytest.mark.kvm
-DATA = {"latest": {"meta-data": {"ami-id": "ami-linux", "big": "L" * 6000}}}
+
+MMDS_IP = "169.254.169.254"
+BIG = "0123456789abcdef" * 500  # 8000 bytes: several 1460-byte segments
+STORE = {"latest": {"meta-data": {"ami-id": "ami-12345678", "big": BIG,
+                                  "network": {"mac": "06:00:ac:10:00:02"}, "count": 3}},
+         "user-data": "line1\nline2"}
+
+
+def fnv1a32(data):
+    h = 2166136261
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
+def serde_json(v):
+    """serde_json::to_string() of an ASCII value: compact, keys sorted."""
+    return json.dumps(v, separators=(",", ":"), sort_keys=True)
+
+
+class MmdsShell(Shell):
+    """Shell, with --metadata: the store is there before the guest asks."""
+
+    def __init__(self, tmp_path, cfg):
+        (tmp_path / "vm.json").write_text(json.dumps(cfg))
+        (tmp_path / "metadata.json").write_text(json.dumps(STORE))
+        self.sock = tmp_path / "api.sock"
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(BRASA), "--api-sock", str(self.sock), "--config-file", str(tmp_path / "vm.json"),
+             "--metadata", str(tmp_path / "metadata.json"),
+             "--log-path", str(tmp_path / "brasa.log")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.out, self.seen = "", 0
+        self.api = lambda: UnixHTTPConnection(str(self.sock))
+
+    def mmdsc(self, *args):
+        """Runs mmdsc in the guest; returns (status, type, length, fnv, body or None)."""
+        quoted = " ".join(f'"{a}"' for a in args)
+        self.run(f"mmdsc {MMDS_IP} {quoted}")
+        m = self.expect(r"MMDSC status=(\d+) type=(\S+) length=(\d+) fnv=([0-9a-f]{8})\r?\n")
+        length, body = int(m.group(3)), None
+        if length <= 512:  # mmdsc shows short bodies on a second line
+            body = self.expect(r"MMDSC body=(.*)\r?\n").group(1).rstrip("\r")
+        return int(m.group(1)), m.group(2), length, m.group(4), body
+
+
+def boot(tmp_path, make_tap, version, capsys):
+    tap = make_tap()
+    cfg = vm_config(KERNELS["pvh"], boot_args("brasa.shell"), 1, 256, extra={
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": tap}],
+        "mmds-config": {"version": version, "network_interfaces": ["eth0"]}})
+    sh = MmdsShell(tmp_path, cfg)
+    sh.expect(r"busybox shell", timeout=BOOT_TIMEOUT)
+    with capsys.disabled():
+        print(f"\n    [linux boot: mmds {version}: {time.monotonic() - sh.start:.2f} s to the "
+              "shell]", end=" ")
+    # A link-local address on the guest's interface: the MMDS address is then on-link (ARP).
+    sh.run("ip addr add 169.254.0.2/16 dev eth0 && ip link set eth0 up && echo NET$((1+1))UP")
+    sh.expect(r"NET2UP")
+    return sh
+
+
+def put_mmds(sh, store):
+    conn = sh.api()
+    conn.request("PUT", "/mmds", json.dumps(store))
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 204
 
 
 @pytest.mark.timeout(BOOT_TIMEOUT + 300)
-def test_linux_mmds_v2_token_and_get(tmp_path, capsys, make_tap):
-    """Linux (its own TCP, checksum offload) PUTs for a token, then GETs with it: a leaf's
-    text and a 6000-byte value over several segments come back whole; without the token the
-    answer is 401."""
-    metrics = tmp_path / "metrics.json"
-    cfg = vm_config(KERNELS["pvh"], boot_args("brasa.shell"), 1, 256, extra={
-        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": make_tap(),
-                                "guest_mac": "06:00:ac:10:00:02"}],
-        "mmds-config": {"network_interfaces": ["eth0"], "version": "V2"},
-        "metrics": {"metrics_path": str(metrics)}})
-    md = tmp_path / "md.json"
-    md.write_text(json.dumps(DATA))
-    sh = Shell(tmp_path, cfg, args=("--metadata", str(md)))
+def test_linux_mmds_v2_sessions(tmp_path, capsys, make_tap):
+    sh = boot(tmp_path, make_tap, "V2", capsys)
     try:
-        sh.expect(r"busybox shell", timeout=BOOT_TIMEOUT)
-        with capsys.disabled():
-            print(f"\n    [linux boot: mmds: {time.monotonic() - sh.start:.2f} s]", end=" ")
-        sh.run("ip link set eth0 up && ip addr add 10.0.0.2/24 dev eth0 && "
-               "ip route add 169.254.169.254 dev eth0 && echo NET-$((40+2))")
-        sh.expect(r"NET-42")
-        # busybox's wget cannot PUT (and segfaults resolving in this initramfs), so nc carries
-        # each request (ash's printf takes the escapes in single quotes only); the service
-        # keeps the connection open, so nc is stopped after 4 s.
-        fetch = ("(printf '{req}' \"$T\"; sleep 2) | nc 169.254.169.254 80 > /{out} & "
-                 "sleep 4; kill $! 2>/dev/null; ")
-        sh.run("T=; " + fetch.format(req="PUT /latest/api/token HTTP/1.1\\r\\n"
-                                   "X-metadata-token-ttl-seconds: 60\\r\\n\\r\\n", out="t") +
-               "T=$(tail -n 1 /t); echo TOKEN-${#T}")
-        assert int(sh.expect(r"TOKEN-(\d+)", timeout=60).group(1)) > 10, sh.out
-        get = "GET /latest/meta-data/{} HTTP/1.1\\r\\nX-metadata-token: %s\\r\\n\\r\\n"
-        sh.run(fetch.format(req=get.format("ami-id"), out="a") + "echo AMI=$(tail -n 1 /a)")
-        assert sh.expect(r"AMI=(ami-\w+)", timeout=60).group(1) == "ami-linux", sh.out
-        sh.run(fetch.format(req=get.format("big"), out="b") +
-               "echo BIG=$(grep -o 'LLL*' /b | tr -d '\\n' | wc -c)")
-        assert sh.expect(r"BIG=(\d+)", timeout=60).group(1) == "6000", sh.out
-        sh.run(fetch.format(req="GET /latest/meta-data/ami-id HTTP/1.1\\r\\n\\r\\n", out="n")
-               + "echo NOTOKEN $(head -n 1 /n)")
-        assert sh.expect(r"NOTOKEN HTTP/1.1 (\d+)", timeout=60).group(1) == "401", sh.out
-        sh.flush_metrics()
-        m = group_totals(metrics, "mmds")
-        assert m["connections_created"] == 4 and m["rx_accepted_err"] == 0, m
+        status, _, _, _, body = sh.mmdsc("GET", "/latest/meta-data/ami-id")
+        assert (status, body) == (401, "No MMDS token provided. Use `X-metadata-token` or "
+                                  "`X-aws-ec2-metadata-token` header to specify the session "
+                                  "token."), sh.out
+        sh.run(f'T=$(mmdsc -b {MMDS_IP} PUT /latest/api/token "X-metadata-token-ttl-seconds: 600")'
+               "; echo TOKLEN ${#T}")
+        assert sh.expect(r"TOKLEN (\d+)").group(1) == "48", sh.out
+        tok = "X-metadata-token: $T"
+        assert sh.mmdsc("GET", "/latest/meta-data/", tok)[::4] == (
+            200, "ami-id\\nbig\\ncount\\nnetwork/"), sh.out
+        assert sh.mmdsc("GET", "/user-data", tok)[4] == "line1\\nline2"
+        # Many segments: the whole body, byte for byte.
+        big = BIG.encode()
+        assert sh.mmdsc("GET", "/latest/meta-data/big", tok)[:4] == (
+            200, "text/plain", len(big), fnv1a32(big)), sh.out
+        js = serde_json(STORE["latest"]).encode()
+        assert sh.mmdsc("GET", "/latest", "Accept: application/json", tok)[:4] == (
+            200, "application/json", len(js), fnv1a32(js)), sh.out
+        assert sh.mmdsc("GET", "/latest/nope", tok)[::4] == (
+            404, "Resource not found: /latest/nope."), sh.out
+        # A token that expires: refused after its second.
+        sh.run(f'E=$(mmdsc -b {MMDS_IP} PUT /latest/api/token "X-metadata-token-ttl-seconds: 1")'
+               "; sleep 2; echo EXPLEN ${#E}")
+        assert sh.expect(r"EXPLEN (\d+)").group(1) == "48", sh.out
+        assert sh.mmdsc("GET", "/latest/meta-data/ami-id", "X-metadata-token: $E")[::4] == (
+            401, "MMDS token not valid."), sh.out
+        # The store changed through the API after boot is what the guest reads next.
+        put_mmds(sh, {"latest": {"fresh": "yes"}})
+        assert sh.mmdsc("GET", "/latest/fresh", tok)[::4] == (200, "yes"), sh.out
+        sh.run("reboot")
+        assert sh.proc.wait(timeout=120) == 0, sh.out
+    finally:
+        sh.close()
+
+
+@pytest.mark.timeout(BOOT_TIMEOUT + 300)
+def test_linux_mmds_v1(tmp_path, capsys, make_tap):
+    sh = boot(tmp_path, make_tap, "V1", capsys)
+    try:
+        assert sh.mmdsc("GET", "/latest/meta-data/ami-id")[::4] == (200, "ami-12345678"), sh.out
+        assert sh.mmdsc("GET", "/latest/meta-data/network/mac", "X-metadata-token: bad")[::4] == (
+            200, "06:00:ac:10:00:02"), sh.out
+        assert sh.mmdsc("PATCH", "/latest")[::4] == (405, "Not allowed HTTP method."), sh.out
         sh.run("reboot")
         assert sh.proc.wait(timeout=120) == 0, sh.out
     finally:

@@ -198,3 +198,38 @@ def test_config_file_with_api_serves_the_file(tmp_path):
     finally:
         assert vm.stop() == 0, vm.output()
     assert LOADED in log_messages(vm.output())
+
+
+@pytest.mark.kvm
+def test_config_file_mmds_config_creates_the_store(tmp_path, make_tap):
+    # Firecracker's set_mmds_config() creates an empty store: GET /mmds answers {} and
+    # PUT /mmds works after a config-file boot with mmds-config and no --metadata
+    cfg = make_config(KERNELS["pvh"], "console=ttyS0 brasa.idle", extra={
+        "network-interfaces": [{"iface_id": "eth0", "host_dev_name": make_tap()}],
+        "mmds-config": {"network_interfaces": ["eth0"], "version": "V2"}})
+    cfg_path = tmp_path / "vm.json"
+    cfg_path.write_text(json.dumps(cfg))
+    vm = ApiVm(tmp_path, args=["--config-file", str(cfg_path)])
+    try:
+        r = vm.get("/mmds")
+        assert r.status == 200 and r.json() == {}, r.raw
+        assert vm.put("/mmds", {"latest": {"a": "b"}}).status == 204
+        r = vm.get("/mmds")
+        assert r.status == 200 and r.json() == {"latest": {"a": "b"}}, r.raw
+    finally:
+        assert vm.stop() == 0, vm.output()
+
+
+def test_get_mmds_is_serde_json(tmp_path):
+    # GET /mmds writes the store as serde_json does: keys in byte order, floats in their
+    # shortest form, only '"', '\\' and control characters escaped
+    vm = ApiVm(tmp_path)
+    try:
+        body = '{"b": 1, "a": [0.1, 1e-7, 1.0, 1e16, -2.5e-5], "B": "\\u00e9/\\u0001"}'
+        assert vm.put("/mmds", body).status == 204
+        r = vm.get("/mmds")
+        assert r.status == 200, r.raw
+        assert r.raw == ('{"B":"\u00e9/\\u0001","a":[0.1,1e-7,1.0,1e16,-0.000025],"b":1}'
+                         .encode()), r.raw
+    finally:
+        assert vm.stop() == 0, vm.output()

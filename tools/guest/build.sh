@@ -34,7 +34,7 @@ key() {
 
 kernel_key=$(key kernel "$here/kernel.sh" "$here/kernel.config" "$here"/patches/*.patch \
         <(pkgver linux-source-6.1 gcc binutils) <(gcc --version | head -n 1))
-images_key=$(key images "$here/images.sh" "$here/init" "$here/vsockt.c" \
+images_key=$(key images "$here/images.sh" "$here/init" "$here/vsockt.c" "$here/mmdsc.c" \
         <(pkgver busybox-static e2fsprogs cpio gzip libc6-dev gcc) <(gcc --version | head -n 1))
 kdir=$cache/kernel-$kernel_key
 idir=$cache/images-$images_key

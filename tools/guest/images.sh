@@ -1,9 +1,9 @@
 #!/bin/bash
-# Builds the guest's user space from Debian's busybox-static, tools/guest/init and our vsock tool
-# (tools/guest/vsockt.c, built static with the host's gcc and glibc): an initramfs
-# (initramfs.cpio.gz and the same archive uncompressed, initramfs.cpio) and an ext4 root file
-# system image (rootfs.ext4) into DEST. Needs no root (cpio -R 0:0 and mke2fs -d; init runs as
-# root in the guest whoever owns the files).
+# Builds the guest's user space from Debian's busybox-static, tools/guest/init and our vsock and
+# metadata tools (tools/guest/vsockt.c and mmdsc.c, built static with the host's gcc and glibc):
+# an initramfs (initramfs.cpio.gz and the same archive uncompressed, initramfs.cpio) and an ext4
+# root file system image (rootfs.ext4) into DEST. Needs no root (cpio -R 0:0 and mke2fs -d; init
+# runs as root in the guest whoever owns the files).
 # Usage: images.sh DEST   (DEST must not exist; it appears only when the build succeeded)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +25,8 @@ ln -s busybox "$tree/bin/sh"
 install -m 0755 "$here/init" "$tree/init"
 # The guest has no socat: vsockt listens and echoes, or connects and checks an echo.
 gcc -static -O2 -s -Wall -Wextra -Werror -o "$tree/bin/vsockt" "$here/vsockt.c"
+# ...nor a client that sends the metadata service's custom headers: mmdsc.
+gcc -static -O2 -s -Wall -Wextra -Werror -o "$tree/bin/mmdsc" "$here/mmdsc.c"
 echo "root:x:0:0:root:/root:/bin/sh" >"$tree/etc/passwd"
 echo "root:x:0:" >"$tree/etc/group"
 echo "brasa" >"$tree/etc/hostname"

@@ -44,6 +44,7 @@ fuzz fuzz_virtq_balloon /usr/bin/python3 tests/fuzz/virtq_balloon_seeds.py # bal
 fuzz fuzz_virtq_vsock /usr/bin/python3 tests/fuzz/virtq_vsock_seeds.py # vsock packets
 fuzz fuzz_snapshot /usr/bin/python3 tests/fuzz/snapshot_seeds.py # snapshot state file parser
 fuzz fuzz_http copy_into tests/fuzz/http_corpus/*                  # HTTP parser, router, handlers
+fuzz fuzz_mmds_stack /usr/bin/python3 tests/fuzz/mmds_stack_seeds.py # the MMDS network stack
 fuzz fuzz_mmds_http copy_into tests/fuzz/mmds_corpus/*            # MMDS guest requests, V1/V2 answers
 # The kernel and initrd loaders, from the test guests in every format brasa boots.
 fuzz fuzz_loader copy_into build/guest-tests/pvh.elf build/guest-tests/linux64.elf \

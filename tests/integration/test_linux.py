@@ -234,14 +234,14 @@ BIG = 4 << 20  # far more than Linux's 256 KiB vsock buffer and brasa's per-conn
 class Shell:
     """brasa with the guest's busybox shell (brasa.shell) on its stdin/stdout, and its API."""
 
-    def __init__(self, tmp_path, cfg):
+    def __init__(self, tmp_path, cfg, args=()):
         from conftest import UnixHTTPConnection
         (tmp_path / "vm.json").write_text(json.dumps(cfg))
         self.sock = tmp_path / "api.sock"
         self.start = time.monotonic()
         self.proc = subprocess.Popen(
             [str(BRASA), "--api-sock", str(self.sock), "--config-file", str(tmp_path / "vm.json"),
-             "--log-path", str(tmp_path / "brasa.log")],
+             "--log-path", str(tmp_path / "brasa.log"), *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         os.set_blocking(self.proc.stdout.fileno(), False)
         self.out, self.seen = "", 0

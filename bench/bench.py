@@ -220,8 +220,8 @@ def one_boot(vmm, tmp, boot_args="console=ttyS0 brasa.quick", timeout=20):
     return (first - t0) * 1000, (t_exit - t0) * 1000
 
 
-def overhead_kib(pid, guest_bytes):
-    """RSS of every mapping except guest RAM (Firecracker's method), in KiB."""
+def smaps_rss_kib(pid, keep):
+    """RSS in KiB of the mappings of pid whose size in bytes keep(size) accepts."""
     total, size = 0, 0
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
@@ -229,9 +229,14 @@ def overhead_kib(pid, guest_bytes):
             if re.match(r"^[0-9a-f]+-[0-9a-f]+$", parts[0]):
                 lo, hi = (int(x, 16) for x in parts[0].split("-"))
                 size = hi - lo
-            elif parts[0] == "Rss:" and size < guest_bytes:
+            elif parts[0] == "Rss:" and keep(size):
                 total += int(parts[1])
     return total
+
+
+def overhead_kib(pid, guest_bytes):
+    """RSS of every mapping except guest RAM (Firecracker's method), in KiB."""
+    return smaps_rss_kib(pid, lambda size: size < guest_bytes)
 
 
 def one_memory(vmm, tmp, timeout=20):

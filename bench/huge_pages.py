@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import BRASA, GUEST, overhead_kib, read_until  # bench/bench.py
+from bench import BRASA, GUEST, overhead_kib, read_until, smaps_rss_kib  # bench/bench.py
 
 SETTINGS = ("None", "2M", "Transparent")
 POOL = Path("/proc/sys/vm/nr_hugepages")
@@ -59,16 +59,7 @@ def hugetlb_used_kib():
 
 
 def guest_rss_kib(pid, guest_bytes):
-    rss, size = 0, 0
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            parts = line.split()
-            if re.match(r"^[0-9a-f]+-[0-9a-f]+$", parts[0]):
-                lo, hi = (int(x, 16) for x in parts[0].split("-"))
-                size = hi - lo
-            elif parts[0] == "Rss:" and size == guest_bytes:
-                rss += int(parts[1])
-    return rss
+    return smaps_rss_kib(pid, lambda size: size == guest_bytes)
 
 
 def one_memory(huge, mem):

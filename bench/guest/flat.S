@@ -12,25 +12,4 @@ _start:
         mov     %cs, %ax
         mov     %ax, %ds
         lea     msg, %si
-        mov     $0x3f8, %dx
-1:      lodsb                   /* the UART's THR takes each byte at once when emulated */
-        test    %al, %al
-        jz      2f
-        outb    %al, %dx
-        jmp     1b
-2:
-#ifdef IDLE
-3:      hlt
-        jmp     3b
-#else
-        mov     $0xfe, %al      /* i8042 command 0xfe: pulse the reset line */
-        outb    %al, $0x64
-4:      hlt
-        jmp     4b
-#endif
-msg:
-#ifdef IDLE
-        .asciz  "BRASA idle\n"
-#else
-        .asciz  "BRASA hello\n"
-#endif
+#include "marker.inc"

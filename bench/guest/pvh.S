@@ -22,25 +22,4 @@
 pvh_start32:
         cli
         mov     $msg, %esi
-        mov     $0x3f8, %dx
-1:      lodsb
-        test    %al, %al
-        jz      2f
-        outb    %al, %dx
-        jmp     1b
-2:
-#ifdef IDLE
-3:      hlt
-        jmp     3b
-#else
-        mov     $0xfe, %al              /* i8042 command 0xfe: pulse the reset line */
-        outb    %al, $0x64
-4:      hlt
-        jmp     4b
-#endif
-msg:
-#ifdef IDLE
-        .asciz  "BRASA idle\n"
-#else
-        .asciz  "BRASA hello\n"
-#endif
+#include "marker.inc"

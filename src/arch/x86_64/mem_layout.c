@@ -23,7 +23,14 @@ int mem_layout(uint64_t mem_bytes, struct guest_region *out, unsigned int *nr)
         return 0;
 }
 
-int mem_layout_map_file(struct guest_mem *m, int fd, uint64_t mem_bytes)
+/* How guest RAM is backed: a caller's buffer, a file (a snapshot's memory), or fresh pages. */
+struct backing {
+        uint8_t *buf; /* NULL: not a caller's buffer */
+        int fd;       /* -1: not a file */
+        enum guest_mem_pages pages;
+};
+
+static int map_with(struct guest_mem *m, uint64_t mem_bytes, const struct backing *b)
 {
         struct guest_region layout[GUEST_MEM_MAX_REGIONS];
         unsigned int nr;
@@ -31,31 +38,26 @@ int mem_layout_map_file(struct guest_mem *m, int fd, uint64_t mem_bytes)
 
         memset(m, 0, sizeof(*m));
         rc = mem_layout(mem_bytes, layout, &nr);
-        return rc ? rc : guest_mem_create_file(m, layout, nr, fd);
+        if (rc)
+                return rc;
+        if (b->buf)
+                return guest_mem_attach(m, b->buf, layout, nr);
+        if (b->fd >= 0)
+                return guest_mem_create_file(m, layout, nr, b->fd);
+        return guest_mem_create_paged(m, layout, nr, b->pages);
+}
+
+int mem_layout_map_file(struct guest_mem *m, int fd, uint64_t mem_bytes)
+{
+        return map_with(m, mem_bytes, &(struct backing){.fd = fd});
 }
 
 int mem_layout_map(struct guest_mem *m, uint8_t *buf, uint64_t mem_bytes)
 {
-        struct guest_region layout[GUEST_MEM_MAX_REGIONS];
-        unsigned int nr;
-        int rc;
-
-        memset(m, 0, sizeof(*m));
-        rc = mem_layout(mem_bytes, layout, &nr);
-        if (rc)
-                return rc;
-        return buf ? guest_mem_attach(m, buf, layout, nr) : guest_mem_create(m, layout, nr);
+        return map_with(m, mem_bytes, &(struct backing){.buf = buf, .fd = -1});
 }
 
 int mem_layout_map_paged(struct guest_mem *m, uint64_t mem_bytes, enum guest_mem_pages pages)
 {
-        struct guest_region layout[GUEST_MEM_MAX_REGIONS];
-        unsigned int nr;
-        int rc;
-
-        memset(m, 0, sizeof(*m));
-        rc = mem_layout(mem_bytes, layout, &nr);
-        if (rc)
-                return rc;
-        return guest_mem_create_paged(m, layout, nr, pages);
+        return map_with(m, mem_bytes, &(struct backing){.fd = -1, .pages = pages});
 }

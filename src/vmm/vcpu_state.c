@@ -78,7 +78,7 @@ static int msrs_read(struct vcpu *v, struct vcpu_state *s)
  * are left out when refused. */
 static int save_fpu_parts(struct vcpu *v, struct vcpu_state *s, struct err *e)
 {
-        if (ioctl(v->fd, KVM_GET_XSAVE, &s->xsave) == 0)
+        if (ioctl(v->fd, KVM_GET_XSAVE, s->xsave) == 0)
                 s->flags |= VCPU_STATE_XSAVE;
         else if (vcpu_ioctl(v, KVM_GET_FPU, &s->fpu, "KVM_GET_FPU", e))
                 return e ? e->rc : -EIO;
@@ -139,7 +139,7 @@ static int restore_fpu_parts(struct vcpu *v, const struct vcpu_state *s, struct 
         int rc;
 
         if (s->flags & VCPU_STATE_XSAVE)
-                rc = vcpu_ioctl(v, KVM_SET_XSAVE, &s->xsave, "KVM_SET_XSAVE", e);
+                rc = vcpu_ioctl(v, KVM_SET_XSAVE, s->xsave, "KVM_SET_XSAVE", e);
         else
                 rc = vcpu_ioctl(v, KVM_SET_FPU, &s->fpu, "KVM_SET_FPU", e);
         if (!rc && (s->flags & VCPU_STATE_XCRS))

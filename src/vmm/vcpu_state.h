@@ -25,7 +25,9 @@ struct vcpu_state {
         struct kvm_regs regs;
         struct kvm_sregs sregs;
         struct kvm_fpu fpu;
-        struct kvm_xsave xsave;
+        /* struct kvm_xsave's 4 KiB region: the struct itself ends in a flexible array
+         * (used by KVM_GET_XSAVE2 only), which may not sit inside another struct. */
+        uint32_t xsave[1024];
         struct kvm_xcrs xcrs;
         struct kvm_debugregs dregs;
         struct kvm_lapic_state lapic;
@@ -33,6 +35,9 @@ struct vcpu_state {
         struct kvm_vcpu_events events;
         struct kvm_msr_entry msrs[VCPU_STATE_MAX_MSRS];
 };
+
+_Static_assert(sizeof(((struct vcpu_state *)0)->xsave) == sizeof(struct kvm_xsave),
+               "the XSAVE region is struct kvm_xsave without its flexible tail");
 
 /*
  * Reads the state of a parked vCPU: MP state, registers, special registers, XSAVE (or the

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("BRASA_BUILD_DIR", ROOT / "build"))
+BUILD = Path(os.environ.get("BRASA_BUILD_DIR", ROOT / "build")).resolve()  # absolute: tests chdir
 BRASA = BUILD / "brasa"
 GUESTS = BUILD / "guest-tests"
 

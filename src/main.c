@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/server.h"
@@ -21,6 +22,7 @@
 #include "core/text.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
+#include "mmds/mmds_json.h"
 #include "mmds/mmds_service.h"
 #include "model/mmds_data.h"
 #include "model/run_args.h"
@@ -579,7 +581,7 @@ static int put_metadata(const struct cli *c, json_t **store, struct err *e)
 
         if (mmds_data_parse(c->metadata_text, c->metadata_len, &v, e))
                 PANIC("MMDS error: metadata provided not valid json: %s", e->msg);
-        if (mmds_data_size(v) > c->mmds_limit) {
+        if (mmds_json_size(v) > c->mmds_limit) {
                 json_decref(v);
                 return err_set(e, -EFBIG, "The MMDS patch request doesn't fit.");
         }
@@ -715,6 +717,39 @@ static int fail_plain(struct fatal *f, const char *what, int rc)
         return fail_debug(f, "%s", quoted(f->text, q, sizeof(q)));
 }
 
+/*
+ * brasa-jailer's readiness pipe (BRASA_READY_FD): the jailer's returning process waits until
+ * this end closes. It is closed once the API socket accepts connections (or, with --no-api,
+ * once the VM runs); a failure closes it by exiting.
+ */
+static int ready_fd = -1;
+
+static void ready_take(void)
+{
+        const char *v = getenv("BRASA_READY_FD");
+        struct stat st;
+        char *end;
+        long fd;
+
+        if (!v)
+                return;
+        errno = 0;
+        fd = strtol(v, &end, 10);
+        unsetenv("BRASA_READY_FD");
+        if (errno || *end || fd < 3 || fd > INT32_MAX || fstat((int)fd, &st) < 0 ||
+            !S_ISFIFO(st.st_mode))
+                return; /* not ours: leave that fd alone */
+        ready_fd = (int)fd;
+        (void)fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void ready_signal(void)
+{
+        if (ready_fd >= 0)
+                close(ready_fd);
+        ready_fd = -1;
+}
+
 /* Set-up is over: from here the VMM thread only runs the loop, under its seccomp filter. */
 static int confine_vmm_thread(struct fatal *f)
 {
@@ -767,6 +802,7 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
         rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
         if (rc)
                 goto out;
+        ready_signal();
         /* As Firecracker's run_without_api(): a line now (above), then one every 60 s. */
         rc = vmm_metrics_start(&vmm);
         if (rc) {
@@ -853,6 +889,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
                 rc = api_server_start(&r->server);
         if (rc)
                 return fail_plain(f, "Cannot start the API server", rc);
+        ready_signal(); /* the socket takes connections from here on */
         if (!c->config_text)
                 return api_put_metadata(c, r, f);
         /* --config-file with the API up: boot now, keep serving. */
@@ -1132,6 +1169,7 @@ int main(int argc, char **argv)
         static struct fatal f;
         int rc;
 
+        ready_take();
         /* Log lines and the console never wait on a stdout nobody reads. */
         log_set_fd(outfd_stdout());
         rc = main_finish(main_exec(argc, argv, &c, &f), &f);

@@ -404,6 +404,11 @@ def test_mmds_size_limit_flag(tmp_path):
     vm = ApiVm(tmp_path, args=["--mmds-size-limit", "20"], validate=SPEC.validate)
     assert vm.put("/mmds", {"a": "b"}).status == 204
     assert vm.put("/mmds", {"a": "0123456789abcdef"}).status == 413
+    # Counted as serde_json writes the store ({"a":0.1,"b":1e-7}, 18 bytes), not as jansson
+    # would (0.10000000000000001, 9.9999999999999995e-08).
+    assert vm.put("/mmds", {"a": 0.1, "b": 1e-7}).status == 204
+    assert vm.get("/mmds").json() == {"a": 0.1, "b": 1e-7}
+    assert vm.put("/mmds", {"a": 0.1, "b": 1e-7, "c": 1}).status == 413
     assert vm.stop() == 0
 
 

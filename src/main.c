@@ -799,16 +799,17 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
                 rc = fail_plain(f, "Cannot set up the VMM", rc);
                 goto out;
         }
-        rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
-        if (rc)
-                goto out;
-        ready_signal();
-        /* As Firecracker's run_without_api(): a line now (above), then one every 60 s. */
+        /* As Firecracker's run_without_api(): a line once booted, with the devices in it,
+         * then one every 60 s. */
         rc = vmm_metrics_start(&vmm);
         if (rc) {
                 rc = fail_plain(f, "Cannot start the metrics timer", rc);
                 goto out;
         }
+        rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
+        if (rc)
+                goto out;
+        ready_signal();
         rc = confine_vmm_thread(f);
         if (rc)
                 goto out;
@@ -880,6 +881,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
         r->ctx.hooks.update_net = vmm_update_net;
+        r->ctx.hooks.update_pmem = vmm_update_pmem;
         r->ctx.hooks.balloon = vmm_balloon;
         rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, &e);
         if (rc)

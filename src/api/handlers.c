@@ -480,12 +480,17 @@ void api_no_pci(struct api_ctx *ctx, struct api_call *call)
         api_fault(&call->resp, 400, "PCI is not enabled");
 }
 
+/* As Firecracker: only the device's limiter changes; GET /vm/config keeps the PUT's. */
 void api_patch_pmem(struct api_ctx *ctx, struct api_call *call)
 {
+        const struct pmem_update *u = call->val.v;
         struct err e = ERR_INIT;
+        int rc;
 
-        finish(call, config_pmem_patch_check(ctx->cfg, call->val.v, &e), call->route->prefix,
-               e.msg);
+        rc = config_pmem_patch_check(ctx->cfg, u, &e);
+        if (!rc && u->has_rate_limiter && ctx->hooks.update_pmem)
+                rc = ctx->hooks.update_pmem(ctx->vmm, u, &e);
+        finish(call, rc, call->route->prefix, e.msg);
 }
 
 /* ---- logger, metrics, snapshots, vm state ------------------------------------------------------

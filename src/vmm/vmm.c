@@ -405,6 +405,21 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *
         return 0;
 }
 
+int vmm_update_pmem(struct vmm *vmm, const struct pmem_update *u, struct err *e)
+{
+        struct virtio_pmem *m;
+
+        if (!vmm->started)
+                return err_set(e, -EAGAIN, "the microVM is not running");
+        m = vmm_find_pmem(&vmm->devices, u->id);
+        if (!m)
+                return err_set(e, -ENOENT,
+                               "Unable to patch the pmem device: Failed perform action on "
+                               "device: Device not found Please verify the request arguments.");
+        virtio_pmem_update_rate_limiter(m, &u->rate_limiter);
+        return 0;
+}
+
 int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e)
 {
         struct virtio_net *n;
@@ -472,6 +487,8 @@ static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struc
                 rc = vmm_attach_drives(&vmm->devices, cfg, e);
         if (!rc)
                 rc = vmm_attach_nets(&vmm->devices, cfg, vmm->mmds, e);
+        if (!rc)
+                rc = vmm_attach_pmems(&vmm->devices, cfg, e);
         if (!rc)
                 rc = vmm_attach_vsock(&vmm->devices, cfg, e);
         if (!rc)

@@ -117,6 +117,10 @@ void vmm_destroy(struct vmm *vmm);
  */
 int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *e);
 
+/* PATCH /pmem/{id} with a rate limiter after boot (the API's update_pmem hook, VMM thread).
+ * Returns 0, -EAGAIN before boot or -ENOENT with Firecracker's text in e. */
+int vmm_update_pmem(struct vmm *vmm, const struct pmem_update *u, struct err *e);
+
 /*
  * PATCH /network-interfaces/{id} after boot, on the VMM thread (the API's update_net
  * hook): applies the RX and TX rate-limiter updates as Firecracker does.

@@ -46,6 +46,8 @@ static const char *kind_name(enum device_kind k)
                 return "virtio-balloon";
         case DEVICE_VIRTIO_VSOCK:
                 return "virtio-vsock";
+        case DEVICE_VIRTIO_PMEM:
+                return "virtio-pmem";
         case DEVICE_SERIAL:
                 return "serial";
         case DEVICE_I8042:

@@ -151,3 +151,32 @@ def test_patch_rate_limiter_after_boot(api, tmp_path):
     assert r.status == 400
     # GET /vm/config keeps what PUT set, as Firecracker (PATCH changes only the device).
     assert api.get("/vm/config").json()["pmem"][0]["rate_limiter"] is None
+
+
+def test_snapshot_with_pmem_restores_the_region(tmp_path):
+    """The region is mapped again from the same file, at the same address, on load."""
+    from api_schema import SPEC
+    from conftest import ApiVm
+    from test_pause import Console, assert_consecutive, start_counting
+    from test_snapshot import load_body, restored_counts
+
+    img = backing(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    vm = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    assert vm.put("/pmem/p", pmem("p", img)).status == 204
+    con = start_counting(vm)
+    assert vm.patch("/vm", {"state": "Paused"}).status == 204
+    state, mem = tmp_path / "vm.state", tmp_path / "vm.mem"
+    r = vm.put("/snapshot/create", {"snapshot_path": str(state), "mem_file_path": str(mem)})
+    assert r.status == 204, r.raw
+    before = con.settle()
+    assert vm.stop() == 0
+    vm = ApiVm(tmp_path / "b", validate=SPEC.validate)
+    assert vm.put("/snapshot/load", load_body(state, mem)).status == 204, vm.output()
+    assert vm.get("/vm/config").json()["pmem"][0]["path_on_host"] == str(img)
+    con = Console(vm.proc)
+    con.wait_count(restored_counts(before, "")[-1] + 2)
+    assert_consecutive(restored_counts(before, con.read()))
+    assert vm.stop() == 0
+    assert "Attached pmem p (" in vm.output() and "guest memory 0x8000000000" in vm.output()

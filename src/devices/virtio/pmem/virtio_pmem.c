@@ -308,8 +308,8 @@ int virtio_pmem_create(struct virtio_pmem **out, const struct pmem_params *p, ui
         m->rl.timer_fd = -1;
         m->config.start = gpa;
         /* Firecracker offers VIRTIO_F_VERSION_1 only (virtio_dev_init() adds it). */
-        rc = virtio_dev_init(&m->dev, &pmem_ops, "pmem", VIRTIO_ID_PMEM, 0, 1, PMEM_QUEUE_SIZE,
-                             mem);
+        rc =
+            virtio_dev_init(&m->dev, &pmem_ops, "pmem", VIRTIO_ID_PMEM, 0, 1, PMEM_QUEUE_SIZE, mem);
         if (rc) {
                 free(m);
                 return err_set(e, rc, "pmem: %s", strerror(-rc));

@@ -507,7 +507,7 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
                 return rc;
         vmm->pvm_template_on = vmm_want_pvm_template(&vmm->opts);
         /* A restore's memory already holds the kernel and its boot structures. */
-        if (mem_fd < 0) {
+        if (mem_fd == VMM_MEM_BOOT) {
                 rc = vmm_add_pvm_args(vmm, cfg);
                 if (rc)
                         return err_set(e, rc, "kernel command line is too long");
@@ -530,7 +530,7 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
         /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
         clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
-        rc = vmm_build(vmm, cfg, -1, e);
+        rc = vmm_build(vmm, cfg, VMM_MEM_BOOT, e);
         if (rc == 0)
                 rc = vmm_start(vmm, e);
         if (rc) {

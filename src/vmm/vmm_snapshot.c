@@ -567,17 +567,22 @@ static int load_mem_file(struct vmm *vmm, struct vm_config *cfg, const char *pat
         return 0;
 }
 
-/* Firecracker's Uffd backend: anonymous memory that the handler at path fills on demand. */
+/*
+ * Firecracker's Uffd backend: anonymous memory that the handler at path fills on demand,
+ * handed over before the build, whose device set-up already writes guest pages.
+ */
 static int load_mem_uffd(struct vmm *vmm, struct vm_config *cfg, const char *path, struct err *e)
 {
         uint64_t page = cfg->machine.huge_pages == HUGE_PAGES_2M ? (2ull << 20) : 4096;
         int rc;
 
-        rc = vmm_build(vmm, cfg, VMM_MEM_ANON, e);
+        rc = vmm_map_memory(vmm, cfg, -1, e);
+        if (!rc)
+                rc = vmm_uffd_attach(vmm, path, page, e);
         if (rc)
-                return err_prefix(e, "Failed to build microVM from snapshot: ");
-        rc = vmm_uffd_attach(vmm, path, page, e);
-        return rc ? err_prefix(e, UFFD_ERR) : 0;
+                return err_prefix(e, UFFD_ERR);
+        rc = vmm_build(vmm, cfg, VMM_MEM_READY, e);
+        return rc ? err_prefix(e, "Failed to build microVM from snapshot: ") : 0;
 }
 
 /* Builds the microVM of a parsed state file over its memory and puts its state back. */

@@ -298,3 +298,48 @@ def test_describe_snapshot_of_a_file_that_is_no_state_file(snapshot, tmp_path):
             "CRC64 mismatch") in r.stdout, r.stdout
     assert r.stderr.startswith("Error: PrintSnapshotDataFormat(SnapshotVersion(")
     assert "v1.0.0" not in r.stdout
+
+
+def test_uffd_load_of_a_hugetlbfs_snapshot(tmp_path):
+    """A 2M huge-pages guest: Uffd gives it hugetlbfs memory again and tells the handler so
+    (page_size 2 MiB), and its count goes on; the File backend refuses it, as Firecracker."""
+    from test_huge_pages import hugetlb_pool
+    with hugetlb_pool(32):
+        (tmp_path / "a").mkdir()
+        a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+        assert a.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                      "boot_args": "console=ttyS0 brasa.count=20000"}).status == 204
+        assert a.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 32,
+                                         "huge_pages": "2M"}).status == 204
+        assert a.put("/actions", {"action_type": "InstanceStart"}).status == 204
+        con = Console(a.proc)
+        con.wait_count(2)
+        assert a.patch("/vm", {"state": "Paused"}).status == 204
+        state, mem = tmp_path / "vm.state", tmp_path / "vm.mem"
+        assert a.put("/snapshot/create", {"snapshot_path": str(state),
+                                          "mem_file_path": str(mem)}).status == 204
+        before = con.settle()
+        assert a.stop() == 0
+        (tmp_path / "f").mkdir()
+        vm = ApiVm(tmp_path / "f", validate=SPEC.validate)
+        r = vm.put("/snapshot/load", {"snapshot_path": str(state), "mem_backend": {
+            "backend_type": "File", "backend_path": str(mem)}})
+        assert r.fault() == LOAD_ERR + (
+            "Failed to load guest memory: Error creating guest memory from file: Cannot restore "
+            "hugetlbfs backed snapshot by mapping the memory file. Please use uffd."), r.fault()
+        assert vm.proc.wait(timeout=10) == 1
+        vm.stop()
+        h = Handler(mem)
+        (tmp_path / "b").mkdir()
+        vm = ApiVm(tmp_path / "b", validate=SPEC.validate)
+        assert vm.put("/snapshot/load", uffd_body(state, h.sock)).status == 204
+        assert vm.get("/machine-config").json()["huge_pages"] == "2M"
+        con = Console(vm.proc)
+        con.wait_count(restored_counts(before, "")[-1] + 3)
+        assert_consecutive(restored_counts(before, con.read()))
+        assert vm.stop() == 0
+        assert h.wait() == 0
+        h = Handler(mem, code=DIE_AFTER_HANDSHAKE)
+        (tmp_path / "c").mkdir()
+        expect_failed_uffd_load(tmp_path / "c", state, h.sock, HUNG_UP)
+        assert f'"page_size":{2 << 20},"page_size_kib":{2 << 20}}}]' in h.output()

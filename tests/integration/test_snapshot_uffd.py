@@ -89,7 +89,8 @@ def snapshot(tmp_path_factory):
 
 
 def load_and_count(tmp_path, snap, args=()):
-    """Loads snap through a new handler and checks that the guest counts on; returns both."""
+    """Loads snap through a new handler and checks that the guest counts on; returns both (the
+    VM's console reader as vm.console)."""
     state, mem, before = snap
     h = Handler(mem, args)
     vm = ApiVm(tmp_path, validate=SPEC.validate)
@@ -99,6 +100,7 @@ def load_and_count(tmp_path, snap, args=()):
     con = Console(vm.proc)
     con.wait_count(restored_counts(before, "")[-1] + 3)
     assert_consecutive(restored_counts(before, con.read()))
+    vm.console = con
     return vm, h
 
 
@@ -343,3 +345,25 @@ def test_uffd_load_of_a_hugetlbfs_snapshot(tmp_path):
         (tmp_path / "c").mkdir()
         expect_failed_uffd_load(tmp_path / "c", state, h.sock, HUNG_UP)
         assert f'"page_size":{2 << 20},"page_size_kib":{2 << 20}}}]' in h.output()
+
+
+def test_snapshot_of_a_uffd_loaded_guest(snapshot, tmp_path):
+    """Create reads all of guest memory, so the handler serves every page still missing; the
+    new snapshot then loads with the File backend and the count goes on from there."""
+    vm, h = load_and_count(tmp_path, snapshot)
+    assert vm.patch("/vm", {"state": "Paused"}).status == 204
+    state, mem = tmp_path / "again.state", tmp_path / "again.mem"
+    assert vm.put("/snapshot/create", {"snapshot_path": str(state),
+                                       "mem_file_path": str(mem)}).status == 204
+    before = snapshot[2] + vm.console.settle()
+    assert vm.stop() == 0
+    assert h.wait() == 0
+    (tmp_path / "b").mkdir()
+    b = ApiVm(tmp_path / "b", validate=SPEC.validate)
+    assert b.put("/snapshot/load", {"snapshot_path": str(state), "resume_vm": True,
+                                    "mem_backend": {"backend_type": "File",
+                                                    "backend_path": str(mem)}}).status == 204
+    con = Console(b.proc)
+    con.wait_count(restored_counts(before, "")[-1] + 2)
+    assert_consecutive(restored_counts(before, con.read()))
+    assert b.stop() == 0

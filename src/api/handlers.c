@@ -545,15 +545,13 @@ static void snapshot_load_fatal(struct api_ctx *ctx)
                 vmm_request_exit(ctx->vmm, VMM_EXIT_GENERIC);
 }
 
-/* The memory file of a load: mem_backend File's path, or the deprecated mem_file_path. */
+/* The memory file of a load, or the Uffd handler's socket: mem_backend's backend_path, or
+ * the deprecated mem_file_path. */
 static const char *snapshot_mem_path(const struct snapshot_load_body *b, struct err *e)
 {
+        (void)e;
         if (!b->has_backend)
                 return b->mem_file_path;
-        if (b->backend.type == MEM_BACKEND_UFFD) {
-                err_set(e, -ENOTSUP, "the Uffd memory backend is not supported yet by brasa");
-                return NULL;
-        }
         return b->backend.backend_path;
 }
 
@@ -580,6 +578,9 @@ static int snapshot_load(struct api_ctx *ctx, const struct snapshot_load_body *b
                 return e->rc;
         if (!ctx->vmm)
                 return err_set(e, -ENODEV, "no VMM in this process");
+        if (b->has_backend && b->backend.type == MEM_BACKEND_UFFD)
+                return vmm_snapshot_load_uffd(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path,
+                                              b->resume_vm, e);
         rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm, e);
         return rc;
 }

@@ -88,7 +88,7 @@ static int vmm_mem_map_error(const struct vm_config *cfg, int rc, struct err *e)
                        why, -rc);
 }
 
-static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
+int vmm_map_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         uint64_t bytes = cfg->machine.mem_size_mib << 20;
         int rc;
@@ -102,8 +102,18 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int me
         rc = mem_fd >= 0
                  ? mem_layout_map_file(&vmm->mem, mem_fd, bytes)
                  : mem_layout_map_paged(&vmm->mem, bytes, vmm_mem_pages(cfg->machine.huge_pages));
-        if (rc)
-                return vmm_mem_map_error(cfg, rc, e);
+        return rc ? vmm_mem_map_error(cfg, rc, e) : 0;
+}
+
+static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
+{
+        int rc;
+
+        if (mem_fd != VMM_MEM_READY) {
+                rc = vmm_map_memory(vmm, cfg, mem_fd, e);
+                if (rc)
+                        return rc;
+        }
         vmm->dirty_log = cfg->machine.track_dirty_pages;
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem, vmm->dirty_log);
         if (rc)
@@ -524,7 +534,7 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
                 return rc;
         vmm->pvm_template_on = vmm_want_pvm_template(&vmm->opts);
         /* A restore's memory already holds the kernel and its boot structures. */
-        if (mem_fd < 0) {
+        if (mem_fd == VMM_MEM_BOOT) {
                 rc = vmm_add_pvm_args(vmm, cfg);
                 if (rc)
                         return err_set(e, rc, "kernel command line is too long");
@@ -547,7 +557,7 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
         /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
         clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
-        rc = vmm_build(vmm, cfg, -1, e);
+        rc = vmm_build(vmm, cfg, VMM_MEM_BOOT, e);
         if (rc == 0)
                 rc = vmm_start(vmm, e);
         if (rc) {

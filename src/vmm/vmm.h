@@ -76,6 +76,7 @@ struct vmm {
         bool exit_requested;
         bool signal_exit; /* a fatal signal ends the process: write the last metrics line */
         struct timespec start_wall, start_cpu;
+        struct vmm_uffd *uffd; /* a Uffd snapshot load's backend (vmm_uffd.h), else NULL */
 };
 
 /*
@@ -212,6 +213,15 @@ int vmm_snapshot_create(struct vmm *vmm, const struct vm_config *cfg,
  */
 int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
                       const char *mem_path, bool resume, struct err *e);
+
+/*
+ * As vmm_snapshot_load() with Firecracker's Uffd backend: guest memory is anonymous (2 MiB
+ * hugetlbfs pages when the snapshot had them) and the page-fault handler listening on
+ * sock_path fills it (vmm_uffd.h has the handshake, and what happens when the handler goes
+ * away). A handler that hung up before the load finished fails it.
+ */
+int vmm_snapshot_load_uffd(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                           const char *sock_path, bool resume, struct err *e);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

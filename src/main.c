@@ -19,6 +19,7 @@
 #include "core/outfd.h"
 #include "core/metrics.h"
 #include "core/text.h"
+#include "core/timeline.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
 #include "mmds/mmds_service.h"
@@ -128,6 +129,9 @@ static const char usage_text[] =
     "  --no-api                   do not start the API server (needs --config-file)\n"
     "  --id ID                    instance id, 1-64 chars of [A-Za-z0-9-]\n"
     "  --boot-timer               attach the boot-timer device at 0xc0000000\n"
+    "  --boot-timeline            log at exit when this start passed each of its phases\n"
+    "                             (exec, API ready, InstanceStart, KVM set-up, kernel\n"
+    "                             loaded, first KVM_RUN, guest's first output)\n"
     "  --log-path PATH            write the log to PATH instead of stdout\n"
     "  --level LEVEL              Error, Warning, Info (default), Debug, Trace or Off\n"
     "  --show-level, --show-log-origin  add the level / the source file:line to log lines\n"
@@ -167,6 +171,7 @@ static const char usage_text[] =
 enum arg_id {
         A_API_SOCK,
         A_BOOT_TIMER,
+        A_BOOT_TIMELINE,
         A_CONFIG_FILE,
         A_DESCRIBE_SNAPSHOT,
         A_ENABLE_PCI,
@@ -205,6 +210,7 @@ enum arg_id {
 static struct arg_spec args[A_COUNT] = {
     [A_API_SOCK] = VALUE("api-sock"),
     [A_BOOT_TIMER] = SWITCH("boot-timer"),
+    [A_BOOT_TIMELINE] = SWITCH("boot-timeline"),
     [A_CONFIG_FILE] = VALUE("config-file"),
     [A_DESCRIBE_SNAPSHOT] = VALUE("describe-snapshot"),
     [A_ENABLE_PCI] = SWITCH("enable-pci"),
@@ -735,6 +741,7 @@ static int build_from_json(const struct cli *c, struct vmm *vmm, struct vm_confi
 
         if (load_config(c, cfg, mmds, &e))
                 return fail_json(f, !c->no_api, false, &e);
+        vmm_prepare(vmm, cfg); /* the slow KVM ioctls overlap loading the kernel */
         if (cfg->mmds.present) {
                 rc =
                     mmds_service_start(svc, mmds, &cfg->mmds, c->id ? c->id : "anonymous-instance");
@@ -840,6 +847,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         rc = vmm_init(&r->vmm, &c->vmm);
         if (rc)
                 return fail_plain(f, "Cannot set up the VMM", rc);
+        vmm_prepare(&r->vmm, NULL); /* the VM, irqchip and PIT while the API comes up */
         api_ctx_init(&r->ctx, &r->vmm, &r->cfg, c->id, c->mmds_limit);
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
@@ -853,6 +861,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
                 rc = api_server_start(&r->server);
         if (rc)
                 return fail_plain(f, "Cannot start the API server", rc);
+        timeline_mark(TL_API_READY);
         if (!c->config_text)
                 return api_put_metadata(c, r, f);
         /* --config-file with the API up: boot now, keep serving. */
@@ -921,6 +930,15 @@ static int setup_seccomp(struct cli *c, struct fatal *f)
         return fail_debug(f, "SeccompFilter(%s)", quoted(e.msg, q, sizeof(q)));
 }
 
+/* --boot-timeline: the phases of this start, one line (docs/usage.md, "Boot timeline"). */
+static void log_timeline(void)
+{
+        char line[512];
+
+        timeline_format(line, sizeof(line));
+        log_info("%s", line);
+}
+
 /* main.rs's main_exec() from "Running Firecracker" on; 0 or the exit code with f set. */
 static int run(struct cli *c, struct fatal *f)
 {
@@ -943,6 +961,8 @@ static int run(struct cli *c, struct fatal *f)
         rc = take_run_args(c, f);
         if (!rc)
                 rc = c->no_api ? boot_from_config(c, f) : run_with_api(c, f);
+        if (args[A_BOOT_TIMELINE].present)
+                log_timeline();
         free(c->config_text);
         free(c->metadata_text);
         return rc;
@@ -1132,6 +1152,7 @@ int main(int argc, char **argv)
         static struct fatal f;
         int rc;
 
+        timeline_start();
         /* Log lines and the console never wait on a stdout nobody reads. */
         log_set_fd(outfd_stdout());
         rc = main_finish(main_exec(argc, argv, &c, &f), &f);

@@ -847,7 +847,6 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         rc = vmm_init(&r->vmm, &c->vmm);
         if (rc)
                 return fail_plain(f, "Cannot set up the VMM", rc);
-        vmm_prepare(&r->vmm, NULL); /* the VM, irqchip and PIT while the API comes up */
         api_ctx_init(&r->ctx, &r->vmm, &r->cfg, c->id, c->mmds_limit);
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
@@ -862,8 +861,11 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         if (rc)
                 return fail_plain(f, "Cannot start the API server", rc);
         timeline_mark(TL_API_READY);
-        if (!c->config_text)
+        if (!c->config_text) {
+                /* The VM, irqchip and PIT while the first requests come: the socket is up. */
+                vmm_prepare(&r->vmm, NULL);
                 return api_put_metadata(c, r, f);
+        }
         /* --config-file with the API up: boot now, keep serving. */
         rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, &r->ctx.mmds_svc, f);
         /* from_json() created the store for --metadata, or for mmds-config (Firecracker's

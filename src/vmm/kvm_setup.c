@@ -1,4 +1,5 @@
-/* KVM set-up thread: builds the VM, guest RAM, slots and vCPUs while the API serves or files load. */
+/* KVM set-up thread: builds the VM, guest RAM, slots and vCPUs while the API serves or files load.
+ */
 #include "vmm/kvm_setup.h"
 
 #include <errno.h>
@@ -41,8 +42,8 @@ static bool want_reusable(const struct kvm_setup_want *built, const struct kvm_s
 {
         if (built->dirty_log != w->dirty_log && built->mem)
                 return false;
-        if (built->mem && (!w->mem || built->mem_mib != w->mem_mib ||
-                           built->huge_pages != w->huge_pages))
+        if (built->mem &&
+            (!w->mem || built->mem_mib != w->mem_mib || built->huge_pages != w->huge_pages))
                 return false;
         return built->nr_vcpus <= w->nr_vcpus;
 }

@@ -21,6 +21,7 @@
 #include "core/statefile.h"
 #include "core/metrics.h"
 #include "core/text.h"
+#include "core/timeline.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
 #include "mmds/mmds_json.h"
@@ -131,6 +132,9 @@ static const char usage_text[] =
     "  --no-api                   do not start the API server (needs --config-file)\n"
     "  --id ID                    instance id, 1-64 chars of [A-Za-z0-9-]\n"
     "  --boot-timer               attach the boot-timer device at 0xc0000000\n"
+    "  --boot-timeline            log at exit when this start passed each of its phases\n"
+    "                             (exec, API ready, InstanceStart, KVM set-up, kernel\n"
+    "                             loaded, first KVM_RUN, guest's first output)\n"
     "  --log-path PATH            write the log to PATH instead of stdout\n"
     "  --level LEVEL              Error, Warning, Info (default), Debug, Trace or Off\n"
     "  --show-level, --show-log-origin  add the level / the source file:line to log lines\n"
@@ -173,6 +177,7 @@ static const char usage_text[] =
 enum arg_id {
         A_API_SOCK,
         A_BOOT_TIMER,
+        A_BOOT_TIMELINE,
         A_CONFIG_FILE,
         A_DESCRIBE_SNAPSHOT,
         A_ENABLE_PCI,
@@ -211,6 +216,7 @@ enum arg_id {
 static struct arg_spec args[A_COUNT] = {
     [A_API_SOCK] = VALUE("api-sock"),
     [A_BOOT_TIMER] = SWITCH("boot-timer"),
+    [A_BOOT_TIMELINE] = SWITCH("boot-timeline"),
     [A_CONFIG_FILE] = VALUE("config-file"),
     [A_DESCRIBE_SNAPSHOT] = VALUE("describe-snapshot"),
     [A_ENABLE_PCI] = SWITCH("enable-pci"),
@@ -833,6 +839,7 @@ static int build_from_json(const struct cli *c, struct vmm *vmm, struct vm_confi
 
         if (load_config(c, cfg, mmds, &e))
                 return fail_json(f, !c->no_api, false, &e);
+        vmm_prepare(vmm, cfg); /* the slow KVM ioctls overlap loading the kernel */
         if (cfg->mmds.present) {
                 rc =
                     mmds_service_start(svc, mmds, &cfg->mmds, c->id ? c->id : "anonymous-instance");
@@ -955,8 +962,12 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         if (rc)
                 return fail_plain(f, "Cannot start the API server", rc);
         ready_signal(); /* the socket takes connections from here on */
-        if (!c->config_text)
+        timeline_mark(TL_API_READY);
+        if (!c->config_text) {
+                /* The VM, irqchip and PIT while the first requests come: the socket is up. */
+                vmm_prepare(&r->vmm, NULL);
                 return api_put_metadata(c, r, f);
+        }
         /* --config-file with the API up: boot now, keep serving. */
         rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, &r->ctx.mmds_svc, f);
         /* from_json() created the store for --metadata, or for mmds-config (Firecracker's
@@ -1023,6 +1034,15 @@ static int setup_seccomp(struct cli *c, struct fatal *f)
         return fail_debug(f, "SeccompFilter(%s)", quoted(e.msg, q, sizeof(q)));
 }
 
+/* --boot-timeline: the phases of this start, one line (docs/usage.md, "Boot timeline"). */
+static void log_timeline(void)
+{
+        char line[512];
+
+        timeline_format(line, sizeof(line));
+        log_info("%s", line);
+}
+
 /* main.rs's main_exec() from "Running Firecracker" on; 0 or the exit code with f set. */
 static int run(struct cli *c, struct fatal *f)
 {
@@ -1045,6 +1065,8 @@ static int run(struct cli *c, struct fatal *f)
         rc = take_run_args(c, f);
         if (!rc)
                 rc = c->no_api ? boot_from_config(c, f) : run_with_api(c, f);
+        if (args[A_BOOT_TIMELINE].present)
+                log_timeline();
         free(c->config_text);
         free(c->metadata_text);
         return rc;
@@ -1236,6 +1258,7 @@ int main(int argc, char **argv)
         static struct fatal f;
         int rc;
 
+        timeline_start();
         ready_take();
         /* Log lines and the console never wait on a stdout nobody reads. */
         log_set_fd(outfd_stdout());

@@ -219,6 +219,8 @@ static void set_machine(struct api_ctx *ctx, struct api_call *call, bool patch)
                 return;
         }
         config_machine_commit(ctx->cfg, &m);
+        if (ctx->vmm) /* slots and vCPUs for it, on the KVM set-up thread */
+                vmm_prepare(ctx->vmm, ctx->cfg);
         ok_empty(call);
 }
 

@@ -16,6 +16,7 @@
 #include "model/config.h"
 #include "model/config.h"
 #include "vmm/device_mgr.h"
+#include "vmm/kvm_setup.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/legacy.h"
 #include "vmm/vcpu.h"
@@ -53,6 +54,10 @@ struct vmm {
         struct vcpu_env vcpu_env;
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
+        /* The KVM set-up thread, until vmm_build() takes what it built. */
+        struct kvm_setup setup;
+        /* KVM_GET_SUPPORTED_CPUID, read by the KVM set-up. */
+        struct kvm_cpuid2 *supported_cpuid;
 
         struct mmds_service *mmds; /* the metadata service (borrowed), NULL: no MMDS */
         struct device_mgr devices; /* every device: virtio-mmio ones, COM1, i8042, boot timer */
@@ -94,6 +99,14 @@ int vmm_init(struct vmm *vmm, const struct vmm_opts *opts);
  * (not started). Returns 0, -EALREADY when already started, or -errno.
  */
 int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e);
+
+/*
+ * Starts building, on the KVM set-up thread, what a boot of cfg will need (cfg NULL: the VM,
+ * irqchip and PIT alone, which no configuration changes), and redoes it when called again with
+ * another machine-config. Returns at once; vmm_build() waits for it and reports its failure
+ * there, in Firecracker's words. Nothing once started. VMM thread.
+ */
+void vmm_prepare(struct vmm *vmm, const struct vm_config *cfg);
 
 /* True once vmm_boot() succeeded. */
 bool vmm_started(const struct vmm *vmm);

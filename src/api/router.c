@@ -206,11 +206,7 @@ static void load_unsupported(const json_t *b, struct snapshot_load_body *lb)
 {
         const json_t *v = given(b, "huge_pages");
 
-        if (json_array_size(json_object_get(b, "network_overrides")))
-                lb->unsupported = "network_overrides";
-        else if (given(b, "vsock_override"))
-                lb->unsupported = "vsock_override";
-        else if (json_is_true(json_object_get(b, "clock_realtime")))
+        if (json_is_true(json_object_get(b, "clock_realtime")))
                 lb->unsupported = "clock_realtime";
         else if (lb->track_dirty_pages)
                 lb->unsupported = "track_dirty_pages";

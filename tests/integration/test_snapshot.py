@@ -296,8 +296,6 @@ def test_virtio_net_works_after_a_load(tmp_path, make_tap):
 
 
 @pytest.mark.parametrize("extra,name", [
-    ({"network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap9"}]}, "network_overrides"),
-    ({"vsock_override": {"uds_path": "/tmp/v.sock"}}, "vsock_override"),
     ({"clock_realtime": True}, "clock_realtime"),
     ({"track_dirty_pages": True}, "track_dirty_pages"),
     ({"huge_pages": "2M"}, "huge_pages other than None"),

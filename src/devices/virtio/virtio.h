@@ -47,6 +47,17 @@ struct virtio_dev_ops {
          * type cannot be snapshotted yet.
          */
         int (*snapshot_check)(struct virtio_dev *d);
+        /*
+         * Optional, lock held. prepare_save runs before the state is read (vsock sends its
+         * TRANSPORT_RESET event there, as Firecracker). save_state appends the type's own
+         * state after the common one (cap bytes: 0 or -ENOSPC); restore_state takes it back
+         * (len bytes of a hostile file: 0 or -EINVAL) once the common state is restored and,
+         * when live, the queues and device are active again. A type without save_state saves
+         * nothing more and accepts only an empty tail.
+         */
+        void (*prepare_save)(struct virtio_dev *d);
+        int (*save_state)(struct virtio_dev *d, void *buf, size_t cap, size_t *len);
+        int (*restore_state)(struct virtio_dev *d, const void *buf, size_t len);
 
         /*
          * Behind the device's struct device ops (devices/device.h), which forward to it

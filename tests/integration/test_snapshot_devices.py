@@ -1,0 +1,113 @@
+"""Snapshots of the devices whose state is more than the common virtio state: vsock (its
+TRANSPORT_RESET event and vsock_override), the balloon, Async drives, net clones with
+network_overrides, and Diff snapshots taken while virtio devices are live. Everything is
+checked from inside the restored test guest."""
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from api_schema import SPEC
+from conftest import ApiVm, KERNELS, parse_fields, parse_report
+from test_pause import Console
+from test_snapshot import LOAD_ERR, expect_failed_load, load_body
+
+pytestmark = pytest.mark.kvm
+
+CID = 3
+PORT = 1234
+
+
+@pytest.fixture
+def sockdir():
+    """A short private directory: a Unix socket path must fit in 108 bytes."""
+    d = Path(tempfile.mkdtemp(prefix="bsd-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def boot(vm, words, mem=128, track=False):
+    assert vm.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                   "boot_args": f"console=ttyS0 {words}"}).status == 204
+    assert vm.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": mem,
+                                      "track_dirty_pages": track}).status == 204
+
+
+def start(vm):
+    assert vm.put("/actions", {"action_type": "InstanceStart"}).status == 204
+    return Console(vm.proc)
+
+
+def wait_text(vm, con, text, timeout=60):
+    deadline = time.monotonic() + timeout
+    while text not in con.read():
+        assert vm.proc.poll() is None, con.text
+        assert time.monotonic() < deadline, f"never saw {text!r}: {con.text[-800:]}"
+        time.sleep(0.02)
+    return con.text
+
+
+def snapshot(vm, d, kind="Full", mem_name="vm.mem", state_name="vm.state"):
+    assert vm.patch("/vm", {"state": "Paused"}).status == 204
+    r = vm.put("/snapshot/create", {"snapshot_path": str(d / state_name),
+                                    "mem_file_path": str(d / mem_name), "snapshot_type": kind})
+    assert r.status == 204, r.raw
+    return d / state_name, d / mem_name
+
+
+# ---- vsock ---------------------------------------------------------------------------------
+
+def vsock_snapshot(tmp_path, sockdir):
+    """A guest that set up its vsock driver and waits for an event: its snapshot."""
+    (tmp_path / "a").mkdir()
+    a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    boot(a, f"brasa.vsock=snapwait brasa.vsock.port={PORT}")
+    assert a.put("/vsock", {"guest_cid": CID, "uds_path": str(sockdir / "a.sock")}).status == 204
+    con = start(a)
+    wait_text(a, con, "vsock-awaiting-reset")
+    state, mem = snapshot(a, tmp_path)
+    before = con.settle()
+    assert a.stop() == 0, a.output()
+    assert "vsock-reset-event" not in before  # the original stayed paused
+    return state, mem, before
+
+
+def test_vsock_reset_event_and_override_after_a_load(tmp_path, sockdir):
+    """The restored guest finds Firecracker's TRANSPORT_RESET event in its event queue, and a
+    host connection through vsock_override's new socket reaches its listener and echoes."""
+    from test_vsock import echo_through, host_connect, pattern
+    state, mem, before = vsock_snapshot(tmp_path, sockdir)
+    (tmp_path / "b").mkdir()
+    b = ApiVm(tmp_path / "b", validate=SPEC.validate)
+    body = {**load_body(state, mem), "vsock_override": {"uds_path": str(sockdir / "b.sock")}}
+    r = b.put("/snapshot/load", body)
+    assert r.status == 204, r.raw
+    con = Console(b.proc)
+    text = wait_text(b, con, "vsock-listening")
+    ev = parse_fields(text.split("vsock-reset-event", 1)[1].splitlines()[0])
+    assert ev["event"] == 0 and ev["cid"] == CID and ev["len"] == 8, text
+    assert b.get("/vm/config").json()["vsock"]["uds_path"] == str(sockdir / "b.sock")
+    s, line = host_connect(sockdir / "b.sock", PORT)
+    assert line.startswith(b"OK "), line
+    data = pattern(20000)
+    assert echo_through(s, data) == data
+    s.close()
+    text = wait_text(b, con, "vsock-listen-done")
+    echo = parse_report(text).fields("vsock-echo")
+    assert echo["rx"] == len(data) and echo["tx"] == len(data)
+    assert b.stop() == 0, b.output()
+
+
+def test_vsock_override_without_a_vsock_device(tmp_path):
+    (tmp_path / "a").mkdir()
+    a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    boot(a, "brasa.count=20000")
+    con = start(a)
+    con.wait_count(1)
+    state, mem = snapshot(a, tmp_path)
+    assert a.stop() == 0
+    expect_failed_load(tmp_path, {**load_body(state, mem),
+                                  "vsock_override": {"uds_path": "/tmp/x.sock"}},
+                       "Failed to get snapshot state from file: Unknown Vsock Device.")

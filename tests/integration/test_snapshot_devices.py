@@ -2,6 +2,7 @@
 TRANSPORT_RESET event and vsock_override), the balloon, Async drives, net clones with
 network_overrides, and Diff snapshots taken while virtio devices are live. Everything is
 checked from inside the restored test guest."""
+import re
 import shutil
 import tempfile
 import time
@@ -111,3 +112,59 @@ def test_vsock_override_without_a_vsock_device(tmp_path):
     expect_failed_load(tmp_path, {**load_body(state, mem),
                                   "vsock_override": {"uds_path": "/tmp/x.sock"}},
                        "Failed to get snapshot state from file: Unknown Vsock Device.")
+
+
+# ---- balloon -------------------------------------------------------------------------------
+
+def refills(text):
+    return [int(n) for n in re.findall(r"BRASA balloon-stats-refill n=(\d+)", text)]
+
+
+def test_balloon_config_and_stats_survive_a_load(tmp_path):
+    """A balloon inflated to 8 MiB with statistics every second: the loaded VM has the same
+    target, actual count, interval and latest statistics, its timer goes on handing the stats
+    buffer back to the guest, and the guest deflates when the loaded VM's target drops."""
+    from test_balloon import STATS
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    boot(a, "brasa.balloon brasa.balloon.pages=2048")
+    assert a.put("/balloon", {"amount_mib": 0, "deflate_on_oom": True,
+                              "stats_polling_interval_s": 1}).status == 204
+    con = start(a)
+    wait_text(a, con, "balloon-touched")
+    assert a.patch("/balloon", {"amount_mib": 8}).status == 204
+    wait_text(a, con, "balloon-inflated")
+    while not refills(con.read()):
+        assert a.proc.poll() is None
+        time.sleep(0.05)
+    state, mem = snapshot(a, tmp_path)
+    before = con.settle()
+    stats_before = a.get("/balloon/statistics").json()
+    assert a.stop() == 0, a.output()
+    inf = parse_fields(before.split("balloon-inflated", 1)[1].splitlines()[0])
+    assert (inf["pages"], inf["actual"]) == (2048, 2048), before
+    b = ApiVm(tmp_path / "b", validate=SPEC.validate)
+    assert b.put("/snapshot/load", load_body(state, mem)).status == 204
+    assert b.get("/balloon").json() == {"amount_mib": 8, "deflate_on_oom": True,
+                                        "stats_polling_interval_s": 1,
+                                        "free_page_hinting": False,
+                                        "free_page_reporting": False}
+    st = b.get("/balloon/statistics").json()
+    assert st == stats_before
+    assert (st["target_pages"], st["actual_pages"], st["target_mib"], st["actual_mib"]) == \
+        (2048, 2048, 8, 8)
+    assert all(st[k] == v for k, v in STATS.items()), st
+    con = Console(b.proc)
+    last = refills(before)[-1]
+    deadline = time.monotonic() + 30
+    while not any(n > last for n in refills(con.read())):
+        assert b.proc.poll() is None, con.text
+        assert time.monotonic() < deadline, con.text
+        time.sleep(0.05)
+    assert b.patch("/balloon", {"amount_mib": 0}).status == 204
+    text = wait_text(b, con, "BRASA done")
+    dfl = parse_fields(text.split("balloon-deflated", 1)[1].splitlines()[0])
+    assert (dfl["pages"], dfl["status"]) == (2048, 0), text
+    assert b.proc.wait(timeout=30) == 0
+    b.stop()

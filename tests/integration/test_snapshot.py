@@ -192,24 +192,6 @@ def test_uffd_backend_is_refused(snapshot, tmp_path):
                        "the Uffd memory backend is not supported yet by brasa")
 
 
-def test_devices_without_snapshot_support_refuse_create(tmp_path):
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    disk = tmp_path / "disk.img"
-    disk.write_bytes(bytes(1 << 20))
-    assert vm.put("/drives/scratch", {"drive_id": "scratch", "path_on_host": str(disk),
-                                      "is_root_device": False, "is_read_only": False,
-                                      "io_engine": "Async"}).status == 204
-    start_counting(vm)
-    assert vm.patch("/vm", {"state": "Paused"}).status == 204
-    r = vm.put("/snapshot/create", {"snapshot_path": str(tmp_path / "s"),
-                                    "mem_file_path": str(tmp_path / "m")})
-    assert r.fault() == ("Create snapshot error: Cannot save the microVM state: Operation not "
-                         "allowed: snapshotting the virtio-block device scratch is not supported yet "
-                         "by brasa"), r.fault()
-    assert not (tmp_path / "s").exists() and not (tmp_path / "m").exists()
-    assert vm.stop() == 0
-
-
 def blk_counts(text):
     return [(int(n), int(p), st) for n, p, st in
             re.findall(r"BRASA blkcount (\d+) prev=(\d+) st=(\S+)\r?\n", text)]

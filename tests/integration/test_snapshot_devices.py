@@ -209,3 +209,76 @@ def test_async_drive_mid_io_survives_a_snapshot(tmp_path):
     assert [n for n, _, _ in turns] == list(range(1, len(turns) + 1)), turns
     assert all(p == n - 1 and st == "0/0" for n, p, st in turns), turns
     assert int.from_bytes(disk.read_bytes()[:8], "little") >= turns[-1][0]
+
+
+# ---- network_overrides ---------------------------------------------------------------------
+
+def no_frame(sock, timeout=1.0):
+    try:
+        sock.recv(timeout=timeout)
+    except AssertionError:
+        return True
+    return False
+
+
+def test_clones_each_on_their_own_tap_with_network_overrides(tmp_path, make_tap):
+    """One snapshot of a guest that echoes frames, loaded twice at once with network_overrides
+    naming a different tap for each clone: a frame sent on a clone's tap is echoed by that
+    clone's guest onto that same tap, and never shows up on the other clone's."""
+    from test_net import GUEST_MAC, HOST_MAC, TapSocket, guest_frame
+    tap0, tap1, tap2 = make_tap(), make_tap(), make_tap()
+    guest = bytes.fromhex(GUEST_MAC.replace(":", ""))
+    (tmp_path / "a").mkdir()
+    a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    boot(a, "brasa.net brasa.net.echo=1")
+    assert a.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": tap0,
+                                              "guest_mac": GUEST_MAC}).status == 204
+    con = start(a)
+    wait_text(a, con, "BRASA net-echo ready")
+    state, mem = snapshot(a, tmp_path)
+    before = con.settle()
+    assert a.stop() == 0, a.output()
+    socks = {t: TapSocket(t) for t in (tap1, tap2)}
+    clones = {}
+    try:
+        for t in (tap1, tap2):
+            (tmp_path / t).mkdir()
+            vm = ApiVm(tmp_path / t, validate=SPEC.validate)
+            body = {**load_body(state, mem),
+                    "network_overrides": [{"iface_id": "eth0", "host_dev_name": t}]}
+            r = vm.put("/snapshot/load", body)
+            assert r.status == 204, r.raw
+            assert vm.get("/vm/config").json()["network-interfaces"][0]["host_dev_name"] == t
+            clones[t] = vm
+        for k, (t, other) in enumerate(((tap1, tap2), (tap2, tap1))):
+            f = guest_frame(500 + k, 200 + 100 * k, guest, HOST_MAC)
+            socks[t].send(f)
+            assert socks[t].recv()[12:] == f[12:]
+            assert no_frame(socks[other])
+            assert clones[t].proc.wait(timeout=60) == 0  # the guest reports and resets
+            clones[t].stop()
+            rx = [parse_fields(x) for x in parse_report(before + clones[t].stdout).all("net-rx")]
+            assert [r["len"] for r in rx] == [len(f)], clones[t].stdout
+    finally:
+        for s in socks.values():
+            s.close()
+        for vm in clones.values():
+            vm.stop()
+
+
+def test_network_override_of_an_unknown_interface(tmp_path, make_tap):
+    from test_net import GUEST_MAC
+    tap = make_tap()
+    (tmp_path / "a").mkdir()
+    a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    boot(a, "brasa.count=20000")
+    assert a.put("/network-interfaces/eth0", {"iface_id": "eth0", "host_dev_name": tap,
+                                              "guest_mac": GUEST_MAC}).status == 204
+    con = start(a)
+    con.wait_count(1)
+    state, mem = snapshot(a, tmp_path)
+    assert a.stop() == 0
+    expect_failed_load(tmp_path, {**load_body(state, mem), "network_overrides": [
+        {"iface_id": "eth0", "host_dev_name": tap},
+        {"iface_id": "eth1", "host_dev_name": "tap9"}]},
+        "Failed to get snapshot state from file: Unknown Network Device.")

@@ -105,6 +105,10 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int me
         if (rc)
                 return vmm_mem_map_error(cfg, rc, e);
         vmm->dirty_log = cfg->machine.track_dirty_pages;
+        /* KVM logs the guest's writes; what brasa writes into guest memory, the accessor. */
+        rc = vmm->dirty_log ? guest_mem_track_dirty(&vmm->mem) : 0;
+        if (rc)
+                return err_set(e, rc, "Cannot track dirty pages: %s", strerror(-rc));
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem, vmm->dirty_log);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));

@@ -260,7 +260,7 @@ static int write_pages(int fd, const uint8_t *base, uint64_t size, const unsigne
  * previous snapshot), in the memory file's page order. Also resets the log, which a Full
  * snapshot needs too: the next Diff starts from it.
  */
-static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
+static int kvm_dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         uint64_t first = 0, pages, i, *bits;
         unsigned int r;
@@ -284,19 +284,20 @@ static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 }
 
 /*
- * A Diff with KVM's log misses what devices wrote into guest memory (buffers, used rings):
- * refused while a virtio device is live, until brasa tracks those writes itself.
+ * Every page written since the previous snapshot: KVM's log of the guest's writes ORed with
+ * the accessor's log of brasa's own (device buffers, VMGenID), to which the used rings of the
+ * live virtio devices are added (written through cached pointers). Resets both logs.
  */
-static int diff_check_devices(const struct vmm *vmm, struct err *e)
+static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         unsigned int i;
+        int rc;
 
         for (i = 0; i < vmm->devices.nr_slots; i++)
-                if (virtio_dev_running(vmm->devices.slots[i].dev))
-                        return err_set(e, -ENOTSUP,
-                                       "Diff snapshots with track_dirty_pages of a microVM whose "
-                                       "virtio devices are live are not supported yet by brasa");
-        return 0;
+                virtio_dev_mark_rings(vmm->devices.slots[i].dev);
+        rc = kvm_dirty_pages(vmm, vec, e);
+        guest_mem_take_dirty(&vmm->mem, rc ? NULL : vec);
+        return rc;
 }
 
 /*
@@ -308,10 +309,8 @@ static int diff_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         int rc;
 
-        if (vmm->dirty_log) {
-                rc = diff_check_devices(vmm, e);
-                return rc ? rc : dirty_pages(vmm, vec, e);
-        }
+        if (vmm->dirty_log)
+                return dirty_pages(vmm, vec, e);
         if (mincore(vmm->mem.map, vmm->mem.total_bytes, vec) < 0) {
                 rc = -errno;
                 return err_set(e, rc, "Cannot get dirty bitmap: mincore: %s", strerror(-rc));

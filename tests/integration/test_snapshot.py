@@ -343,30 +343,6 @@ def test_diff_snapshot_over_a_full_one(tmp_path):
     assert b.stop() == 0
 
 
-def test_diff_of_live_virtio_devices_with_dirty_tracking_is_refused(tmp_path):
-    disk = tmp_path / "disk.img"
-    disk.write_bytes(bytes(1 << 20))
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    assert vm.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
-                                   "boot_args": "console=ttyS0 brasa.blk brasa.blk.count=20000"}
-                  ).status == 204
-    assert vm.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
-                                      "track_dirty_pages": True}).status == 204
-    assert vm.put("/drives/scratch", {"drive_id": "scratch", "path_on_host": str(disk),
-                                      "is_root_device": False, "is_read_only": False}).status == 204
-    assert vm.put("/actions", {"action_type": "InstanceStart"}).status == 204
-    con = Console(vm.proc)
-    while len(blk_counts(con.read())) < 2:
-        assert vm.proc.poll() is None
-        time.sleep(0.02)
-    assert vm.patch("/vm", {"state": "Paused"}).status == 204
-    r = vm.put("/snapshot/create", {"snapshot_path": str(tmp_path / "s"),
-                                    "mem_file_path": str(tmp_path / "m"), "snapshot_type": "Diff"})
-    assert r.fault() == ("Create snapshot error: Diff snapshots with track_dirty_pages of a "
-                         "microVM whose virtio devices are live are not supported yet by brasa")
-    assert vm.stop() == 0
-
-
 def test_vmgenid_changes_across_a_load(tmp_path):
     """A restored guest reads a new VMGenID at the address its DSDT gives (so that it can
     reseed its RNG), while its count goes on: brasa writes a fresh ID at every load."""

@@ -303,6 +303,18 @@ void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q)
         virtio_dev_unlock(d);
 }
 
+void virtio_dev_mark_rings(struct virtio_dev *d)
+{
+        unsigned int i;
+
+        virtio_dev_lock(d);
+        for (i = 0; d->activated && i < d->nr_queues; i++)
+                if (d->queues[i].used)
+                        guest_mem_mark_dirty(d->mem, d->queues[i].used,
+                                             6 + 8 * (uint64_t)d->queues[i].size);
+        virtio_dev_unlock(d);
+}
+
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q)
 {
         int rc = q < d->nr_queues && d->notify_fds[q] >= 0 ? efd_signal(d->notify_fds[q]) : 0;

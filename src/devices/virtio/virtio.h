@@ -165,6 +165,13 @@ void virtio_dev_needs_reset(struct virtio_dev *d, const char *why);
  */
 void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q);
 
+/*
+ * Marks the used rings of d's active queues in guest memory's host-side dirty log: the device
+ * writes them through pointers cached at activation, which the accessor never sees again.
+ * Paused device (a Diff snapshot).
+ */
+void virtio_dev_mark_rings(struct virtio_dev *d);
+
 /* Writes the queue's notify eventfd so the VMM thread processes it (no-op without one). */
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q);
 

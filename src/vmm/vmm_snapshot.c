@@ -516,6 +516,9 @@ static int load_config(const struct vmm *vmm, const struct statefile *sf, struct
                 return rc;
         rc = config_parse_file(text, len, cfg, e);
         free(owned);
+        /* As Firecracker: dirty page tracking is the load's choice, not the snapshot's. */
+        cfg->machine.track_dirty_pages =
+            vmm->load_overrides && vmm->load_overrides->track_dirty_pages;
         if (!rc)
                 rc = config_check_supported(cfg, e);
         if (rc)

@@ -283,7 +283,6 @@ def test_virtio_net_works_after_a_load(tmp_path, make_tap):
 
 @pytest.mark.parametrize("extra,name", [
     ({"clock_realtime": True}, "clock_realtime"),
-    ({"track_dirty_pages": True}, "track_dirty_pages"),
     ({"huge_pages": "2M"}, "huge_pages other than None"),
 ])
 def test_load_options_brasa_lacks_are_refused(snapshot, tmp_path, extra, name):

@@ -349,3 +349,50 @@ def test_diff_with_live_drive_and_net_rebased_equals_a_full(tmp_path, make_tap):
     turns = blk_counts(before + con.text)
     assert_consecutive([n for n, _, _ in turns])
     assert all(p == n - 1 and st == "0/0" for n, p, st in turns), turns
+
+
+def test_track_dirty_pages_on_load_then_diff(tmp_path):
+    """track_dirty_pages on /snapshot/load (the load's choice, as Firecracker, whatever the
+    snapshot had): a loaded guest doing block I/O, Diff and Full at the same point; the Diff
+    laid over the memory file it was loaded from is that Full byte for byte."""
+    from test_snapshot import blk_counts
+    from test_snapshot_editor import run as editor
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(1 << 20))
+    for d in "abc":
+        (tmp_path / d).mkdir()
+    a = ApiVm(tmp_path / "a", validate=SPEC.validate)
+    boot(a, "brasa.blk brasa.blk.count=20000")
+    assert a.put("/drives/scratch", {"drive_id": "scratch", "path_on_host": str(disk),
+                                     "is_root_device": False, "is_read_only": False}).status == 204
+    con = start(a)
+    while len(blk_counts(con.read())) < 3:
+        assert a.proc.poll() is None, con.text
+        time.sleep(0.01)
+    state0, mem0 = snapshot(a, tmp_path, "Full", "full0.mem", "full0.state")
+    before = con.settle()
+    assert a.stop() == 0
+    b = ApiVm(tmp_path / "b", validate=SPEC.validate)
+    assert b.put("/snapshot/load", {**load_body(state0, mem0),
+                                    "track_dirty_pages": True}).status == 204
+    assert b.get("/machine-config").json()["track_dirty_pages"] is True
+    con = Console(b.proc)
+    last = blk_counts(before)[-1][0]
+    while not blk_counts(before + con.read()) or blk_counts(before + con.text)[-1][0] < last + 5:
+        assert b.proc.poll() is None, con.text
+        time.sleep(0.02)
+    snapshot(b, tmp_path, "Diff", "diff1.mem", "diff1.state")
+    r = b.put("/snapshot/create", {"snapshot_path": str(tmp_path / "full1.state"),
+                                   "mem_file_path": str(tmp_path / "full1.mem")})
+    assert r.status == 204, r.raw
+    assert b.stop() == 0, b.output()
+    merged = tmp_path / "merged.mem"
+    shutil.copyfile(mem0, merged)
+    r = editor("edit-memory", "rebase", "-m", merged, "-d", tmp_path / "diff1.mem")
+    assert r.returncode == 0, r.stderr
+    assert merged.read_bytes() == (tmp_path / "full1.mem").read_bytes()
+    # Without the flag, a loaded VM does not track, even from a snapshot that did.
+    c = ApiVm(tmp_path / "c", validate=SPEC.validate)
+    assert c.put("/snapshot/load", load_body(tmp_path / "diff1.state", merged)).status == 204
+    assert c.get("/machine-config").json()["track_dirty_pages"] is False
+    assert c.stop() == 0

@@ -580,10 +580,14 @@ static int snapshot_load(struct api_ctx *ctx, const struct snapshot_load_body *b
                 return e->rc;
         if (!ctx->vmm)
                 return err_set(e, -ENODEV, "no VMM in this process");
+        ctx->vmm->load_overrides = b;
         if (b->has_backend && b->backend.type == MEM_BACKEND_UFFD)
-                return vmm_snapshot_load_uffd(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path,
-                                              b->resume_vm, e);
-        rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm, e);
+                rc = vmm_snapshot_load_uffd(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path,
+                                            b->resume_vm, e);
+        else
+                rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm,
+                                       e);
+        ctx->vmm->load_overrides = NULL;
         return rc;
 }
 

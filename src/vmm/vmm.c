@@ -76,6 +76,10 @@ static int vmm_setup_file_memory(struct vmm *vmm, const struct vm_config *cfg, i
                         return rc;
         }
         vmm->dirty_log = cfg->machine.track_dirty_pages;
+        /* KVM logs the guest's writes; what brasa writes into guest memory, the accessor. */
+        rc = vmm->dirty_log ? guest_mem_track_dirty(&vmm->mem) : 0;
+        if (rc)
+                return err_set(e, rc, "Cannot track dirty pages: %s", strerror(-rc));
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem, vmm->dirty_log);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
@@ -339,6 +343,12 @@ static int vmm_kvm_boot(struct vmm *vmm, const struct vm_config *cfg, struct vmm
         if (!rc && irc) {
                 *e = ie;
                 rc = irc;
+        }
+        /* KVM logs the guest's writes from here on; what brasa writes, the accessor. */
+        if (!rc && vmm->dirty_log) {
+                rc = guest_mem_track_dirty(&vmm->mem);
+                if (rc)
+                        err_set(e, rc, "Cannot track dirty pages: %s", strerror(-rc));
         }
         return rc;
 }

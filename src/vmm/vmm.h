@@ -47,6 +47,8 @@ struct vmm {
         bool pvm_template_on; /* the kvm_pvm CPU template is applied to this boot's vCPUs */
         bool paused;          /* PATCH /vm Paused: vCPUs parked, device sources frozen */
         bool dirty_log;       /* track_dirty_pages: KVM logs the guest's writes to its RAM */
+        /* the network_overrides and vsock_override of the load under way (borrowed), or NULL */
+        const struct snapshot_load_body *load_overrides;
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;

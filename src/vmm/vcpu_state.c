@@ -182,8 +182,8 @@ static int restore_fpu_parts(struct vcpu *v, const struct vcpu_state *s, struct 
  * the time the snapshot spent on disk. The pause's own KVM_KVMCLOCK_CTRL does not travel: KVM
  * writes its flag into the guest's kvmclock page only at the next entry, which never came.
  * Where the host cannot offset the guest's TSC (kvm_pvm), a guest on the TSC clocksource sees
- * that time pass at once, and without this Linux reports an RCU stall. EINVAL only means the
- * guest never enabled kvmclock.
+ * that time pass at once, which Linux's RCU stall detector took for a stall without this call
+ * (and may still, see docs/pvm-hosts.md). EINVAL only means the guest never enabled kvmclock.
  */
 static void restored_clock_ctrl(struct vcpu *v)
 {

@@ -52,8 +52,8 @@ int vcpu_state_save(struct vcpu *v, const struct kvm_vm *vm, struct vcpu_state *
  * deadline moves last, after the TSC that KVM arms its timer against; a deadline of 0 becomes
  * the TSC, so that its timer fires at once. A paused vCPU's deadline timer still expires on the
  * host, which clears the MSR and leaves the interrupt pending inside KVM where no save sees it:
- * restored as 0, that interrupt is lost and the vCPU can sleep for good (Linux reports an RCU
- * stall). An extra timer interrupt is harmless: the guest finds nothing expired and re-arms.
+ * restored as 0, that interrupt is lost and an idle vCPU may wait for it for good. An extra
+ * timer interrupt is harmless: the guest finds nothing expired and re-arms.
  */
 void vcpu_state_fix_msrs(struct kvm_msr_entry *m, uint32_t n);
 

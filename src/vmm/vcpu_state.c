@@ -6,6 +6,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "core/log.h"
+#include "core/metrics.h"
+
 /* One vCPU ioctl; names it in e when it fails. */
 static int vcpu_ioctl(const struct vcpu *v, unsigned long req, const void *arg, const char *name,
                       struct err *e)
@@ -115,6 +118,30 @@ int vcpu_state_save(struct vcpu *v, const struct kvm_vm *vm, struct vcpu_state *
         return rc;
 }
 
+#define MSR_IA32_TSC          0x00000010u
+#define MSR_IA32_TSC_DEADLINE 0x000006e0u
+
+void vcpu_state_fix_msrs(struct kvm_msr_entry *m, uint32_t n)
+{
+        struct kvm_msr_entry deadline;
+        uint64_t tsc = 0;
+        uint32_t i, at = n;
+
+        for (i = 0; i < n; i++) {
+                if (m[i].index == MSR_IA32_TSC)
+                        tsc = m[i].data;
+                else if (m[i].index == MSR_IA32_TSC_DEADLINE && at == n)
+                        at = i;
+        }
+        if (at == n)
+                return;
+        deadline = m[at];
+        memmove(m + at, m + at + 1, (n - at - 1) * sizeof(m[0]));
+        if (!deadline.data)
+                deadline.data = tsc;
+        m[n - 1] = deadline;
+}
+
 static int restore_msrs(struct vcpu *v, const struct vcpu_state *s, struct err *e)
 {
         struct kvm_msrs *m;
@@ -125,11 +152,12 @@ static int restore_msrs(struct vcpu *v, const struct vcpu_state *s, struct err *
                 return -ENOMEM;
         m->nmsrs = s->nmsrs;
         memcpy(m->entries, s->msrs, s->nmsrs * sizeof(m->entries[0]));
+        vcpu_state_fix_msrs(m->entries, m->nmsrs);
         n = ioctl(v->fd, KVM_SET_MSRS, m);
         if (n < 0 || (uint32_t)n != s->nmsrs)
                 rc = err_set(e, -EINVAL,
                              "vCPU %u: KVM_SET_MSRS set %d of %u MSRs (first refused: %#x)",
-                             v->index, n, s->nmsrs, n >= 0 ? s->msrs[n].index : 0);
+                             v->index, n, s->nmsrs, n >= 0 ? m->entries[n].index : 0);
         free(m);
         return rc;
 }
@@ -147,6 +175,22 @@ static int restore_fpu_parts(struct vcpu *v, const struct vcpu_state *s, struct 
         if (!rc && (s->flags & VCPU_STATE_DEBUGREGS))
                 rc = vcpu_ioctl(v, KVM_SET_DEBUGREGS, &s->dregs, "KVM_SET_DEBUGREGS", e);
         return rc;
+}
+
+/*
+ * As Firecracker after a restore: the guest's watchdogs (RCU stall, soft lockup) must not count
+ * the time the snapshot spent on disk. The pause's own KVM_KVMCLOCK_CTRL does not travel: KVM
+ * writes its flag into the guest's kvmclock page only at the next entry, which never came.
+ * Where the host cannot offset the guest's TSC (kvm_pvm), a guest on the TSC clocksource sees
+ * that time pass at once, which Linux's RCU stall detector took for a stall without this call
+ * (and may still, see docs/pvm-hosts.md). EINVAL only means the guest never enabled kvmclock.
+ */
+static void restored_clock_ctrl(struct vcpu *v)
+{
+        if (ioctl(v->fd, KVM_KVMCLOCK_CTRL, 0) < 0) {
+                metrics_inc(&metrics.vcpu.kvmclock_ctrl_fails);
+                log_warn("KVM_KVMCLOCK_CTRL call failed %s (os error %d)", strerror(errno), errno);
+        }
 }
 
 int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *s, struct err *e)
@@ -169,5 +213,7 @@ int vcpu_state_restore(struct vcpu *v, const struct vcpu_state *s, struct err *e
                 rc = restore_msrs(v, s, e);
         if (!rc)
                 rc = vcpu_ioctl(v, KVM_SET_VCPU_EVENTS, &s->events, "KVM_SET_VCPU_EVENTS", e);
+        if (!rc)
+                restored_clock_ctrl(v);
         return rc;
 }

@@ -48,6 +48,16 @@ _Static_assert(sizeof(((struct vcpu_state *)0)->xsave) == sizeof(struct kvm_xsav
 int vcpu_state_save(struct vcpu *v, const struct kvm_vm *vm, struct vcpu_state *s, struct err *e);
 
 /*
+ * Puts n MSRs (as saved) in the order and form a restore needs, as Firecracker does: the TSC
+ * deadline moves last, after the TSC that KVM arms its timer against; a deadline of 0 becomes
+ * the TSC, so that its timer fires at once. A paused vCPU's deadline timer still expires on the
+ * host, which clears the MSR and leaves the interrupt pending inside KVM where no save sees it:
+ * restored as 0, that interrupt is lost and an idle vCPU may wait for it for good. An extra
+ * timer interrupt is harmless: the guest finds nothing expired and re-arms.
+ */
+void vcpu_state_fix_msrs(struct kvm_msr_entry *m, uint32_t n);
+
+/*
  * Writes s into a created and CPUID-configured vCPU that has not run, in the order KVM needs
  * (LAPIC before MSRs such as the TSC deadline, events last). A hostile s is bounded: nmsrs
  * above VCPU_STATE_MAX_MSRS is refused. Returns 0 or -errno with the ioctl named in e.

@@ -35,7 +35,8 @@ key() {
 kernel_key=$(key kernel "$here/kernel.sh" "$here/kernel.config" "$here"/patches/*.patch \
         <(pkgver linux-source-6.1 gcc binutils) <(gcc --version | head -n 1))
 images_key=$(key images "$here/images.sh" "$here/init" "$here/vsockt.c" "$here/mmdsc.c" \
-        <(pkgver busybox-static e2fsprogs cpio gzip libc6-dev gcc) <(gcc --version | head -n 1))
+        <(pkgver busybox-static e2fsprogs cpio gzip libc6-dev gcc) <(gcc --version | head -n 1) \
+        <(pkgver dropbear-bin libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1 libc6 openssh-client))
 kdir=$cache/kernel-$kernel_key
 idir=$cache/images-$images_key
 
@@ -61,4 +62,7 @@ for f in "$kdir"/vmlinux "$kdir"/bzImage "$kdir"/config "$idir"/initramfs.cpio.g
         "$idir"/initramfs.cpio "$idir"/rootfs.ext4; do
         ln -sfn "$f" "$out/$(basename "$f")"
 done
+# ssh wants the private key to be the user's own, not a link into a cache someone else may own.
+install -m 0600 "$idir/id_ed25519" "$out/id_ed25519"
+install -m 0644 "$idir/id_ed25519.pub" "$out/id_ed25519.pub"
 echo "guest: artifacts in $out: $(cd "$out" && echo *)"

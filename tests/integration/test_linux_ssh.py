@@ -96,9 +96,10 @@ def curl_put(sock, path, body):
     assert r.returncode == 0 and r.stdout.endswith("204"), (path, r.returncode, r.stdout, r.stderr)
 
 
-def ssh(ns, *command, timeout=180):
-    return subprocess.run(["ip", "netns", "exec", ns, "ssh", *SSH_OPTS, f"root@{GUEST_IP}",
-                           *command], capture_output=True, text=True, timeout=timeout)
+def ssh(ns, *command, timeout=180, opts=()):
+    return subprocess.run(["ip", "netns", "exec", ns, "ssh", *SSH_OPTS, *opts, f"root@{GUEST_IP}",
+                           *command], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def ssh_until_up(ns, timeout):
@@ -151,15 +152,17 @@ def test_linux_getting_started_ssh(tmp_path, netns, capsys):
         assert r.returncode == 0, (r, vm.out)
         to_login = time.monotonic() - start
 
-        # The guide's set-up over SSH (in one session: each costs seconds on kvm_pvm), then from
-        # inside: the user's boot_args came first and, on kvm_pvm, brasa added what the kernel
-        # needs there; eth0 has the address its MAC names.
+        # The guide's set-up over SSH (in one session: each costs seconds on kvm_pvm), on a
+        # terminal as its interactive login has one; then from inside: the user's boot_args came
+        # first and, on kvm_pvm, brasa added what the kernel needs there; eth0 has the address
+        # its MAC names.
         r = ssh(netns, f"ip route add default via {TAP_IP} dev eth0 && "
                        "echo 'nameserver 8.8.8.8' > /etc/resolv.conf && "
-                       "cat /proc/cmdline /sys/class/net/eth0/address && "
-                       "ip -4 -o addr show eth0 && ip route")
+                       "cat /proc/cmdline /sys/class/net/eth0/address && tty && "
+                       "ip -4 -o addr show eth0 && ip route", opts=("-tt",))
         assert r.returncode == 0, r
-        cmdline, mac, addr, *routes = (l.strip() for l in r.stdout.splitlines())
+        cmdline, mac, tty, addr, *routes = (l.strip() for l in r.stdout.splitlines())
+        assert tty.startswith("/dev/pts/"), tty
         assert f"default via {TAP_IP} dev eth0" in routes, routes
         assert cmdline.startswith(FC_BOOT_ARGS + " "), cmdline
         assert (read_cmdline("cmdline-pvm") in cmdline) == PVM_HOST, cmdline

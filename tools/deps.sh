@@ -8,7 +8,9 @@ PKGS=(gcc make cmake ninja-build pkg-config libjansson-dev libseccomp-dev liburi
       clang libclang-rt-dev # libFuzzer targets (tests/fuzz)
       # The guest Linux (tools/guest): kernel source, its build tools, busybox, image tools.
       linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils lz4 patch
-      busybox-static cpio gzip e2fsprogs)
+      busybox-static cpio gzip e2fsprogs
+      # Its SSH server and key pair; the client and curl of tests/integration/test_linux_ssh.py.
+      dropbear-bin openssh-client curl)
 if [ "${1:-}" = "--bench" ]; then
         # Only `make bench` needs these: the peer VMM and the chart library.
         PKGS=(qemu-system-x86 python3-matplotlib)

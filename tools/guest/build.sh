@@ -39,7 +39,8 @@ key() {
 kernel_key=$(key kernel "$here/kernel.sh" "$here/kernel.config" "$here"/patches/*.patch \
         <(pkgver linux-source-6.1 gcc binutils) <(gcc --version | head -n 1))
 images_key=$(key images "$here/images.sh" "$here/init" "$here/vsockt.c" "$here/mmdsc.c" \
-        <(pkgver busybox-static e2fsprogs cpio gzip libc6-dev gcc) <(gcc --version | head -n 1))
+        <(pkgver busybox-static e2fsprogs cpio gzip libc6-dev gcc) <(gcc --version | head -n 1) \
+        <(pkgver dropbear-bin libtomcrypt1 libtommath1 libgmp10 zlib1g libcrypt1 libc6 openssh-client))
 acpi_key=$(key kernel-acpi "$here/kernel.sh" "$here/kernel-flavour.sh" "$here/kernel.config" \
         "$here/kernel-acpi.config" "$here"/patches/*.patch \
         <(pkgver linux-source-6.1 gcc binutils) <(gcc --version | head -n 1))
@@ -88,4 +89,7 @@ if want acpi; then
                 ln -sfn "$f" "$out/$(basename "$f")-acpi"
         done
 fi
+# ssh wants the private key to be the user's own, not a link into a cache someone else may own.
+install -m 0600 "$idir/id_ed25519" "$out/id_ed25519"
+install -m 0644 "$idir/id_ed25519.pub" "$out/id_ed25519.pub"
 echo "guest: artifacts in $out: $(cd "$out" && echo *)"

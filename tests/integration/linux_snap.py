@@ -146,6 +146,7 @@ def take_snapshot(d, cfg, setup=None, drives=()):
         boot_seconds = time.monotonic() - con.start
         facts = setup(con) if setup else {}
         up = uptime(con)
+        time.sleep(1)  # the shell has drawn its prompt and waits for input: a quiet guest
         assert con.api_call("PATCH", "/vm", {"state": "Paused"})[0] == 204, con.describe()
         state, mem = d / "linux.state", d / "linux.mem"
         status, body = con.api_call("PUT", "/snapshot/create", {

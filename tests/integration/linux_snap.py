@@ -87,7 +87,7 @@ class Booted(Console):
 class Restored(Console):
     """A fresh brasa (API only, no config) that loads a snapshot; its console is our pipe."""
 
-    def __init__(self, d, snap, resume=True):
+    def __init__(self, d, snap, resume=True, track_dirty_pages=False):
         self.sock_dir = Path(tempfile.mkdtemp(prefix="bls-"))
         self.sock = self.sock_dir / "api.sock"
         self.log_path = d / "brasa.log"
@@ -105,6 +105,7 @@ class Restored(Console):
         self.load_start = time.monotonic()
         self.load_status, self.load_body = self.api_call("PUT", "/snapshot/load", {
             "snapshot_path": str(snap.state), "resume_vm": resume,
+            "track_dirty_pages": track_dirty_pages,
             "mem_backend": {"backend_type": "File", "backend_path": str(snap.mem)}})
 
     def close(self):
@@ -123,12 +124,12 @@ class LinuxSnapshot:
     disks: dict = field(default_factory=dict)  # drive path -> pristine copy of it at the pause
     facts: dict = field(default_factory=dict)  # what setup() returned
 
-    def restore(self, d, resume=True):
+    def restore(self, d, resume=True, track_dirty_pages=False):
         """A fresh brasa loading this snapshot, each drive back as it was at the pause (a restore
         that wrote to it must not leak into the next); the caller closes it."""
         for path, pristine in self.disks.items():
             shutil.copyfile(pristine, path)
-        return Restored(d, self, resume)
+        return Restored(d, self, resume, track_dirty_pages)
 
 
 def uptime(con):

@@ -149,7 +149,8 @@ static const char usage_text[] =
     "                             passed by the jailer; checked as numbers, not used yet\n"
     "  --version                  print the version and exit\n"
     "  --help, -h                 print this help and exit\n"
-    "  --enable-pci, --snapshot-version, --describe-snapshot\n"
+    "  --enable-pci               put the virtio devices on a PCI bus (virtio-pci, MSI-X)\n"
+    "  --snapshot-version, --describe-snapshot\n"
     "                             Firecracker's, not supported yet: refused (exit 153)\n"
     "Each flag at most once; arguments after \"--\" are ignored.\n"
     "\n"
@@ -266,8 +267,7 @@ static int parse_cli(int argc, char **argv, struct fatal *f)
 /* Firecracker's flags brasa does not implement yet: refused before anything is set up. */
 static int refuse_unsupported(struct fatal *f)
 {
-        static const enum arg_id missing[] = {A_ENABLE_PCI, A_SNAPSHOT_VERSION,
-                                              A_DESCRIBE_SNAPSHOT};
+        static const enum arg_id missing[] = {A_SNAPSHOT_VERSION, A_DESCRIBE_SNAPSHOT};
         char q[128];
         size_t i;
 
@@ -425,6 +425,7 @@ static int take_run_args(struct cli *c, struct fatal *f)
 
         c->vmm.boot_timer = args[A_BOOT_TIMER].present;
         c->vmm.no_pvm_boot_args = args[A_NO_PVM_ARGS].present;
+        c->vmm.pci = args[A_ENABLE_PCI].present;
         c->no_api = args[A_NO_API].present;
         if (val(A_API_SOCK))
                 c->api_sock = val(A_API_SOCK);

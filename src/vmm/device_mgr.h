@@ -15,6 +15,8 @@
 #include "devices/virtio/mmio.h"
 #include "vmm/kvm_vm.h"
 
+struct pci_mgr;
+
 /* One legacy GSI per device: 5..23 (Firecracker's MMIO-mode limit). */
 #define DEVICE_MGR_MAX_VIRTIO (LAYOUT_IRQ_VIRTIO_LAST - LAYOUT_IRQ_VIRTIO_BASE + 1)
 
@@ -35,6 +37,7 @@ struct mmio_slot {
         uint64_t base;
         unsigned int gsi;
         int irq_fd; /* owned; dev->irq_fd borrows it */
+        bool pci;   /* on the PCI bus: base is its BAR, gsi its first MSI-X GSI */
         struct mmio_notify notify[VIRTIO_MAX_QUEUES];
 };
 
@@ -49,6 +52,8 @@ struct device_mgr {
         unsigned int nr_slots;
         char cmdline[LAYOUT_CMDLINE_MAX_SIZE]; /* words brasa adds to the kernel command line */
         unsigned int vmgenid_gsi, vmclock_gsi; /* from device_mgr_reserve_acpi_gsis() */
+        struct pci_mgr *pci; /* --enable-pci: virtio devices go there (owned, freed by destroy) */
+        unsigned int nr_pci; /* slots that are PCI functions */
 };
 
 /*
@@ -73,7 +78,8 @@ int device_mgr_add(struct device_mgr *dm, struct device *dev, struct err *e);
  * Adds a virtio device of any type to the table and attaches it on the next slot and GSI:
  * irqfd, the device's notify eventfds as ioeventfds on QueueNotify (4 bytes, datamatch =
  * queue index) watched by the VMM loop, the bus window, and
- * "virtio_mmio.device=4K@0x<base>:<gsi>" appended to the command-line additions. The
+ * "virtio_mmio.device=4K@0x<base>:<gsi>" appended to the command-line additions; with a PCI
+ * manager, on the PCI bus instead (pci_mgr_attach()). The
  * manager owns dev from here on, failure included. *slot (may be NULL) is where it went.
  * Returns 0 or -errno (-ENOSPC past 19 devices) with one line in e.
  */

@@ -177,6 +177,7 @@ null_idt_desc:
 pml4:
 	.quad	pdpt + 0x3
 	.fill	511, 8, 0
+	.globl	pdpt	/* pci.c maps the 64-bit BAR window into it */
 pdpt:
 	.quad	pd + 0x0000 + 0x3
 	.quad	pd + 0x1000 + 0x3

@@ -519,6 +519,7 @@ void guest_main(u32 proto, u64 info)
         if (has_word(cmd, cmdlen, "brasa.acpi") || has_word(cmd, cmdlen, "brasa.acpi.poweroff") ||
             cmd_word(cmd, cmdlen, "brasa.acpi.sleep=", &(u64){0}))
                 acpi_mode(proto, info, cmd, cmdlen);
+        pci_tests(cmd, cmdlen);     /* brasa.pci: the devices on the PCI bus */
         mmds_tests(cmd, cmdlen);    /* the metadata client owns the net device when asked */
         net_tests(cmd, cmdlen);     /* before the block driver: hostile net, then healthy block */
         rng_tests(cmd, cmdlen);     /* before the block driver: hostile rng, then healthy block */

@@ -120,7 +120,8 @@ int pci_mgr_init(struct pci_mgr *pm, struct kvm_vm *vm, struct bus *mmio, struct
                 pm->table = NULL;
                 return err_set(e, -rc, "pci: %s", strerror(rc));
         }
-        ecam = bus_dev_of(LAYOUT_PCI_MMCONFIG_START, LAYOUT_PCI_ECAM_SEGMENT_SIZE, &pm->bus,
+        /* The whole MMCONFIG hole decodes: buses the MCFG does not list read all ones. */
+        ecam = bus_dev_of(LAYOUT_PCI_MMCONFIG_START, LAYOUT_PCI_MMCONFIG_SIZE, &pm->bus,
                           pci_bus_ecam_read, pci_bus_ecam_write);
         io = bus_dev_of(PCI_PORT_CONFIG, PCI_PORT_CONFIG_SZ, &pm->bus, pci_bus_io_read,
                         pci_bus_io_write);

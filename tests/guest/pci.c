@@ -124,6 +124,25 @@ static void map_bar_window(void)
         __asm__ volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
 }
 
+static u32 inl(u16 port)
+{
+        u32 v;
+        __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+        return v;
+}
+
+static void outl(u16 port, u32 v)
+{
+        __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+/* Configuration mechanism #1: the same registers through 0xCF8/0xCFC. */
+static u32 cf8_read(u32 bus, u32 dev, u32 off, u32 enable)
+{
+        outl(0xcf8, enable | bus << 16 | dev << 11 | off);
+        return inl(0xcfc);
+}
+
 static int lapic_irr(u8 v)
 {
         return (*(volatile u32 *)(LAPIC + 0x200 + (v / 32) * 0x10) >> (v % 32)) & 1;
@@ -533,6 +552,9 @@ void pci_tests(const u8 *cmd, u64 n)
         *(volatile u32 *)(LAPIC + 0xf0) = 0x1ff; /* software-enable the LAPIC: MSIs land in IRR */
         enumerate();
         u32 host = cfg32(0, 0), cls = cfg32(0, 8);
+        say("pci cf8 host=0x%08x fn1=0x%08x class1=0x%08x bus1=0x%08x disabled=0x%08x",
+            cf8_read(0, 0, 0, 1u << 31), cf8_read(0, 1, 0, 1u << 31), cf8_read(0, 1, 8, 1u << 31),
+            cf8_read(1, 0, 0, 1u << 31), cf8_read(0, 0, 0, 0));
         say("pci host vendor=0x%04x device=0x%04x class=0x%06x", host & 0xffff, host >> 16, cls >> 8);
         for (u32 i = 0; i < nfns; i++) {
                 report_fn(&fns[i]);

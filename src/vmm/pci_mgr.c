@@ -107,9 +107,8 @@ int pci_mgr_init(struct pci_mgr *pm, struct kvm_vm *vm, struct bus *mmio, struct
         for (i = 0; i < PCI_BUS_SLOTS - 1; i++)
                 for (q = 0; q <= VIRTIO_MAX_QUEUES; q++)
                         pm->fns[i].irqfds[q] = -1;
-        pm->table = calloc(1, sizeof(*pm->table) +
-                                  (2 * PCI_MGR_LEGACY_GSIS + PCI_MGR_MAX_MSI) *
-                                      sizeof(struct kvm_irq_routing_entry));
+        pm->table = calloc(1, sizeof(*pm->table) + (2 * PCI_MGR_LEGACY_GSIS + PCI_MGR_MAX_MSI) *
+                                                       sizeof(struct kvm_irq_routing_entry));
         if (!pm->table)
                 return err_set(e, -ENOMEM, "pci: out of memory");
         rc = pthread_mutex_init(&pm->routes_lock, NULL);
@@ -210,8 +209,9 @@ int pci_mgr_attach(struct pci_mgr *pm, struct virtio_dev *dev, struct bus *mmio,
         int rc;
 
         if (pm->nr_fns >= PCI_BUS_SLOTS - 1)
-                return err_set(e, -ENOSPC, "Could not attach device: PCI root error: "
-                                           "No PCI device slot available");
+                return err_set(e, -ENOSPC,
+                               "Could not attach device: PCI root error: "
+                               "No PCI device slot available");
         f = &pm->fns[pm->nr_fns++]; /* counted now so destroy() cleans up a half-wired one */
         f->mgr = pm;
         f->nr_vec = dev->nr_queues + 1;

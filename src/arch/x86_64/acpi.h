@@ -63,8 +63,9 @@ size_t acpi_build_mcfg(uint8_t *out);
 
 /*
  * The DSDT: one LNRO0005 device per virtio-mmio device (memory window and GSI), VMGenID,
- * VMClock and the Generic Event Device that notifies them, the PCIe root bridge, COM1, the i8042 and \_S5. Returns 0 with
- * its length in *len, or -EINVAL (nr_vcpus or a device out of range) / -ENOSPC.
+ * VMClock and the Generic Event Device that notifies them, the PCIe root bridge, COM1, the i8042
+ * and \_S5. Returns 0 with its length in *len, or -EINVAL (nr_vcpus or a device out of range) /
+ * -ENOSPC.
  */
 int acpi_build_dsdt(uint8_t *out, const struct acpi_machine *m, size_t *len);
 

@@ -53,13 +53,14 @@
 #define LAYOUT_VIRTIO_MMIO_SIZE   0x1000ULL
 #define LAYOUT_PCI_MMCONFIG_START 0xeec00000ULL
 #define LAYOUT_PCI_MMCONFIG_SIZE  MiB(256)
+#define LAYOUT_IOAPIC_START       0xfec00000ULL
+#define LAYOUT_APIC_START         0xfee00000ULL
+#define LAYOUT_KVM_TSS_ADDR       0xfffbd000ULL
+
 /* With --enable-pci: segment 0's ECAM (bus 0 only), and the 32-bit window its _CRS gives. */
 #define LAYOUT_PCI_ECAM_SEGMENT_SIZE MiB(1)
 #define LAYOUT_PCI_MEM32_START       (LAYOUT_BOOT_TIMER_START + LAYOUT_BOOT_TIMER_SIZE)
 #define LAYOUT_PCI_MEM32_LAST        (LAYOUT_PCI_MMCONFIG_START - 1)
-#define LAYOUT_IOAPIC_START       0xfec00000ULL
-#define LAYOUT_APIC_START         0xfee00000ULL
-#define LAYOUT_KVM_TSS_ADDR       0xfffbd000ULL
 
 /* Legacy interrupt lines. */
 #define LAYOUT_IRQ_I8042       1

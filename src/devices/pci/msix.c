@@ -106,7 +106,8 @@ void msix_table_write(struct msix *m, uint64_t off, const uint8_t *data, unsigne
                 *field(e, (unsigned int)in / 4 + 1) = ld_le32(data + 4);
         if (memcmp(&old, e, sizeof(old)) == 0)
                 return;
-        if (delivers(m, (unsigned int)v) || (old.ctl & MSIX_VEC_MASKED) != (e->ctl & MSIX_VEC_MASKED))
+        if (delivers(m, (unsigned int)v) ||
+            (old.ctl & MSIX_VEC_MASKED) != (e->ctl & MSIX_VEC_MASKED))
                 m->ops->route(m->ctx, (unsigned int)v, e, delivers(m, (unsigned int)v));
         flush_pending(m, (unsigned int)v);
 }

@@ -105,7 +105,8 @@ void pci_bus_ecam_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
                 return;
         }
         pthread_mutex_lock(&b->lock);
-        v = cfg_read(b, (off >> 20) & 0xff, (off >> 15) & 0x1f, (off >> 12) & 7, (off >> 2) & 0x3ff);
+        v = cfg_read(b, (off >> 20) & 0xff, (off >> 15) & 0x1f, (off >> 12) & 7,
+                     (off >> 2) & 0x3ff);
         pthread_mutex_unlock(&b->lock);
         put_bytes(v, off % 4, data, len);
 }
@@ -158,7 +159,8 @@ void pci_bus_io_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t 
         a = b->config_address;
         if (off < 4) {
                 mask = (len == 4 ? 0xffffffffu : (1u << (len * 8)) - 1) << (off * 8);
-                b->config_address = (a & ~mask) | (((uint32_t)ld_le(data, len) << (off * 8)) & mask);
+                b->config_address =
+                    (a & ~mask) | (((uint32_t)ld_le(data, len) << (off * 8)) & mask);
         } else if (a & CA_ENABLE) {
                 cfg_write(b, (a >> 16) & 0xff, (a >> 11) & 0x1f, (a >> 8) & 7, (a >> 2) & 0x3f,
                           (unsigned int)(off - 4), data, len);

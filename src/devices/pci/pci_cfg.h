@@ -33,7 +33,7 @@ struct pci_bar {
 
 struct pci_cfg {
         uint32_t regs[PCI_CFG_REGS];
-        uint32_t wmask[PCI_CFG_REGS]; /* the bits a driver may change */
+        uint32_t wmask[PCI_CFG_REGS];   /* the bits a driver may change */
         uint8_t last_cap, last_cap_len; /* 0: no capability yet */
         struct pci_bar bars[PCI_CFG_BARS];
 };

@@ -1,4 +1,5 @@
-/* virtio-pci: the configuration space, common configuration, ISR, notify and MSI-X of one device. */
+/* virtio-pci: the configuration space, common configuration, ISR, notify and MSI-X of one device.
+ */
 #include "devices/virtio/pci.h"
 
 #include <errno.h>
@@ -97,8 +98,12 @@ int virtio_pci_init(struct virtio_pci *p, struct virtio_dev *dev, uint64_t bar,
             .vendor = VIRTIO_PCI_VENDOR,
             .device = (uint16_t)(VIRTIO_PCI_DEVICE_ID + dev->device_id),
             .revision = 1, /* modern */
-            .class_code = net ? PCI_CLASS_NETWORK : blk ? PCI_CLASS_STORAGE : PCI_CLASS_UNASSIGNED,
-            .subclass = net ? PCI_SUBCLASS_ETHERNET : blk ? PCI_SUBCLASS_STORAGE : PCI_SUBCLASS_OTHER,
+            .class_code = net   ? PCI_CLASS_NETWORK
+                          : blk ? PCI_CLASS_STORAGE
+                                : PCI_CLASS_UNASSIGNED,
+            .subclass = net   ? PCI_SUBCLASS_ETHERNET
+                        : blk ? PCI_SUBCLASS_STORAGE
+                              : PCI_SUBCLASS_OTHER,
             .subsys_vendor = VIRTIO_PCI_VENDOR,
             .subsys = (uint16_t)(VIRTIO_PCI_DEVICE_ID + dev->device_id),
         };
@@ -138,7 +143,8 @@ void virtio_pci_fini(struct virtio_pci *p)
 
 uint64_t virtio_pci_notify_addr(const struct virtio_pci *p, unsigned int q)
 {
-        return pci_cfg_bar64(&p->cfg, 0) + VIRTIO_PCI_NOTIFY_OFF + (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT;
+        return pci_cfg_bar64(&p->cfg, 0) + VIRTIO_PCI_NOTIFY_OFF +
+               (uint64_t)q * VIRTIO_PCI_NOTIFY_MULT;
 }
 
 struct bus_dev virtio_pci_bus_dev(struct virtio_pci *p)
@@ -249,7 +255,9 @@ static void cc_write32(struct virtio_pci *p, uint64_t off, uint32_t v)
         case CC_Q_DESC ... CC_Q_USED + 4:
                 if (off % 4 || !(q = virtio_dev_writable_queue(p->dev, p->queue_sel)))
                         return;
-                set_half(off < CC_Q_AVAIL ? &q->desc_gpa : off < CC_Q_USED ? &q->avail_gpa : &q->used_gpa,
+                set_half(off < CC_Q_AVAIL  ? &q->desc_gpa
+                         : off < CC_Q_USED ? &q->avail_gpa
+                                           : &q->used_gpa,
                          off & 4, v);
                 return;
         }
@@ -432,7 +440,8 @@ static uint32_t fn_read(void *opaque, unsigned int reg)
 }
 
 /* A write inside the pci_cfg capability's body (from cap_len to the end of its data). */
-static void cfgcap_write(struct virtio_pci *p, unsigned int at, const uint8_t *data, unsigned int len)
+static void cfgcap_write(struct virtio_pci *p, unsigned int at, const uint8_t *data,
+                         unsigned int len)
 {
         uint32_t off = ld_le32(p->cfgcap_body + 6), blen = ld_le32(p->cfgcap_body + 10);
         unsigned int i;

@@ -189,7 +189,7 @@ bool virtio_dev_set_status(struct virtio_dev *d, uint32_t v);
  */
 struct virtq *virtio_dev_writable_queue(struct virtio_dev *d, uint32_t sel);
 
-/* True when the driver may write device config space (DRIVER set, neither FAILED nor NEEDS_RESET). */
+/* True when the driver may write config space: DRIVER set, neither FAILED nor NEEDS_RESET. */
 bool virtio_dev_config_writable(const struct virtio_dev *d);
 
 /*

@@ -124,11 +124,15 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
         struct mmio_slot *s;
         int rc;
 
-        if (dm->nr_slots >= DEVICE_MGR_MAX_VIRTIO) {
-                /* Firecracker's text when its GSI allocator runs dry for an MMIO device. */
-                err_set(e, -ENOSPC,
-                        "Could not attach device: MMIO transport error: Failed to allocate "
-                        "requested resource: The requested resource is not available.");
+        if (dm->pci ? dm->nr_slots >= DEVICE_MGR_MAX_SLOTS
+                    : dm->nr_slots >= DEVICE_MGR_MAX_VIRTIO) {
+                /* Firecracker's texts when its bus has no slot, or its GSIs run dry (MMIO). */
+                err_set(e, -ENOSPC, "%s",
+                        dm->pci ? "Could not attach device: Error attach PCI device: PCI root "
+                                  "error: Could not find an available device slot on the PCI bus."
+                                : "Could not attach device: MMIO transport error: Failed to "
+                                  "allocate requested resource: The requested resource is not "
+                                  "available.");
                 dev->ops->destroy(dev);
                 return -ENOSPC;
         }

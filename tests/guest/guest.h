@@ -116,6 +116,8 @@ void balloon_idle_driver(const u8 *cmd, u64 n);
 /* pci.c: the virtio-pci driver and ECAM checks, run when a brasa.pci* word is on the command line.
  */
 void pci_tests(const u8 *cmd, u64 n);
+/* pci.c: with brasa.idle, brings a balloon found on the PCI bus up (as balloon_idle_driver). */
+void pci_idle_driver(void);
 
 /* vsock.c: the virtio-vsock driver, run when a brasa.vsock* word is on the command line. */
 void vsock_tests(const u8 *cmd, u64 n);

@@ -430,8 +430,10 @@ static void idle_drivers_first(u32 proto, u64 info)
         const u8 *p = (const u8 *)pa;
         while (n < MAX_CMDLINE && p[n])
                 n++;
-        if (has_word(p, n, "brasa.idle"))
+        if (has_word(p, n, "brasa.idle")) {
                 balloon_idle_driver(p, n);
+                pci_idle_driver();
+        }
 }
 
 /* brasa.acpi, brasa.acpi.poweroff, brasa.acpi.sleep=<type>: the RSDP from the boot info. */

@@ -195,8 +195,8 @@ def test_acpi_tables_with_and_without_pci(brasa, tmp_path):
 
 
 def test_api_mode_and_snapshot_refused(tmp_path):
-    """--enable-pci in API mode: the guest finds its drive on the bus; /snapshot/create is
-    refused with a clear error and the VM goes on."""
+    """--enable-pci in API mode: the guest finds its drive on the bus; hot-plugging a drive
+    and /snapshot/create are refused with a clear error and the VM goes on."""
     img = disk(tmp_path)
     vm = ApiVm(tmp_path, args=("--enable-pci",))
     try:
@@ -206,6 +206,8 @@ def test_api_mode_and_snapshot_refused(tmp_path):
         assert vm.put("/actions", {"action_type": "InstanceStart"}).status == 204
         out = wait_for_line(vm.proc, r"BRASA halting")
         assert "BRASA pci-blk io dev=1 write=0x0 read=0x0 match=1" in out, out
+        r = vm.put("/drives/d1", drive(tmp_path / "x.img", "d1"))  # Firecracker would hot-plug
+        assert r.status == 400 and "Hot-plugging devices after boot is not supported" in r.fault()
         assert vm.patch("/vm", {"state": "Paused"}).status == 204
         r = vm.put("/snapshot/create", {"snapshot_path": str(tmp_path / "s"),
                                         "mem_file_path": str(tmp_path / "m")})

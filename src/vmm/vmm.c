@@ -523,7 +523,8 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
         if (rc)
                 return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
-        rc = vmm->opts.pci ? vmm_enable_pci(vmm, e) : 0;
+        /* A snapshot's machine is the one it was taken on: never PCI (brasa refuses those). */
+        rc = vmm->opts.pci && mem_fd < 0 ? vmm_enable_pci(vmm, e) : 0;
         if (!rc)
                 rc = vmm_attach_virtio(vmm, cfg, e);
         if (rc)

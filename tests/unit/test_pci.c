@@ -62,7 +62,7 @@ static void test_header_read_only(void **state)
 static void test_capability_list(void **state)
 {
         struct pci_cfg c;
-        uint8_t body[14] = {16, 1};
+        uint8_t body[18] = {16, 1};
         int off[6];
 
         (void)state;

@@ -217,3 +217,30 @@ def test_api_mode_and_snapshot_refused(tmp_path):
         assert vm.get("/").json()["state"] == "Running"
     finally:
         assert vm.stop() == 0, vm.output()
+
+
+def test_snapshot_load_ignores_enable_pci(tmp_path):
+    """A snapshot's machine is the one it was taken on: loaded into a brasa started with
+    --enable-pci, a (virtio-mmio) snapshot resumes and the guest counts on."""
+    from test_pause import Console, assert_consecutive, start_counting
+    from test_snapshot import load_body, restored_counts
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    vm = ApiVm(tmp_path / "a")
+    con = start_counting(vm)
+    assert vm.patch("/vm", {"state": "Paused"}).status == 204
+    state, mem = tmp_path / "vm.state", tmp_path / "vm.mem"
+    assert vm.put("/snapshot/create", {"snapshot_path": str(state),
+                                       "mem_file_path": str(mem)}).status == 204
+    before = con.settle()
+    assert vm.stop() == 0
+    vm = ApiVm(tmp_path / "b", args=("--enable-pci",))
+    try:
+        assert vm.put("/snapshot/load", load_body(state, mem)).status == 204
+        con = Console(vm.proc)
+        con.wait_count(restored_counts(before, "")[-1] + 3)
+        assert_consecutive(restored_counts(before, con.read()))
+        assert "adding PCI segment" not in vm.output()
+    finally:
+        assert vm.stop() == 0, vm.output()

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/mem_layout.h"
 #include "devices/pci/msix.h"
 #include "devices/pci/pci_bus.h"
@@ -576,6 +577,56 @@ static void test_virtio_pci_cfg_window(void **state)
         assert_int_equal(cfg_rd(f, 0x94), 0);
 }
 
+/* ---- the DSDT's root bridge ---------------------------------------------------------------- */
+
+static bool has(const uint8_t *t, size_t len, const uint8_t *pat, size_t n)
+{
+        for (size_t i = 0; i + n <= len; i++)
+                if (memcmp(t + i, pat, n) == 0)
+                        return true;
+        return false;
+}
+
+static void test_dsdt_root_bridge(void **state)
+{
+        static uint8_t on[ACPI_TABLE_MAX], off[ACPI_TABLE_MAX];
+        struct acpi_machine m = {.nr_vcpus = 1, .vmgenid_gpa = 0xdfff0, .vmgenid_gsi = 5};
+        size_t lon, loff;
+        /* Memory32Fixed: read-write, the ECAM window of bus 0. */
+        static const uint8_t ecam[] = {0x86, 9, 0, 1, 0, 0, 0xc0, 0xee, 0, 0, 0x10, 0};
+        /* IO: 0xcf8, 8 ports. */
+        static const uint8_t io[] = {0x47, 1, 0xf8, 0x0c, 0xf8, 0x0c, 1, 8};
+        /* Word bus numbers 0..0, then the two I/O ranges around it. */
+        static const uint8_t bus[] = {0x88, 13, 0, 2, 0x0c, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+        static const uint8_t io_lo[] = {0x88, 13, 0, 1, 0x0c, 3, 0, 0, 0, 0, 0xf7, 0x0c};
+        static const uint8_t io_hi[] = {0x88, 13, 0, 1, 0x0c, 3, 0, 0, 0, 0x0d, 0xff, 0xff};
+        /* QWord memory, not cacheable, read-write: min 256 GiB, max 512 GiB - 1. */
+        static const uint8_t mem64[] = {0x8a, 43, 0,    0,    0x0c, 1,    0,    0, 0,    0,
+                                        0,    0,  0,    0,    0,    0,    0,    0, 0x40, 0,
+                                        0,    0,  0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0,    0};
+        static const uint8_t mem32[] = {0, 0x10, 0, 0xc0, 0, 0, 0, 0, 0xff, 0xff, 0xbf, 0xee};
+        static const uint8_t hid[] = {'_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08};
+        static const uint8_t uuid[] = {0xd0, 0x37, 0xc9, 0xe5, 0x53, 0x35, 0x7a, 0x4d};
+
+        (void)state;
+        assert_int_equal(acpi_build_dsdt(off, &m, &loff), 0);
+        m.pci = true;
+        assert_int_equal(acpi_build_dsdt(on, &m, &lon), 0);
+        assert_true(lon > loff);
+        assert_false(has(off, loff, (const uint8_t *)"PC00", 4));
+        assert_true(has(on, lon, (const uint8_t *)"PC00", 4));
+        assert_true(has(on, lon, hid, sizeof(hid))); /* PNP0A08 */
+        assert_true(has(on, lon, ecam, sizeof(ecam)));
+        assert_true(has(on, lon, io, sizeof(io)));
+        assert_true(has(on, lon, bus, sizeof(bus)));
+        assert_true(has(on, lon, io_lo, sizeof(io_lo)));
+        assert_true(has(on, lon, io_hi, sizeof(io_hi)));
+        assert_true(has(on, lon, mem64, sizeof(mem64)));
+        assert_true(has(on, lon, mem32, sizeof(mem32)));
+        assert_true(has(on, lon, uuid, sizeof(uuid)));
+        assert_int_equal(acpi_checksum(on, lon), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -590,6 +641,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_virtio_pci_common_config, vsetup, vteardown),
             cmocka_unit_test_setup_teardown(test_virtio_pci_interrupts, vsetup, vteardown),
             cmocka_unit_test_setup_teardown(test_virtio_pci_cfg_window, vsetup, vteardown),
+            cmocka_unit_test(test_dsdt_root_bridge),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "model/config.h"
 #include "model/config.h"
 #include "vmm/device_mgr.h"
+#include "vmm/kvm_setup.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/legacy.h"
 #include "vmm/vcpu.h"
@@ -54,6 +55,10 @@ struct vmm {
         struct vcpu_env vcpu_env;
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
+        /* The KVM set-up thread, until vmm_build() takes what it built. */
+        struct kvm_setup setup;
+        /* KVM_GET_SUPPORTED_CPUID, read by the KVM set-up. */
+        struct kvm_cpuid2 *supported_cpuid;
 
         struct mmds_service *mmds; /* the metadata service (borrowed), NULL: no MMDS */
         struct device_mgr devices; /* every device: virtio-mmio ones, COM1, i8042, boot timer */
@@ -77,6 +82,7 @@ struct vmm {
         bool exit_requested;
         bool signal_exit; /* a fatal signal ends the process: write the last metrics line */
         struct timespec start_wall, start_cpu;
+        struct vmm_uffd *uffd; /* a Uffd snapshot load's backend (vmm_uffd.h), else NULL */
 };
 
 /*
@@ -94,6 +100,14 @@ int vmm_init(struct vmm *vmm, const struct vmm_opts *opts);
  * (not started). Returns 0, -EALREADY when already started, or -errno.
  */
 int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e);
+
+/*
+ * Starts building, on the KVM set-up thread, what a boot of cfg will need (cfg NULL: the VM,
+ * irqchip and PIT alone, which no configuration changes), and redoes it when called again with
+ * another machine-config. Returns at once; vmm_build() waits for it and reports its failure
+ * there, in Firecracker's words. Nothing once started. VMM thread.
+ */
+void vmm_prepare(struct vmm *vmm, const struct vm_config *cfg);
 
 /* True once vmm_boot() succeeded. */
 bool vmm_started(const struct vmm *vmm);
@@ -117,6 +131,10 @@ void vmm_destroy(struct vmm *vmm);
  * Returns 0, -ENOENT (no such drive), -EAGAIN (not started) or -errno, with one line in e.
  */
 int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *e);
+
+/* PATCH /pmem/{id} with a rate limiter after boot (the API's update_pmem hook, VMM thread).
+ * Returns 0, -EAGAIN before boot or -ENOENT with Firecracker's text in e. */
+int vmm_update_pmem(struct vmm *vmm, const struct pmem_update *u, struct err *e);
 
 /*
  * PATCH /network-interfaces/{id} after boot, on the VMM thread (the API's update_net
@@ -209,6 +227,15 @@ int vmm_snapshot_create(struct vmm *vmm, const struct vm_config *cfg,
  */
 int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
                       const char *mem_path, bool resume, struct err *e);
+
+/*
+ * As vmm_snapshot_load() with Firecracker's Uffd backend: guest memory is anonymous (2 MiB
+ * hugetlbfs pages when the snapshot had them) and the page-fault handler listening on
+ * sock_path fills it (vmm_uffd.h has the handshake, and what happens when the handler goes
+ * away). A handler that hung up before the load finished fails it.
+ */
+int vmm_snapshot_load_uffd(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                           const char *sock_path, bool resume, struct err *e);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

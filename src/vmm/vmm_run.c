@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -16,6 +17,7 @@
 #include "core/metrics.h"
 #include "vmm/signals.h"
 #include "vmm/vmm_priv.h"
+#include "vmm/vmm_uffd.h"
 
 #define VMM_STDIN_CHUNK 64
 /* Console output written per wakeup of the loop: one ring's worth. */
@@ -270,7 +272,10 @@ void vmm_release_vm(struct vmm *vmm)
         close_fd(&vmm->serial_out_fd);     /* after COM1, which wrote to it */
         memset(&vmm->pio, 0, sizeof(vmm->pio));
         memset(&vmm->mmio, 0, sizeof(vmm->mmio));
+        vmm_uffd_release(vmm); /* after the vCPUs and devices, which a watcher may unblock */
         guest_mem_destroy(&vmm->mem);
+        free(vmm->supported_cpuid);
+        vmm->supported_cpuid = NULL;
         kvm_vm_destroy(&vmm->vm);
         vmm->started = false;
 }
@@ -284,6 +289,7 @@ void vmm_destroy(struct vmm *vmm)
         if ((vmm->started || vmm->signal_exit) && metrics_flush() < 0)
                 log_error("Failed to write metrics while stopping");
         vmm_metrics_stop(vmm);
+        kvm_setup_stop(&vmm->setup); /* a set-up thread no boot took */
         vmm_release_vm(vmm);
         evloop_fini(&vmm->loop);
         close_fd(&vmm->exit_src.fd);

@@ -15,6 +15,7 @@
 #include "vmm/vcpu_state.h"
 #include "vmm/vmm_boot.h"
 #include "vmm/vmm_priv.h"
+#include "vmm/vmm_uffd.h"
 
 /* The state file's sections (docs/snapshot-format.md). */
 enum snap_tag {
@@ -46,6 +47,8 @@ static const char *kind_name(enum device_kind k)
                 return "virtio-balloon";
         case DEVICE_VIRTIO_VSOCK:
                 return "virtio-vsock";
+        case DEVICE_VIRTIO_PMEM:
+                return "virtio-pmem";
         case DEVICE_SERIAL:
                 return "serial";
         case DEVICE_I8042:
@@ -539,23 +542,70 @@ static int load_cpus(struct vmm *vmm, const struct statefile *sf, struct err *e)
         return rc;
 }
 
-/* Builds the microVM of a parsed state file over the memory file and puts its state back. */
-static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_config *cfg,
-                      const char *mem_path, struct err *e)
+/* What backs a load's guest memory: the memory file, or a page-fault handler's socket. */
+struct load_mem {
+        const char *path;
+        bool uffd;
+};
+
+#define UFFD_ERR "Failed to load guest memory: Error creating guest memory from uffd: "
+
+/*
+ * Firecracker's File backend: a private mapping of the memory file. A hugetlbfs snapshot
+ * cannot be mapped so (its pages are not the file's), as Firecracker says.
+ */
+static int load_mem_file(struct vmm *vmm, struct vm_config *cfg, const char *path, uint64_t bytes,
+                         struct err *e)
 {
-        struct snap_mem m;
         int fd, rc;
 
-        rc = load_config(sf, cfg, &m, e);
-        if (rc)
-                return rc;
-        fd = open_mem_file(mem_path, m.total_bytes, e);
+        if (cfg->machine.huge_pages == HUGE_PAGES_2M)
+                return err_set(e, -EINVAL,
+                               "Failed to load guest memory: Error creating guest memory from "
+                               "file: Cannot restore hugetlbfs backed snapshot by mapping the "
+                               "memory file. Please use uffd.");
+        fd = open_mem_file(path, bytes, e);
         if (fd < 0)
                 return fd;
         rc = vmm_build(vmm, cfg, fd, e);
         close(fd); /* the mapping keeps the file */
         if (rc)
                 return err_prefix(e, "Failed to build microVM from snapshot: ");
+        return 0;
+}
+
+/*
+ * Firecracker's Uffd backend: anonymous memory that the handler at path fills on demand,
+ * handed over before the build, whose device set-up already writes guest pages.
+ */
+static int load_mem_uffd(struct vmm *vmm, struct vm_config *cfg, const char *path, struct err *e)
+{
+        uint64_t page = cfg->machine.huge_pages == HUGE_PAGES_2M ? (2ull << 20) : 4096;
+        int rc;
+
+        rc = vmm_map_memory(vmm, cfg, -1, e);
+        if (!rc)
+                rc = vmm_uffd_attach(vmm, path, page, e);
+        if (rc)
+                return err_prefix(e, UFFD_ERR);
+        rc = vmm_build(vmm, cfg, VMM_MEM_READY, e);
+        return rc ? err_prefix(e, "Failed to build microVM from snapshot: ") : 0;
+}
+
+/* Builds the microVM of a parsed state file over its memory and puts its state back. */
+static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_config *cfg,
+                      const struct load_mem *mem, struct err *e)
+{
+        struct snap_mem m;
+        int rc;
+
+        rc = load_config(sf, cfg, &m, e);
+        if (rc)
+                return rc;
+        rc = mem->uffd ? load_mem_uffd(vmm, cfg, mem->path, e)
+                       : load_mem_file(vmm, cfg, mem->path, m.total_bytes, e);
+        if (rc)
+                return rc;
         rc = load_devices(vmm, sf, m.nr_devs, e);
         if (!rc)
                 rc = load_cpus(vmm, sf, e);
@@ -565,6 +615,9 @@ static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_con
                 rc = vmm_vmgenid_regenerate(vmm, e);
         if (!rc)
                 rc = vmm_vmclock_restored(vmm, e);
+        /* Those wrote guest memory: a handler that hung up is known by now. */
+        if (!rc && vmm_uffd_check(vmm, e))
+                rc = err_prefix(e, UFFD_ERR);
         return rc;
 }
 
@@ -585,8 +638,8 @@ static int load_start(struct vmm *vmm, bool resume, struct err *e)
         return 0;
 }
 
-int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
-                      const char *mem_path, bool resume, struct err *e)
+static int snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                         const struct load_mem *mem, bool resume, struct err *e)
 {
         struct statefile *sf;
         uint8_t *buf = NULL;
@@ -606,7 +659,7 @@ int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_
                               "state from file: ");
                 goto out;
         }
-        rc = load_build(vmm, sf, cfg, mem_path, e);
+        rc = load_build(vmm, sf, cfg, mem, e);
         if (!rc)
                 rc = load_start(vmm, resume, e);
         if (rc)
@@ -615,4 +668,20 @@ out:
         free(sf);
         free(buf);
         return rc;
+}
+
+int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                      const char *mem_path, bool resume, struct err *e)
+{
+        const struct load_mem mem = {.path = mem_path};
+
+        return snapshot_load(vmm, cfg, state_path, &mem, resume, e);
+}
+
+int vmm_snapshot_load_uffd(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                           const char *sock_path, bool resume, struct err *e)
+{
+        const struct load_mem mem = {.path = sock_path, .uffd = true};
+
+        return snapshot_load(vmm, cfg, state_path, &mem, resume, e);
 }

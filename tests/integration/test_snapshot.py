@@ -184,14 +184,6 @@ def test_missing_memory_file(snapshot, tmp_path):
                        "Failed to load guest memory: No such file or directory (os error 2)")
 
 
-def test_uffd_backend_is_refused(snapshot, tmp_path):
-    state, mem, _ = snapshot
-    body = load_body(state, mem)
-    body["mem_backend"]["backend_type"] = "Uffd"
-    expect_failed_load(tmp_path, body,
-                       "the Uffd memory backend is not supported yet by brasa")
-
-
 def test_devices_without_snapshot_support_refuse_create(tmp_path):
     vm = ApiVm(tmp_path, validate=SPEC.validate)
     assert vm.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False}).status == 204

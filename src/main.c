@@ -160,7 +160,7 @@ static const char usage_text[] =
     "  --describe-snapshot FILE   print the format version of the state file FILE and exit\n"
     "                             (1 when FILE cannot be opened or is not a state file)\n"
     "  --help, -h                 print this help and exit\n"
-    "  --enable-pci               Firecracker's, not supported yet: refused (exit 153)\n"
+    "  --enable-pci               put the virtio devices on a PCI bus (virtio-pci, MSI-X)\n"
     "Each flag at most once; arguments after \"--\" are ignored.\n"
     "\n"
     "Exit codes (Firecracker's): 0 ok; 1 error (bad config file, boot failure, API socket\n"
@@ -273,24 +273,6 @@ static int parse_cli(int argc, char **argv, struct fatal *f)
         fail(f, VMM_EXIT_ARG_PARSING,
              "Arguments parsing error: %s \n\nFor more information try --help.", text);
         return fail_debug(f, "ParseArguments(%s)", dbg);
-}
-
-/* Firecracker's flags brasa does not implement yet: refused before anything is set up. */
-static int refuse_unsupported(struct fatal *f)
-{
-        static const enum arg_id missing[] = {A_ENABLE_PCI};
-        char q[128];
-        size_t i;
-
-        for (i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
-                if (!args[missing[i]].present)
-                        continue;
-                fail(f, VMM_EXIT_ARG_PARSING, "--%s is not supported yet by brasa",
-                     args[missing[i]].name);
-                return fail_debug(f, "Unsupported(%s)",
-                                  quoted(args[missing[i]].name, q, sizeof(q)));
-        }
-        return 0;
 }
 
 /*
@@ -496,6 +478,7 @@ static int take_run_args(struct cli *c, struct fatal *f)
 
         c->vmm.boot_timer = args[A_BOOT_TIMER].present;
         c->vmm.no_pvm_boot_args = args[A_NO_PVM_ARGS].present;
+        c->vmm.pci = args[A_ENABLE_PCI].present;
         c->no_api = args[A_NO_API].present;
         if (val(A_API_SOCK))
                 c->api_sock = val(A_API_SOCK);
@@ -1214,8 +1197,6 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
                 rc = parse_run(argc, argv, c, f);
         else
                 rc = parse_cli(argc, argv, f);
-        if (!rc)
-                rc = refuse_unsupported(f);
         if (!rc)
                 rc = snapshot_flags(f);
         if (!rc)

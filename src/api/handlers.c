@@ -475,11 +475,18 @@ void api_no_device(struct api_ctx *ctx, struct api_call *call)
         fail_with(call, call->route->prefix, MSG_NOTFOUND);
 }
 
-/* Hot-unplug: Firecracker needs PCI for it, which brasa does not emulate yet. */
+/* Firecracker's answer without --enable-pci; with it, Firecracker hot-plugs, brasa not yet. */
+static const char *no_hotplug_text(const struct api_ctx *ctx)
+{
+        return ctx->vmm && ctx->vmm->opts.pci
+                   ? "Hot-plugging devices after boot is not supported yet by brasa"
+                   : "PCI is not enabled";
+}
+
+/* Hot-unplug: Firecracker needs PCI for it. */
 void api_no_pci(struct api_ctx *ctx, struct api_call *call)
 {
-        (void)ctx;
-        api_fault(&call->resp, 400, "PCI is not enabled");
+        api_fault(&call->resp, 400, no_hotplug_text(ctx));
 }
 
 /* As Firecracker: only the device's limiter changes; GET /vm/config keeps the PUT's. */
@@ -707,7 +714,7 @@ void api_handle(struct api_ctx *ctx, struct api_call *call)
         if (r->count)
                 metrics_inc(r->count);
         if (r->gate == GATE_PCI && ctx->started) {
-                api_fault(&call->resp, 400, "PCI is not enabled");
+                api_fault(&call->resp, 400, no_hotplug_text(ctx));
                 return;
         }
         if (r->boot_specific)

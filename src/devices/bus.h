@@ -24,7 +24,7 @@ static inline struct bus_dev bus_dev_of(uint64_t base, uint64_t len, void *opaqu
         return (struct bus_dev){base, len, opaque, read, write};
 }
 
-#define BUS_MAX_DEVS 32
+#define BUS_MAX_DEVS 48 /* 31 PCI BARs, the ECAM window and the legacy devices fit */
 
 struct bus {
         struct bus_dev devs[BUS_MAX_DEVS];

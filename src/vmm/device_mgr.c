@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "vmm/pci_mgr.h"
 
 void device_mgr_init(struct device_mgr *dm, struct kvm_vm *vm, struct bus *mmio,
                      struct evloop *loop, const struct guest_mem *mem)
@@ -123,11 +124,15 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
         struct mmio_slot *s;
         int rc;
 
-        if (dm->nr_slots >= DEVICE_MGR_MAX_VIRTIO) {
-                /* Firecracker's text when its GSI allocator runs dry for an MMIO device. */
-                err_set(e, -ENOSPC,
-                        "Could not attach device: MMIO transport error: Failed to allocate "
-                        "requested resource: The requested resource is not available.");
+        if (dm->pci ? dm->nr_slots >= DEVICE_MGR_MAX_SLOTS
+                    : dm->nr_slots >= DEVICE_MGR_MAX_VIRTIO) {
+                /* Firecracker's texts when its bus has no slot, or its GSIs run dry (MMIO). */
+                err_set(e, -ENOSPC, "%s",
+                        dm->pci ? "Could not attach device: Error attach PCI device: PCI root "
+                                  "error: Could not find an available device slot on the PCI bus."
+                                : "Could not attach device: MMIO transport error: Failed to "
+                                  "allocate requested resource: The requested resource is not "
+                                  "available.");
                 dev->ops->destroy(dev);
                 return -ENOSPC;
         }
@@ -141,6 +146,11 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
         s->irq_fd = -1;
         if (slot)
                 *slot = s;
+        if (dm->pci) {
+                s->pci = true;
+                dm->nr_pci++;
+                return pci_mgr_attach(dm->pci, dev, dm->mmio, &s->base, &s->gsi, e);
+        }
         rc = slot_wire(dm, s);
         if (rc)
                 return err_set(e, rc, "cannot attach %s: %s", dev->name, strerror(-rc));
@@ -155,7 +165,8 @@ int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struc
 int device_mgr_reserve_acpi_gsis(struct device_mgr *dm, struct err *e)
 {
         static const char *const names[] = {"VMGenID", "VMClock"};
-        unsigned int i, free_gsis = DEVICE_MGR_MAX_VIRTIO - dm->nr_slots;
+        unsigned int i, legacy = dm->nr_slots - dm->nr_pci; /* PCI functions use MSI-X */
+        unsigned int free_gsis = DEVICE_MGR_MAX_VIRTIO - legacy;
 
         for (i = 0; i < 2; i++)
                 if (free_gsis <= i)
@@ -164,7 +175,7 @@ int device_mgr_reserve_acpi_gsis(struct device_mgr *dm, struct err *e)
                                        "with KVM: %s: Could not allocate GSI: The requested "
                                        "resource is not available.",
                                        names[i]);
-        dm->vmgenid_gsi = LAYOUT_IRQ_VIRTIO_BASE + dm->nr_slots;
+        dm->vmgenid_gsi = LAYOUT_IRQ_VIRTIO_BASE + legacy;
         dm->vmclock_gsi = dm->vmgenid_gsi + 1;
         return 0;
 }
@@ -234,9 +245,14 @@ void device_mgr_destroy(struct device_mgr *dm)
 {
         unsigned int i, q;
 
+        if (dm->pci)
+                pci_mgr_destroy(dm->pci); /* unhooks the functions before their devices go */
+        free(dm->pci);
         for (i = 0; i < dm->nr_slots; i++) {
                 struct mmio_slot *s = &dm->slots[i];
 
+                if (s->pci)
+                        continue;
                 for (q = 0; q < VIRTIO_MAX_QUEUES && dm->loop; q++)
                         evloop_del(dm->loop, &s->notify[q].src);
                 if (s->irq_fd >= 0)

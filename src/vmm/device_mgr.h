@@ -15,11 +15,16 @@
 #include "devices/virtio/mmio.h"
 #include "vmm/kvm_vm.h"
 
+struct pci_mgr;
+
 /* One legacy GSI per device: 5..23 (Firecracker's MMIO-mode limit). */
 #define DEVICE_MGR_MAX_VIRTIO (LAYOUT_IRQ_VIRTIO_LAST - LAYOUT_IRQ_VIRTIO_BASE + 1)
 
+/* With --enable-pci: one function per device number but the host bridge's. */
+#define DEVICE_MGR_MAX_SLOTS 31
+
 /* Every device: the virtio ones and room for the legacy ones. */
-#define DEVICE_MGR_MAX_DEVS (DEVICE_MGR_MAX_VIRTIO + 8)
+#define DEVICE_MGR_MAX_DEVS (DEVICE_MGR_MAX_SLOTS + 8)
 
 /* A queue's ioeventfd as a VMM-loop source. */
 struct mmio_notify {
@@ -35,6 +40,7 @@ struct mmio_slot {
         uint64_t base;
         unsigned int gsi;
         int irq_fd; /* owned; dev->irq_fd borrows it */
+        bool pci;   /* on the PCI bus: base is its BAR, gsi its first MSI-X GSI */
         struct mmio_notify notify[VIRTIO_MAX_QUEUES];
 };
 
@@ -45,10 +51,12 @@ struct device_mgr {
         const struct guest_mem *mem;
         struct device *devs[DEVICE_MGR_MAX_DEVS]; /* owned, in add order */
         unsigned int nr_devs;
-        struct mmio_slot slots[DEVICE_MGR_MAX_VIRTIO];
+        struct mmio_slot slots[DEVICE_MGR_MAX_SLOTS];
         unsigned int nr_slots;
         char cmdline[LAYOUT_CMDLINE_MAX_SIZE]; /* words brasa adds to the kernel command line */
         unsigned int vmgenid_gsi, vmclock_gsi; /* from device_mgr_reserve_acpi_gsis() */
+        struct pci_mgr *pci; /* --enable-pci: virtio devices go there (owned, freed by destroy) */
+        unsigned int nr_pci; /* slots that are PCI functions */
 };
 
 /*
@@ -73,9 +81,10 @@ int device_mgr_add(struct device_mgr *dm, struct device *dev, struct err *e);
  * Adds a virtio device of any type to the table and attaches it on the next slot and GSI:
  * irqfd, the device's notify eventfds as ioeventfds on QueueNotify (4 bytes, datamatch =
  * queue index) watched by the VMM loop, the bus window, and
- * "virtio_mmio.device=4K@0x<base>:<gsi>" appended to the command-line additions. The
+ * "virtio_mmio.device=4K@0x<base>:<gsi>" appended to the command-line additions; with a PCI
+ * manager, on the PCI bus instead (pci_mgr_attach()). The
  * manager owns dev from here on, failure included. *slot (may be NULL) is where it went.
- * Returns 0 or -errno (-ENOSPC past 19 devices) with one line in e.
+ * Returns 0 or -errno (-ENOSPC past 19 devices, 31 on PCI) with one line in e.
  */
 int device_mgr_attach(struct device_mgr *dm, struct virtio_dev *dev, const struct mmio_slot **slot,
                       struct err *e);

@@ -16,6 +16,7 @@
 #include "core/outfd.h"
 #include "core/timeline.h"
 #include "core/util.h"
+#include "vmm/pci_mgr.h"
 #include "vmm/vmm_boot.h"
 #include "vmm/vmm_devices.h"
 #include "vmm/vmm_priv.h"
@@ -276,17 +277,19 @@ int vmm_vmclock_restored(struct vmm *vmm, struct err *e)
 static void vmm_acpi_machine(const struct device_mgr *dm, struct acpi_machine *m,
                              struct acpi_mmio_dev *virtio)
 {
-        unsigned int i;
+        unsigned int i, n = 0;
 
         for (i = 0; i < dm->nr_slots; i++)
-                virtio[i] = (struct acpi_mmio_dev){
-                    .base = dm->slots[i].base,
-                    .size = LAYOUT_VIRTIO_MMIO_SIZE,
-                    .gsi = dm->slots[i].gsi,
-                };
+                if (!dm->slots[i].pci) /* PCI functions are found on the bus, not in the DSDT */
+                        virtio[n++] = (struct acpi_mmio_dev){
+                            .base = dm->slots[i].base,
+                            .size = LAYOUT_VIRTIO_MMIO_SIZE,
+                            .gsi = dm->slots[i].gsi,
+                        };
         *m = (struct acpi_machine){
             .virtio = virtio,
-            .nr_virtio = dm->nr_slots,
+            .nr_virtio = n,
+            .pci = dm->pci != NULL,
             .vmgenid_gpa = LAYOUT_VMGENID_START,
             .vmgenid_gsi = dm->vmgenid_gsi,
             .vmclock_gpa = LAYOUT_VMCLOCK_START,
@@ -538,6 +541,24 @@ static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struc
         return rc;
 }
 
+/* --enable-pci: the PCI segment, which every virtio device then joins. */
+static int vmm_enable_pci(struct vmm *vmm, struct err *e)
+{
+        struct pci_mgr *pm = calloc(1, sizeof(*pm));
+        int rc;
+
+        if (!pm)
+                return err_set(e, -ENOMEM, "out of memory");
+        rc = pci_mgr_init(pm, &vmm->vm, &vmm->mmio, &vmm->pio, &vmm->loop, e);
+        if (rc) {
+                pci_mgr_destroy(pm);
+                free(pm);
+                return rc;
+        }
+        vmm->devices.pci = pm;
+        return 0;
+}
+
 int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         const struct cpu_template *tmpl;
@@ -560,7 +581,10 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
         if (rc)
                 return rc;
         device_mgr_init(&vmm->devices, &vmm->vm, &vmm->mmio, &vmm->loop, &vmm->mem);
-        rc = vmm_attach_virtio(vmm, cfg, e);
+        /* A snapshot's machine is the one it was taken on: never PCI (brasa refuses those). */
+        rc = vmm->opts.pci && mem_fd == VMM_MEM_BOOT ? vmm_enable_pci(vmm, e) : 0;
+        if (!rc)
+                rc = vmm_attach_virtio(vmm, cfg, e);
         if (rc)
                 return rc;
         vmm->pvm_template_on = vmm_want_pvm_template(&vmm->opts);

@@ -39,6 +39,7 @@ struct vmm_opts {
         bool boot_timer;
         enum cpu_template_mode pvm_template;
         bool no_pvm_boot_args; /* --no-pvm-boot-args: never append pvm_boot_args */
+        bool pci;              /* --enable-pci: virtio devices on a PCI bus, with MSI-X */
 };
 
 struct vmm {

@@ -135,6 +135,11 @@ static int snap_check_devices(const struct vmm *vmm, struct err *e)
 {
         unsigned int i;
 
+        if (vmm->devices.pci)
+                return err_set(e, -ENOTSUP,
+                               "Cannot save the microVM state: Operation not allowed: "
+                               "snapshotting a microVM with PCI enabled is not supported yet by "
+                               "brasa");
         for (i = 0; i < vmm->devices.nr_devs; i++) {
                 struct device *d = vmm->devices.devs[i];
 

@@ -120,6 +120,12 @@ void balloon_tests(const u8 *cmd, u64 n);
 void pmem_tests(const u8 *cmd, u64 n);
 /* balloon.c: brings a balloon found on the command line up, as Linux's driver would (idle). */
 void balloon_idle_driver(const u8 *cmd, u64 n);
+/* pci.c: the virtio-pci driver and ECAM checks, run when a brasa.pci* word is on the command line.
+ */
+void pci_tests(const u8 *cmd, u64 n);
+/* pci.c: with brasa.idle, brings a balloon found on the PCI bus up (as balloon_idle_driver). */
+void pci_idle_driver(void);
+
 /* vsock.c: the virtio-vsock driver, run when a brasa.vsock* word is on the command line. */
 void vsock_tests(const u8 *cmd, u64 n);
 #endif

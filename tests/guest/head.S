@@ -188,6 +188,7 @@ pd_hi:
 	.quad	addr | 0x83		/* present, writable, 2 MiB */
 	.set	addr, addr + 0x200000
 	.endr
+	.globl	pdpt	/* pci.c maps the 64-bit BAR window into it */
 pdpt:
 	.quad	pd + 0x0000 + 0x3
 	.quad	pd + 0x1000 + 0x3

@@ -430,8 +430,10 @@ static void idle_drivers_first(u32 proto, u64 info)
         const u8 *p = (const u8 *)pa;
         while (n < MAX_CMDLINE && p[n])
                 n++;
-        if (has_word(p, n, "brasa.idle"))
+        if (has_word(p, n, "brasa.idle")) {
                 balloon_idle_driver(p, n);
+                pci_idle_driver();
+        }
 }
 
 /* brasa.acpi, brasa.acpi.poweroff, brasa.acpi.sleep=<type>: the RSDP from the boot info. */
@@ -519,6 +521,7 @@ void guest_main(u32 proto, u64 info)
         if (has_word(cmd, cmdlen, "brasa.acpi") || has_word(cmd, cmdlen, "brasa.acpi.poweroff") ||
             cmd_word(cmd, cmdlen, "brasa.acpi.sleep=", &(u64){0}))
                 acpi_mode(proto, info, cmd, cmdlen);
+        pci_tests(cmd, cmdlen);     /* brasa.pci: the devices on the PCI bus */
         mmds_tests(cmd, cmdlen);    /* the metadata client owns the net device when asked */
         net_tests(cmd, cmdlen);     /* before the block driver: hostile net, then healthy block */
         rng_tests(cmd, cmdlen);     /* before the block driver: hostile rng, then healthy block */

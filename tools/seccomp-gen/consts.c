@@ -90,6 +90,7 @@ static const struct named consts[] = {
     C(KVM_GET_TSC_KHZ),
     C(KVM_SET_TSC_KHZ),
     C(KVM_KVMCLOCK_CTRL),
+    C(KVM_SET_GSI_ROUTING),
     C(KVM_SET_SIGNAL_MASK),
     C(KVM_NMI),
     C(KVM_INTERRUPT),

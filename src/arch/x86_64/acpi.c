@@ -274,6 +274,102 @@ static void dsdt_ged(struct aml *a, const struct acpi_machine *m)
         aml_close(a);
 }
 
+/*
+ * _DSM of the PCI Firmware spec (§4.6): function 0 lists functions 0 and 5; function 5
+ * ("preserve boot configuration") answers 0, so the guest keeps the BARs brasa placed.
+ */
+static void dsdt_pci_dsm(struct aml *a)
+{
+        static const uint8_t uuid[16] = {0xd0, 0x37, 0xc9, 0xe5, 0x53, 0x35, 0x7a, 0x4d,
+                                         0x91, 0x17, 0xea, 0x4d, 0x19, 0xc3, 0x43, 0x4d};
+        static const uint8_t funcs = 0x21, none = 0;
+
+        aml_method(a, "_DSM", 4, false);
+        aml_if(a);
+        aml_lequal(a);
+        aml_arg(a, 0);
+        aml_buffer(a, uuid, sizeof(uuid));
+        aml_if(a);
+        aml_lequal(a);
+        aml_arg(a, 2);
+        aml_zero(a);
+        aml_return(a);
+        aml_buffer(a, &funcs, 1);
+        aml_close(a);
+        aml_if(a);
+        aml_lequal(a);
+        aml_arg(a, 2);
+        aml_byte(a, 5);
+        aml_return(a);
+        aml_zero(a);
+        aml_close(a);
+        aml_close(a);
+        aml_return(a);
+        aml_buffer(a, &none, 1);
+        aml_close(a);
+}
+
+/* The root bridge's windows, in Firecracker's order. */
+static void dsdt_pci_crs(struct aml *a)
+{
+        crs_open(a);
+        aml_rd_word_bus(a, 0, 0);
+        aml_rd_io(a, 0xcf8, 0xcf8, 1, 8);
+        aml_rd_memory32_fixed(a, true, (uint32_t)LAYOUT_PCI_MMCONFIG_START,
+                              (uint32_t)LAYOUT_PCI_ECAM_SEGMENT_SIZE);
+        aml_rd_qword_mmio(a, LAYOUT_PCI_MEM32_START, LAYOUT_PCI_MEM32_LAST);
+        aml_rd_qword_mmio(a, LAYOUT_MMIO64_START, LAYOUT_MMIO64_START + LAYOUT_MMIO64_SIZE - 1);
+        aml_rd_word_io(a, 0, 0x0cf7);
+        aml_rd_word_io(a, 0x0d00, 0xffff);
+        aml_close(a);
+}
+
+/* _PRT: every slot's INTA# on GSI 0 (no legacy interrupts: the functions use MSI-X). */
+static void dsdt_pci_prt(struct aml *a)
+{
+        unsigned int dev;
+
+        aml_name(a, "_PRT");
+        aml_package(a, 32);
+        for (dev = 0; dev < 32; dev++) {
+                aml_package(a, 4);
+                aml_dword(a, dev << 16 | 0xffff);
+                aml_zero(a);
+                aml_zero(a);
+                aml_zero(a);
+                aml_close(a);
+        }
+        aml_close(a);
+}
+
+/* --enable-pci: the PCIe root bridge of segment 0, as Firecracker's PC00. */
+static void dsdt_pci(struct aml *a)
+{
+        aml_device(a, "_SB_.PC00");
+        aml_name(a, "_HID");
+        aml_eisa_id(a, "PNP0A08"); /* PCI Express root bridge */
+        aml_name(a, "_CID");
+        aml_eisa_id(a, "PNP0A03"); /* PCI root bridge */
+        aml_name(a, "_ADR");
+        aml_zero(a);
+        aml_name(a, "_SEG");
+        aml_zero(a);
+        aml_name(a, "_UID");
+        aml_zero(a);
+        aml_name(a, "_CCA");
+        aml_one(a);
+        aml_name(a, "SUPP");
+        aml_zero(a);
+        aml_method(a, "_PXM", 0, false);
+        aml_return(a);
+        aml_zero(a);
+        aml_close(a);
+        dsdt_pci_dsm(a);
+        dsdt_pci_crs(a);
+        dsdt_pci_prt(a);
+        aml_close(a);
+}
+
 static void dsdt_com1(struct aml *a)
 {
         aml_device(a, "_SB_.COM1");
@@ -339,7 +435,7 @@ static bool machine_ok(const struct acpi_machine *m)
         return !m->vmgenid_gpa || gsi_ok(m->vmgenid_gsi);
 }
 
-/* Firecracker's order: virtio devices, VMGenID, VMClock, the GED, then COM1 and the i8042. */
+/* Firecracker's order: virtio devices, VMGenID, VMClock, the GED, PCI, then COM1 and the i8042. */
 int acpi_build_dsdt(uint8_t *out, const struct acpi_machine *m, size_t *len)
 {
         struct aml a;
@@ -358,6 +454,8 @@ int acpi_build_dsdt(uint8_t *out, const struct acpi_machine *m, size_t *len)
                         dsdt_vmclock(&a, m->vmclock_gpa);
                 dsdt_ged(&a, m);
         }
+        if (m->pci)
+                dsdt_pci(&a);
         dsdt_com1(&a);
         dsdt_i8042(&a);
         dsdt_s5(&a);

@@ -2,6 +2,7 @@
 #ifndef BRASA_ARCH_X86_64_ACPI_H
 #define BRASA_ARCH_X86_64_ACPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ struct acpi_machine {
         unsigned int vmgenid_gsi;
         uint64_t vmclock_gpa; /* VMClock's page (with VMGenID only); 0: none */
         unsigned int vmclock_gsi;
+        bool pci; /* --enable-pci: the PCIe root bridge PC00 */
 };
 
 /* Where acpi_write_tables() put each table (guest-physical). */
@@ -61,8 +63,9 @@ size_t acpi_build_mcfg(uint8_t *out);
 
 /*
  * The DSDT: one LNRO0005 device per virtio-mmio device (memory window and GSI), VMGenID,
- * VMClock and the Generic Event Device that notifies them, COM1, the i8042 and \_S5. Returns 0 with
- * its length in *len, or -EINVAL (nr_vcpus or a device out of range) / -ENOSPC.
+ * VMClock and the Generic Event Device that notifies them, the PCIe root bridge, COM1, the i8042
+ * and \_S5. Returns 0 with its length in *len, or -EINVAL (nr_vcpus or a device out of range) /
+ * -ENOSPC.
  */
 int acpi_build_dsdt(uint8_t *out, const struct acpi_machine *m, size_t *len);
 

@@ -31,6 +31,7 @@ enum {
         RD_MEMORY32_FIXED = 0x86,
         RD_EXT_IRQ = 0x89,
         RD_QWORD_ADDRESS = 0x8a,
+        RD_WORD_ADDRESS = 0x88,
 };
 
 static void fail(struct aml *a, int err)
@@ -378,6 +379,58 @@ void aml_rd_qword_memory(struct aml *a, bool writable, uint64_t min, uint64_t ma
         put8(a, 0);
         put8(a, (1 << 2) | (1 << 3));
         put8(a, (uint8_t)((1 << 1) | (writable ? 1 : 0)));
+        put_le(a, 0, 8);
+        put_le(a, min, 8);
+        put_le(a, max, 8);
+        put_le(a, 0, 8);
+        put_le(a, max - min + 1, 8);
+}
+
+void aml_buffer(struct aml *a, const uint8_t *p, uint8_t n)
+{
+        if (n > 60) {
+                fail(a, -EINVAL); /* one PkgLength byte holds up to 63 */
+                return;
+        }
+        put8(a, AML_BUFFER_OP);
+        put8(a, (uint8_t)(3 + n));
+        put8(a, AML_BYTE_PREFIX);
+        put8(a, n);
+        aml_raw(a, p, n);
+}
+
+/* Section 6.4.3.5.3: large item 0x88, length 13; producer, fixed minimum and maximum. */
+static void rd_word(struct aml *a, uint8_t type, uint8_t type_flags, uint16_t min, uint16_t max)
+{
+        put8(a, RD_WORD_ADDRESS);
+        put_le(a, 13, 2);
+        put8(a, type);
+        put8(a, (1 << 2) | (1 << 3));
+        put8(a, type_flags);
+        put_le(a, 0, 2);
+        put_le(a, min, 2);
+        put_le(a, max, 2);
+        put_le(a, 0, 2);
+        put_le(a, (uint16_t)(max - min + 1), 2);
+}
+
+void aml_rd_word_bus(struct aml *a, uint16_t min, uint16_t max)
+{
+        rd_word(a, 2, 0, min, max);
+}
+
+void aml_rd_word_io(struct aml *a, uint16_t min, uint16_t max)
+{
+        rd_word(a, 1, 3, min, max); /* ISA and non-ISA ranges */
+}
+
+void aml_rd_qword_mmio(struct aml *a, uint64_t min, uint64_t max)
+{
+        put8(a, RD_QWORD_ADDRESS);
+        put_le(a, 43, 2);
+        put8(a, 0);
+        put8(a, (1 << 2) | (1 << 3));
+        put8(a, 1); /* read-write, not cacheable */
         put_le(a, 0, 8);
         put_le(a, min, 8);
         put_le(a, max, 8);

@@ -46,6 +46,9 @@ void aml_qword(struct aml *a, uint64_t v);
 void aml_zero(struct aml *a);
 void aml_one(struct aml *a);
 
+/* A Buffer object of n (at most 60) bytes. */
+void aml_buffer(struct aml *a, const uint8_t *p, uint8_t n);
+
 /* A String object (ASCII, NUL-terminated in AML). */
 void aml_string(struct aml *a, const char *s);
 
@@ -87,6 +90,11 @@ void aml_rd_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t
  * unless writable.
  */
 void aml_rd_qword_memory(struct aml *a, bool writable, uint64_t min, uint64_t max);
+/* Word Address Space descriptors: a bus-number range, an I/O range (both fixed, produced). */
+void aml_rd_word_bus(struct aml *a, uint16_t min, uint16_t max);
+void aml_rd_word_io(struct aml *a, uint16_t min, uint16_t max);
+/* A QWord Address Space descriptor for an MMIO window [min, max]: read-write, not cacheable. */
+void aml_rd_qword_mmio(struct aml *a, uint64_t min, uint64_t max);
 /* An Extended Interrupt descriptor: consumer, edge-triggered, active-high, exclusive. */
 void aml_rd_irq(struct aml *a, uint32_t gsi);
 

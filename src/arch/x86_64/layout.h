@@ -63,6 +63,11 @@
 #define LAYOUT_APIC_START         0xfee00000ULL
 #define LAYOUT_KVM_TSS_ADDR       0xfffbd000ULL
 
+/* With --enable-pci: segment 0's ECAM (bus 0 only), and the 32-bit window its _CRS gives. */
+#define LAYOUT_PCI_ECAM_SEGMENT_SIZE MiB(1)
+#define LAYOUT_PCI_MEM32_START       (LAYOUT_BOOT_TIMER_START + LAYOUT_BOOT_TIMER_SIZE)
+#define LAYOUT_PCI_MEM32_LAST        (LAYOUT_PCI_MMCONFIG_START - 1)
+
 /* Legacy interrupt lines. */
 #define LAYOUT_IRQ_I8042       1
 #define LAYOUT_IRQ_COM1        4

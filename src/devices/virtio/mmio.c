@@ -8,23 +8,12 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define S_ACK       VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define S_DRIVER    VIRTIO_CONFIG_S_DRIVER
-#define S_FEAT_OK   VIRTIO_CONFIG_S_FEATURES_OK
 #define S_DRIVER_OK VIRTIO_CONFIG_S_DRIVER_OK
-#define S_NEEDS_RST VIRTIO_CONFIG_S_NEEDS_RESET
-#define S_FAILED    VIRTIO_CONFIG_S_FAILED
 
 void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev)
 {
         memset(m, 0, sizeof(*m));
         m->dev = dev;
-}
-
-/* True when every bit of set is in status and no bit of clear is. */
-static bool status_is(const struct virtio_dev *d, uint32_t set, uint32_t clear)
-{
-        return (d->status & (set | clear)) == set;
 }
 
 static struct virtq *selected_queue(struct virtio_mmio *m)
@@ -87,127 +76,10 @@ void virtio_mmio_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
         virtio_dev_unlock(d);
 }
 
-static void ack_features(struct virtio_mmio *m, uint32_t v)
-{
-        struct virtio_dev *d = m->dev;
-        unsigned int shift = 32 * m->driver_features_sel;
-        uint32_t offered;
-
-        if (!status_is(d, S_DRIVER, S_FEAT_OK | S_FAILED | S_NEEDS_RST)) {
-                log_guest_warn("%s: features written in status 0x%x", d->name, d->status);
-                return;
-        }
-        if (m->driver_features_sel > 1) {
-                if (v)
-                        log_guest_warn("%s: unknown feature page %u acked", d->name,
-                                       m->driver_features_sel);
-                return;
-        }
-        offered = (uint32_t)(d->avail_features >> shift);
-        if (v & ~offered)
-                log_guest_warn("%s: driver acked features 0x%x that were not offered", d->name,
-                               v & ~offered);
-        d->acked_features &= ~(0xffffffffULL << shift);
-        d->acked_features |= (uint64_t)(v & offered) << shift;
-}
-
-static void reset_device(struct virtio_mmio *m)
-{
-        virtio_dev_reset(m->dev);
-        m->features_sel = m->driver_features_sel = m->queue_sel = 0;
-}
-
-static void activate(struct virtio_mmio *m)
-{
-        struct virtio_dev *d = m->dev;
-        bool event_idx = virtio_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
-        struct err e = ERR_INIT;
-        unsigned int i;
-        int rc;
-
-        for (i = 0; i < d->nr_queues; i++) {
-                if (virtq_activate(&d->queues[i], d->mem, event_idx, &e)) {
-                        err_prefix(&e, "queue %u: ", i);
-                        virtio_dev_needs_reset(d, e.msg);
-                        return;
-                }
-        }
-        rc = d->ops->activate(d);
-        if (rc) {
-                err_set(&e, rc, "activation failed: %s", strerror(-rc));
-                virtio_dev_needs_reset(d, e.msg);
-                return;
-        }
-        d->activated = true;
-        /* Buffers made available before DRIVER_OK had their kick dropped: look again. */
-        for (i = 0; i < d->nr_queues; i++)
-                virtio_dev_kick(d, i);
-}
-
-/* The steps of virtio 1.x §3.1.1, each adding one bit to the previous status. */
-static bool valid_step(uint32_t from, uint32_t to)
-{
-        static const uint32_t steps[][2] = {
-            {0, S_ACK},
-            {S_ACK, S_ACK | S_DRIVER},
-            {S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEAT_OK},
-            {S_ACK | S_DRIVER | S_FEAT_OK, S_ACK | S_DRIVER | S_FEAT_OK | S_DRIVER_OK},
-        };
-        size_t i;
-
-        for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-                if (steps[i][0] == from && steps[i][1] == to)
-                        return true;
-        return false;
-}
-
 static void set_status(struct virtio_mmio *m, uint32_t v)
 {
-        struct virtio_dev *d = m->dev;
-        uint32_t from = d->status & ~S_NEEDS_RST, to = v & ~S_NEEDS_RST;
-
-        if (v & S_FAILED) {
-                d->status |= S_FAILED;
-                return;
-        }
-        if (v == 0) {
-                if (d->status)
-                        reset_device(m);
-                return;
-        }
-        if (!valid_step(from, to)) {
-                log_guest_warn("%s: invalid status transition 0x%x -> 0x%x", d->name, d->status, v);
-                return;
-        }
-        if ((to & S_FEAT_OK) && !(from & S_FEAT_OK) &&
-            !virtio_dev_has_feature(d, VIRTIO_F_VERSION_1)) {
-                /* Leaving FEATURES_OK clear tells the driver its subset is refused. */
-                log_guest_warn("%s: driver did not accept VIRTIO_F_VERSION_1", d->name);
-                return;
-        }
-        d->status = to | (d->status & S_NEEDS_RST);
-        if ((to & S_DRIVER_OK) && !(from & S_DRIVER_OK))
-                activate(m);
-}
-
-/* The selected queue when its registers may change now; NULL (and the policy applied) if not. */
-static struct virtq *writable_queue(struct virtio_mmio *m)
-{
-        struct virtio_dev *d = m->dev;
-        struct virtq *q = selected_queue(m);
-
-        if (d->status & S_DRIVER_OK) {
-                virtio_dev_needs_reset(d, "queue register written after DRIVER_OK");
-                return NULL;
-        }
-        if (!status_is(d, S_FEAT_OK, S_FAILED)) {
-                log_guest_warn("%s: queue register written in status 0x%x", d->name, d->status);
-                return NULL;
-        }
-        if (!q)
-                log_guest_warn("%s: queue register written for missing queue %u", d->name,
-                               m->queue_sel);
-        return q;
+        if (virtio_dev_set_status(m->dev, v))
+                m->features_sel = m->driver_features_sel = m->queue_sel = 0;
 }
 
 static void set_addr_half(uint64_t *addr, bool high, uint32_t v)
@@ -220,7 +92,7 @@ static void set_addr_half(uint64_t *addr, bool high, uint32_t v)
 
 static void write_queue_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
 {
-        struct virtq *q = writable_queue(m);
+        struct virtq *q = virtio_dev_writable_queue(m->dev, m->queue_sel);
 
         if (!q)
                 return;
@@ -272,7 +144,7 @@ static void write_reg(struct virtio_mmio *m, uint64_t off, uint32_t v)
                 m->features_sel = v;
                 break;
         case VIRTIO_MMIO_DRIVER_FEATURES:
-                ack_features(m, v);
+                virtio_dev_ack_features(d, m->driver_features_sel, v);
                 break;
         case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
                 m->driver_features_sel = v;
@@ -314,7 +186,7 @@ void virtio_mmio_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 
         virtio_dev_lock(d);
         if (off >= VIRTIO_MMIO_CONFIG) {
-                if (status_is(d, S_DRIVER, S_FAILED | S_NEEDS_RST))
+                if (virtio_dev_config_writable(d))
                         d->ops->write_config(d, off - VIRTIO_MMIO_CONFIG, data, len);
                 else
                         log_guest_warn("%s: config written in status 0x%x", d->name, d->status);

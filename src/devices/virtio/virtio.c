@@ -267,13 +267,32 @@ bool virtio_dev_running(const struct virtio_dev *d)
 
 void virtio_dev_signal(struct virtio_dev *d, uint32_t bits)
 {
+        unsigned int q;
         int rc;
 
         __atomic_fetch_or(&d->isr, bits, __ATOMIC_SEQ_CST);
         __atomic_fetch_add(&d->interrupts, 1, __ATOMIC_RELAXED);
+        if (d->raise) {
+                if (bits & VIRTIO_INT_CONFIG)
+                        d->raise(d, VIRTIO_IRQ_CONFIG);
+                for (q = 0; (bits & VIRTIO_INT_VRING) && q < d->nr_queues; q++)
+                        d->raise(d, (int)q);
+                return;
+        }
         rc = d->irq_fd >= 0 ? efd_signal(d->irq_fd) : 0;
         if (rc)
                 log_error("%s: raising the interrupt failed: %s", d->name, strerror(-rc));
+}
+
+void virtio_dev_signal_queue(struct virtio_dev *d, unsigned int q)
+{
+        if (!d->raise) {
+                virtio_dev_signal(d, VIRTIO_INT_VRING);
+                return;
+        }
+        __atomic_fetch_or(&d->isr, VIRTIO_INT_VRING, __ATOMIC_SEQ_CST);
+        __atomic_fetch_add(&d->interrupts, 1, __ATOMIC_RELAXED);
+        d->raise(d, (int)q);
 }
 
 void virtio_dev_config_changed(struct virtio_dev *d)
@@ -349,4 +368,136 @@ int virtio_dev_metrics(struct virtio_dev *d, const struct device_metrics_kind *k
         rc = metrics_group_write(root, key, k->table, delta, NULL);
         free(delta);
         return rc;
+}
+
+/* ---- the driver's side of the state machine, for every transport --------------------------- */
+
+#define S_ACK       VIRTIO_CONFIG_S_ACKNOWLEDGE
+#define S_DRIVER    VIRTIO_CONFIG_S_DRIVER
+#define S_FEAT_OK   VIRTIO_CONFIG_S_FEATURES_OK
+#define S_DRIVER_OK VIRTIO_CONFIG_S_DRIVER_OK
+#define S_NEEDS_RST VIRTIO_CONFIG_S_NEEDS_RESET
+#define S_FAILED    VIRTIO_CONFIG_S_FAILED
+
+/* True when every bit of set is in status and no bit of clear is. */
+static bool status_is(const struct virtio_dev *d, uint32_t set, uint32_t clear)
+{
+        return (d->status & (set | clear)) == set;
+}
+
+void virtio_dev_ack_features(struct virtio_dev *d, uint32_t page, uint32_t v)
+{
+        unsigned int shift = 32 * page;
+        uint32_t offered;
+
+        if (!status_is(d, S_DRIVER, S_FEAT_OK | S_FAILED | S_NEEDS_RST)) {
+                log_guest_warn("%s: features written in status 0x%x", d->name, d->status);
+                return;
+        }
+        if (page > 1) {
+                if (v)
+                        log_guest_warn("%s: unknown feature page %u acked", d->name, page);
+                return;
+        }
+        offered = (uint32_t)(d->avail_features >> shift);
+        if (v & ~offered)
+                log_guest_warn("%s: driver acked features 0x%x that were not offered", d->name,
+                               v & ~offered);
+        d->acked_features &= ~(0xffffffffULL << shift);
+        d->acked_features |= (uint64_t)(v & offered) << shift;
+}
+
+static void activate(struct virtio_dev *d)
+{
+        bool event_idx = virtio_dev_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
+        struct err e = ERR_INIT;
+        unsigned int i;
+        int rc;
+
+        for (i = 0; i < d->nr_queues; i++) {
+                if (virtq_activate(&d->queues[i], d->mem, event_idx, &e)) {
+                        err_prefix(&e, "queue %u: ", i);
+                        virtio_dev_needs_reset(d, e.msg);
+                        return;
+                }
+        }
+        rc = d->ops->activate(d);
+        if (rc) {
+                err_set(&e, rc, "activation failed: %s", strerror(-rc));
+                virtio_dev_needs_reset(d, e.msg);
+                return;
+        }
+        d->activated = true;
+        /* Buffers made available before DRIVER_OK had their kick dropped: look again. */
+        for (i = 0; i < d->nr_queues; i++)
+                virtio_dev_kick(d, i);
+}
+
+/* The steps of virtio 1.x §3.1.1, each adding one bit to the previous status. */
+static bool valid_step(uint32_t from, uint32_t to)
+{
+        static const uint32_t steps[][2] = {
+            {0, S_ACK},
+            {S_ACK, S_ACK | S_DRIVER},
+            {S_ACK | S_DRIVER, S_ACK | S_DRIVER | S_FEAT_OK},
+            {S_ACK | S_DRIVER | S_FEAT_OK, S_ACK | S_DRIVER | S_FEAT_OK | S_DRIVER_OK},
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+                if (steps[i][0] == from && steps[i][1] == to)
+                        return true;
+        return false;
+}
+
+bool virtio_dev_set_status(struct virtio_dev *d, uint32_t v)
+{
+        uint32_t from = d->status & ~S_NEEDS_RST, to = v & ~S_NEEDS_RST;
+
+        if (v & S_FAILED) {
+                d->status |= S_FAILED;
+                return false;
+        }
+        if (v == 0) {
+                if (!d->status)
+                        return false;
+                virtio_dev_reset(d);
+                return true;
+        }
+        if (!valid_step(from, to)) {
+                log_guest_warn("%s: invalid status transition 0x%x -> 0x%x", d->name, d->status, v);
+                return false;
+        }
+        if ((to & S_FEAT_OK) && !(from & S_FEAT_OK) &&
+            !virtio_dev_has_feature(d, VIRTIO_F_VERSION_1)) {
+                /* Leaving FEATURES_OK clear tells the driver its subset is refused. */
+                log_guest_warn("%s: driver did not accept VIRTIO_F_VERSION_1", d->name);
+                return false;
+        }
+        d->status = to | (d->status & S_NEEDS_RST);
+        if ((to & S_DRIVER_OK) && !(from & S_DRIVER_OK))
+                activate(d);
+        return false;
+}
+
+struct virtq *virtio_dev_writable_queue(struct virtio_dev *d, uint32_t sel)
+{
+        struct virtq *q = sel < d->nr_queues ? &d->queues[sel] : NULL;
+
+        if (d->status & S_DRIVER_OK) {
+                virtio_dev_needs_reset(d, "queue register written after DRIVER_OK");
+                return NULL;
+        }
+        if (!status_is(d, S_FEAT_OK, S_FAILED)) {
+                log_guest_warn("%s: queue register written in status 0x%x", d->name, d->status);
+                return NULL;
+        }
+        if (!q)
+                log_guest_warn("%s: queue register written for missing queue %u", d->name, sel);
+        return q;
+}
+
+bool virtio_dev_config_writable(const struct virtio_dev *d)
+{
+        return status_is(d, S_DRIVER, S_FAILED | S_NEEDS_RST);
 }

@@ -21,6 +21,9 @@
 #define VIRTIO_INT_VRING  0x1u
 #define VIRTIO_INT_CONFIG 0x2u
 
+/* The raise() argument for a configuration change. */
+#define VIRTIO_IRQ_CONFIG (-1)
+
 struct virtio_dev;
 
 /*
@@ -84,6 +87,12 @@ struct virtio_dev {
         uint32_t config_generation;
         uint32_t isr; /* InterruptStatus; atomic */
         int irq_fd;   /* irqfd eventfd, -1 when none (unit tests) */
+        /*
+         * The transport's own interrupts (virtio-pci's MSI-X vectors), NULL: irq_fd. Called for
+         * queue q, or VIRTIO_IRQ_CONFIG, from any thread; transport is its state.
+         */
+        void (*raise)(struct virtio_dev *d, int q);
+        void *transport;
         const struct guest_mem *mem;
         struct virtq queues[VIRTIO_MAX_QUEUES];
         unsigned int nr_queues;
@@ -149,6 +158,9 @@ bool virtio_dev_running(const struct virtio_dev *d);
 /* Sets InterruptStatus bits and raises the device's interrupt. Any thread. */
 void virtio_dev_signal(struct virtio_dev *d, uint32_t bits);
 
+/* Queue q's used ring has news: its interrupt (the transport's vector for q). Any thread. */
+void virtio_dev_signal_queue(struct virtio_dev *d, unsigned int q);
+
 /* Config space changed: bumps ConfigGeneration and raises a config interrupt. Lock held. */
 void virtio_dev_config_changed(struct virtio_dev *d);
 
@@ -174,6 +186,29 @@ void virtio_dev_mark_rings(struct virtio_dev *d);
 
 /* Writes the queue's notify eventfd so the VMM thread processes it (no-op without one). */
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q);
+
+/*
+ * The driver's side of the state machine, shared by the transports (lock held).
+ * virtio_dev_ack_features: a DriverFeatures write of page (0 or 1; others must be 0),
+ * accepted only between DRIVER and FEATURES_OK, keeping only offered bits.
+ */
+void virtio_dev_ack_features(struct virtio_dev *d, uint32_t page, uint32_t v);
+
+/*
+ * A Status write: 0 resets (returns true: the transport resets its selectors), FAILED
+ * sticks, anything else must be the next step of virtio 1.x §3.1.1; DRIVER_OK activates
+ * the queues and the device, or sets NEEDS_RESET when they are bad.
+ */
+bool virtio_dev_set_status(struct virtio_dev *d, uint32_t v);
+
+/*
+ * Queue sel when its registers may change now, else NULL: only between FEATURES_OK and
+ * DRIVER_OK; a change after DRIVER_OK puts the device in NEEDS_RESET.
+ */
+struct virtq *virtio_dev_writable_queue(struct virtio_dev *d, uint32_t sel);
+
+/* True when the driver may write config space: DRIVER set, neither FAILED nor NEEDS_RESET. */
+bool virtio_dev_config_writable(const struct virtio_dev *d);
 
 /*
  * For a metrics line (any thread): fills delta (t->size bytes, t the device kind's table)

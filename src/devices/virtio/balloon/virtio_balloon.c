@@ -53,7 +53,7 @@ static void signal_queue(struct virtio_balloon *b, unsigned int qi)
 
         virtq_publish(q);
         if (virtq_should_notify(q))
-                virtio_dev_signal(&b->dev, VIRTIO_INT_VRING);
+                virtio_dev_signal_queue(&b->dev, qi);
 }
 
 /* A broken ring: counted as Firecracker's event_fails, then DEVICE_NEEDS_RESET. */

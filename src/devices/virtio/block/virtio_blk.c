@@ -146,7 +146,7 @@ static void publish_and_notify(struct virtio_blk *b)
 
         virtq_publish(q);
         if (virtq_should_notify(q))
-                virtio_dev_signal(&b->dev, VIRTIO_INT_VRING);
+                virtio_dev_signal_queue(&b->dev, 0);
 }
 
 /* Waits for every in-flight operation; completes them into the ring unless discard. */

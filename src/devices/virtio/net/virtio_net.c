@@ -46,7 +46,7 @@ static void publish_and_notify(struct virtio_net *n, unsigned int qi)
 
         virtq_publish(q);
         if (virtq_should_notify(q))
-                virtio_dev_signal(&n->dev, VIRTIO_INT_VRING);
+                virtio_dev_signal_queue(&n->dev, qi);
 }
 
 /* ---- RX ---------------------------------------------------------------------------------- */

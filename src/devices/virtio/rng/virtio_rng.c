@@ -120,7 +120,7 @@ static void publish_and_notify(struct virtio_rng *r)
 
         virtq_publish(q);
         if (virtq_should_notify(q))
-                virtio_dev_signal(&r->dev, VIRTIO_INT_VRING);
+                virtio_dev_signal_queue(&r->dev, 0);
 }
 
 /*

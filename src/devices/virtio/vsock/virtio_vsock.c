@@ -29,7 +29,7 @@ static void publish(struct virtio_vsock *v, unsigned int qi)
 
         virtq_publish(q);
         if (virtq_should_notify(q))
-                virtio_dev_signal(&v->dev, VIRTIO_INT_VRING);
+                virtio_dev_signal_queue(&v->dev, qi);
 }
 
 /* Pops the next chain of queue qi; a broken ring puts the device in NEEDS_RESET. 1, 0 or <0. */

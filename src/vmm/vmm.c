@@ -14,6 +14,7 @@
 #include "arch/x86_64/pvm_args.h"
 #include "core/log.h"
 #include "core/outfd.h"
+#include "core/textpages.h"
 #include "core/timeline.h"
 #include "core/util.h"
 #include "vmm/vmm_boot.h"
@@ -568,5 +569,6 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
                 return rc;
         }
         vmm->started = true;
+        textpages_release(); /* the build's code is done with: its pages leave our RSS */
         return 0;
 }

@@ -6,7 +6,8 @@ all: build
 build:
 	tools/build.sh
 
-# Only what gets installed (brasa, brasa-jailer), in build-bin/: no cmocka, no test guests.
+# Only what gets installed (brasa, brasa-jailer, brasa-uffd-handler, brasa-snapshot-editor), in
+# build-bin/: no cmocka, no test guests.
 binaries:
 	cmake -S . -B build-bin -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBRASA_TESTS=OFF
 	ninja -C build-bin

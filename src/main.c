@@ -11,17 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/server.h"
 #include "core/argparse.h"
 #include "core/log.h"
 #include "core/outfd.h"
+#include "core/statefile.h"
 #include "core/metrics.h"
 #include "core/text.h"
 #include "core/timeline.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
+#include "mmds/mmds_json.h"
 #include "mmds/mmds_service.h"
 #include "model/mmds_data.h"
 #include "model/run_args.h"
@@ -152,9 +155,12 @@ static const char usage_text[] =
     "  --start-time-us US, --start-time-cpu-us US, --parent-cpu-time-us US\n"
     "                             passed by the jailer; checked as numbers, not used yet\n"
     "  --version                  print the version and exit\n"
+    "  --snapshot-version         print the snapshot state format version brasa writes\n"
+    "                             (v1.0.0: brasa's own format, not Firecracker's) and exit\n"
+    "  --describe-snapshot FILE   print the format version of the state file FILE and exit\n"
+    "                             (1 when FILE cannot be opened or is not a state file)\n"
     "  --help, -h                 print this help and exit\n"
-    "  --enable-pci, --snapshot-version, --describe-snapshot\n"
-    "                             Firecracker's, not supported yet: refused (exit 153)\n"
+    "  --enable-pci               Firecracker's, not supported yet: refused (exit 153)\n"
     "Each flag at most once; arguments after \"--\" are ignored.\n"
     "\n"
     "Exit codes (Firecracker's): 0 ok; 1 error (bad config file, boot failure, API socket\n"
@@ -272,8 +278,7 @@ static int parse_cli(int argc, char **argv, struct fatal *f)
 /* Firecracker's flags brasa does not implement yet: refused before anything is set up. */
 static int refuse_unsupported(struct fatal *f)
 {
-        static const enum arg_id missing[] = {A_ENABLE_PCI, A_SNAPSHOT_VERSION,
-                                              A_DESCRIBE_SNAPSHOT};
+        static const enum arg_id missing[] = {A_ENABLE_PCI};
         char q[128];
         size_t i;
 
@@ -286,6 +291,66 @@ static int refuse_unsupported(struct fatal *f)
                                   quoted(args[missing[i]].name, q, sizeof(q)));
         }
         return 0;
+}
+
+/*
+ * --describe-snapshot FILE: the state file's format version, as --snapshot-version prints it.
+ * The whole file is checked (size, magic, CRC) before its version is believed.
+ */
+static int describe_snapshot(const char *path, struct fatal *f)
+{
+        struct statefile *sf = malloc(sizeof(*sf));
+        struct err e = ERR_INIT;
+        char io[256], q[ERR_MSG_MAX + 64];
+        uint8_t *buf = NULL;
+        size_t len;
+        int fd, rc;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || !sf) {
+                rc = sf ? errno : ENOMEM;
+                free(sf);
+                text_io_error_debug(rc, io, sizeof(io));
+                fail(f, VMM_EXIT_GENERIC,
+                     "When printing Snapshot Data format: Unable to open snapshot state file: "
+                     "%s (os error %d)",
+                     strerror(rc), rc);
+                return fail_debug(f, "PrintSnapshotDataFormat(OpenSnapshot(%s))", io);
+        }
+        close(fd);
+        rc = vmm_read_file("snapshot file", path, STATEFILE_MAX_SIZE, &buf, &len, &e);
+        if (!rc)
+                rc = statefile_parse(buf, len, sf, &e);
+        if (!rc)
+                printf("v%u.0.0\n", sf->version);
+        free(buf);
+        free(sf);
+        if (!rc)
+                return -1;
+        fail(f, VMM_EXIT_GENERIC,
+             "When printing Snapshot Data format: Invalid data format version of snapshot "
+             "file: %s",
+             e.msg);
+        return fail_debug(f, "PrintSnapshotDataFormat(SnapshotVersion(%s))",
+                          quoted(e.msg, q, sizeof(q)));
+}
+
+/*
+ * --snapshot-version and --describe-snapshot, after --help and --version as in main.rs: each
+ * prints one line and ends the process. brasa's versions are its state file's (major.0.0).
+ */
+static int snapshot_flags(struct fatal *f)
+{
+        int rc = 0;
+
+        if (args[A_SNAPSHOT_VERSION].present) {
+                printf("v%u.0.0\n", STATEFILE_VERSION);
+                rc = -1;
+        } else if (args[A_DESCRIBE_SNAPSHOT].present) {
+                rc = describe_snapshot(val(A_DESCRIBE_SNAPSHOT), f);
+        }
+        fflush(stdout); /* before the exit line, which the logger writes to fd 1 */
+        return rc;
 }
 
 /* Rust's char Debug of the ASCII byte c, quotes included. */
@@ -585,7 +650,7 @@ static int put_metadata(const struct cli *c, json_t **store, struct err *e)
 
         if (mmds_data_parse(c->metadata_text, c->metadata_len, &v, e))
                 PANIC("MMDS error: metadata provided not valid json: %s", e->msg);
-        if (mmds_data_size(v) > c->mmds_limit) {
+        if (mmds_json_size(v) > c->mmds_limit) {
                 json_decref(v);
                 return err_set(e, -EFBIG, "The MMDS patch request doesn't fit.");
         }
@@ -721,6 +786,39 @@ static int fail_plain(struct fatal *f, const char *what, int rc)
         return fail_debug(f, "%s", quoted(f->text, q, sizeof(q)));
 }
 
+/*
+ * brasa-jailer's readiness pipe (BRASA_READY_FD): the jailer's returning process waits until
+ * this end closes. It is closed once the API socket accepts connections (or, with --no-api,
+ * once the VM runs); a failure closes it by exiting.
+ */
+static int ready_fd = -1;
+
+static void ready_take(void)
+{
+        const char *v = getenv("BRASA_READY_FD");
+        struct stat st;
+        char *end;
+        long fd;
+
+        if (!v)
+                return;
+        errno = 0;
+        fd = strtol(v, &end, 10);
+        unsetenv("BRASA_READY_FD");
+        if (errno || *end || fd < 3 || fd > INT32_MAX || fstat((int)fd, &st) < 0 ||
+            !S_ISFIFO(st.st_mode))
+                return; /* not ours: leave that fd alone */
+        ready_fd = (int)fd;
+        (void)fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void ready_signal(void)
+{
+        if (ready_fd >= 0)
+                close(ready_fd);
+        ready_fd = -1;
+}
+
 /* Set-up is over: from here the VMM thread only runs the loop, under its seccomp filter. */
 static int confine_vmm_thread(struct fatal *f)
 {
@@ -771,15 +869,17 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
                 rc = fail_plain(f, "Cannot set up the VMM", rc);
                 goto out;
         }
-        rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
-        if (rc)
-                goto out;
-        /* As Firecracker's run_without_api(): a line now (above), then one every 60 s. */
+        /* As Firecracker's run_without_api(): a line once booted, with the devices in it,
+         * then one every 60 s. */
         rc = vmm_metrics_start(&vmm);
         if (rc) {
                 rc = fail_plain(f, "Cannot start the metrics timer", rc);
                 goto out;
         }
+        rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
+        if (rc)
+                goto out;
+        ready_signal();
         rc = confine_vmm_thread(f);
         if (rc)
                 goto out;
@@ -851,6 +951,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
         r->ctx.hooks.update_net = vmm_update_net;
+        r->ctx.hooks.update_pmem = vmm_update_pmem;
         r->ctx.hooks.balloon = vmm_balloon;
         rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, &e);
         if (rc)
@@ -860,6 +961,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
                 rc = api_server_start(&r->server);
         if (rc)
                 return fail_plain(f, "Cannot start the API server", rc);
+        ready_signal(); /* the socket takes connections from here on */
         timeline_mark(TL_API_READY);
         if (!c->config_text) {
                 /* The VM, irqchip and PIT while the first requests come: the socket is up. */
@@ -1115,6 +1217,8 @@ static int main_exec(int argc, char **argv, struct cli *c, struct fatal *f)
         if (!rc)
                 rc = refuse_unsupported(f);
         if (!rc)
+                rc = snapshot_flags(f);
+        if (!rc)
                 rc = take_log_args(c, f);
         if (!rc)
                 rc = setup_logging(c, f);
@@ -1155,6 +1259,7 @@ int main(int argc, char **argv)
         int rc;
 
         timeline_start();
+        ready_take();
         /* Log lines and the console never wait on a stdout nobody reads. */
         log_set_fd(outfd_stdout());
         rc = main_finish(main_exec(argc, argv, &c, &f), &f);

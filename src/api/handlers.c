@@ -482,12 +482,17 @@ void api_no_pci(struct api_ctx *ctx, struct api_call *call)
         api_fault(&call->resp, 400, "PCI is not enabled");
 }
 
+/* As Firecracker: only the device's limiter changes; GET /vm/config keeps the PUT's. */
 void api_patch_pmem(struct api_ctx *ctx, struct api_call *call)
 {
+        const struct pmem_update *u = call->val.v;
         struct err e = ERR_INIT;
+        int rc;
 
-        finish(call, config_pmem_patch_check(ctx->cfg, call->val.v, &e), call->route->prefix,
-               e.msg);
+        rc = config_pmem_patch_check(ctx->cfg, u, &e);
+        if (!rc && u->has_rate_limiter && ctx->hooks.update_pmem)
+                rc = ctx->hooks.update_pmem(ctx->vmm, u, &e);
+        finish(call, rc, call->route->prefix, e.msg);
 }
 
 /* ---- logger, metrics, snapshots, vm state ------------------------------------------------------
@@ -542,15 +547,13 @@ static void snapshot_load_fatal(struct api_ctx *ctx)
                 vmm_request_exit(ctx->vmm, VMM_EXIT_GENERIC);
 }
 
-/* The memory file of a load: mem_backend File's path, or the deprecated mem_file_path. */
+/* The memory file of a load, or the Uffd handler's socket: mem_backend's backend_path, or
+ * the deprecated mem_file_path. */
 static const char *snapshot_mem_path(const struct snapshot_load_body *b, struct err *e)
 {
+        (void)e;
         if (!b->has_backend)
                 return b->mem_file_path;
-        if (b->backend.type == MEM_BACKEND_UFFD) {
-                err_set(e, -ENOTSUP, "the Uffd memory backend is not supported yet by brasa");
-                return NULL;
-        }
         return b->backend.backend_path;
 }
 
@@ -577,7 +580,14 @@ static int snapshot_load(struct api_ctx *ctx, const struct snapshot_load_body *b
                 return e->rc;
         if (!ctx->vmm)
                 return err_set(e, -ENODEV, "no VMM in this process");
-        rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm, e);
+        ctx->vmm->load_overrides = b;
+        if (b->has_backend && b->backend.type == MEM_BACKEND_UFFD)
+                rc = vmm_snapshot_load_uffd(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path,
+                                            b->resume_vm, e);
+        else
+                rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm,
+                                       e);
+        ctx->vmm->load_overrides = NULL;
         return rc;
 }
 

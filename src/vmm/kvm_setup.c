@@ -124,14 +124,19 @@ static enum guest_mem_pages mem_pages(enum huge_pages hp)
         return hp == HUGE_PAGES_TRANSPARENT ? GUEST_MEM_PAGES_THP : GUEST_MEM_PAGES_4K;
 }
 
-static int setup_map(struct kvm_setup_res *r, const struct kvm_setup_want *w, struct err *e)
+int kvm_setup_map_ram(struct guest_mem *mem, uint64_t mem_mib, enum huge_pages hp, struct err *e)
 {
-        int rc = kvm_setup_check_mem(w->mem_mib, e);
+        int rc = kvm_setup_check_mem(mem_mib, e);
 
         if (rc)
                 return rc;
-        rc = mem_layout_map_paged(&r->mem, w->mem_mib << 20, mem_pages(w->huge_pages));
-        return rc ? kvm_setup_map_error(w->mem_mib, w->huge_pages, rc, e) : 0;
+        rc = mem_layout_map_paged(mem, mem_mib << 20, mem_pages(hp));
+        return rc ? kvm_setup_map_error(mem_mib, hp, rc, e) : 0;
+}
+
+static int setup_map(struct kvm_setup_res *r, const struct kvm_setup_want *w, struct err *e)
+{
+        return kvm_setup_map_ram(&r->mem, w->mem_mib, w->huge_pages, e);
 }
 
 /* Waits for an ended (or ending) thread, off InstanceStart's path. */

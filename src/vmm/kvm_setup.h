@@ -101,4 +101,11 @@ void kvm_setup_release_res(struct kvm_setup_res *r);
 int kvm_setup_check_mem(uint64_t mem_mib, struct err *e);
 int kvm_setup_map_error(uint64_t mem_mib, enum huge_pages hp, int rc, struct err *e);
 
+/*
+ * Fresh anonymous guest RAM of mem_mib MiB backed as hp says, into mem, after
+ * kvm_setup_check_mem(): what the set-up thread maps for a boot, and a Uffd load maps itself.
+ * Returns 0 or -errno with Firecracker's text in e.
+ */
+int kvm_setup_map_ram(struct guest_mem *mem, uint64_t mem_mib, enum huge_pages hp, struct err *e);
+
 #endif

@@ -48,20 +48,39 @@ static void vmm_acpi_poweroff(void *ctx)
         vmm_request_exit(ctx, VMM_EXIT_OK);
 }
 
-/* A snapshot's guest RAM: a private mapping of its memory file, registered here. */
-static int vmm_setup_file_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd,
-                                 struct err *e)
+int vmm_map_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         uint64_t mib = cfg->machine.mem_size_mib;
         int rc;
 
+        if (mem_fd < 0)
+                return kvm_setup_map_ram(&vmm->mem, mib, cfg->machine.huge_pages, e);
         rc = kvm_setup_check_mem(mib, e);
         if (rc)
                 return rc;
         rc = mem_layout_map_file(&vmm->mem, mem_fd, mib << 20);
-        if (rc)
-                return kvm_setup_map_error(mib, cfg->machine.huge_pages, rc, e);
+        return rc ? kvm_setup_map_error(mib, cfg->machine.huge_pages, rc, e) : 0;
+}
+
+/*
+ * A snapshot's guest RAM, registered here: a private mapping of its memory file mem_fd, or
+ * with VMM_MEM_READY what vmm_map_memory() mapped already (a Uffd load).
+ */
+static int vmm_setup_file_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd,
+                                 struct err *e)
+{
+        int rc;
+
+        if (mem_fd != VMM_MEM_READY) {
+                rc = vmm_map_memory(vmm, cfg, mem_fd, e);
+                if (rc)
+                        return rc;
+        }
         vmm->dirty_log = cfg->machine.track_dirty_pages;
+        /* KVM logs the guest's writes; what brasa writes into guest memory, the accessor. */
+        rc = vmm->dirty_log ? guest_mem_track_dirty(&vmm->mem) : 0;
+        if (rc)
+                return err_set(e, rc, "Cannot track dirty pages: %s", strerror(-rc));
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem, vmm->dirty_log);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
@@ -332,21 +351,31 @@ static int vmm_kvm_boot(struct vmm *vmm, const struct vm_config *cfg, struct vmm
                 *e = ie;
                 rc = irc;
         }
+        /* KVM logs the guest's writes from here on; what brasa writes, the accessor. */
+        if (!rc && vmm->dirty_log) {
+                rc = guest_mem_track_dirty(&vmm->mem);
+                if (rc)
+                        err_set(e, rc, "Cannot track dirty pages: %s", strerror(-rc));
+        }
         return rc;
 }
 
 /*
- * A restore's KVM objects: the empty VM from the set-up, then on this thread the memory file's
+ * A restore's KVM objects: the empty VM from the set-up, then on this thread RAM from the
+ * memory file (or, VMM_MEM_READY, the Uffd load's mapping, kept across the take) and its
  * slots, and after them (the fast order) the irqchip and vCPUs.
  */
 static int vmm_kvm_restore(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
+        struct guest_mem ready = vmm->mem;
         const struct kvm_setup_want w = {0};
         struct kvm_setup_res r;
         int rc;
 
         rc = kvm_setup_take(&vmm->setup, &w, &r, e);
         vmm_own_kvm(vmm, &r);
+        if (mem_fd == VMM_MEM_READY)
+                vmm->mem = ready;
         if (!rc)
                 rc = vmm_setup_file_memory(vmm, cfg, mem_fd, e);
         if (rc)
@@ -433,6 +462,21 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *
         return 0;
 }
 
+int vmm_update_pmem(struct vmm *vmm, const struct pmem_update *u, struct err *e)
+{
+        struct virtio_pmem *m;
+
+        if (!vmm->started)
+                return err_set(e, -EAGAIN, "the microVM is not running");
+        m = vmm_find_pmem(&vmm->devices, u->id);
+        if (!m)
+                return err_set(e, -ENOENT,
+                               "Unable to patch the pmem device: Failed perform action on "
+                               "device: Device not found Please verify the request arguments.");
+        virtio_pmem_update_rate_limiter(m, &u->rate_limiter);
+        return 0;
+}
+
 int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e)
 {
         struct virtio_net *n;
@@ -501,6 +545,8 @@ static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struc
         if (!rc)
                 rc = vmm_attach_nets(&vmm->devices, cfg, vmm->mmds, e);
         if (!rc)
+                rc = vmm_attach_pmems(&vmm->devices, cfg, e);
+        if (!rc)
                 rc = vmm_attach_vsock(&vmm->devices, cfg, e);
         if (!rc)
                 rc = vmm_attach_entropy(&vmm->devices, cfg, e);
@@ -519,7 +565,8 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
         rc = vmm_cpu_template(cfg, &tmpl, e);
         if (rc)
                 return rc;
-        rc = mem_fd < 0 ? vmm_kvm_boot(vmm, cfg, &img, e) : vmm_kvm_restore(vmm, cfg, mem_fd, e);
+        rc = mem_fd == VMM_MEM_BOOT ? vmm_kvm_boot(vmm, cfg, &img, e)
+                                    : vmm_kvm_restore(vmm, cfg, mem_fd, e);
         if (rc)
                 return rc;
         timeline_mark(TL_KVM_READY);
@@ -535,7 +582,7 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
                 return rc;
         vmm->pvm_template_on = vmm_want_pvm_template(&vmm->opts);
         /* A restore's memory already holds the kernel and its boot structures. */
-        if (mem_fd < 0) {
+        if (mem_fd == VMM_MEM_BOOT) {
                 rc = vmm_add_pvm_args(vmm, cfg);
                 if (rc)
                         return err_set(e, rc, "kernel command line is too long");
@@ -561,7 +608,7 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
         /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
         clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);
-        rc = vmm_build(vmm, cfg, -1, e);
+        rc = vmm_build(vmm, cfg, VMM_MEM_BOOT, e);
         if (rc == 0)
                 rc = vmm_start(vmm, e);
         if (rc) {

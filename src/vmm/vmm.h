@@ -47,6 +47,8 @@ struct vmm {
         bool pvm_template_on; /* the kvm_pvm CPU template is applied to this boot's vCPUs */
         bool paused;          /* PATCH /vm Paused: vCPUs parked, device sources frozen */
         bool dirty_log;       /* track_dirty_pages: KVM logs the guest's writes to its RAM */
+        /* the network_overrides and vsock_override of the load under way (borrowed), or NULL */
+        const struct snapshot_load_body *load_overrides;
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;
@@ -81,6 +83,7 @@ struct vmm {
         bool exit_requested;
         bool signal_exit; /* a fatal signal ends the process: write the last metrics line */
         struct timespec start_wall, start_cpu;
+        struct vmm_uffd *uffd; /* a Uffd snapshot load's backend (vmm_uffd.h), else NULL */
 };
 
 /*
@@ -129,6 +132,10 @@ void vmm_destroy(struct vmm *vmm);
  * Returns 0, -ENOENT (no such drive), -EAGAIN (not started) or -errno, with one line in e.
  */
 int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *e);
+
+/* PATCH /pmem/{id} with a rate limiter after boot (the API's update_pmem hook, VMM thread).
+ * Returns 0, -EAGAIN before boot or -ENOENT with Firecracker's text in e. */
+int vmm_update_pmem(struct vmm *vmm, const struct pmem_update *u, struct err *e);
 
 /*
  * PATCH /network-interfaces/{id} after boot, on the VMM thread (the API's update_net
@@ -221,6 +228,15 @@ int vmm_snapshot_create(struct vmm *vmm, const struct vm_config *cfg,
  */
 int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
                       const char *mem_path, bool resume, struct err *e);
+
+/*
+ * As vmm_snapshot_load() with Firecracker's Uffd backend: guest memory is anonymous (2 MiB
+ * hugetlbfs pages when the snapshot had them) and the page-fault handler listening on
+ * sock_path fills it (vmm_uffd.h has the handshake, and what happens when the handler goes
+ * away). A handler that hung up before the load finished fails it.
+ */
+int vmm_snapshot_load_uffd(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                           const char *sock_path, bool resume, struct err *e);
 
 /* Called from any thread to end the VM with code (the first call wins). */
 void vmm_request_exit(struct vmm *vmm, int code);

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "vmm/signals.h"
 #include "vmm/vmm_priv.h"
+#include "vmm/vmm_uffd.h"
 
 #define VMM_STDIN_CHUNK 64
 /* Console output written per wakeup of the loop: one ring's worth. */
@@ -271,6 +272,7 @@ void vmm_release_vm(struct vmm *vmm)
         close_fd(&vmm->serial_out_fd);     /* after COM1, which wrote to it */
         memset(&vmm->pio, 0, sizeof(vmm->pio));
         memset(&vmm->mmio, 0, sizeof(vmm->mmio));
+        vmm_uffd_release(vmm); /* after the vCPUs and devices, which a watcher may unblock */
         guest_mem_destroy(&vmm->mem);
         free(vmm->supported_cpuid);
         vmm->supported_cpuid = NULL;

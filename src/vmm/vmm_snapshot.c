@@ -15,6 +15,7 @@
 #include "vmm/vcpu_state.h"
 #include "vmm/vmm_boot.h"
 #include "vmm/vmm_priv.h"
+#include "vmm/vmm_uffd.h"
 
 /* The state file's sections (docs/snapshot-format.md). */
 enum snap_tag {
@@ -46,6 +47,8 @@ static const char *kind_name(enum device_kind k)
                 return "virtio-balloon";
         case DEVICE_VIRTIO_VSOCK:
                 return "virtio-vsock";
+        case DEVICE_VIRTIO_PMEM:
+                return "virtio-pmem";
         case DEVICE_SERIAL:
                 return "serial";
         case DEVICE_I8042:
@@ -260,7 +263,7 @@ static int write_pages(int fd, const uint8_t *base, uint64_t size, const unsigne
  * previous snapshot), in the memory file's page order. Also resets the log, which a Full
  * snapshot needs too: the next Diff starts from it.
  */
-static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
+static int kvm_dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         uint64_t first = 0, pages, i, *bits;
         unsigned int r;
@@ -284,19 +287,20 @@ static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 }
 
 /*
- * A Diff with KVM's log misses what devices wrote into guest memory (buffers, used rings):
- * refused while a virtio device is live, until brasa tracks those writes itself.
+ * Every page written since the previous snapshot: KVM's log of the guest's writes ORed with
+ * the accessor's log of brasa's own (device buffers, VMGenID), to which the used rings of the
+ * live virtio devices are added (written through cached pointers). Resets both logs.
  */
-static int diff_check_devices(const struct vmm *vmm, struct err *e)
+static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         unsigned int i;
+        int rc;
 
         for (i = 0; i < vmm->devices.nr_slots; i++)
-                if (virtio_dev_running(vmm->devices.slots[i].dev))
-                        return err_set(e, -ENOTSUP,
-                                       "Diff snapshots with track_dirty_pages of a microVM whose "
-                                       "virtio devices are live are not supported yet by brasa");
-        return 0;
+                virtio_dev_mark_rings(vmm->devices.slots[i].dev);
+        rc = kvm_dirty_pages(vmm, vec, e);
+        guest_mem_take_dirty(&vmm->mem, rc ? NULL : vec);
+        return rc;
 }
 
 /*
@@ -308,10 +312,8 @@ static int diff_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         int rc;
 
-        if (vmm->dirty_log) {
-                rc = diff_check_devices(vmm, e);
-                return rc ? rc : dirty_pages(vmm, vec, e);
-        }
+        if (vmm->dirty_log)
+                return dirty_pages(vmm, vec, e);
         if (mincore(vmm->mem.map, vmm->mem.total_bytes, vec) < 0) {
                 rc = -errno;
                 return err_set(e, rc, "Cannot get dirty bitmap: mincore: %s", strerror(-rc));
@@ -425,18 +427,101 @@ static const struct statefile_section *need(const struct statefile *sf, uint32_t
         return s && (!size || s->len == size) ? s : NULL;
 }
 
+/* network_overrides: each iface_id must name one of the snapshot's interfaces. */
+static int override_nets(json_t *j, const struct mstrings *o, struct err *e)
+{
+        json_t *nets = json_object_get(j, "network-interfaces"), *n;
+        unsigned int i;
+        size_t k;
+
+        for (i = 0; i + 1 < o->n; i += 2) {
+                bool found = false;
+
+                json_array_foreach(nets, k, n)
+                {
+                        if (!json_is_string(json_object_get(n, "iface_id")) ||
+                            strcmp(json_string_value(json_object_get(n, "iface_id")), o->v[i]))
+                                continue;
+                        if (json_object_set_new(n, "host_dev_name", json_string(o->v[i + 1])))
+                                return -ENOMEM;
+                        found = true;
+                }
+                if (!found)
+                        return err_set(e, -EINVAL,
+                                       "Failed to get snapshot state from file: "
+                                       "Unknown Network Device.");
+        }
+        return 0;
+}
+
+/* vsock_override: the snapshot must have the (one) vsock device. */
+static int override_vsock(json_t *j, const char *uds_path, struct err *e)
+{
+        json_t *v = json_object_get(j, "vsock");
+
+        if (!json_is_object(v))
+                return err_set(e, -EINVAL,
+                               "Failed to get snapshot state from file: Unknown Vsock Device.");
+        return json_object_set_new(v, "uds_path", json_string(uds_path)) ? -ENOMEM : 0;
+}
+
+/*
+ * The configuration text of the snapshot with the load's overrides applied, as Firecracker
+ * changes the saved device states before it builds anything: a new tap name or vsock socket
+ * path (clones). *text is c's bytes when there is nothing to change, else malloc'd in *owned.
+ */
+static int apply_overrides(const struct vmm *vmm, const struct statefile_section *c,
+                           const char **text, size_t *len, char **owned, struct err *e)
+{
+        const struct snapshot_load_body *b = vmm->load_overrides;
+        json_t *j;
+        int rc;
+
+        *text = (const char *)c->data;
+        *len = c->len;
+        *owned = NULL;
+        if (!b || (!b->net_overrides.n && !b->has_vsock_override))
+                return 0;
+        j = json_loadb((const char *)c->data, c->len, 0, NULL);
+        if (!j)
+                return err_set(e, -EINVAL, "Invalid snapshot state: the configuration is not JSON");
+        rc = override_nets(j, &b->net_overrides, e);
+        if (!rc && b->has_vsock_override)
+                rc = override_vsock(j, b->vsock_override.uds_path, e);
+        if (!rc) {
+                *owned = json_dumps(j, JSON_COMPACT);
+                rc = *owned ? 0 : err_set(e, -ENOMEM, "out of memory");
+        }
+        json_decref(j);
+        if (*owned) {
+                *text = *owned;
+                *len = strlen(*owned);
+        }
+        return rc;
+}
+
 /* The configuration section into cfg, and the memory section checked against it. */
-static int load_config(const struct statefile *sf, struct vm_config *cfg, struct snap_mem *m,
-                       struct err *e)
+static int load_config(const struct vmm *vmm, const struct statefile *sf, struct vm_config *cfg,
+                       struct snap_mem *m, struct err *e)
 {
         const struct statefile_section *c = need(sf, SNAP_CONFIG, 0, 0, "configuration", e);
         const struct statefile_section *s = need(sf, SNAP_MEM, 0, sizeof(*m), "memory state", e);
+        const char *text;
+        char *owned;
+        size_t len;
         int rc;
 
         if (!c || !s)
                 return -EINVAL;
         memcpy(m, s->data, sizeof(*m));
-        rc = config_parse_file((const char *)c->data, c->len, cfg, e);
+        rc = apply_overrides(vmm, c, &text, &len, &owned, e);
+        if (rc)
+                return rc;
+        rc = config_parse_file(text, len, cfg, e);
+        free(owned);
+        /* As Firecracker: dirty page tracking is the load's choice, not the snapshot's. */
+        cfg->machine.track_dirty_pages =
+            vmm->load_overrides && vmm->load_overrides->track_dirty_pages;
         if (!rc)
                 rc = config_check_supported(cfg, e);
         if (rc)
@@ -534,23 +619,70 @@ static int load_cpus(struct vmm *vmm, const struct statefile *sf, struct err *e)
         return rc;
 }
 
-/* Builds the microVM of a parsed state file over the memory file and puts its state back. */
-static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_config *cfg,
-                      const char *mem_path, struct err *e)
+/* What backs a load's guest memory: the memory file, or a page-fault handler's socket. */
+struct load_mem {
+        const char *path;
+        bool uffd;
+};
+
+#define UFFD_ERR "Failed to load guest memory: Error creating guest memory from uffd: "
+
+/*
+ * Firecracker's File backend: a private mapping of the memory file. A hugetlbfs snapshot
+ * cannot be mapped so (its pages are not the file's), as Firecracker says.
+ */
+static int load_mem_file(struct vmm *vmm, struct vm_config *cfg, const char *path, uint64_t bytes,
+                         struct err *e)
 {
-        struct snap_mem m;
         int fd, rc;
 
-        rc = load_config(sf, cfg, &m, e);
-        if (rc)
-                return rc;
-        fd = open_mem_file(mem_path, m.total_bytes, e);
+        if (cfg->machine.huge_pages == HUGE_PAGES_2M)
+                return err_set(e, -EINVAL,
+                               "Failed to load guest memory: Error creating guest memory from "
+                               "file: Cannot restore hugetlbfs backed snapshot by mapping the "
+                               "memory file. Please use uffd.");
+        fd = open_mem_file(path, bytes, e);
         if (fd < 0)
                 return fd;
         rc = vmm_build(vmm, cfg, fd, e);
         close(fd); /* the mapping keeps the file */
         if (rc)
                 return err_prefix(e, "Failed to build microVM from snapshot: ");
+        return 0;
+}
+
+/*
+ * Firecracker's Uffd backend: anonymous memory that the handler at path fills on demand,
+ * handed over before the build, whose device set-up already writes guest pages.
+ */
+static int load_mem_uffd(struct vmm *vmm, struct vm_config *cfg, const char *path, struct err *e)
+{
+        uint64_t page = cfg->machine.huge_pages == HUGE_PAGES_2M ? (2ull << 20) : 4096;
+        int rc;
+
+        rc = vmm_map_memory(vmm, cfg, -1, e);
+        if (!rc)
+                rc = vmm_uffd_attach(vmm, path, page, e);
+        if (rc)
+                return err_prefix(e, UFFD_ERR);
+        rc = vmm_build(vmm, cfg, VMM_MEM_READY, e);
+        return rc ? err_prefix(e, "Failed to build microVM from snapshot: ") : 0;
+}
+
+/* Builds the microVM of a parsed state file over its memory and puts its state back. */
+static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_config *cfg,
+                      const struct load_mem *mem, struct err *e)
+{
+        struct snap_mem m;
+        int rc;
+
+        rc = load_config(vmm, sf, cfg, &m, e);
+        if (rc)
+                return rc;
+        rc = mem->uffd ? load_mem_uffd(vmm, cfg, mem->path, e)
+                       : load_mem_file(vmm, cfg, mem->path, m.total_bytes, e);
+        if (rc)
+                return rc;
         rc = load_devices(vmm, sf, m.nr_devs, e);
         if (!rc)
                 rc = load_cpus(vmm, sf, e);
@@ -560,6 +692,9 @@ static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_con
                 rc = vmm_vmgenid_regenerate(vmm, e);
         if (!rc)
                 rc = vmm_vmclock_restored(vmm, e);
+        /* Those wrote guest memory: a handler that hung up is known by now. */
+        if (!rc && vmm_uffd_check(vmm, e))
+                rc = err_prefix(e, UFFD_ERR);
         return rc;
 }
 
@@ -580,8 +715,8 @@ static int load_start(struct vmm *vmm, bool resume, struct err *e)
         return 0;
 }
 
-int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
-                      const char *mem_path, bool resume, struct err *e)
+static int snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                         const struct load_mem *mem, bool resume, struct err *e)
 {
         struct statefile *sf;
         uint8_t *buf = NULL;
@@ -601,7 +736,7 @@ int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_
                               "state from file: ");
                 goto out;
         }
-        rc = load_build(vmm, sf, cfg, mem_path, e);
+        rc = load_build(vmm, sf, cfg, mem, e);
         if (!rc)
                 rc = load_start(vmm, resume, e);
         if (rc)
@@ -610,4 +745,20 @@ out:
         free(sf);
         free(buf);
         return rc;
+}
+
+int vmm_snapshot_load(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                      const char *mem_path, bool resume, struct err *e)
+{
+        const struct load_mem mem = {.path = mem_path};
+
+        return snapshot_load(vmm, cfg, state_path, &mem, resume, e);
+}
+
+int vmm_snapshot_load_uffd(struct vmm *vmm, struct vm_config *cfg, const char *state_path,
+                           const char *sock_path, bool resume, struct err *e)
+{
+        const struct load_mem mem = {.path = sock_path, .uffd = true};
+
+        return snapshot_load(vmm, cfg, state_path, &mem, resume, e);
 }

@@ -9,6 +9,7 @@
 #include <linux/kvm.h>
 #include <linux/mman.h>
 #include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -102,6 +103,10 @@ static const struct named consts[] = {
     C(FIONREAD),
     C(FIOCLEX),
     C(TUNSETIFF),
+    /* userfaultfd ioctls (linux/userfaultfd.h): the Uffd snapshot backend. */
+    C(UFFDIO_API),
+    C(UFFDIO_REGISTER),
+    C(UFFDIO_UNREGISTER),
     C(TUNGETIFF),
     C(TUNSETOFFLOAD),
     C(TUNSETVNETHDRSZ),
@@ -131,6 +136,7 @@ static const struct named consts[] = {
     C(MADV_REMOVE),
     C(MREMAP_MAYMOVE),
     C(MREMAP_FIXED),
+    C(MS_SYNC),
     /* futex operations and flags. */
     C(FUTEX_WAIT),
     C(FUTEX_WAKE),

@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -570,7 +571,8 @@ def chart(figs, fleet_rows, names, tl_rows):
             ax.axhline(f.published, color="black", linestyle="--", linewidth=1)
             ax.text(0.02, f.published, "Firecracker (published)", fontsize=7,
                     va="bottom", transform=ax.get_yaxis_transform())
-        ax.set_title(f"{f.label}\n({f.unit}, median)", fontsize=8)
+        ax.set_title("\n".join(textwrap.wrap(f.label, 44)) + f"\n({f.unit}, median)",
+                     fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     ax = axes[len(shown)]
     for name in names:
@@ -625,13 +627,13 @@ def main():
                       PUBLISHED["overhead_mib"]),
         "bt": Figure("bt", "InstanceStart → guest boot-timer write", "ms",
                      PUBLISHED["boot_to_init_ms"]),
-        "is_api": Figure("is_api", "InstanceStart → guest's first output, API, requests "
-                         "back to back (boot timeline)", "ms"),
-        "is_api_ext": Figure("is_api_ext", "PUT InstanceStart sent → guest marker read, API, "
+        "is_api": Figure("is_api", "InstanceStart → guest output, API, requests back to "
+                         "back (timeline)", "ms"),
+        "is_api_ext": Figure("is_api_ext", "PUT InstanceStart sent → marker read, API, "
                              "requests back to back", "ms"),
-        "is_api_paused": Figure("is_api_paused", "InstanceStart → guest's first output, API, "
-                                f"InstanceStart {API_PAUSE_S * 1000:.0f} ms after "
-                                "machine-config (boot timeline)", "ms"),
+        "is_api_paused": Figure("is_api_paused", "InstanceStart → guest output, API, "
+                                f"{API_PAUSE_S * 1000:.0f} ms after machine-config "
+                                "(timeline)", "ms"),
         "api_wall": Figure("api_wall", "exec → API socket ready, wall", "ms"),
         "api_cpu": Figure("api_cpu", "exec → API socket ready, CPU", "CPU ms",
                           PUBLISHED["api_cpu_ms"]),

@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import statistics
+import textwrap
 import subprocess
 import time
 from pathlib import Path
@@ -121,16 +122,21 @@ def render(rows):
 
 
 def chart(ax, rows):
-    """Each mode's phases as steps on a time axis (ms since exec)."""
+    """Each mode's start from InstanceStart on, one stacked bar: waiting for the KVM set-up,
+    loading the kernel, up to the first KVM_RUN, then the guest up to its first output."""
+    steps = list(zip(PHASES[1:], PHASES[2:]))
+    colors = ["#d9480f", "#f08c00", "#1971c2", "#2f9e44"]
     for y, (label, _, med) in enumerate(rows):
-        pts = [(k, med[k]) for k in PHASES if med[k] is not None]
-        xs = [v / 1000 for _, v in pts]
-        ax.plot(xs, [y] * len(xs), marker="o", color="#d9480f")
-        for k, v in pts:
-            ax.annotate(k, (v / 1000, y), fontsize=5, rotation=35,
-                        xytext=(0, 4), textcoords="offset points")
+        left = 0.0
+        for (a, b), color in zip(steps, colors):
+            if med[a] is None or med[b] is None:
+                continue
+            width = (med[b] - med[a]) / 1000
+            ax.barh(y, width, left=left, color=color,
+                    label=f"{a} → {b}" if y == 0 else None)
+            left += width
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([r[0] for r in rows], fontsize=6)
-    ax.set_ylim(-0.5, len(rows) - 0.3)
-    ax.set_xlabel("ms since exec", fontsize=7)
-    ax.set_title("brasa boot timeline\n(median per phase)", fontsize=8)
+    ax.set_yticklabels(["\n".join(textwrap.wrap(r[0], 22)) for r in rows], fontsize=6)
+    ax.set_xlabel("ms after InstanceStart (medians)", fontsize=7)
+    ax.set_title("brasa boot timeline\n(from InstanceStart)", fontsize=8)
+    ax.legend(fontsize=5, loc="lower right")

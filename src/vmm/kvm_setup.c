@@ -45,6 +45,10 @@ static bool want_reusable(const struct kvm_setup_want *built, const struct kvm_s
         if (built->mem &&
             (!w->mem || built->mem_mib != w->mem_mib || built->huge_pages != w->huge_pages))
                 return false;
+        /* Slots added after the irqchip are slow: a VM with vCPUs (so an irqchip) and no
+         * RAM is not grown, it is rebuilt. */
+        if (built->nr_vcpus && !built->mem && w->mem)
+                return false;
         return built->nr_vcpus <= w->nr_vcpus;
 }
 
@@ -169,7 +173,7 @@ static int setup_round(struct kvm_setup *s, const struct kvm_setup_want *w, stru
         }
         setup_mem_ready(s);
         if (r->vm.vm_fd < 0) {
-                rc = kvm_vm_create(&r->vm, e);
+                rc = kvm_vm_create_empty(&r->vm, e);
                 if (rc)
                         return rc;
                 /* Over a millisecond on kvm_pvm, and the same for every machine-config. */
@@ -177,14 +181,29 @@ static int setup_round(struct kvm_setup *s, const struct kvm_setup_want *w, stru
                 if (!r->cpuid)
                         return err_set(e, -EINVAL, "KVM_GET_SUPPORTED_CPUID failed");
         }
+        /* The slots before the irqchip: the order that keeps KVM_SET_USER_MEMORY_REGION fast. */
         if (w->mem && !slots) {
                 rc = kvm_vm_set_memory(&r->vm, &r->mem, w->dirty_log);
                 if (rc)
                         return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s",
                                        strerror(-rc));
         }
-        for (; r->nr_vcpus < w->nr_vcpus; r->nr_vcpus++) {
-                rc = vcpu_create(&r->vcpus[r->nr_vcpus], &r->vm, r->nr_vcpus, s->env);
+        return w->nr_vcpus ? kvm_setup_vcpus(r, w->nr_vcpus, s->env, e) : 0;
+}
+
+int kvm_setup_vcpus(struct kvm_setup_res *r, unsigned int nr, const struct vcpu_env *env,
+                    struct err *e)
+{
+        int rc;
+
+        if (!r->irqchip) {
+                rc = kvm_vm_add_irqchip(&r->vm, e);
+                if (rc)
+                        return rc;
+                r->irqchip = true;
+        }
+        for (; r->nr_vcpus < nr; r->nr_vcpus++) {
+                rc = vcpu_create(&r->vcpus[r->nr_vcpus], &r->vm, r->nr_vcpus, env);
                 if (rc)
                         return err_set(e, rc, "cannot create vCPU %u: %s", r->nr_vcpus,
                                        strerror(-rc));

@@ -19,7 +19,7 @@ struct kvm_setup_want {
         uint64_t mem_mib;
         enum huge_pages huge_pages;
         bool dirty_log;
-        unsigned int nr_vcpus; /* 0: the VM alone (irqchip, PIT) */
+        unsigned int nr_vcpus; /* 0: the VM alone (its irqchip and PIT come with vCPUs) */
 };
 
 /* What a set-up built; owned by whoever holds it (the set-up, then the VMM). */
@@ -28,6 +28,7 @@ struct kvm_setup_res {
         struct guest_mem mem;
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
+        bool irqchip;             /* TSS, irqchip and PIT are in vm (before any vCPU) */
         struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID (vcpu_supported_cpuid()), or NULL */
 };
 
@@ -77,6 +78,14 @@ int kvm_setup_wait_memory(struct kvm_setup *s, const struct kvm_setup_want *w,
  */
 int kvm_setup_take(struct kvm_setup *s, const struct kvm_setup_want *w, struct kvm_setup_res *out,
                    struct err *e);
+
+/*
+ * Adds the TSS, irqchip and PIT to r's VM unless there, then vCPUs up to nr (env to each),
+ * on the calling thread: what a round does last, for a caller that registered its own slots
+ * first (a snapshot's memory file). Returns 0 or -errno with e set.
+ */
+int kvm_setup_vcpus(struct kvm_setup_res *r, unsigned int nr, const struct vcpu_env *env,
+                    struct err *e);
 
 /* Ends the thread (after its current round) and frees what it built. Safe when idle. */
 void kvm_setup_stop(struct kvm_setup *s);

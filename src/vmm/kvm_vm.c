@@ -101,7 +101,7 @@ fail:
         return err_set(e, -errno, "%s failed: %s", what, strerror(errno));
 }
 
-int kvm_vm_create(struct kvm_vm *vm, struct err *e)
+int kvm_vm_create_empty(struct kvm_vm *vm, struct err *e)
 {
         int rc;
 
@@ -115,12 +115,25 @@ int kvm_vm_create(struct kvm_vm *vm, struct err *e)
                 err_set(e, rc, "KVM_CREATE_VM failed: %s", strerror(-rc));
                 goto out_close;
         }
-        rc = kvm_vm_setup(vm, e);
-        if (rc)
-                goto out_close;
         return 0;
 out_close:
         kvm_vm_destroy(vm);
+        return rc;
+}
+
+int kvm_vm_add_irqchip(struct kvm_vm *vm, struct err *e)
+{
+        return kvm_vm_setup(vm, e);
+}
+
+int kvm_vm_create(struct kvm_vm *vm, struct err *e)
+{
+        int rc = kvm_vm_create_empty(vm, e);
+
+        if (!rc)
+                rc = kvm_vm_setup(vm, e);
+        if (rc)
+                kvm_vm_destroy(vm);
         return rc;
 }
 

@@ -24,6 +24,15 @@ struct kvm_vm {
 int kvm_vm_create(struct kvm_vm *vm, struct err *e);
 
 /*
+ * kvm_vm_create() in two steps: the VM with nothing in it, then its TSS, irqchip and PIT.
+ * Memory slots registered between the two cost far less on some hosts (kvm_pvm: about
+ * 0.3 ms against 5-10 ms once the irqchip exists); vCPUs only after the second step.
+ * Same errors as kvm_vm_create(); the first step leaves nothing open on failure.
+ */
+int kvm_vm_create_empty(struct kvm_vm *vm, struct err *e);
+int kvm_vm_add_irqchip(struct kvm_vm *vm, struct err *e);
+
+/*
  * Registers every region of mem as a memory slot (slot i = region i), with KVM's dirty-page
  * logging when dirty_log. Returns 0 or -errno.
  */

@@ -14,6 +14,7 @@
 #include "arch/x86_64/pvm_args.h"
 #include "core/log.h"
 #include "core/outfd.h"
+#include "core/textpages.h"
 #include "core/timeline.h"
 #include "core/util.h"
 #include "vmm/pci_mgr.h"
@@ -310,17 +311,23 @@ static int vmm_load(struct vmm *vmm, const struct vm_config *cfg, const struct v
                               e);
 }
 
+/* r's objects into vmm, which owns them from now on. */
+static void vmm_own_kvm(struct vmm *vmm, const struct kvm_setup_res *r)
+{
+        vmm->vm = r->vm;
+        vmm->mem = r->mem;
+        memcpy(vmm->vcpus, r->vcpus, r->nr_vcpus * sizeof(r->vcpus[0]));
+        vmm->nr_vcpus = r->nr_vcpus;
+        vmm->supported_cpuid = r->cpuid;
+}
+
 /* Takes what the KVM set-up built for w (VM, RAM and slots when w->mem, vCPUs) into vmm. */
 static int vmm_take_kvm(struct vmm *vmm, const struct kvm_setup_want *w, struct err *e)
 {
         struct kvm_setup_res r;
         int rc = kvm_setup_take(&vmm->setup, w, &r, e);
 
-        vmm->vm = r.vm;
-        vmm->mem = r.mem;
-        memcpy(vmm->vcpus, r.vcpus, r.nr_vcpus * sizeof(r.vcpus[0]));
-        vmm->nr_vcpus = r.nr_vcpus;
-        vmm->supported_cpuid = r.cpuid;
+        vmm_own_kvm(vmm, &r);
         vmm->dirty_log = w->mem && w->dirty_log;
         return rc;
 }
@@ -357,20 +364,30 @@ static int vmm_kvm_boot(struct vmm *vmm, const struct vm_config *cfg, struct vmm
 }
 
 /*
- * A restore's KVM objects: the VM and vCPUs from the set-up, RAM from the memory file (or,
- * VMM_MEM_READY, the Uffd load's mapping, kept across the take).
+ * A restore's KVM objects: the empty VM from the set-up, then on this thread RAM from the
+ * memory file (or, VMM_MEM_READY, the Uffd load's mapping, kept across the take) and its
+ * slots, and after them (the fast order) the irqchip and vCPUs.
  */
 static int vmm_kvm_restore(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
         struct guest_mem ready = vmm->mem;
-        struct kvm_setup_want w;
+        const struct kvm_setup_want w = {0};
+        struct kvm_setup_res r;
         int rc;
 
-        kvm_setup_want_of(cfg, false, &w);
-        rc = vmm_take_kvm(vmm, &w, e);
+        rc = kvm_setup_take(&vmm->setup, &w, &r, e);
+        vmm_own_kvm(vmm, &r);
         if (mem_fd == VMM_MEM_READY)
                 vmm->mem = ready;
-        return rc ? rc : vmm_setup_file_memory(vmm, cfg, mem_fd, e);
+        if (!rc)
+                rc = vmm_setup_file_memory(vmm, cfg, mem_fd, e);
+        if (rc)
+                return rc;
+        r.nr_vcpus = 0; /* r.vm is vmm->vm: the same fds */
+        rc = kvm_setup_vcpus(&r, cfg->machine.vcpu_count, &vmm->vcpu_env, e);
+        memcpy(vmm->vcpus, r.vcpus, r.nr_vcpus * sizeof(r.vcpus[0]));
+        vmm->nr_vcpus = r.nr_vcpus;
+        return rc;
 }
 
 void vmm_prepare(struct vmm *vmm, const struct vm_config *cfg)
@@ -623,5 +640,6 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
                 return rc;
         }
         vmm->started = true;
+        textpages_release(); /* the build's code is done with: its pages leave our RSS */
         return 0;
 }

@@ -96,26 +96,30 @@ def test_block_through_pci(brasa, tmp_path):
 
 
 def test_every_device_type_on_the_bus(brasa, tmp_path, make_tap):
-    """Block, net, vsock, entropy and balloon each become a virtio-pci function (0x1040 + type)
-    with one MSI-X vector per queue plus one, and BARs packed from 256 GiB."""
+    """Block, net, vsock, entropy, balloon and pmem each become a virtio-pci function (0x1040 +
+    type) with one MSI-X vector per queue plus one, and BARs packed from 256 GiB."""
     tap = make_tap()
+    pmem = tmp_path / "pmem.img"
+    pmem.write_bytes(bytes(2 << 20))
     res = run_pci(brasa, drives=[drive(disk(tmp_path))],
                   **{"network-interfaces": [net_cfg(tap)],
                      "vsock": {"guest_cid": 3, "uds_path": str(tmp_path / "v.sock")},
-                     "entropy": {}, "balloon": {"amount_mib": 0, "deflate_on_oom": False}})
+                     "entropy": {}, "balloon": {"amount_mib": 0, "deflate_on_oom": False},
+                     "pmem": [{"id": "p0", "path_on_host": str(pmem), "root_device": False,
+                               "read_only": False}]})
     r = res.report
     fns = functions(r)
-    assert fns[0]["device"] == 0x0D57 and [f["dev"] for f in fns] == list(range(6)), r.lines
+    assert fns[0]["device"] == 0x0D57 and [f["dev"] for f in fns] == list(range(7)), r.lines
     classes = {f["device"]: f["class"] for f in fns[1:]}
     assert classes == {0x1042: 0x018000, 0x1041: 0x020000, 0x1053: 0xFFFF00, 0x1044: 0xFFFF00,
-                       0x1045: 0xFFFF00}
-    queues = {0x1042: 1, 0x1041: 2, 0x1053: 3, 0x1044: 1, 0x1045: 2}
+                       0x1045: 0xFFFF00, 0x105B: 0xFFFF00}
+    queues = {0x1042: 1, 0x1041: 2, 0x1053: 3, 0x1044: 1, 0x1045: 2, 0x105B: 1}
     v = virtio_fns(r)
     for f in fns[1:]:
         assert v[f["dev"]]["msix_vectors"] == queues[f["device"]] + 1, f
         assert v[f["dev"]]["cfg_types"] == 0x3E
     bars = sorted(parse_fields(x)["addr"] for x in r.all("pci bar"))
-    assert bars == [BAR_BASE + i * BAR_SIZE for i in range(5)]
+    assert bars == [BAR_BASE + i * BAR_SIZE for i in range(6)]
     assert r.fields("pci-blk io")["match"] == 1 and r.fields("pci-blk io")["msix"] == 1
 
 

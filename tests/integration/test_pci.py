@@ -96,23 +96,24 @@ def test_block_through_pci(brasa, tmp_path):
 
 
 def test_every_device_type_on_the_bus(brasa, tmp_path, make_tap):
-    """Block, net, pmem, vsock, entropy and balloon each become a virtio-pci function
-    (0x1040 + type) with one MSI-X vector per queue plus one, and BARs packed from 256 GiB."""
+    """Block, net, vsock, entropy, balloon and pmem each become a virtio-pci function (0x1040 +
+    type) with one MSI-X vector per queue plus one, and BARs packed from 256 GiB."""
     tap = make_tap()
     pmem = tmp_path / "pmem.img"
     pmem.write_bytes(bytes(2 << 20))
     res = run_pci(brasa, drives=[drive(disk(tmp_path))],
                   **{"network-interfaces": [net_cfg(tap)],
-                     "pmem": [{"id": "p", "path_on_host": str(pmem)}],
                      "vsock": {"guest_cid": 3, "uds_path": str(tmp_path / "v.sock")},
-                     "entropy": {}, "balloon": {"amount_mib": 0, "deflate_on_oom": False}})
+                     "entropy": {}, "balloon": {"amount_mib": 0, "deflate_on_oom": False},
+                     "pmem": [{"id": "p0", "path_on_host": str(pmem), "root_device": False,
+                               "read_only": False}]})
     r = res.report
     fns = functions(r)
     assert fns[0]["device"] == 0x0D57 and [f["dev"] for f in fns] == list(range(7)), r.lines
     classes = {f["device"]: f["class"] for f in fns[1:]}
-    assert classes == {0x1042: 0x018000, 0x1041: 0x020000, 0x105B: 0xFFFF00, 0x1053: 0xFFFF00,
-                       0x1044: 0xFFFF00, 0x1045: 0xFFFF00}
-    queues = {0x1042: 1, 0x1041: 2, 0x105B: 1, 0x1053: 3, 0x1044: 1, 0x1045: 2}
+    assert classes == {0x1042: 0x018000, 0x1041: 0x020000, 0x1053: 0xFFFF00, 0x1044: 0xFFFF00,
+                       0x1045: 0xFFFF00, 0x105B: 0xFFFF00}
+    queues = {0x1042: 1, 0x1041: 2, 0x1053: 3, 0x1044: 1, 0x1045: 2, 0x105B: 1}
     v = virtio_fns(r)
     for f in fns[1:]:
         assert v[f["dev"]]["msix_vectors"] == queues[f["device"]] + 1, f

@@ -49,8 +49,9 @@ class Console:
     """brasa started as the guide starts firecracker, inside the namespace, its stdout read
     without blocking."""
 
-    def __init__(self, ns, sock):
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, str(BRASA), "--api-sock", str(sock)],
+    def __init__(self, ns, sock, args=()):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, str(BRASA), "--api-sock", str(sock),
+                                      *args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT)
         os.set_blocking(self.proc.stdout.fileno(), False)
@@ -124,13 +125,22 @@ def _require_tools():
         pytest.fail(f"{KEY} is missing: run tools/guest/build.sh")
 
 
+# The guide as written (virtio-mmio, the default kernel), and with `firecracker --enable-pci`,
+# its first command, on the "acpi" kernel flavour, which finds its devices on the PCI bus.
+VARIANTS = {"mmio": (KERNELS["pvh"], ()), "pci": (GUEST / "vmlinux-acpi", ("--enable-pci",))}
+
+
 @pytest.mark.timeout(BOOT_TIMEOUT + 300)
-def test_linux_getting_started_ssh(tmp_path, netns, capsys):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_linux_getting_started_ssh(tmp_path, netns, capsys, variant):
+    kernel, args = VARIANTS[variant]
+    if not kernel.exists():
+        pytest.fail(f"{kernel} is missing: run tools/guest/build.sh")
     rootfs = tmp_path / "rootfs.ext4"
     shutil.copyfile(ROOTFS, rootfs)
     sock, log = tmp_path / "firecracker.socket", tmp_path / "firecracker.log"
     start = time.monotonic()
-    vm = Console(netns, sock)
+    vm = Console(netns, sock, args)
     try:
         deadline = time.monotonic() + 10
         while not sock.exists():
@@ -138,7 +148,7 @@ def test_linux_getting_started_ssh(tmp_path, netns, capsys):
             time.sleep(0.01)
         curl_put(sock, "logger", {"log_path": str(log), "level": "Debug", "show_level": True,
                                   "show_log_origin": True})
-        curl_put(sock, "boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+        curl_put(sock, "boot-source", {"kernel_image_path": str(kernel),
                                        "boot_args": FC_BOOT_ARGS})
         curl_put(sock, "drives/rootfs", {"drive_id": "rootfs", "path_on_host": str(rootfs),
                                          "is_root_device": True, "is_read_only": False})
@@ -170,6 +180,18 @@ def test_linux_getting_started_ssh(tmp_path, netns, capsys):
         assert mac == FC_MAC.lower(), mac
         assert f"inet {GUEST_IP}/30" in addr, addr
         assert ("kvm_pvm: appended to the kernel command line" in log.read_text()) == PVM_HOST
+        # The drive and the NIC: virtio-mmio devices named on the command line, or virtio-pci
+        # functions (0x1af4:0x1042 block, 0x1041 net) the kernel found on the bus.
+        assert ("virtio_mmio.device=" in cmdline) == (variant == "mmio"), cmdline
+        r = ssh(netns, "cat /sys/bus/pci/devices/*/device 2>/dev/null | sort | tr '\\n' ' '; "
+                       "readlink /sys/class/net/eth0/device/driver /sys/block/vda/device/driver")
+        assert r.returncode == 0, r
+        pci_ids, *drivers = r.stdout.splitlines()
+        assert all(d.endswith("/virtio_net") or d.endswith("/virtio_blk") for d in drivers), r
+        if variant == "pci":
+            assert "0x1041" in pci_ids.split() and "0x1042" in pci_ids.split(), pci_ids
+        else:
+            assert pci_ids.strip() == "", pci_ids
 
         # The guide's last step: `reboot` in the guest ends the VMM cleanly.
         try:
@@ -178,7 +200,7 @@ def test_linux_getting_started_ssh(tmp_path, netns, capsys):
             pass  # the guest may go before the session closes; brasa's exit is what counts
         rc = vm.wait_exit(120)
         with capsys.disabled():
-            print(f"\n    [linux ssh: {to_server:.2f} s to the SSH server, {to_login:.2f} s to the"
+            print(f"\n    [linux ssh ({variant}): {to_server:.2f} s to the SSH server, {to_login:.2f} s to the"
                   f" first `ssh true`, {time.monotonic() - start:.2f} s to exit {rc}]", end=" ")
         assert rc == 0, (rc, vm.out, log.read_text())
     finally:

@@ -260,7 +260,9 @@ static void on_remove(struct handler *h, uint64_t start, uint64_t end)
 
 /*
  * Reads every pending event and serves it. Faults the kernel answered with EAGAIN wait in
- * pend (at most MAX_PENDING) for the next round. Returns 0 or 1 (an error, said on stderr).
+ * pend for the next round. A thread blocked in a fault has one message queued at most, so
+ * MAX_PENDING bounds the VMM's threads, not the faults. Returns 0 or 1 (an error, said on
+ * stderr).
  */
 #define MAX_PENDING 1024
 static int drain_events(struct handler *h, uint64_t *pend, unsigned int *npend)

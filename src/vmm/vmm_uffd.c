@@ -146,11 +146,20 @@ static int handler_send(int s, const char *text, size_t len, int uffd, struct er
         return 0;
 }
 
+/* Guest memory leaves the userfaultfd: threads blocked in a fault move on (onto zero pages). */
+static void unregister_all(struct vmm_uffd *u)
+{
+        struct uffdio_range all = {.start = (uintptr_t)u->vmm->mem.map,
+                                   .len = u->vmm->mem.map_bytes};
+
+        if (u->uffd >= 0 && all.len && ioctl(u->uffd, UFFDIO_UNREGISTER, &all) < 0)
+                log_error("UFFDIO_UNREGISTER: %s", strerror(errno));
+}
+
 /* The handler is gone: nothing may run on guest memory again. */
 static void handler_gone(struct vmm_uffd *u)
 {
         struct vmm *vmm = u->vmm;
-        struct uffdio_range all = {.start = (uintptr_t)vmm->mem.map, .len = vmm->mem.map_bytes};
         unsigned int i;
 
         __atomic_store_n(&u->gone, true, __ATOMIC_RELEASE);
@@ -160,8 +169,7 @@ static void handler_gone(struct vmm_uffd *u)
                 vcpu_kick(&vmm->vcpus[i]);
         vmm_request_exit(vmm, VMM_EXIT_GENERIC);
         /* Wakes every thread blocked in a fault: they see zero pages of a VM that is ending. */
-        if (ioctl(u->uffd, UFFDIO_UNREGISTER, &all) < 0)
-                log_error("UFFDIO_UNREGISTER: %s", strerror(errno));
+        unregister_all(u);
 }
 
 /* Waits for the handler's hang-up (bytes it sends are read and dropped) or for teardown. */
@@ -198,6 +206,7 @@ static void uffd_free(struct vmm_uffd *u)
                 efd_signal(u->stop_fd);
                 pthread_join(u->watcher, NULL);
         }
+        unregister_all(u);
         if (u->stop_fd >= 0)
                 close(u->stop_fd);
         if (u->sock >= 0)

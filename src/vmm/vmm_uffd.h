@@ -32,7 +32,11 @@ int vmm_uffd_attach(struct vmm *vmm, const char *sock_path, uint64_t page_size, 
  */
 int vmm_uffd_check(struct vmm *vmm, struct err *e);
 
-/* Stops the watcher and closes brasa's userfaultfd and connection. Safe when none. */
+/*
+ * Teardown, after the vCPUs were kicked and before they are joined: stops the watcher (which
+ * kicks vCPUs itself), unregisters guest memory so that a thread blocked in a fault can end,
+ * and closes brasa's userfaultfd and connection (the handler's cue to exit). Safe when none.
+ */
 void vmm_uffd_release(struct vmm *vmm);
 
 #endif

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -110,6 +111,46 @@ static int enter_namespaces_and_limits(struct jail *j)
         return cgroup_apply(j, &cgroups);
 }
 
+/*
+ * The jailed brasa closes this pipe's write end once its API socket is bound (or, with
+ * --no-api, once the VM runs), or by exiting. The process that hands control back to the
+ * caller waits for that, so that when the jailer returns the socket can be connected to:
+ * no poll loop in the orchestrator. A VMM that never closes it (another binary) costs at
+ * most READY_WAIT_MS.
+ */
+#define READY_WAIT_MS 3000
+static int ready_pipe[2] = {-1, -1};
+
+static int ready_open(void)
+{
+        if (pipe2(ready_pipe, O_CLOEXEC) < 0)
+                return jail_err("cannot create a pipe: %s", strerror(errno));
+        return 0;
+}
+
+/* In the process that returns to the caller: wait for the jailed VMM, then exit 0. */
+static void ready_wait_and_exit(void)
+{
+        struct pollfd p = {.fd = ready_pipe[0], .events = POLLIN};
+        uint64_t end = now_us(CLOCK_MONOTONIC) + READY_WAIT_MS * 1000u;
+        char c;
+
+        close(ready_pipe[1]);
+        for (;;) {
+                uint64_t now = now_us(CLOCK_MONOTONIC);
+                int n;
+
+                if (now >= end)
+                        break;
+                n = poll(&p, 1, (int)((end - now + 999) / 1000));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || read(ready_pipe[0], &c, 1) <= 0)
+                        break;
+        }
+        _exit(0);
+}
+
 static int daemonize(int dev_null)
 {
         pid_t pid = fork();
@@ -117,7 +158,9 @@ static int daemonize(int dev_null)
         if (pid < 0)
                 return jail_err("Failed to daemonize: %s", strerror(errno));
         if (pid > 0)
-                _exit(0);
+                ready_wait_and_exit();
+        close(ready_pipe[0]);
+        ready_pipe[0] = -1;
         if (setsid() < 0)
                 return jail_err("Failed to daemonize: setsid: %s", strerror(errno));
         pid = fork(); /* not a session leader: can never reacquire a terminal */
@@ -158,7 +201,7 @@ static int exec_jailed(const struct jail *j, uint64_t jailer_cpu_us)
                     flag_start_cpu[] = "--start-time-cpu-us",
                     flag_parent[] = "--parent-cpu-time-us";
         char path[PATH_MAX], id[JAIL_ID_MAX + 1], start[24], start_cpu[24], parent_cpu[24];
-        char *argv[JAIL_MAX_ARGV + 10], *envp[] = {NULL};
+        char *argv[JAIL_MAX_ARGV + 10], ready_env[32], *envp[] = {NULL, NULL};
         int n = 0, i;
 
         if (j->nr_extra_args > JAIL_MAX_ARGV)
@@ -184,6 +227,10 @@ static int exec_jailed(const struct jail *j, uint64_t jailer_cpu_us)
         argv[n] = NULL;
         if (privs_drop(j))
                 return -1;
+        if (ready_pipe[1] >= 0 && fcntl(ready_pipe[1], F_SETFD, 0) == 0) {
+                snprintf(ready_env, sizeof(ready_env), "BRASA_READY_FD=%d", ready_pipe[1]);
+                envp[0] = ready_env;
+        }
         execve(path, argv, envp);
         return jail_err("Failed to exec into %s: %s", j->exec_name, strerror(errno));
 }
@@ -207,7 +254,12 @@ static int exec_in_new_pid_ns(const struct jail *j, uint64_t jailer_cpu_us)
                 return jail_err("Failed cloning into a new child process: %s", strerror(errno));
         if (pid > 0) {
                 close(sync[0]);
-                _exit(save_pid(j, (pid_t)pid) ? JAILER_EXIT_ERROR : 0);
+                if (save_pid(j, (pid_t)pid))
+                        _exit(JAILER_EXIT_ERROR);
+                if (ready_pipe[0] < 0)
+                        _exit(0); /* daemonized: the jailer's first process waits */
+                close(sync[1]);   /* the child may exec now */
+                ready_wait_and_exit();
         }
         close(sync[1]);
         while (read(sync[0], &c, 1) < 0 && errno == EINTR)
@@ -231,6 +283,8 @@ static int finish_in_jail(struct jail *j)
         if (jail_fs_pivot(j) || jail_fs_populate(j))
                 return -1;
         cpu = now_us(CLOCK_PROCESS_CPUTIME_ID) - j->start_cpu_us;
+        if ((j->daemonize || j->new_pid_ns) && ready_open())
+                return -1;
         if (j->daemonize && daemonize(dev_null))
                 return -1;
         if (j->new_pid_ns)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/server.h"
@@ -20,8 +21,10 @@
 #include "core/statefile.h"
 #include "core/metrics.h"
 #include "core/text.h"
+#include "core/timeline.h"
 #include "seccomp/seccomp.h"
 #include "model/config.h"
+#include "mmds/mmds_json.h"
 #include "mmds/mmds_service.h"
 #include "model/mmds_data.h"
 #include "model/run_args.h"
@@ -129,6 +132,9 @@ static const char usage_text[] =
     "  --no-api                   do not start the API server (needs --config-file)\n"
     "  --id ID                    instance id, 1-64 chars of [A-Za-z0-9-]\n"
     "  --boot-timer               attach the boot-timer device at 0xc0000000\n"
+    "  --boot-timeline            log at exit when this start passed each of its phases\n"
+    "                             (exec, API ready, InstanceStart, KVM set-up, kernel\n"
+    "                             loaded, first KVM_RUN, guest's first output)\n"
     "  --log-path PATH            write the log to PATH instead of stdout\n"
     "  --level LEVEL              Error, Warning, Info (default), Debug, Trace or Off\n"
     "  --show-level, --show-log-origin  add the level / the source file:line to log lines\n"
@@ -171,6 +177,7 @@ static const char usage_text[] =
 enum arg_id {
         A_API_SOCK,
         A_BOOT_TIMER,
+        A_BOOT_TIMELINE,
         A_CONFIG_FILE,
         A_DESCRIBE_SNAPSHOT,
         A_ENABLE_PCI,
@@ -209,6 +216,7 @@ enum arg_id {
 static struct arg_spec args[A_COUNT] = {
     [A_API_SOCK] = VALUE("api-sock"),
     [A_BOOT_TIMER] = SWITCH("boot-timer"),
+    [A_BOOT_TIMELINE] = SWITCH("boot-timeline"),
     [A_CONFIG_FILE] = VALUE("config-file"),
     [A_DESCRIBE_SNAPSHOT] = VALUE("describe-snapshot"),
     [A_ENABLE_PCI] = SWITCH("enable-pci"),
@@ -642,7 +650,7 @@ static int put_metadata(const struct cli *c, json_t **store, struct err *e)
 
         if (mmds_data_parse(c->metadata_text, c->metadata_len, &v, e))
                 PANIC("MMDS error: metadata provided not valid json: %s", e->msg);
-        if (mmds_data_size(v) > c->mmds_limit) {
+        if (mmds_json_size(v) > c->mmds_limit) {
                 json_decref(v);
                 return err_set(e, -EFBIG, "The MMDS patch request doesn't fit.");
         }
@@ -778,6 +786,39 @@ static int fail_plain(struct fatal *f, const char *what, int rc)
         return fail_debug(f, "%s", quoted(f->text, q, sizeof(q)));
 }
 
+/*
+ * brasa-jailer's readiness pipe (BRASA_READY_FD): the jailer's returning process waits until
+ * this end closes. It is closed once the API socket accepts connections (or, with --no-api,
+ * once the VM runs); a failure closes it by exiting.
+ */
+static int ready_fd = -1;
+
+static void ready_take(void)
+{
+        const char *v = getenv("BRASA_READY_FD");
+        struct stat st;
+        char *end;
+        long fd;
+
+        if (!v)
+                return;
+        errno = 0;
+        fd = strtol(v, &end, 10);
+        unsetenv("BRASA_READY_FD");
+        if (errno || *end || fd < 3 || fd > INT32_MAX || fstat((int)fd, &st) < 0 ||
+            !S_ISFIFO(st.st_mode))
+                return; /* not ours: leave that fd alone */
+        ready_fd = (int)fd;
+        (void)fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void ready_signal(void)
+{
+        if (ready_fd >= 0)
+                close(ready_fd);
+        ready_fd = -1;
+}
+
 /* Set-up is over: from here the VMM thread only runs the loop, under its seccomp filter. */
 static int confine_vmm_thread(struct fatal *f)
 {
@@ -798,6 +839,7 @@ static int build_from_json(const struct cli *c, struct vmm *vmm, struct vm_confi
 
         if (load_config(c, cfg, mmds, &e))
                 return fail_json(f, !c->no_api, false, &e);
+        vmm_prepare(vmm, cfg); /* the slow KVM ioctls overlap loading the kernel */
         if (cfg->mmds.present) {
                 rc =
                     mmds_service_start(svc, mmds, &cfg->mmds, c->id ? c->id : "anonymous-instance");
@@ -827,15 +869,17 @@ static int boot_from_config(const struct cli *c, struct fatal *f)
                 rc = fail_plain(f, "Cannot set up the VMM", rc);
                 goto out;
         }
-        rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
-        if (rc)
-                goto out;
-        /* As Firecracker's run_without_api(): a line now (above), then one every 60 s. */
+        /* As Firecracker's run_without_api(): a line once booted, with the devices in it,
+         * then one every 60 s. */
         rc = vmm_metrics_start(&vmm);
         if (rc) {
                 rc = fail_plain(f, "Cannot start the metrics timer", rc);
                 goto out;
         }
+        rc = build_from_json(c, &vmm, &cfg, &mmds, &svc, f);
+        if (rc)
+                goto out;
+        ready_signal();
         rc = confine_vmm_thread(f);
         if (rc)
                 goto out;
@@ -907,6 +951,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         /* Device hooks for post-boot PATCH requests are set here as devices land. */
         r->ctx.hooks.update_drive = vmm_update_drive;
         r->ctx.hooks.update_net = vmm_update_net;
+        r->ctx.hooks.update_pmem = vmm_update_pmem;
         r->ctx.hooks.balloon = vmm_balloon;
         rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, &e);
         if (rc)
@@ -916,8 +961,13 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
                 rc = api_server_start(&r->server);
         if (rc)
                 return fail_plain(f, "Cannot start the API server", rc);
-        if (!c->config_text)
+        ready_signal(); /* the socket takes connections from here on */
+        timeline_mark(TL_API_READY);
+        if (!c->config_text) {
+                /* The VM, irqchip and PIT while the first requests come: the socket is up. */
+                vmm_prepare(&r->vmm, NULL);
                 return api_put_metadata(c, r, f);
+        }
         /* --config-file with the API up: boot now, keep serving. */
         rc = build_from_json(c, &r->vmm, &r->cfg, &r->ctx.mmds, &r->ctx.mmds_svc, f);
         /* from_json() created the store for --metadata, or for mmds-config (Firecracker's
@@ -984,6 +1034,15 @@ static int setup_seccomp(struct cli *c, struct fatal *f)
         return fail_debug(f, "SeccompFilter(%s)", quoted(e.msg, q, sizeof(q)));
 }
 
+/* --boot-timeline: the phases of this start, one line (docs/usage.md, "Boot timeline"). */
+static void log_timeline(void)
+{
+        char line[512];
+
+        timeline_format(line, sizeof(line));
+        log_info("%s", line);
+}
+
 /* main.rs's main_exec() from "Running Firecracker" on; 0 or the exit code with f set. */
 static int run(struct cli *c, struct fatal *f)
 {
@@ -1006,6 +1065,8 @@ static int run(struct cli *c, struct fatal *f)
         rc = take_run_args(c, f);
         if (!rc)
                 rc = c->no_api ? boot_from_config(c, f) : run_with_api(c, f);
+        if (args[A_BOOT_TIMELINE].present)
+                log_timeline();
         free(c->config_text);
         free(c->metadata_text);
         return rc;
@@ -1197,6 +1258,8 @@ int main(int argc, char **argv)
         static struct fatal f;
         int rc;
 
+        timeline_start();
+        ready_take();
         /* Log lines and the console never wait on a stdout nobody reads. */
         log_set_fd(outfd_stdout());
         rc = main_finish(main_exec(argc, argv, &c, &f), &f);

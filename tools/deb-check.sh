@@ -19,7 +19,10 @@ version=$("$root/usr/bin/brasa" --version | head -1)
         { echo "deb-check: brasa-jailer --version failed" >&2; exit 1; }
 "$root/usr/bin/brasa-uffd-handler" --help | grep -q '^    brasa-uffd-handler - ' ||
         { echo "deb-check: brasa-uffd-handler --help failed" >&2; exit 1; }
+"$root/usr/bin/brasa-snapshot-editor" --version | grep -q '^brasa-snapshot-editor v' ||
+        { echo "deb-check: brasa-snapshot-editor --version failed" >&2; exit 1; }
 for f in usr/share/man/man1/brasa.1 usr/share/man/man1/brasa-jailer.1 \
+        usr/share/man/man1/brasa-snapshot-editor.1 \
         usr/share/doc/brasa/README.md usr/share/doc/brasa/pvm-hosts.md; do
         [[ -f $root/$f ]] || { echo "deb-check: $f is missing from ${debs[0]}" >&2; exit 1; }
 done

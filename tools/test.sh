@@ -42,6 +42,7 @@ fuzz fuzz_net /usr/bin/python3 tests/fuzz/net_seeds.py             # net TX/RX f
 fuzz fuzz_virtq_rng /usr/bin/python3 tests/fuzz/virtq_rng_seeds.py # virtio-rng requests
 fuzz fuzz_virtq_balloon /usr/bin/python3 tests/fuzz/virtq_balloon_seeds.py # balloon queues
 fuzz fuzz_virtq_vsock /usr/bin/python3 tests/fuzz/virtq_vsock_seeds.py # vsock packets
+fuzz fuzz_virtq_pmem /usr/bin/python3 tests/fuzz/virtq_pmem_seeds.py # pmem flush requests
 fuzz fuzz_snapshot /usr/bin/python3 tests/fuzz/snapshot_seeds.py # snapshot state file parser
 fuzz fuzz_http copy_into tests/fuzz/http_corpus/*                  # HTTP parser, router, handlers
 fuzz fuzz_mmds_stack /usr/bin/python3 tests/fuzz/mmds_stack_seeds.py # the MMDS network stack

@@ -48,6 +48,8 @@ struct api_device_hooks {
         int (*update_drive)(struct vmm *vmm, const struct drive_update *u, struct err *e);
         /* PATCH /network-interfaces/{id}: swap rate limiters. */
         int (*update_net)(struct vmm *vmm, const struct net_update *u, struct err *e);
+        /* PATCH /pmem/{id} with a rate_limiter: swap its buckets. */
+        int (*update_pmem)(struct vmm *vmm, const struct pmem_update *u, struct err *e);
         /* The balloon routes after boot: 0 (*out set for the GETs), -ENOENT (no balloon) or
          * -errno with Firecracker's words in e. */
         int (*balloon)(struct vmm *vmm, const struct balloon_req *rq, json_t **out, struct err *e);

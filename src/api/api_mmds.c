@@ -94,7 +94,7 @@ void api_put_mmds(struct api_ctx *ctx, struct api_call *call)
                 return;
         }
         ctx->mmds_exists = true;
-        if (mmds_data_size(call->body) > ctx->mmds_limit) {
+        if (mmds_json_size(call->body) > ctx->mmds_limit) {
                 api_fault(&call->resp, 413, MSG_LIMIT);
                 return;
         }
@@ -117,7 +117,7 @@ void api_patch_mmds(struct api_ctx *ctx, struct api_call *call)
                 return;
         }
         copy = merge_patch(json_deep_copy(ctx->mmds), call->body);
-        if (!copy || mmds_data_size(copy) > ctx->mmds_limit) {
+        if (!copy || mmds_json_size(copy) > ctx->mmds_limit) {
                 json_decref(copy);
                 api_fault(&call->resp, 413, MSG_LIMIT);
                 return;

@@ -219,6 +219,8 @@ static void set_machine(struct api_ctx *ctx, struct api_call *call, bool patch)
                 return;
         }
         config_machine_commit(ctx->cfg, &m);
+        if (ctx->vmm) /* slots and vCPUs for it, on the KVM set-up thread */
+                vmm_prepare(ctx->vmm, ctx->cfg);
         ok_empty(call);
 }
 
@@ -480,12 +482,17 @@ void api_no_pci(struct api_ctx *ctx, struct api_call *call)
         api_fault(&call->resp, 400, "PCI is not enabled");
 }
 
+/* As Firecracker: only the device's limiter changes; GET /vm/config keeps the PUT's. */
 void api_patch_pmem(struct api_ctx *ctx, struct api_call *call)
 {
+        const struct pmem_update *u = call->val.v;
         struct err e = ERR_INIT;
+        int rc;
 
-        finish(call, config_pmem_patch_check(ctx->cfg, call->val.v, &e), call->route->prefix,
-               e.msg);
+        rc = config_pmem_patch_check(ctx->cfg, u, &e);
+        if (!rc && u->has_rate_limiter && ctx->hooks.update_pmem)
+                rc = ctx->hooks.update_pmem(ctx->vmm, u, &e);
+        finish(call, rc, call->route->prefix, e.msg);
 }
 
 /* ---- logger, metrics, snapshots, vm state ------------------------------------------------------
@@ -573,10 +580,14 @@ static int snapshot_load(struct api_ctx *ctx, const struct snapshot_load_body *b
                 return e->rc;
         if (!ctx->vmm)
                 return err_set(e, -ENODEV, "no VMM in this process");
+        ctx->vmm->load_overrides = b;
         if (b->has_backend && b->backend.type == MEM_BACKEND_UFFD)
-                return vmm_snapshot_load_uffd(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path,
-                                              b->resume_vm, e);
-        rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm, e);
+                rc = vmm_snapshot_load_uffd(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path,
+                                            b->resume_vm, e);
+        else
+                rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm,
+                                       e);
+        ctx->vmm->load_overrides = NULL;
         return rc;
 }
 

@@ -206,14 +206,8 @@ static void load_unsupported(const json_t *b, struct snapshot_load_body *lb)
 {
         const json_t *v = given(b, "huge_pages");
 
-        if (json_array_size(json_object_get(b, "network_overrides")))
-                lb->unsupported = "network_overrides";
-        else if (given(b, "vsock_override"))
-                lb->unsupported = "vsock_override";
-        else if (json_is_true(json_object_get(b, "clock_realtime")))
+        if (json_is_true(json_object_get(b, "clock_realtime")))
                 lb->unsupported = "clock_realtime";
-        else if (lb->track_dirty_pages)
-                lb->unsupported = "track_dirty_pages";
         else if (v && strcmp(json_string_value(v), "None") &&
                  strcmp(json_string_value(v), "Snapshot"))
                 lb->unsupported = "huge_pages other than None";
@@ -234,6 +228,9 @@ int api_decode_snapshot_load(struct api_call *call, struct err *e)
         if (given(b, "mem_file_path") || json_is_true(json_object_get(b, "enable_diff_snapshots")))
                 deprecate(call, "PUT /snapshot/load: mem_file_path and enable_diff_snapshots "
                                 "fields are deprecated.");
+        /* As Firecracker: the deprecated name asks for the same tracking. */
+        if (json_is_true(json_object_get(b, "enable_diff_snapshots")))
+                ((struct snapshot_load_body *)call->val.v)->track_dirty_pages = true;
         load_unsupported(b, call->val.v);
         return 0;
 }

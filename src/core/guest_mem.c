@@ -2,6 +2,7 @@
 #include "core/guest_mem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -131,8 +132,50 @@ int guest_mem_create_file(struct guest_mem *m, const struct guest_region *layout
         return 0;
 }
 
+#define GUEST_MEM_PAGE 4096u
+
+int guest_mem_track_dirty(struct guest_mem *m)
+{
+        uint64_t pages = (m->total_bytes + GUEST_MEM_PAGE - 1) / GUEST_MEM_PAGE;
+
+        if (m->dirty)
+                return 0;
+        m->dirty = calloc((pages + 63) / 64, sizeof(*m->dirty));
+        return m->dirty ? 0 : -ENOMEM;
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *m, const void *hva, uint64_t len)
+{
+        uint64_t first, last, p;
+
+        if (__builtin_expect(!m->dirty, 1) || (const uint8_t *)hva < m->map)
+                return;
+        first = (uint64_t)((const uint8_t *)hva - m->map) / GUEST_MEM_PAGE;
+        last = ((uint64_t)((const uint8_t *)hva - m->map) + (len ? len : 1) - 1) / GUEST_MEM_PAGE;
+        if (last >= (m->total_bytes + GUEST_MEM_PAGE - 1) / GUEST_MEM_PAGE)
+                return;
+        for (p = first; p <= last; p++)
+                if (!(__atomic_load_n(&m->dirty[p / 64], __ATOMIC_RELAXED) & (1ull << (p % 64))))
+                        __atomic_fetch_or(&m->dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELAXED);
+}
+
+void guest_mem_take_dirty(const struct guest_mem *m, unsigned char *vec)
+{
+        uint64_t pages = (m->total_bytes + GUEST_MEM_PAGE - 1) / GUEST_MEM_PAGE, w, bits, i;
+
+        if (!m->dirty)
+                return;
+        for (w = 0; w < (pages + 63) / 64; w++) {
+                bits = __atomic_exchange_n(&m->dirty[w], 0, __ATOMIC_ACQ_REL);
+                for (i = 0; vec && bits && i < 64; i++)
+                        if (bits & (1ull << i))
+                                vec[w * 64 + i] |= 1;
+        }
+}
+
 void guest_mem_destroy(struct guest_mem *m)
 {
+        free(m->dirty);
         if (m->map_bytes)
                 munmap(m->map, m->map_bytes);
         memset(m, 0, sizeof(*m));
@@ -150,8 +193,10 @@ void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
         for (i = 0; i < m->nr_regions; i++) {
                 const struct guest_region *r = &m->regions[i];
 
-                if (gpa >= r->gpa && end <= r->gpa + r->size)
+                if (gpa >= r->gpa && end <= r->gpa + r->size) {
+                        guest_mem_mark_dirty(m, r->hva + (gpa - r->gpa), len);
                         return r->hva + (gpa - r->gpa);
+                }
         }
         return NULL;
 }

@@ -26,6 +26,9 @@ struct guest_mem {
         uint64_t total_bytes;
         uint8_t *map;     /* one host mapping that backs every region */
         size_t map_bytes; /* 0 when the caller owns the backing (tests) */
+        /* the host-side dirty log (guest_mem_track_dirty()): a bit per page of map, set
+         * atomically; NULL while not tracking */
+        uint64_t *dirty;
 };
 
 /*
@@ -72,6 +75,23 @@ void guest_mem_destroy(struct guest_mem *m);
  * len 0 is treated as 1.
  */
 void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
+/*
+ * Starts the host-side dirty log: from now on every range guest_mem_ptr() hands out (what
+ * brasa itself may write into guest memory: device buffers, rings, VMGenID) marks its pages,
+ * which KVM's dirty log cannot see. Reads mark too: a superset is safe for a Diff snapshot.
+ * Returns 0 or -ENOMEM. guest_mem_destroy() frees it.
+ */
+int guest_mem_track_dirty(struct guest_mem *m);
+
+/* Marks the pages of [hva, hva + len) (inside map) in the host-side log; no-op when off. */
+void guest_mem_mark_dirty(const struct guest_mem *m, const void *hva, uint64_t len);
+
+/*
+ * Moves the host-side log into vec (one byte per page of map, bit 0 set for a marked page;
+ * NULL: the log is only cleared) and clears it. No-op when off.
+ */
+void guest_mem_take_dirty(const struct guest_mem *m, unsigned char *vec);
 
 /* Copies len bytes into guest memory at gpa. Returns 0 or -EFAULT. */
 int guest_mem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);

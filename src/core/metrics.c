@@ -208,9 +208,12 @@ static int add_groups(json_t *root, const struct process_group *g, size_t n,
         size_t i;
         int rc = 0;
 
-        for (i = 0; i < n && rc == 0; i++)
+        for (i = 0; i < n && rc == 0; i++) {
+                if (source_fn && source_fn(source_ctx, root, g[i].name))
+                        continue; /* the devices of that kind wrote it */
                 rc = metrics_group_write(root, g[i].name, &g[i].t, (char *)&metrics + g[i].off,
                                          (char *)pending + g[i].off);
+        }
         return rc;
 }
 
@@ -227,7 +230,7 @@ static json_t *build_line(struct brasa_metrics *pending)
         if (add_groups(root, head_groups, sizeof(head_groups) / sizeof(head_groups[0]), pending))
                 goto fail;
         if (source_fn)
-                source_fn(source_ctx, root);
+                source_fn(source_ctx, root, NULL);
         if (add_groups(root, tail_groups, sizeof(tail_groups) / sizeof(tail_groups[0]), pending))
                 goto fail;
         return root;

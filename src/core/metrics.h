@@ -356,10 +356,13 @@ void metrics_take(const struct metrics_table *t, void *cur, void *prev, void *de
 void metrics_add(const struct metrics_table *t, void *sum, const void *m);
 
 /*
- * Adds device metrics to a line being written (e.g. "i8042", "uart"): called on the
- * flushing thread with the root object, between the head and tail process groups.
+ * Adds device metrics to a line being written, on the flushing thread. With group NULL:
+ * the device groups that come between the head and tail process groups ("i8042", "uart",
+ * "block_*"...); the result is ignored. With a tail group's name: returns true when the
+ * source wrote that group itself, in its place (devices of that kind: "pmem_*", "pmem"),
+ * and the process group of that name is then left out.
  */
-typedef void (*metrics_source_fn)(void *ctx, json_t *root);
+typedef bool (*metrics_source_fn)(void *ctx, json_t *root, const char *group);
 
 /* Registers the one device-metrics source (NULL to remove). */
 void metrics_set_source(metrics_source_fn fn, void *ctx);

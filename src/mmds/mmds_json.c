@@ -16,6 +16,10 @@ void mmds_buf_add(struct mmds_buf *b, const void *s, size_t n)
 
         if (b->oom || n == 0)
                 return;
+        if (b->count_only) {
+                b->n += n;
+                return;
+        }
         if (b->cap - b->n < n) {
                 cap = b->cap ? b->cap : 256;
                 while (cap - b->n < n)
@@ -327,6 +331,14 @@ void mmds_json_write(struct mmds_buf *b, const json_t *v)
                 mmds_buf_str(b, "null");
                 break;
         }
+}
+
+size_t mmds_json_size(const json_t *v)
+{
+        struct mmds_buf b = {.count_only = true};
+
+        mmds_json_write(&b, v);
+        return b.oom ? SIZE_MAX : b.n;
 }
 
 /* ---- IMDS text ------------------------------------------------------------------------------- */

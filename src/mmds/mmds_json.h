@@ -7,11 +7,13 @@
 
 #include <jansson.h>
 
-/* A growing byte buffer; oom sticks once an append could not allocate. */
+/* A growing byte buffer; oom sticks once an append could not allocate. With count_only,
+ * appends only add to n and nothing is stored (p stays NULL). */
 struct mmds_buf {
         char *p;
         size_t n, cap;
         bool oom;
+        bool count_only;
 };
 
 /* Appends n bytes (nothing once oom is set). */
@@ -35,6 +37,10 @@ const json_t *mmds_json_pointer(const json_t *root, char *ptr, size_t n);
  * only '"', '\\' and control characters escaped. v NULL is null.
  */
 void mmds_json_write(struct mmds_buf *b, const json_t *v);
+
+/* The bytes mmds_json_write() appends for v (serde_json::to_vec(), which the store's size
+ * limit counts), without writing them; SIZE_MAX when v cannot be written (nesting). */
+size_t mmds_json_size(const json_t *v);
 
 /*
  * Appends v in the IMDS text format: an object's keys in order, one per line, with '/'

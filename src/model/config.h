@@ -463,6 +463,11 @@ struct mem_backend_body {
         unsigned int type;  /* enum mem_backend_type */
 };
 
+/* PUT /snapshot/load's vsock_override. */
+struct vsock_override_body {
+        char *uds_path; /* malloc'd */
+};
+
 /* PUT /snapshot/load: what brasa reads of it (the rest is checked only). */
 struct snapshot_load_body {
         char *snapshot_path; /* malloc'd */
@@ -471,6 +476,9 @@ struct snapshot_load_body {
         struct mem_backend_body backend;
         bool resume_vm;
         bool track_dirty_pages;
+        struct mstrings net_overrides; /* network_overrides: iface_id, host_dev_name pairs */
+        bool has_vsock_override;
+        struct vsock_override_body vsock_override;
         const char *unsupported; /* the first field asking what brasa cannot do yet, or NULL */
 };
 

@@ -136,10 +136,3 @@ int mmds_data_parse(const char *text, size_t len, json_t **out, struct err *e)
         return err_set(e, -EBADMSG, "Error(\"%s\", line: %d, column: %d)", words, jerr.line,
                        jerr.column);
 }
-
-size_t mmds_data_size(const json_t *v)
-{
-        size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
-
-        return n ? n : SIZE_MAX;
-}

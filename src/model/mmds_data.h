@@ -18,8 +18,4 @@
  */
 int mmds_data_parse(const char *text, size_t len, json_t **out, struct err *e);
 
-/* The bytes serde_json::to_vec() writes for v (compact), which the store's limit counts;
- * SIZE_MAX when v cannot be written. */
-size_t mmds_data_size(const json_t *v);
-
 #endif

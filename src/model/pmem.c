@@ -74,6 +74,5 @@ const struct resource res_pmems = {
     .model = &pmem_model,
     RES_LIST(struct pmem_cfg, pmems, nr_pmems),
     .apply_rank = 11,
-    .no_device = "pmem",
     .apply = pmem_apply,
 };

@@ -265,6 +265,21 @@ int seccomp_apply(enum seccomp_role role)
         return rc;
 }
 
+int seccomp_apply_setup(void)
+{
+        const struct seccomp_prog *p;
+
+        if (!seccomp_on)
+                return 0;
+        p = &seccomp_progs[SECCOMP_ROLE_VMM];
+        if (p->len == 0)
+                return 0;
+        if (prctl(PR_GET_NAME, seccomp_thread_name, 0, 0, 0) < 0)
+                seccomp_thread_name[0] = '\0';
+        seccomp_thread_role = "vmm (KVM set-up)";
+        return seccomp_install(p);
+}
+
 int seccomp_narrow(enum seccomp_stage stage)
 {
         static const char *const names[SECCOMP_STAGE_COUNT] = {"vmm_api_run", "vmm_run"};

@@ -35,6 +35,13 @@ int seccomp_setup(enum seccomp_policy policy, const char *path, struct err *e);
 int seccomp_apply(enum seccomp_role role);
 
 /*
+ * Installs the VMM thread's filter on the calling thread, the KVM set-up thread (it does
+ * what InstanceStart did on the VMM thread, nothing more), named as such in a SIGSYS report.
+ * A no-op when filtering is off. Returns 0 or -errno.
+ */
+int seccomp_apply_setup(void);
+
+/*
  * Stacks the stage filter on the calling thread, the VMM thread, once the VM runs (its
  * vmm filter stays: each call must pass both). What set-up alone needed then traps: new
  * threads, rings, eventfds, VM and vCPU creation, tap attachment, and with

@@ -150,6 +150,20 @@ int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem, bool dirty
         return 0;
 }
 
+int kvm_vm_map_region(struct kvm_vm *vm, unsigned int slot, uint64_t gpa, uint64_t size, void *hva,
+                      bool read_only)
+{
+        struct kvm_userspace_memory_region r = {
+            .slot = slot,
+            .flags = read_only ? KVM_MEM_READONLY : 0,
+            .guest_phys_addr = gpa,
+            .memory_size = size,
+            .userspace_addr = (uint64_t)(uintptr_t)hva,
+        };
+
+        return ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -errno : 0;
+}
+
 int kvm_vm_irqfd(struct kvm_vm *vm, unsigned int gsi)
 {
         struct kvm_irqfd irqfd = {.gsi = gsi};

@@ -30,6 +30,14 @@ int kvm_vm_create(struct kvm_vm *vm, struct err *e);
 int kvm_vm_set_memory(struct kvm_vm *vm, const struct guest_mem *mem, bool dirty_log);
 
 /*
+ * Registers one more memory slot: [gpa, gpa + size) backed by hva, read-only for the guest
+ * when read_only (its writes then exit as MMIO). Device memory (pmem) uses it; RAM goes
+ * through kvm_vm_set_memory(). Returns 0 or -errno.
+ */
+int kvm_vm_map_region(struct kvm_vm *vm, unsigned int slot, uint64_t gpa, uint64_t size, void *hva,
+                      bool read_only);
+
+/*
  * The pages of slot the guest wrote since the previous call (or since the slot was made), one
  * bit per 4 KiB page into bitmap (room for the slot's pages, rounded up to 64), and clears
  * KVM's log. Returns 0 or -errno.

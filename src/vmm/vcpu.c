@@ -16,6 +16,7 @@
 #include "arch/x86_64/regs.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/timeline.h"
 #include "seccomp/seccomp.h"
 
 #define VCPU_CPUID_CAPACITY 256
@@ -348,6 +349,7 @@ static void vcpu_run_loop(struct vcpu *v)
                         vcpu_park(v);
                         continue;
                 }
+                timeline_mark(TL_FIRST_RUN); /* one relaxed load once recorded */
                 if (ioctl(v->fd, KVM_RUN, 0) < 0) {
                         if (errno == EINTR || errno == EAGAIN) {
                                 v->run->immediate_exit = 0;

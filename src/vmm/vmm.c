@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "arch/x86_64/acpi.h"
@@ -15,6 +14,7 @@
 #include "arch/x86_64/pvm_args.h"
 #include "core/log.h"
 #include "core/outfd.h"
+#include "core/timeline.h"
 #include "core/util.h"
 #include "vmm/vmm_boot.h"
 #include "vmm/vmm_devices.h"
@@ -47,65 +47,26 @@ static void vmm_acpi_poweroff(void *ctx)
         vmm_request_exit(ctx, VMM_EXIT_OK);
 }
 
-static int vmm_check_host_memory(uint64_t bytes, struct err *e)
-{
-        struct sysinfo si;
-        uint64_t host;
-
-        if (sysinfo(&si) < 0)
-                return 0; /* can't tell: let mmap decide */
-        host = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
-        if (bytes > host)
-                return err_set(e, -ENOMEM,
-                               "mem_size_mib %llu exceeds the host's memory (%llu MiB RAM + swap)",
-                               (unsigned long long)(bytes >> 20), (unsigned long long)(host >> 20));
-        return 0;
-}
-
-/* machine-config huge_pages as guest_mem's backing. */
-static enum guest_mem_pages vmm_mem_pages(enum huge_pages hp)
-{
-        if (hp == HUGE_PAGES_2M)
-                return GUEST_MEM_PAGES_HUGETLB;
-        return hp == HUGE_PAGES_TRANSPARENT ? GUEST_MEM_PAGES_THP : GUEST_MEM_PAGES_4K;
-}
-
-/* Firecracker's text for a failed guest RAM mmap (musl's strerror for ENOMEM), and for
- * hugetlbfs what to do about it. */
-static int vmm_mem_map_error(const struct vm_config *cfg, int rc, struct err *e)
-{
-        const char *why = rc == -ENOMEM ? "Out of memory" : strerror(-rc);
-
-        if (cfg->machine.huge_pages == HUGE_PAGES_2M && rc == -ENOMEM)
-                return err_set(e, rc,
-                               "Invalid Memory Configuration: Cannot create mmap region: %s (os "
-                               "error %d). huge_pages \"2M\" needs %llu free 2 MiB pages in the "
-                               "host's hugetlbfs pool (HugePages_Free in /proc/meminfo); reserve "
-                               "them with: echo N > /proc/sys/vm/nr_hugepages",
-                               why, -rc, (unsigned long long)(cfg->machine.mem_size_mib / 2));
-        return err_set(e, rc,
-                       "Invalid Memory Configuration: Cannot create mmap region: %s (os error %d)",
-                       why, -rc);
-}
-
 int vmm_map_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
 {
-        uint64_t bytes = cfg->machine.mem_size_mib << 20;
+        uint64_t mib = cfg->machine.mem_size_mib;
         int rc;
 
-        rc = config_check_mem_limit(cfg->machine.mem_size_mib, e);
+        if (mem_fd < 0)
+                return kvm_setup_map_ram(&vmm->mem, mib, cfg->machine.huge_pages, e);
+        rc = kvm_setup_check_mem(mib, e);
         if (rc)
                 return rc;
-        rc = vmm_check_host_memory(bytes, e);
-        if (rc)
-                return rc;
-        rc = mem_fd >= 0
-                 ? mem_layout_map_file(&vmm->mem, mem_fd, bytes)
-                 : mem_layout_map_paged(&vmm->mem, bytes, vmm_mem_pages(cfg->machine.huge_pages));
-        return rc ? vmm_mem_map_error(cfg, rc, e) : 0;
+        rc = mem_layout_map_file(&vmm->mem, mem_fd, mib << 20);
+        return rc ? kvm_setup_map_error(mib, cfg->machine.huge_pages, rc, e) : 0;
 }
 
-static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
+/*
+ * A snapshot's guest RAM, registered here: a private mapping of its memory file mem_fd, or
+ * with VMM_MEM_READY what vmm_map_memory() mapped already (a Uffd load).
+ */
+static int vmm_setup_file_memory(struct vmm *vmm, const struct vm_config *cfg, int mem_fd,
+                                 struct err *e)
 {
         int rc;
 
@@ -115,6 +76,10 @@ static int vmm_setup_memory(struct vmm *vmm, const struct vm_config *cfg, int me
                         return rc;
         }
         vmm->dirty_log = cfg->machine.track_dirty_pages;
+        /* KVM logs the guest's writes; what brasa writes into guest memory, the accessor. */
+        rc = vmm->dirty_log ? guest_mem_track_dirty(&vmm->mem) : 0;
+        if (rc)
+                return err_set(e, rc, "Cannot track dirty pages: %s", strerror(-rc));
         rc = kvm_vm_set_memory(&vmm->vm, &vmm->mem, vmm->dirty_log);
         if (rc)
                 return err_set(e, rc, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(-rc));
@@ -270,6 +235,7 @@ static int vmm_check_template_caps(const struct kvm_vm *vm, const struct cpu_tem
         return 0;
 }
 
+/* Configures the vCPUs the KVM set-up created (cfg's vcpu_count of them). */
 static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
                            const struct vmm_boot_result *boot, const struct cpu_template *tmpl,
                            struct err *e)
@@ -282,24 +248,12 @@ static int vmm_setup_vcpus(struct vmm *vmm, const struct vm_config *cfg,
             .pvm_template = vmm->pvm_template_on,
             .tmpl = tmpl,
         };
-        struct kvm_cpuid2 *cpuid;
         unsigned int i;
         int rc = 0;
 
-        cpuid = vcpu_supported_cpuid(&vmm->vm);
-        if (!cpuid)
-                return err_set(e, -EINVAL, "KVM_GET_SUPPORTED_CPUID failed");
-        vb.supported_cpuid = cpuid;
-        for (i = 0; i < cfg->machine.vcpu_count && !rc; i++) {
-                rc = vcpu_create(&vmm->vcpus[i], &vmm->vm, i, &vmm->vcpu_env);
-                if (rc) {
-                        err_set(e, rc, "cannot create vCPU %u: %s", i, strerror(-rc));
-                        break;
-                }
-                vmm->nr_vcpus = i + 1;
+        vb.supported_cpuid = vmm->supported_cpuid; /* read by the KVM set-up */
+        for (i = 0; i < vmm->nr_vcpus && !rc; i++)
                 rc = vcpu_configure(&vmm->vcpus[i], &vb, e);
-        }
-        free(cpuid);
         return rc;
 }
 
@@ -340,16 +294,91 @@ static void vmm_acpi_machine(const struct device_mgr *dm, struct acpi_machine *m
         };
 }
 
-/* Memory, kernel, boot structures and ACPI tables, once every virtio device is attached. */
-static int vmm_load(struct vmm *vmm, const struct vm_config *cfg, struct vmm_boot_result *boot,
-                    struct err *e)
+/* The command line, boot structures and ACPI tables, once every virtio device is attached. */
+static int vmm_load(struct vmm *vmm, const struct vm_config *cfg, const struct vmm_boot_images *img,
+                    struct vmm_boot_result *boot, struct err *e)
 {
         struct acpi_mmio_dev virtio[DEVICE_MGR_MAX_VIRTIO];
         struct acpi_machine acpi;
 
         /* The ACPI devices' GSIs were reserved with the virtio slots (vmm_attach_virtio()). */
         vmm_acpi_machine(&vmm->devices, &acpi, virtio);
-        return vmm_boot_load(&vmm->mem, cfg, &acpi, device_mgr_cmdline(&vmm->devices), boot, e);
+        return vmm_boot_write(&vmm->mem, cfg, &acpi, device_mgr_cmdline(&vmm->devices), img, boot,
+                              e);
+}
+
+/* Takes what the KVM set-up built for w (VM, RAM and slots when w->mem, vCPUs) into vmm. */
+static int vmm_take_kvm(struct vmm *vmm, const struct kvm_setup_want *w, struct err *e)
+{
+        struct kvm_setup_res r;
+        int rc = kvm_setup_take(&vmm->setup, w, &r, e);
+
+        vmm->vm = r.vm;
+        vmm->mem = r.mem;
+        memcpy(vmm->vcpus, r.vcpus, r.nr_vcpus * sizeof(r.vcpus[0]));
+        vmm->nr_vcpus = r.nr_vcpus;
+        vmm->supported_cpuid = r.cpuid;
+        vmm->dirty_log = w->mem && w->dirty_log;
+        return rc;
+}
+
+/*
+ * A boot's KVM objects: the kernel and initrd go into guest RAM as soon as the set-up thread
+ * mapped it, while it still creates the VM, its slots and vCPUs. A set-up failure wins over an
+ * image's, as the VM came first before the two overlapped.
+ */
+static int vmm_kvm_boot(struct vmm *vmm, const struct vm_config *cfg, struct vmm_boot_images *img,
+                        struct err *e)
+{
+        struct kvm_setup_want w;
+        const struct guest_mem *mem;
+        struct err ie = ERR_INIT;
+        int rc, irc = 0;
+
+        kvm_setup_want_of(cfg, true, &w);
+        rc = kvm_setup_wait_memory(&vmm->setup, &w, &mem, e);
+        if (!rc)
+                irc = vmm_boot_load_images(mem, cfg, img, &ie);
+        rc = vmm_take_kvm(vmm, &w, e);
+        if (!rc && irc) {
+                *e = ie;
+                rc = irc;
+        }
+        /* KVM logs the guest's writes from here on; what brasa writes, the accessor. */
+        if (!rc && vmm->dirty_log) {
+                rc = guest_mem_track_dirty(&vmm->mem);
+                if (rc)
+                        err_set(e, rc, "Cannot track dirty pages: %s", strerror(-rc));
+        }
+        return rc;
+}
+
+/*
+ * A restore's KVM objects: the VM and vCPUs from the set-up, RAM from the memory file (or,
+ * VMM_MEM_READY, the Uffd load's mapping, kept across the take).
+ */
+static int vmm_kvm_restore(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct err *e)
+{
+        struct guest_mem ready = vmm->mem;
+        struct kvm_setup_want w;
+        int rc;
+
+        kvm_setup_want_of(cfg, false, &w);
+        rc = vmm_take_kvm(vmm, &w, e);
+        if (mem_fd == VMM_MEM_READY)
+                vmm->mem = ready;
+        return rc ? rc : vmm_setup_file_memory(vmm, cfg, mem_fd, e);
+}
+
+void vmm_prepare(struct vmm *vmm, const struct vm_config *cfg)
+{
+        struct kvm_setup_want w = {0};
+
+        if (vmm->started)
+                return;
+        if (cfg)
+                kvm_setup_want_of(cfg, true, &w);
+        kvm_setup_request(&vmm->setup, &w);
 }
 
 static void vmm_init_fields(struct vmm *vmm)
@@ -367,6 +396,7 @@ static void vmm_init_fields(struct vmm *vmm)
             .request_exit = vmm_env_request_exit,
             .ctx = vmm,
         };
+        kvm_setup_init(&vmm->setup, &vmm->vcpu_env);
 }
 
 int vmm_init(struct vmm *vmm, const struct vmm_opts *opts)
@@ -412,6 +442,21 @@ int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *
         }
         if (u->has_rate_limiter)
                 virtio_blk_update_rate_limiter(b, &u->rate_limiter);
+        return 0;
+}
+
+int vmm_update_pmem(struct vmm *vmm, const struct pmem_update *u, struct err *e)
+{
+        struct virtio_pmem *m;
+
+        if (!vmm->started)
+                return err_set(e, -EAGAIN, "the microVM is not running");
+        m = vmm_find_pmem(&vmm->devices, u->id);
+        if (!m)
+                return err_set(e, -ENOENT,
+                               "Unable to patch the pmem device: Failed perform action on "
+                               "device: Device not found Please verify the request arguments.");
+        virtio_pmem_update_rate_limiter(m, &u->rate_limiter);
         return 0;
 }
 
@@ -483,6 +528,8 @@ static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struc
         if (!rc)
                 rc = vmm_attach_nets(&vmm->devices, cfg, vmm->mmds, e);
         if (!rc)
+                rc = vmm_attach_pmems(&vmm->devices, cfg, e);
+        if (!rc)
                 rc = vmm_attach_vsock(&vmm->devices, cfg, e);
         if (!rc)
                 rc = vmm_attach_entropy(&vmm->devices, cfg, e);
@@ -495,17 +542,18 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
 {
         const struct cpu_template *tmpl;
         struct vmm_boot_result boot = {.pvh = true};
+        struct vmm_boot_images img;
         int rc;
 
         rc = vmm_cpu_template(cfg, &tmpl, e);
         if (rc)
                 return rc;
-        rc = kvm_vm_create(&vmm->vm, e);
-        if (!rc)
-                rc = vmm_check_template_caps(&vmm->vm, tmpl, e);
+        rc = mem_fd == VMM_MEM_BOOT ? vmm_kvm_boot(vmm, cfg, &img, e)
+                                    : vmm_kvm_restore(vmm, cfg, mem_fd, e);
         if (rc)
                 return rc;
-        rc = vmm_setup_memory(vmm, cfg, mem_fd, e);
+        timeline_mark(TL_KVM_READY);
+        rc = vmm_check_template_caps(&vmm->vm, tmpl, e);
         if (rc)
                 return rc;
         rc = vmm_open_serial_out(vmm, &cfg->serial, e);
@@ -521,7 +569,9 @@ int vmm_build(struct vmm *vmm, const struct vm_config *cfg, int mem_fd, struct e
                 rc = vmm_add_pvm_args(vmm, cfg);
                 if (rc)
                         return err_set(e, rc, "kernel command line is too long");
-                rc = vmm_load(vmm, cfg, &boot, e);
+                rc = vmm_load(vmm, cfg, &img, &boot, e);
+                if (!rc)
+                        timeline_mark(TL_KERNEL_LOADED);
         }
         if (rc)
                 return rc;
@@ -537,6 +587,7 @@ int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 
         if (vmm->started)
                 return -EALREADY;
+        timeline_mark(TL_INSTANCE_START);
         /* Boot-timer origin: InstanceStart processing begins, as in Firecracker. */
         clock_gettime(CLOCK_MONOTONIC, &vmm->start_wall);
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &vmm->start_cpu);

@@ -16,6 +16,7 @@
 #include "model/config.h"
 #include "model/config.h"
 #include "vmm/device_mgr.h"
+#include "vmm/kvm_setup.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/legacy.h"
 #include "vmm/vcpu.h"
@@ -46,6 +47,8 @@ struct vmm {
         bool pvm_template_on; /* the kvm_pvm CPU template is applied to this boot's vCPUs */
         bool paused;          /* PATCH /vm Paused: vCPUs parked, device sources frozen */
         bool dirty_log;       /* track_dirty_pages: KVM logs the guest's writes to its RAM */
+        /* the network_overrides and vsock_override of the load under way (borrowed), or NULL */
+        const struct snapshot_load_body *load_overrides;
         struct kvm_vm vm;
         struct guest_mem mem;
         struct bus pio;
@@ -53,6 +56,10 @@ struct vmm {
         struct vcpu_env vcpu_env;
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
+        /* The KVM set-up thread, until vmm_build() takes what it built. */
+        struct kvm_setup setup;
+        /* KVM_GET_SUPPORTED_CPUID, read by the KVM set-up. */
+        struct kvm_cpuid2 *supported_cpuid;
 
         struct mmds_service *mmds; /* the metadata service (borrowed), NULL: no MMDS */
         struct device_mgr devices; /* every device: virtio-mmio ones, COM1, i8042, boot timer */
@@ -95,6 +102,14 @@ int vmm_init(struct vmm *vmm, const struct vmm_opts *opts);
  */
 int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e);
 
+/*
+ * Starts building, on the KVM set-up thread, what a boot of cfg will need (cfg NULL: the VM,
+ * irqchip and PIT alone, which no configuration changes), and redoes it when called again with
+ * another machine-config. Returns at once; vmm_build() waits for it and reports its failure
+ * there, in Firecracker's words. Nothing once started. VMM thread.
+ */
+void vmm_prepare(struct vmm *vmm, const struct vm_config *cfg);
+
 /* True once vmm_boot() succeeded. */
 bool vmm_started(const struct vmm *vmm);
 
@@ -117,6 +132,10 @@ void vmm_destroy(struct vmm *vmm);
  * Returns 0, -ENOENT (no such drive), -EAGAIN (not started) or -errno, with one line in e.
  */
 int vmm_update_drive(struct vmm *vmm, const struct drive_update *u, struct err *e);
+
+/* PATCH /pmem/{id} with a rate limiter after boot (the API's update_pmem hook, VMM thread).
+ * Returns 0, -EAGAIN before boot or -ENOENT with Firecracker's text in e. */
+int vmm_update_pmem(struct vmm *vmm, const struct pmem_update *u, struct err *e);
 
 /*
  * PATCH /network-interfaces/{id} after boot, on the VMM thread (the API's update_net

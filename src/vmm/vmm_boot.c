@@ -216,28 +216,40 @@ static int write_boot_structures(const struct guest_mem *mem, const struct vm_co
         return 0;
 }
 
+int vmm_boot_load_images(const struct guest_mem *mem, const struct vm_config *cfg,
+                         struct vmm_boot_images *img, struct err *e)
+{
+        int rc;
+
+        memset(img, 0, sizeof(*img));
+        rc = load_kernel(mem, cfg->boot.kernel_image_path, &img->ki, e);
+        if (rc || !cfg->boot.initrd_path)
+                return rc;
+        return load_initrd(mem, cfg->boot.initrd_path, img->ki.load_end, &img->initrd_gpa,
+                           &img->initrd_size, e);
+}
+
+int vmm_boot_write(const struct guest_mem *mem, const struct vm_config *cfg,
+                   const struct acpi_machine *acpi, const char *cmdline_extra,
+                   const struct vmm_boot_images *img, struct vmm_boot_result *res, struct err *e)
+{
+        int rc;
+
+        rc = write_boot_structures(mem, cfg, acpi, cmdline_extra, &img->ki, img->initrd_gpa,
+                                   img->initrd_size, e);
+        if (rc)
+                return rc;
+        res->pvh = img->ki.proto == BOOT_PROTO_PVH;
+        res->entry = img->ki.entry;
+        return 0;
+}
+
 int vmm_boot_load(const struct guest_mem *mem, const struct vm_config *cfg,
                   const struct acpi_machine *acpi, const char *cmdline_extra,
                   struct vmm_boot_result *res, struct err *e)
 {
-        struct kernel_info ki;
-        uint64_t initrd_gpa = 0, initrd_size = 0;
-        int rc;
+        struct vmm_boot_images img;
+        int rc = vmm_boot_load_images(mem, cfg, &img, e);
 
-        memset(&ki, 0, sizeof(ki));
-        rc = load_kernel(mem, cfg->boot.kernel_image_path, &ki, e);
-        if (rc)
-                return rc;
-        if (cfg->boot.initrd_path) {
-                rc = load_initrd(mem, cfg->boot.initrd_path, ki.load_end, &initrd_gpa, &initrd_size,
-                                 e);
-                if (rc)
-                        return rc;
-        }
-        rc = write_boot_structures(mem, cfg, acpi, cmdline_extra, &ki, initrd_gpa, initrd_size, e);
-        if (rc)
-                return rc;
-        res->pvh = ki.proto == BOOT_PROTO_PVH;
-        res->entry = ki.entry;
-        return 0;
+        return rc ? rc : vmm_boot_write(mem, cfg, acpi, cmdline_extra, &img, res, e);
 }

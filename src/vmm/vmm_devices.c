@@ -167,6 +167,82 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct m
         return 0;
 }
 
+/*
+ * KVM slots of pmem regions: after those of guest RAM (a handful), pmem i in slot
+ * PMEM_FIRST_SLOT + i.
+ */
+#define PMEM_FIRST_SLOT 16u
+
+static int pmem_root_cmdline(struct device_mgr *dm, unsigned int i, bool read_only, struct err *e)
+{
+        int rc = device_mgr_cmdline_add(dm, "root=/dev/pmem%u", i);
+
+        if (!rc)
+                rc = device_mgr_cmdline_add(dm, "%s", read_only ? "ro" : "rw");
+        return rc ? err_set(e, rc, "kernel command line is too long") : 0;
+}
+
+/* Pmem i at *gpa (moved past it), mapped into the guest and attached. */
+static int attach_pmem(struct device_mgr *dm, const struct pmem_cfg *c, unsigned int i,
+                       uint64_t *gpa, struct err *e)
+{
+        struct pmem_params p = {.id = c->id, .path = c->path_on_host, .read_only = c->read_only};
+        const struct mmio_slot *s;
+        struct virtio_pmem *m;
+        int rc;
+
+        p.rate_limiter = c->rate_limiter;
+        rc = virtio_pmem_create(&m, &p, *gpa, dm->mem, dm->loop, e);
+        if (rc)
+                return err_prefix(e, "Cannot create pmem device: ");
+        if (m->config.size > LAYOUT_PAST_MMIO64_START + LAYOUT_PAST_MMIO64_SIZE - *gpa) {
+                virtio_pmem_destroy(m);
+                return err_set(e, -ENOSPC,
+                               "Cannot create pmem device: Failed to allocate memory region");
+        }
+        rc = kvm_vm_map_region(dm->vm, PMEM_FIRST_SLOT + i, *gpa, m->config.size, m->map,
+                               c->read_only);
+        if (rc)
+                err_set(e, rc, "Cannot create pmem device: Cannot set the memory regions: %s",
+                        strerror(-rc));
+        else if (c->root_device)
+                rc = pmem_root_cmdline(dm, i, c->read_only, e);
+        if (rc) {
+                virtio_pmem_destroy(m);
+                return rc;
+        }
+        *gpa += m->config.size;
+        rc = device_mgr_attach(dm, &m->dev, &s, e);
+        if (rc)
+                return rc;
+        log_info("Attached pmem %s (%s, %llu bytes%s) at 0x%llx, guest memory 0x%llx, GSI %u",
+                 c->id, c->path_on_host, (unsigned long long)m->file_len,
+                 c->read_only ? ", read-only" : "", (unsigned long long)s->base,
+                 (unsigned long long)m->config.start, s->gsi);
+        return 0;
+}
+
+int vmm_attach_pmems(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+{
+        uint64_t gpa = LAYOUT_PAST_MMIO64_START;
+        unsigned int i;
+        int rc;
+
+        for (i = 0; i < cfg->nr_pmems; i++) {
+                rc = attach_pmem(dm, &cfg->pmems[i], i, &gpa, e);
+                if (rc)
+                        return rc;
+        }
+        return 0;
+}
+
+struct virtio_pmem *vmm_find_pmem(const struct device_mgr *dm, const char *id)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_VIRTIO_PMEM, id);
+
+        return d ? container_of(virtio_dev_of(d), struct virtio_pmem, dev) : NULL;
+}
+
 int vmm_attach_vsock(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
 {
         struct vsock_params p = {

@@ -6,6 +6,7 @@
 #include "devices/virtio/balloon/virtio_balloon.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/net/virtio_net.h"
+#include "devices/virtio/pmem/virtio_pmem.h"
 #include "devices/virtio/rng/virtio_rng.h"
 #include "devices/virtio/vsock/virtio_vsock.h"
 #include "model/config.h"
@@ -33,6 +34,17 @@ struct mmds_service;
  */
 int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct mmds_service *svc,
                     struct err *e);
+
+/*
+ * Creates and attaches every pmem device of cfg in its order, after the network interfaces
+ * (Firecracker's order): each file is mapped at the next 2 MiB-aligned address past the
+ * 64-bit MMIO window, as its own KVM slot (read-only ones read-only), and a root device adds
+ * "root=/dev/pmem<i>" and "ro"/"rw". Returns 0 or -errno with Firecracker's text in e.
+ */
+int vmm_attach_pmems(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/* The pmem device of id, or NULL. */
+struct virtio_pmem *vmm_find_pmem(const struct device_mgr *dm, const char *id);
 
 /*
  * Creates and attaches the vsock device when cfg has one, over the socket its PUT bound,

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -273,6 +274,8 @@ void vmm_release_vm(struct vmm *vmm)
         memset(&vmm->pio, 0, sizeof(vmm->pio));
         memset(&vmm->mmio, 0, sizeof(vmm->mmio));
         guest_mem_destroy(&vmm->mem);
+        free(vmm->supported_cpuid);
+        vmm->supported_cpuid = NULL;
         kvm_vm_destroy(&vmm->vm);
         vmm->started = false;
 }
@@ -286,6 +289,7 @@ void vmm_destroy(struct vmm *vmm)
         if ((vmm->started || vmm->signal_exit) && metrics_flush() < 0)
                 log_error("Failed to write metrics while stopping");
         vmm_metrics_stop(vmm);
+        kvm_setup_stop(&vmm->setup); /* a set-up thread no boot took */
         vmm_release_vm(vmm);
         evloop_fini(&vmm->loop);
         close_fd(&vmm->exit_src.fd);

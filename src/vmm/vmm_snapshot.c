@@ -47,6 +47,8 @@ static const char *kind_name(enum device_kind k)
                 return "virtio-balloon";
         case DEVICE_VIRTIO_VSOCK:
                 return "virtio-vsock";
+        case DEVICE_VIRTIO_PMEM:
+                return "virtio-pmem";
         case DEVICE_SERIAL:
                 return "serial";
         case DEVICE_I8042:
@@ -261,7 +263,7 @@ static int write_pages(int fd, const uint8_t *base, uint64_t size, const unsigne
  * previous snapshot), in the memory file's page order. Also resets the log, which a Full
  * snapshot needs too: the next Diff starts from it.
  */
-static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
+static int kvm_dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         uint64_t first = 0, pages, i, *bits;
         unsigned int r;
@@ -285,19 +287,20 @@ static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 }
 
 /*
- * A Diff with KVM's log misses what devices wrote into guest memory (buffers, used rings):
- * refused while a virtio device is live, until brasa tracks those writes itself.
+ * Every page written since the previous snapshot: KVM's log of the guest's writes ORed with
+ * the accessor's log of brasa's own (device buffers, VMGenID), to which the used rings of the
+ * live virtio devices are added (written through cached pointers). Resets both logs.
  */
-static int diff_check_devices(const struct vmm *vmm, struct err *e)
+static int dirty_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         unsigned int i;
+        int rc;
 
         for (i = 0; i < vmm->devices.nr_slots; i++)
-                if (virtio_dev_running(vmm->devices.slots[i].dev))
-                        return err_set(e, -ENOTSUP,
-                                       "Diff snapshots with track_dirty_pages of a microVM whose "
-                                       "virtio devices are live are not supported yet by brasa");
-        return 0;
+                virtio_dev_mark_rings(vmm->devices.slots[i].dev);
+        rc = kvm_dirty_pages(vmm, vec, e);
+        guest_mem_take_dirty(&vmm->mem, rc ? NULL : vec);
+        return rc;
 }
 
 /*
@@ -309,10 +312,8 @@ static int diff_pages(struct vmm *vmm, unsigned char *vec, struct err *e)
 {
         int rc;
 
-        if (vmm->dirty_log) {
-                rc = diff_check_devices(vmm, e);
-                return rc ? rc : dirty_pages(vmm, vec, e);
-        }
+        if (vmm->dirty_log)
+                return dirty_pages(vmm, vec, e);
         if (mincore(vmm->mem.map, vmm->mem.total_bytes, vec) < 0) {
                 rc = -errno;
                 return err_set(e, rc, "Cannot get dirty bitmap: mincore: %s", strerror(-rc));
@@ -426,18 +427,101 @@ static const struct statefile_section *need(const struct statefile *sf, uint32_t
         return s && (!size || s->len == size) ? s : NULL;
 }
 
+/* network_overrides: each iface_id must name one of the snapshot's interfaces. */
+static int override_nets(json_t *j, const struct mstrings *o, struct err *e)
+{
+        json_t *nets = json_object_get(j, "network-interfaces"), *n;
+        unsigned int i;
+        size_t k;
+
+        for (i = 0; i + 1 < o->n; i += 2) {
+                bool found = false;
+
+                json_array_foreach(nets, k, n)
+                {
+                        if (!json_is_string(json_object_get(n, "iface_id")) ||
+                            strcmp(json_string_value(json_object_get(n, "iface_id")), o->v[i]))
+                                continue;
+                        if (json_object_set_new(n, "host_dev_name", json_string(o->v[i + 1])))
+                                return -ENOMEM;
+                        found = true;
+                }
+                if (!found)
+                        return err_set(e, -EINVAL,
+                                       "Failed to get snapshot state from file: "
+                                       "Unknown Network Device.");
+        }
+        return 0;
+}
+
+/* vsock_override: the snapshot must have the (one) vsock device. */
+static int override_vsock(json_t *j, const char *uds_path, struct err *e)
+{
+        json_t *v = json_object_get(j, "vsock");
+
+        if (!json_is_object(v))
+                return err_set(e, -EINVAL,
+                               "Failed to get snapshot state from file: Unknown Vsock Device.");
+        return json_object_set_new(v, "uds_path", json_string(uds_path)) ? -ENOMEM : 0;
+}
+
+/*
+ * The configuration text of the snapshot with the load's overrides applied, as Firecracker
+ * changes the saved device states before it builds anything: a new tap name or vsock socket
+ * path (clones). *text is c's bytes when there is nothing to change, else malloc'd in *owned.
+ */
+static int apply_overrides(const struct vmm *vmm, const struct statefile_section *c,
+                           const char **text, size_t *len, char **owned, struct err *e)
+{
+        const struct snapshot_load_body *b = vmm->load_overrides;
+        json_t *j;
+        int rc;
+
+        *text = (const char *)c->data;
+        *len = c->len;
+        *owned = NULL;
+        if (!b || (!b->net_overrides.n && !b->has_vsock_override))
+                return 0;
+        j = json_loadb((const char *)c->data, c->len, 0, NULL);
+        if (!j)
+                return err_set(e, -EINVAL, "Invalid snapshot state: the configuration is not JSON");
+        rc = override_nets(j, &b->net_overrides, e);
+        if (!rc && b->has_vsock_override)
+                rc = override_vsock(j, b->vsock_override.uds_path, e);
+        if (!rc) {
+                *owned = json_dumps(j, JSON_COMPACT);
+                rc = *owned ? 0 : err_set(e, -ENOMEM, "out of memory");
+        }
+        json_decref(j);
+        if (*owned) {
+                *text = *owned;
+                *len = strlen(*owned);
+        }
+        return rc;
+}
+
 /* The configuration section into cfg, and the memory section checked against it. */
-static int load_config(const struct statefile *sf, struct vm_config *cfg, struct snap_mem *m,
-                       struct err *e)
+static int load_config(const struct vmm *vmm, const struct statefile *sf, struct vm_config *cfg,
+                       struct snap_mem *m, struct err *e)
 {
         const struct statefile_section *c = need(sf, SNAP_CONFIG, 0, 0, "configuration", e);
         const struct statefile_section *s = need(sf, SNAP_MEM, 0, sizeof(*m), "memory state", e);
+        const char *text;
+        char *owned;
+        size_t len;
         int rc;
 
         if (!c || !s)
                 return -EINVAL;
         memcpy(m, s->data, sizeof(*m));
-        rc = config_parse_file((const char *)c->data, c->len, cfg, e);
+        rc = apply_overrides(vmm, c, &text, &len, &owned, e);
+        if (rc)
+                return rc;
+        rc = config_parse_file(text, len, cfg, e);
+        free(owned);
+        /* As Firecracker: dirty page tracking is the load's choice, not the snapshot's. */
+        cfg->machine.track_dirty_pages =
+            vmm->load_overrides && vmm->load_overrides->track_dirty_pages;
         if (!rc)
                 rc = config_check_supported(cfg, e);
         if (rc)
@@ -592,7 +676,7 @@ static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_con
         struct snap_mem m;
         int rc;
 
-        rc = load_config(sf, cfg, &m, e);
+        rc = load_config(vmm, sf, cfg, &m, e);
         if (rc)
                 return rc;
         rc = mem->uffd ? load_mem_uffd(vmm, cfg, mem->path, e)

@@ -18,6 +18,10 @@ typedef uint64_t u64;
 /* Our page tables identity-map exactly this much; nothing above may be touched. */
 #define MAPPED_LIMIT (4ULL << 30)
 
+/* head.S also maps [PMEM_MAPPED_START, + 1 GiB), where brasa puts pmem regions. */
+#define PMEM_MAPPED_START (512ULL << 30)
+#define PMEM_MAPPED_SIZE  (1ULL << 30)
+
 static inline u8 inb(u16 port)
 {
         u8 v;
@@ -111,6 +115,9 @@ void rng_tests(const u8 *cmd, u64 n);
 
 /* balloon.c: the virtio-balloon driver, run when a brasa.balloon* word is on the command line. */
 void balloon_tests(const u8 *cmd, u64 n);
+
+/* brasa.pmem: reads the virtio-pmem config and region, writes and flushes (pmem.c). */
+void pmem_tests(const u8 *cmd, u64 n);
 /* balloon.c: brings a balloon found on the command line up, as Linux's driver would (idle). */
 void balloon_idle_driver(const u8 *cmd, u64 n);
 /* vsock.c: the virtio-vsock driver, run when a brasa.vsock* word is on the command line. */

@@ -172,11 +172,22 @@ null_idt_desc:
 /*
  * Identity map of the first 4 GiB with 2 MiB pages, built by the assembler so
  * no emulated instruction is spent on it. The last GiB (MMIO hole) is uncached.
+ * Also the first GiB at 512 GiB, where brasa puts pmem regions.
  */
 	.balign	4096
 pml4:
 	.quad	pdpt + 0x3
+	.quad	pdpt_hi + 0x3
+	.fill	510, 8, 0
+pdpt_hi:
+	.quad	pd_hi + 0x3
 	.fill	511, 8, 0
+pd_hi:
+	.set	addr, 0x8000000000
+	.rept	512
+	.quad	addr | 0x83		/* present, writable, 2 MiB */
+	.set	addr, addr + 0x200000
+	.endr
 pdpt:
 	.quad	pd + 0x0000 + 0x3
 	.quad	pd + 0x1000 + 0x3

@@ -524,6 +524,7 @@ void guest_main(u32 proto, u64 info)
         rng_tests(cmd, cmdlen);     /* before the block driver: hostile rng, then healthy block */
         vsock_tests(cmd, cmdlen);   /* likewise */
         balloon_tests(cmd, cmdlen); /* likewise */
+        pmem_tests(cmd, cmdlen);    /* likewise */
         virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");

@@ -611,6 +611,39 @@ static void hostile(const u8 *m, u64 n, u32 port, u32 count)
         say("vsock-hostile status=0x%x rsts=%u devstatus=0x%x", st, rsts, vrd(VIRTIO_MMIO_STATUS));
 }
 
+/* ---- snapshots: the TRANSPORT_RESET event, then serving again ---------------------------- */
+
+/*
+ * Waits (for minutes: the VM is snapshotted and loaded meanwhile) for an event on the event
+ * queue, reports it and the CID read again, gives the buffer back, forgets every connection
+ * as the reset asks, and serves `conns` host connections on port.
+ */
+static void run_snapwait(u32 port, u32 conns_n)
+{
+        u32 id = 0, len = 0;
+        int got = 0;
+
+        say("vsock-awaiting-reset");
+        for (u64 end = rdtsc() + (1ull << 40); rdtsc() < end && !got;) {
+                got = q_used(&evq, &id, &len);
+                __asm__ volatile("pause");
+        }
+        if (!got) {
+                say("vsock-reset-event none");
+                return;
+        }
+        u32 ev = id < EQSZ ? *(volatile u32 *)evbufs[id] : 0xffffffffu;
+        guest_cid = *(volatile u64 *)(vbase + VIRTIO_MMIO_CONFIG);
+        say("vsock-reset-event id=%u event=%u len=%u cid=%lu", id, ev, len, guest_cid);
+        if (id < EQSZ) {
+                q_add(&evq, (u16)id);
+                q_kick(&evq, 2);
+        }
+        for (u32 i = 0; i < MAXC; i++)
+                conns[i].live = 0;
+        run_listen(port, conns_n);
+}
+
 void vsock_tests(const u8 *cmd, u64 n)
 {
         u64 len;
@@ -645,6 +678,8 @@ void vsock_tests(const u8 *cmd, u64 n)
         const u8 *mode = cmd_word(cmd, n, "brasa.vsock=", &len);
         if (mode && cmd_same(mode, len, "listen"))
                 run_listen(port, cmd_opt(cmd, n, "brasa.vsock.conns=", 1));
+        else if (mode && cmd_same(mode, len, "snapwait"))
+                run_snapwait(port, cmd_opt(cmd, n, "brasa.vsock.conns=", 1));
         else if (mode && cmd_same(mode, len, "connect"))
                 run_connect(port, cmd_opt(cmd, n, "brasa.vsock.size=", 4096));
 }

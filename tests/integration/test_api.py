@@ -347,7 +347,7 @@ def test_instance_start_refuses_unsupported_devices(api):
     api.put("/hotplug/memory", {"total_size_mib": 1024})
     assert_fault(api.put("/actions", {"action_type": "InstanceStart"}),
                  "Start microvm error: memory-hotplug is not supported yet by brasa")
-    # virtio-rng, -vsock and -balloon exist: only the others are named, every one of them
+    # virtio-rng, -vsock, -balloon and -pmem exist: only what is missing is named
     api.put("/entropy", {})
     api.put("/vsock", {"guest_cid": 3, "uds_path": str(api.sock_dir / "v.sock")})
     api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False})
@@ -355,7 +355,7 @@ def test_instance_start_refuses_unsupported_devices(api):
     pmem.write_bytes(bytes(2 << 20))
     assert api.put("/pmem/p", {"id": "p", "path_on_host": str(pmem)}).status == 204
     assert_fault(api.put("/actions", {"action_type": "InstanceStart"}),
-                 "Start microvm error: pmem and memory-hotplug are not supported yet by brasa")
+                 "Start microvm error: memory-hotplug is not supported yet by brasa")
     assert api.get("/").json()["state"] == "Not started"
 
 
@@ -404,6 +404,11 @@ def test_mmds_size_limit_flag(tmp_path):
     vm = ApiVm(tmp_path, args=["--mmds-size-limit", "20"], validate=SPEC.validate)
     assert vm.put("/mmds", {"a": "b"}).status == 204
     assert vm.put("/mmds", {"a": "0123456789abcdef"}).status == 413
+    # Counted as serde_json writes the store ({"a":0.1,"b":1e-7}, 18 bytes), not as jansson
+    # would (0.10000000000000001, 9.9999999999999995e-08).
+    assert vm.put("/mmds", {"a": 0.1, "b": 1e-7}).status == 204
+    assert vm.get("/mmds").json() == {"a": 0.1, "b": 1e-7}
+    assert vm.put("/mmds", {"a": 0.1, "b": 1e-7, "c": 1}).status == 413
     assert vm.stop() == 0
 
 

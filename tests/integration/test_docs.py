@@ -49,6 +49,13 @@ def test_jailer_man_names_every_flag_of_help():
     assert flags(text) == flags(man_section("brasa-jailer.1", "OPTIONS"))
 
 
+def test_snapshot_editor_man_names_every_flag_of_its_help():
+    tool = str(BUILD / "brasa-snapshot-editor")
+    text = "\n".join(help_text(tool, *cmd) for cmd in
+                     (("edit-memory", "rebase"), ("info-vmstate", "version"), ()))
+    assert flags(text) == flags(man_section("brasa-snapshot-editor.1", "OPTIONS"))
+
+
 def test_exit_codes_match():
     text = help_text(str(BRASA)).split("Exit codes", 1)[1].split("An unreadable", 1)[0]
     in_help = {int(n) for n in re.findall(r"\b(\d{1,3})\b", text)}

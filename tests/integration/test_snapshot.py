@@ -184,20 +184,6 @@ def test_missing_memory_file(snapshot, tmp_path):
                        "Failed to load guest memory: No such file or directory (os error 2)")
 
 
-def test_devices_without_snapshot_support_refuse_create(tmp_path):
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    assert vm.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False}).status == 204
-    start_counting(vm)
-    assert vm.patch("/vm", {"state": "Paused"}).status == 204
-    r = vm.put("/snapshot/create", {"snapshot_path": str(tmp_path / "s"),
-                                    "mem_file_path": str(tmp_path / "m")})
-    assert r.fault() == ("Create snapshot error: Cannot save the microVM state: Operation not "
-                         "allowed: snapshotting the virtio-balloon device balloon is not supported yet "
-                         "by brasa"), r.fault()
-    assert not (tmp_path / "s").exists() and not (tmp_path / "m").exists()
-    assert vm.stop() == 0
-
-
 def blk_counts(text):
     return [(int(n), int(p), st) for n, p, st in
             re.findall(r"BRASA blkcount (\d+) prev=(\d+) st=(\S+)\r?\n", text)]
@@ -288,10 +274,7 @@ def test_virtio_net_works_after_a_load(tmp_path, make_tap):
 
 
 @pytest.mark.parametrize("extra,name", [
-    ({"network_overrides": [{"iface_id": "eth0", "host_dev_name": "tap9"}]}, "network_overrides"),
-    ({"vsock_override": {"uds_path": "/tmp/v.sock"}}, "vsock_override"),
     ({"clock_realtime": True}, "clock_realtime"),
-    ({"track_dirty_pages": True}, "track_dirty_pages"),
     ({"huge_pages": "2M"}, "huge_pages other than None"),
 ])
 def test_load_options_brasa_lacks_are_refused(snapshot, tmp_path, extra, name):
@@ -349,30 +332,6 @@ def test_diff_snapshot_over_a_full_one(tmp_path):
     con.wait_count(last + 2)
     assert_consecutive(restored_counts(before, con.read()))
     assert b.stop() == 0
-
-
-def test_diff_of_live_virtio_devices_with_dirty_tracking_is_refused(tmp_path):
-    disk = tmp_path / "disk.img"
-    disk.write_bytes(bytes(1 << 20))
-    vm = ApiVm(tmp_path, validate=SPEC.validate)
-    assert vm.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
-                                   "boot_args": "console=ttyS0 brasa.blk brasa.blk.count=20000"}
-                  ).status == 204
-    assert vm.put("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128,
-                                      "track_dirty_pages": True}).status == 204
-    assert vm.put("/drives/scratch", {"drive_id": "scratch", "path_on_host": str(disk),
-                                      "is_root_device": False, "is_read_only": False}).status == 204
-    assert vm.put("/actions", {"action_type": "InstanceStart"}).status == 204
-    con = Console(vm.proc)
-    while len(blk_counts(con.read())) < 2:
-        assert vm.proc.poll() is None
-        time.sleep(0.02)
-    assert vm.patch("/vm", {"state": "Paused"}).status == 204
-    r = vm.put("/snapshot/create", {"snapshot_path": str(tmp_path / "s"),
-                                    "mem_file_path": str(tmp_path / "m"), "snapshot_type": "Diff"})
-    assert r.fault() == ("Create snapshot error: Diff snapshots with track_dirty_pages of a "
-                         "microVM whose virtio devices are live are not supported yet by brasa")
-    assert vm.stop() == 0
 
 
 def test_vmgenid_changes_across_a_load(tmp_path):

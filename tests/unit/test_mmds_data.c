@@ -63,11 +63,9 @@ static void test_values(void **state)
         /* any value; duplicate keys allowed, the last one wins (serde_json::Value) */
         assert_int_equal(mmds_data_parse("{\"a\": 1, \"a\": [true, null]}", 27, &v, &e), 0);
         assert_true(json_is_array(json_object_get(v, "a")));
-        assert_int_equal(mmds_data_size(v), strlen("{\"a\":[true,null]}"));
         json_decref(v);
         assert_int_equal(mmds_data_parse(" 42 ", 4, &v, &e), 0);
         assert_int_equal(json_integer_value(v), 42);
-        assert_int_equal(mmds_data_size(v), 2);
         json_decref(v);
 }
 

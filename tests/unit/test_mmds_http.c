@@ -527,6 +527,7 @@ static void expect_json(const char *in, const char *out)
         mmds_buf_add(&b, "", 1);
         assert_false(b.oom);
         assert_string_equal(b.p, out);
+        assert_int_equal(mmds_json_size(v), strlen(out)); /* what the size limit counts */
         free(b.p);
         json_decref(v);
 }

@@ -136,6 +136,7 @@ static const struct named consts[] = {
     C(MADV_REMOVE),
     C(MREMAP_MAYMOVE),
     C(MREMAP_FIXED),
+    C(MS_SYNC),
     /* futex operations and flags. */
     C(FUTEX_WAIT),
     C(FUTEX_WAKE),

@@ -43,6 +43,12 @@
 #define LAYOUT_MMIO64_START   GiB(256)
 #define LAYOUT_MMIO64_SIZE    GiB(256)
 #define LAYOUT_RAM_TOP_START  GiB(512)
+/*
+ * Device memory past the 64-bit MMIO window (Firecracker's past_mmio64_memory): pmem regions,
+ * first fit in configuration order, each 2 MiB aligned.
+ */
+#define LAYOUT_PAST_MMIO64_START GiB(512)
+#define LAYOUT_PAST_MMIO64_SIZE  GiB(512)
 /* Guest RAM we accept: stays below the 256 GiB hole (as Firecracker's ~1022 GiB is not needed). */
 #define LAYOUT_MAX_MEM_BYTES (LAYOUT_MMIO64_START - LAYOUT_MMIO32_SIZE)
 

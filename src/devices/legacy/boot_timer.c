@@ -6,6 +6,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "core/log.h"
+#include "core/timeline.h"
 
 /* Microseconds from a to b, clamped at 0 so a clock oddity never prints a huge value. */
 static unsigned long long elapsed_us(const struct timespec *a, const struct timespec *b)
@@ -41,8 +42,10 @@ static void boot_timer_read(void *opaque, uint64_t off, uint8_t *data, uint32_t 
 /* Like Firecracker, only a 1-byte write at offset 0 counts; the guest can repeat it. */
 static void boot_timer_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
 {
-        if (len == 1 && off == 0 && data[0] == BOOT_TIMER_MAGIC)
+        if (len == 1 && off == 0 && data[0] == BOOT_TIMER_MAGIC) {
+                timeline_mark(TL_GUEST);
                 boot_timer_report(opaque);
+        }
 }
 
 void boot_timer_init(struct boot_timer *t, const struct timespec *start_wall,

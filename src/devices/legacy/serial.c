@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
+#include "core/timeline.h"
 #include "core/util.h"
 
 static const struct metrics_desc serial_desc[] = {
@@ -295,10 +296,12 @@ static void reg_write(struct serial *s, uint64_t off, uint8_t val)
 {
         switch (off) {
         case REG_DATA:
-                if (!dlab(s))
+                if (!dlab(s)) {
+                        timeline_mark(TL_GUEST); /* the first byte: the guest is up */
                         write_thr(s, val);
-                else
+                } else {
                         s->dll = val;
+                }
                 break;
         case REG_IER:
                 if (dlab(s))

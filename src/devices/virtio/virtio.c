@@ -57,6 +57,7 @@ static int entry_save(struct device *dev, void *buf, size_t cap, size_t *len)
         struct virtio_dev *d = virtio_dev_of(dev);
         struct virtio_dev_state st;
         unsigned int i;
+        int rc;
 
         if (!entry_snapshottable(dev))
                 return -ENOTSUP;
@@ -64,6 +65,8 @@ static int entry_save(struct device *dev, void *buf, size_t cap, size_t *len)
                 return -ENOSPC;
         memset(&st, 0, sizeof(st));
         virtio_dev_lock(d);
+        if (d->ops->prepare_save)
+                d->ops->prepare_save(d);
         st.acked_features = d->acked_features;
         st.status = d->status;
         st.config_generation = d->config_generation;
@@ -84,10 +87,14 @@ static int entry_save(struct device *dev, void *buf, size_t cap, size_t *len)
                     .ready = q->ready,
                 };
         }
+        *len = 0;
+        rc = d->ops->save_state
+                 ? d->ops->save_state(d, (uint8_t *)buf + sizeof(st), cap - sizeof(st), len)
+                 : 0;
         virtio_dev_unlock(d);
         memcpy(buf, &st, sizeof(st));
-        *len = sizeof(st);
-        return 0;
+        *len += sizeof(st);
+        return rc;
 }
 
 /* Puts the driver-programmed registers back; the rings are checked at activation. */
@@ -140,7 +147,7 @@ static int entry_restore(struct device *dev, const void *buf, size_t len)
         struct virtio_dev_state st;
         int rc;
 
-        if (len != sizeof(st))
+        if (len < sizeof(st) || (len > sizeof(st) && !d->ops->restore_state))
                 return -EINVAL;
         memcpy(&st, buf, sizeof(st));
         if (st.nr_queues != d->nr_queues || (st.acked_features & ~d->avail_features))
@@ -153,6 +160,8 @@ static int entry_restore(struct device *dev, const void *buf, size_t len)
         rc = restore_queues(d, &st);
         if (!rc && st.activated)
                 rc = restore_live(d, &st);
+        if (!rc && d->ops->restore_state)
+                rc = d->ops->restore_state(d, (const uint8_t *)buf + sizeof(st), len - sizeof(st));
         virtio_dev_unlock(d);
         return rc;
 }
@@ -291,6 +300,18 @@ void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q)
         virtio_dev_lock(d);
         if (q < d->nr_queues && virtio_dev_running(d))
                 d->ops->queue_notify(d, q);
+        virtio_dev_unlock(d);
+}
+
+void virtio_dev_mark_rings(struct virtio_dev *d)
+{
+        unsigned int i;
+
+        virtio_dev_lock(d);
+        for (i = 0; d->activated && i < d->nr_queues; i++)
+                if (d->queues[i].used)
+                        guest_mem_mark_dirty(d->mem, d->queues[i].used,
+                                             6 + 8 * (uint64_t)d->queues[i].size);
         virtio_dev_unlock(d);
 }
 

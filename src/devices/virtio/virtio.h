@@ -47,6 +47,17 @@ struct virtio_dev_ops {
          * type cannot be snapshotted yet.
          */
         int (*snapshot_check)(struct virtio_dev *d);
+        /*
+         * Optional, lock held. prepare_save runs before the state is read (vsock sends its
+         * TRANSPORT_RESET event there, as Firecracker). save_state appends the type's own
+         * state after the common one (cap bytes: 0 or -ENOSPC); restore_state takes it back
+         * (len bytes of a hostile file: 0 or -EINVAL) once the common state is restored and,
+         * when live, the queues and device are active again. A type without save_state saves
+         * nothing more and accepts only an empty tail.
+         */
+        void (*prepare_save)(struct virtio_dev *d);
+        int (*save_state)(struct virtio_dev *d, void *buf, size_t cap, size_t *len);
+        int (*restore_state)(struct virtio_dev *d, const void *buf, size_t len);
 
         /*
          * Behind the device's struct device ops (devices/device.h), which forward to it
@@ -153,6 +164,13 @@ void virtio_dev_needs_reset(struct virtio_dev *d, const char *why);
  * running, calls queue_notify under the lock.
  */
 void virtio_dev_queue_event(struct virtio_dev *d, unsigned int q);
+
+/*
+ * Marks the used rings of d's active queues in guest memory's host-side dirty log: the device
+ * writes them through pointers cached at activation, which the accessor never sees again.
+ * Paused device (a Diff snapshot).
+ */
+void virtio_dev_mark_rings(struct virtio_dev *d);
 
 /* Writes the queue's notify eventfd so the VMM thread processes it (no-op without one). */
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q);

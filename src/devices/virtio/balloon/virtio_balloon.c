@@ -577,6 +577,85 @@ static void balloon_queue_notify(struct virtio_dev *d, unsigned int q)
                 process_reporting(b);
 }
 
+/* ---- snapshots (Firecracker's balloon persist.rs) -------------------------------------------- */
+
+/* What a snapshot keeps of the balloon beyond the common virtio state (no implicit padding). */
+struct balloon_snap {
+        uint32_t num_pages, actual_pages, hint_cmd_id;
+        uint32_t host_cmd, last_cmd_id, guest_cmd;
+        uint16_t stats_interval_s, stats_desc;
+        uint8_t stats_desc_held, has_guest_cmd, ack_on_finish, reserved;
+        uint32_t stats_seen;
+        uint64_t stats[BALLOON_NR_TAGS];
+};
+
+static int balloon_snapshot_check(struct virtio_dev *d)
+{
+        (void)d;
+        return 0;
+}
+
+static int balloon_save_state(struct virtio_dev *d, void *buf, size_t cap, size_t *len)
+{
+        struct virtio_balloon *b = balloon_of(d);
+        struct balloon_snap s = {
+            .num_pages = b->num_pages,
+            .actual_pages = b->actual_pages,
+            .hint_cmd_id = b->hint_cmd_id,
+            .host_cmd = b->host_cmd,
+            .last_cmd_id = b->last_cmd_id,
+            .guest_cmd = b->guest_cmd,
+            .stats_interval_s = b->stats_interval_s,
+            .stats_desc = b->stats_desc,
+            .stats_desc_held = b->stats_desc_held,
+            .has_guest_cmd = b->has_guest_cmd,
+            .ack_on_finish = b->ack_on_finish,
+            .stats_seen = b->stats_seen,
+        };
+
+        if (cap < sizeof(s))
+                return -ENOSPC;
+        memcpy(s.stats, b->stats, sizeof(s.stats));
+        memcpy(buf, &s, sizeof(s));
+        *len = sizeof(s);
+        return 0;
+}
+
+/*
+ * The target, the guest's actual count, the statistics (interval, the buffer held, the latest
+ * values) and the hinting commands. Statistics cannot be switched on or off by a snapshot:
+ * the queues are the configuration's.
+ */
+static int balloon_restore_state(struct virtio_dev *d, const void *buf, size_t len)
+{
+        struct virtio_balloon *b = balloon_of(d);
+        struct balloon_snap s;
+
+        if (len != sizeof(s))
+                return -EINVAL;
+        memcpy(&s, buf, sizeof(s));
+        if ((s.stats_interval_s == 0) != (b->stats_interval_s == 0) ||
+            (s.stats_desc_held && (!b->stats_interval_s || s.stats_desc >= BALLOON_QUEUE_SIZE)))
+                return -EINVAL;
+        b->num_pages = s.num_pages;
+        b->actual_pages = s.actual_pages;
+        b->hint_cmd_id = s.hint_cmd_id;
+        b->host_cmd = s.host_cmd;
+        b->last_cmd_id = s.last_cmd_id;
+        b->guest_cmd = s.guest_cmd;
+        b->has_guest_cmd = s.has_guest_cmd != 0;
+        b->ack_on_finish = s.ack_on_finish != 0;
+        b->stats_interval_s = s.stats_interval_s;
+        b->stats_desc = s.stats_desc;
+        b->stats_desc_held = s.stats_desc_held != 0 && virtio_dev_running(d);
+        b->stats_seen = s.stats_seen;
+        memcpy(b->stats, s.stats, sizeof(b->stats));
+        /* Statistics polling goes on where it was: the timer restarts with the device. */
+        if (b->stats_interval_s && virtio_dev_running(d))
+                arm_timer(b);
+        return 0;
+}
+
 static void balloon_destroy(struct virtio_dev *d)
 {
         virtio_balloon_destroy(balloon_of(d));
@@ -588,6 +667,9 @@ static const struct virtio_dev_ops balloon_ops = {
     .activate = balloon_activate,
     .reset = balloon_reset,
     .queue_notify = balloon_queue_notify,
+    .snapshot_check = balloon_snapshot_check,
+    .save_state = balloon_save_state,
+    .restore_state = balloon_restore_state,
     .destroy = balloon_destroy,
 };
 

@@ -192,6 +192,85 @@ static void vsock_queue_notify(struct virtio_dev *d, unsigned int q)
                 process_rx(v);
 }
 
+/* ---- snapshots (Firecracker's vsock persist.rs) -----------------------------------------------
+ */
+
+/* What a snapshot keeps of the device beyond the common virtio state (no implicit padding). */
+struct vsock_snap {
+        uint64_t cid;
+        uint32_t local_port_last;
+        uint32_t reserved;
+};
+
+static int vsock_snapshot_check(struct virtio_dev *d)
+{
+        (void)d;
+        return 0;
+}
+
+/*
+ * Host connections do not survive a snapshot: as Firecracker, the driver is told with a
+ * TRANSPORT_RESET event written into its next event buffer before the state is saved, so
+ * the event is in the memory file and the guest drops its connections once it runs again.
+ */
+static void vsock_prepare_save(struct virtio_dev *d)
+{
+        struct virtio_vsock *v = vsock_of(d);
+        struct virtq *q = &d->queues[VSOCK_EVQ];
+        uint32_t ev = VSOCK_EVENT_TRANSPORT_RESET;
+        const char *why = "";
+        int rc;
+
+        if (!virtio_dev_running(d))
+                return;
+        rc = virtq_pop(q, &v->chain, &why);
+        if (rc <= 0 || v->chain.nsegs == v->chain.nreadable ||
+            v->chain.segs[v->chain.nreadable].len < sizeof(ev)) {
+                metrics_inc(&metrics.vsock.ev_queue_event_fails);
+                log_error("Failed to send reset transport event: %s",
+                          rc < 0    ? why
+                          : rc == 0 ? "the event queue is empty"
+                                    : "short buffer");
+                if (rc > 0)
+                        virtq_undo_pop(q);
+                return;
+        }
+        memcpy(v->chain.segs[v->chain.nreadable].hva, &ev, sizeof(ev));
+        virtq_push(q, v->chain.head, (uint32_t)v->chain.writable_bytes);
+        virtq_publish(q);
+        virtio_dev_signal(d, VIRTIO_INT_VRING);
+}
+
+static int vsock_save_state(struct virtio_dev *d, void *buf, size_t cap, size_t *len)
+{
+        struct virtio_vsock *v = vsock_of(d);
+        struct vsock_snap s = {.cid = v->cid, .local_port_last = v->mux.local_port_last};
+
+        if (cap < sizeof(s))
+                return -ENOSPC;
+        memcpy(buf, &s, sizeof(s));
+        *len = sizeof(s);
+        return 0;
+}
+
+/* The backend comes back empty, on the configuration's (or vsock_override's) socket. */
+static int vsock_restore_state(struct virtio_dev *d, const void *buf, size_t len)
+{
+        struct virtio_vsock *v = vsock_of(d);
+        struct vsock_snap s;
+
+        if (len != sizeof(s))
+                return -EINVAL;
+        memcpy(&s, buf, sizeof(s));
+        if (s.cid != v->cid)
+                return -EINVAL;
+        v->mux.local_port_last = s.local_port_last;
+        /* As Firecracker's kick: the guest looks at its event queue again. */
+        if (virtio_dev_running(d))
+                virtio_dev_signal(d, VIRTIO_INT_VRING);
+        return 0;
+}
+
 static void vsock_destroy_op(struct virtio_dev *d)
 {
         virtio_vsock_destroy(vsock_of(d));
@@ -203,6 +282,10 @@ static const struct virtio_dev_ops vsock_ops = {
     .activate = vsock_activate,
     .reset = vsock_reset,
     .queue_notify = vsock_queue_notify,
+    .snapshot_check = vsock_snapshot_check,
+    .prepare_save = vsock_prepare_save,
+    .save_state = vsock_save_state,
+    .restore_state = vsock_restore_state,
     .destroy = vsock_destroy_op,
 };
 

@@ -19,6 +19,9 @@
 #define VSOCK_TXQ        1
 #define VSOCK_EVQ        2
 
+/* The one event of the event queue (virtio 1.1 §5.10.6.5): the transport was reset. */
+#define VSOCK_EVENT_TRANSPORT_RESET 0
+
 /* VIRTIO_F_IN_ORDER (virtio 1.1), which Firecracker offers with VERSION_1 and EVENT_IDX. */
 #define VSOCK_F_IN_ORDER 35
 

@@ -257,6 +257,7 @@ void vmm_release_vm(struct vmm *vmm)
 
         for (i = 0; i < vmm->nr_vcpus; i++)
                 vcpu_kick(&vmm->vcpus[i]);
+        vmm_uffd_release(vmm); /* a vCPU blocked in a page fault can be joined after it */
         for (i = 0; i < vmm->nr_vcpus; i++)
                 vcpu_destroy(&vmm->vcpus[i]);
         vmm->nr_vcpus = 0;
@@ -272,7 +273,6 @@ void vmm_release_vm(struct vmm *vmm)
         close_fd(&vmm->serial_out_fd);     /* after COM1, which wrote to it */
         memset(&vmm->pio, 0, sizeof(vmm->pio));
         memset(&vmm->mmio, 0, sizeof(vmm->mmio));
-        vmm_uffd_release(vmm); /* after the vCPUs and devices, which a watcher may unblock */
         guest_mem_destroy(&vmm->mem);
         free(vmm->supported_cpuid);
         vmm->supported_cpuid = NULL;

@@ -660,14 +660,16 @@ static int load_mem_file(struct vmm *vmm, struct vm_config *cfg, const char *pat
  * Firecracker's Uffd backend: anonymous memory that the handler at path fills on demand,
  * handed over before the build, whose device set-up already writes guest pages.
  */
-static int load_mem_uffd(struct vmm *vmm, struct vm_config *cfg, const char *path, struct err *e)
+static int load_mem_uffd(struct vmm *vmm, struct vm_config *cfg, int sock, struct err *e)
 {
         uint64_t page = cfg->machine.huge_pages == HUGE_PAGES_2M ? (2ull << 20) : 4096;
         int rc;
 
         rc = vmm_map_memory(vmm, cfg, -1, e);
-        if (!rc)
-                rc = vmm_uffd_attach(vmm, path, page, e);
+        if (rc)
+                close(sock);
+        else
+                rc = vmm_uffd_attach(vmm, sock, page, e);
         if (rc)
                 return err_prefix(e, UFFD_ERR);
         rc = vmm_build(vmm, cfg, VMM_MEM_READY, e);
@@ -679,12 +681,18 @@ static int load_build(struct vmm *vmm, const struct statefile *sf, struct vm_con
                       const struct load_mem *mem, struct err *e)
 {
         struct snap_mem m;
-        int rc;
+        int rc, sock = -1;
 
+        /* Firecracker reaches the handler before it opens any device's file. */
+        if (mem->uffd && (sock = vmm_uffd_connect(mem->path, e)) < 0)
+                return err_prefix(e, UFFD_ERR);
         rc = load_config(vmm, sf, cfg, &m, e);
-        if (rc)
+        if (rc) {
+                if (sock >= 0)
+                        close(sock);
                 return rc;
-        rc = mem->uffd ? load_mem_uffd(vmm, cfg, mem->path, e)
+        }
+        rc = mem->uffd ? load_mem_uffd(vmm, cfg, sock, e)
                        : load_mem_file(vmm, cfg, mem->path, m.total_bytes, e);
         if (rc)
                 return rc;

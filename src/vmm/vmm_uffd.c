@@ -95,8 +95,7 @@ static int regions_text(const struct guest_mem *m, uint64_t page_size, char *buf
         return uffd_regions_json(r, m->nr_regions, buf, cap);
 }
 
-/* Connects to the handler. Returns the socket or -errno with Firecracker's Connect text. */
-static int handler_connect(const char *path, struct err *e)
+int vmm_uffd_connect(const char *path, struct err *e)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         int s, rc;
@@ -146,11 +145,20 @@ static int handler_send(int s, const char *text, size_t len, int uffd, struct er
         return 0;
 }
 
+/* Guest memory leaves the userfaultfd: threads blocked in a fault move on (onto zero pages). */
+static void unregister_all(struct vmm_uffd *u)
+{
+        struct uffdio_range all = {.start = (uintptr_t)u->vmm->mem.map,
+                                   .len = u->vmm->mem.map_bytes};
+
+        if (u->uffd >= 0 && all.len && ioctl(u->uffd, UFFDIO_UNREGISTER, &all) < 0)
+                log_error("UFFDIO_UNREGISTER: %s", strerror(errno));
+}
+
 /* The handler is gone: nothing may run on guest memory again. */
 static void handler_gone(struct vmm_uffd *u)
 {
         struct vmm *vmm = u->vmm;
-        struct uffdio_range all = {.start = (uintptr_t)vmm->mem.map, .len = vmm->mem.map_bytes};
         unsigned int i;
 
         __atomic_store_n(&u->gone, true, __ATOMIC_RELEASE);
@@ -160,8 +168,7 @@ static void handler_gone(struct vmm_uffd *u)
                 vcpu_kick(&vmm->vcpus[i]);
         vmm_request_exit(vmm, VMM_EXIT_GENERIC);
         /* Wakes every thread blocked in a fault: they see zero pages of a VM that is ending. */
-        if (ioctl(u->uffd, UFFDIO_UNREGISTER, &all) < 0)
-                log_error("UFFDIO_UNREGISTER: %s", strerror(errno));
+        unregister_all(u);
 }
 
 /* Waits for the handler's hang-up (bytes it sends are read and dropped) or for teardown. */
@@ -198,6 +205,7 @@ static void uffd_free(struct vmm_uffd *u)
                 efd_signal(u->stop_fd);
                 pthread_join(u->watcher, NULL);
         }
+        unregister_all(u);
         if (u->stop_fd >= 0)
                 close(u->stop_fd);
         if (u->sock >= 0)
@@ -208,8 +216,7 @@ static void uffd_free(struct vmm_uffd *u)
 }
 
 /* Registers the memory, then connects and sends: every step fails with Firecracker's text. */
-static int uffd_handshake(struct vmm_uffd *u, const char *sock_path, uint64_t page_size,
-                          struct err *e)
+static int uffd_handshake(struct vmm_uffd *u, uint64_t page_size, struct err *e)
 {
         char text[512];
         int len, rc;
@@ -223,21 +230,20 @@ static int uffd_handshake(struct vmm_uffd *u, const char *sock_path, uint64_t pa
         len = regions_text(&u->vmm->mem, page_size, text, sizeof(text));
         if (len < 0)
                 return err_set(e, len, "Failed to restore guest memory: region list too long");
-        u->sock = handler_connect(sock_path, e);
-        if (u->sock < 0)
-                return u->sock;
         return handler_send(u->sock, text, (size_t)len, u->uffd, e);
 }
 
-int vmm_uffd_attach(struct vmm *vmm, const char *sock_path, uint64_t page_size, struct err *e)
+int vmm_uffd_attach(struct vmm *vmm, int sock, uint64_t page_size, struct err *e)
 {
         struct vmm_uffd *u = calloc(1, sizeof(*u));
         int rc;
 
-        if (!u)
+        if (!u) {
+                close(sock);
                 return err_errno(e, -ENOMEM);
-        *u = (struct vmm_uffd){.vmm = vmm, .uffd = -1, .sock = -1, .stop_fd = -1};
-        rc = uffd_handshake(u, sock_path, page_size, e);
+        }
+        *u = (struct vmm_uffd){.vmm = vmm, .uffd = -1, .sock = sock, .stop_fd = -1};
+        rc = uffd_handshake(u, page_size, e);
         if (!rc) {
                 u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
                 rc = u->stop_fd < 0 ? -errno : -pthread_create(&u->watcher, NULL, watch_handler, u);

@@ -1,6 +1,8 @@
 """The Uffd memory backend of PUT /snapshot/load: guest memory served by brasa-uffd-handler (on
 demand and all at once), and every way the handler can be missing or fail, each a clear error
 (then exit 1) and never a hung API."""
+import ctypes
+import mmap
 import os
 import socket
 import subprocess
@@ -367,3 +369,48 @@ def test_snapshot_of_a_uffd_loaded_guest(snapshot, tmp_path):
     con.wait_count(restored_counts(before, "")[-1] + 2)
     assert_consecutive(restored_counts(before, con.read()))
     assert b.stop() == 0
+
+
+# A stand-in VMM for the handler alone: this process registers its own memory with a
+# userfaultfd and sends it, as brasa does, so that the test can give pages back the way the
+# balloon does (madvise MADV_DONTNEED: the remove event) without a balloon in a snapshot.
+UFFDIO_API, UFFDIO_REGISTER, SYS_USERFAULTFD = 0xc018aa3f, 0xc020aa00, 323
+UFFD_FEATURE_EVENT_REMOVE, MADV_DONTNEED = 0x8, 4
+
+
+def own_uffd(size):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    fd = libc.syscall(SYS_USERFAULTFD, os.O_CLOEXEC | os.O_NONBLOCK)
+    assert fd >= 0, os.strerror(ctypes.get_errno())
+    api = (ctypes.c_uint64 * 3)(0xAA, UFFD_FEATURE_EVENT_REMOVE, 0)
+    assert libc.ioctl(fd, ctypes.c_ulong(UFFDIO_API), api) == 0
+    mem = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(mem))
+    reg = (ctypes.c_uint64 * 4)(addr, size, 1, 0)  # range, UFFDIO_REGISTER_MODE_MISSING
+    assert libc.ioctl(fd, ctypes.c_ulong(UFFDIO_REGISTER), reg) == 0
+    return libc, fd, mem, addr
+
+
+def test_handler_serves_pages_and_zeroes_what_is_given_back(tmp_path):
+    size = 16 << 12
+    data = bytes((i * 7 + 1) % 251 for i in range(size))
+    memfile = tmp_path / "mem"
+    memfile.write_bytes(data)
+    h = Handler(memfile)
+    libc, fd, mem, addr = own_uffd(size)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(h.sock))
+    regions = (f'[{{"base_host_virt_addr":{addr},"size":{size},"offset":0,'
+               f'"page_size":4096,"page_size_kib":4096}}]')
+    socket.send_fds(s, [regions.encode()], [fd])
+    assert mem[:] == data  # every page comes from the file, on demand
+    # The balloon's way to give pages back: the handler reads the remove event and
+    # unregisters them, so they read as zeros, not as the file, from then on.
+    assert libc.madvise(ctypes.c_void_p(addr + 4096), 2 * 4096, MADV_DONTNEED) == 0
+    assert mem[4096:3 * 4096] == bytes(2 * 4096)
+    assert mem[:4096] == data[:4096] and mem[3 * 4096:] == data[3 * 4096:]
+    s.close()  # the VMM's end: the handler removes its socket and exits 0
+    assert h.wait() == 0, h.output()
+    assert not h.sock.exists()
+    os.close(fd)

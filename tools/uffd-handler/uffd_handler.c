@@ -22,6 +22,7 @@
 
 #define MAX_REGIONS 16
 #define MSG_MAX     4096
+#define MAX_PENDING 1024
 
 static const char usage_text[] =
     "NAME\n"
@@ -64,6 +65,8 @@ struct handler {
         unsigned int nr;
         const uint8_t *file; /* the memory file, mapped read-only */
         size_t file_bytes;
+        uint64_t pend[MAX_PENDING]; /* faults to retry (the kernel said EAGAIN) */
+        unsigned int npend;
 };
 
 __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
@@ -208,8 +211,9 @@ static int map_file(struct handler *h, const char *path)
 
 /*
  * Copies len bytes of region r from its offset off into place. Returns 0 (EEXIST: the page is
- * there already, which is fine), 1 when the kernel said EAGAIN (a remove event is pending:
- * read the events, then retry) or -errno.
+ * there already, and ENOENT: a range the balloon gave back, unregistered since, are skipped),
+ * 1 when the kernel said EAGAIN (a remove event is pending: read the events, then retry),
+ * 2 when the VMM is gone (ESRCH), or -errno.
  */
 static int copy_in(struct handler *h, const struct region *r, uint64_t off, uint64_t len)
 {
@@ -217,20 +221,20 @@ static int copy_in(struct handler *h, const struct region *r, uint64_t off, uint
                 struct uffdio_copy c = {.dst = r->base + off,
                                         .src = (uintptr_t)(h->file + r->offset + off),
                                         .len = len};
+                uint64_t step = len;
 
-                if (ioctl(h->uffd, UFFDIO_COPY, &c) == 0) {
-                        off += len;
-                        len = 0;
-                } else if (c.copy > 0) {
-                        off += (uint64_t)c.copy;
-                        len -= (uint64_t)c.copy;
-                } else if (errno == EEXIST) {
-                        return 0;
-                } else if (errno == EAGAIN) {
+                if (ioctl(h->uffd, UFFDIO_COPY, &c) == 0)
+                        step = len;
+                else if (c.copy > 0)
+                        step = (uint64_t)c.copy;
+                else if (errno == EEXIST || errno == ENOENT)
+                        step = r->page_size;
+                else if (errno == EAGAIN)
                         return 1;
-                } else {
-                        return -errno;
-                }
+                else
+                        return errno == ESRCH ? 2 : -errno;
+                off += step;
+                len -= step;
         }
         return 0;
 }
@@ -260,16 +264,18 @@ static void on_remove(struct handler *h, uint64_t start, uint64_t end)
 
 /*
  * Reads every pending event and serves it. Faults the kernel answered with EAGAIN wait in
- * pend (at most MAX_PENDING) for the next round. Returns 0 or 1 (an error, said on stderr).
+ * pend for the next round. A thread blocked in a fault has one message queued at most, so
+ * MAX_PENDING bounds the VMM's threads, not the faults. Returns 0 or 1 (an error, said on
+ * stderr).
  */
-#define MAX_PENDING 1024
-static int drain_events(struct handler *h, uint64_t *pend, unsigned int *npend)
+static int drain_events(struct handler *h)
 {
+        uint64_t *pend = h->pend;
         struct uffd_msg m;
-        unsigned int i, n = *npend;
+        unsigned int i, n = h->npend;
         int rc;
 
-        *npend = 0;
+        h->npend = 0;
         while (read(h->uffd, &m, sizeof(m)) == (ssize_t)sizeof(m)) {
                 if (m.event == UFFD_EVENT_REMOVE)
                         on_remove(h, m.arg.remove.start, m.arg.remove.end);
@@ -279,7 +285,7 @@ static int drain_events(struct handler *h, uint64_t *pend, unsigned int *npend)
         for (i = 0; i < n; i++) {
                 rc = serve_fault(h, pend[i]);
                 if (rc == 1)
-                        pend[(*npend)++] = pend[i];
+                        pend[h->npend++] = pend[i];
                 else if (rc < 0)
                         return fail("cannot serve the fault at 0x%llx: %s",
                                     (unsigned long long)pend[i], strerror(-rc));
@@ -287,6 +293,7 @@ static int drain_events(struct handler *h, uint64_t *pend, unsigned int *npend)
         return 0;
 }
 
+/* Copies every region at once; faults and remove events that come meanwhile are served. */
 static int fault_all(struct handler *h)
 {
         uint64_t t0 = now_us(), bytes = 0;
@@ -294,9 +301,11 @@ static int fault_all(struct handler *h)
         int rc;
 
         for (i = 0; i < h->nr; i++) {
-                do
-                        rc = copy_in(h, &h->r[i], 0, h->r[i].size);
-                while (rc == 1); /* nothing removes pages before the guest runs */
+                while ((rc = copy_in(h, &h->r[i], 0, h->r[i].size)) == 1)
+                        if (drain_events(h))
+                                return 1;
+                if (rc == 2)
+                        return 0; /* the VMM is gone: serve() sees its hang-up */
                 if (rc < 0)
                         return fail("cannot copy guest memory: %s", strerror(-rc));
                 bytes += h->r[i].size;
@@ -309,24 +318,22 @@ static int fault_all(struct handler *h)
 /* Serves until the VMM hangs up. Returns the exit status. */
 static int serve(struct handler *h)
 {
-        static uint64_t pend[MAX_PENDING];
-        unsigned int npend = 0;
         struct pollfd p[2] = {{.fd = h->uffd, .events = POLLIN},
                               {.fd = h->conn, .events = POLLRDHUP}};
 
         for (;;) {
-                if (poll(p, 2, npend ? 1 : -1) < 0 && errno != EINTR)
+                if (poll(p, 2, h->npend ? 1 : -1) < 0 && errno != EINTR)
                         return fail("poll: %s", strerror(errno));
                 if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
                         return 0;
-                if (drain_events(h, pend, &npend))
+                if (drain_events(h))
                         return 1;
         }
 }
 
 static int run(const char *sock, const char *mem, bool all)
 {
-        struct handler h = {.uffd = -1};
+        static struct handler h = {.uffd = -1};
         static char text[MSG_MAX];
         int rc;
 

@@ -587,14 +587,12 @@ static int snapshot_load(struct api_ctx *ctx, const struct snapshot_load_body *b
                 return e->rc;
         if (!ctx->vmm)
                 return err_set(e, -ENODEV, "no VMM in this process");
-        ctx->vmm->load_overrides = b;
         if (b->has_backend && b->backend.type == MEM_BACKEND_UFFD)
                 rc = vmm_snapshot_load_uffd(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path,
                                             b->resume_vm, e);
         else
                 rc = vmm_snapshot_load(ctx->vmm, ctx->cfg, b->snapshot_path, mem_path, b->resume_vm,
                                        e);
-        ctx->vmm->load_overrides = NULL;
         return rc;
 }
 
@@ -603,6 +601,7 @@ void api_put_snapshot_load(struct api_ctx *ctx, struct api_call *call)
         const struct snapshot_load_body *b = call->val.v;
         struct err e = ERR_INIT;
         uint64_t t0 = now_us(), us;
+        int rc;
         if (ctx->boot_path) {
                 log_info("Loading a microVM snapshot not allowed after configuring boot-specific "
                          "resources.");
@@ -611,7 +610,13 @@ void api_put_snapshot_load(struct api_ctx *ctx, struct api_call *call)
                           "boot-specific resources.");
                 return;
         }
-        if (snapshot_load(ctx, b, &e)) {
+        /* network_overrides, vsock_override and track_dirty_pages, whatever the backend */
+        if (ctx->vmm)
+                ctx->vmm->load_overrides = b;
+        rc = snapshot_load(ctx, b, &e);
+        if (ctx->vmm)
+                ctx->vmm->load_overrides = NULL;
+        if (rc) {
                 err_prefix(&e, "Failed to restore from snapshot: ");
                 fail_with(call, "Load snapshot error: ", e.msg);
                 snapshot_load_fatal(ctx);

@@ -615,10 +615,11 @@ static void hostile(const u8 *m, u64 n, u32 port, u32 count)
 
 /*
  * Waits (for minutes: the VM is snapshotted and loaded meanwhile) for an event on the event
- * queue, reports it and the CID read again, gives the buffer back, forgets every connection
- * as the reset asks, and serves `conns` host connections on port.
+ * queue, reports it and the CID read again, optionally holds hold_cycles TSC cycles first
+ * (counting what reaches RX meanwhile), gives the buffer back (the acknowledgement), forgets
+ * every connection as the reset asks, and serves `conns` host connections on port.
  */
-static void run_snapwait(u32 port, u32 conns_n)
+static void run_snapwait(u32 port, u32 conns_n, u64 hold_cycles)
 {
         u32 id = 0, len = 0;
         int got = 0;
@@ -635,6 +636,14 @@ static void run_snapwait(u32 port, u32 conns_n)
         u32 ev = id < EQSZ ? *(volatile u32 *)evbufs[id] : 0xffffffffu;
         guest_cid = *(volatile u64 *)(vbase + VIRTIO_MMIO_CONFIG);
         say("vsock-reset-event id=%u event=%u len=%u cid=%lu", id, ev, len, guest_cid);
+        if (hold_cycles) { /* before acknowledging: nothing may arrive on RX meanwhile */
+                volatile u16 *used_idx = (volatile u16 *)(rxq.pg + 0x200 + 2);
+                u16 seen = rxq.last_used;
+                say("vsock-holding");
+                for (u64 end = rdtsc() + hold_cycles; rdtsc() < end;)
+                        __asm__ volatile("pause");
+                say("vsock-held rx=%u", (u16)(used_idx[0] - seen));
+        }
         if (id < EQSZ) {
                 q_add(&evq, (u16)id);
                 q_kick(&evq, 2);
@@ -679,7 +688,8 @@ void vsock_tests(const u8 *cmd, u64 n)
         if (mode && cmd_same(mode, len, "listen"))
                 run_listen(port, cmd_opt(cmd, n, "brasa.vsock.conns=", 1));
         else if (mode && cmd_same(mode, len, "snapwait"))
-                run_snapwait(port, cmd_opt(cmd, n, "brasa.vsock.conns=", 1));
+                run_snapwait(port, cmd_opt(cmd, n, "brasa.vsock.conns=", 1),
+                             (u64)cmd_opt(cmd, n, "brasa.vsock.hold=", 0) << 20);
         else if (mode && cmd_same(mode, len, "connect"))
                 run_connect(port, cmd_opt(cmd, n, "brasa.vsock.size=", 4096));
 }

@@ -60,11 +60,11 @@ def snapshot(vm, d, kind="Full", mem_name="vm.mem", state_name="vm.state"):
 
 # ---- vsock ---------------------------------------------------------------------------------
 
-def vsock_snapshot(tmp_path, sockdir):
+def vsock_snapshot(tmp_path, sockdir, words=""):
     """A guest that set up its vsock driver and waits for an event: its snapshot."""
     (tmp_path / "a").mkdir()
     a = ApiVm(tmp_path / "a", validate=SPEC.validate)
-    boot(a, f"brasa.vsock=snapwait brasa.vsock.port={PORT}")
+    boot(a, f"brasa.vsock=snapwait brasa.vsock.port={PORT} {words}")
     assert a.put("/vsock", {"guest_cid": CID, "uds_path": str(sockdir / "a.sock")}).status == 204
     con = start(a)
     wait_text(a, con, "vsock-awaiting-reset")
@@ -98,6 +98,28 @@ def test_vsock_reset_event_and_override_after_a_load(tmp_path, sockdir):
     text = wait_text(b, con, "vsock-listen-done")
     echo = parse_report(text).fields("vsock-echo")
     assert echo["rx"] == len(data) and echo["tx"] == len(data)
+    assert b.stop() == 0, b.output()
+
+
+def test_vsock_packets_wait_for_the_guests_reset_ack(tmp_path, sockdir):
+    """As Firecracker: after a load nothing reaches the guest's RX queue until its driver
+    acknowledges the TRANSPORT_RESET event (kicks the event queue); a host connection made
+    meanwhile waits, and goes through once the guest acknowledged."""
+    from test_vsock import echo_through, host_connect
+    state, mem, _ = vsock_snapshot(tmp_path, sockdir, "brasa.vsock.hold=4096")
+    (tmp_path / "b").mkdir()
+    b = ApiVm(tmp_path / "b", validate=SPEC.validate)
+    body = {**load_body(state, mem), "vsock_override": {"uds_path": str(sockdir / "b.sock")}}
+    assert b.put("/snapshot/load", body).status == 204
+    con = Console(b.proc)
+    wait_text(b, con, "vsock-holding")
+    s, line = host_connect(sockdir / "b.sock", PORT)  # answered only after the ack
+    text = wait_text(b, con, "vsock-held")
+    assert parse_fields(text.split("vsock-held", 1)[1].splitlines()[0])["rx"] == 0, text
+    assert line.startswith(b"OK "), line
+    assert echo_through(s, b"after the ack") == b"after the ack"
+    s.close()
+    wait_text(b, con, "vsock-listen-done")
     assert b.stop() == 0, b.output()
 
 

@@ -75,6 +75,8 @@ static void process_rx(struct virtio_vsock *v)
         bool used_any = false;
         uint32_t used;
 
+        if (v->await_reset_ack)
+                return;
         while (vsock_muxer_has_rx(&v->mux)) {
                 if (budget-- == 0) {
                         virtio_dev_kick(&v->dev, VSOCK_RXQ);
@@ -175,6 +177,7 @@ static int vsock_activate(struct virtio_dev *d)
 static void vsock_reset(struct virtio_dev *d)
 {
         vsock_of(d)->stop_pending = true;
+        vsock_of(d)->await_reset_ack = false; /* a new driver starts afresh */
 }
 
 static void vsock_queue_notify(struct virtio_dev *d, unsigned int q)
@@ -182,6 +185,8 @@ static void vsock_queue_notify(struct virtio_dev *d, unsigned int q)
         struct virtio_vsock *v = vsock_of(d);
 
         backend_sync(v);
+        if (q == VSOCK_EVQ)
+                v->await_reset_ack = false;
         if (q == VSOCK_TXQ) {
                 process_tx(v);
                 metrics_inc(&metrics.vsock.tx_queue_event_count);
@@ -265,9 +270,15 @@ static int vsock_restore_state(struct virtio_dev *d, const void *buf, size_t len
         if (s.cid != v->cid)
                 return -EINVAL;
         v->mux.local_port_last = s.local_port_last;
-        /* As Firecracker's kick: the guest looks at its event queue again. */
-        if (virtio_dev_running(d))
-                virtio_dev_signal(d, VIRTIO_INT_VRING);
+        if (!virtio_dev_running(d))
+                return 0;
+        /* As Firecracker's kick: the guest looks at its event queue again, and packets for
+         * it wait for its acknowledgement. The load's kick of every queue must not count as
+         * that: the event queue's is taken back (no guest runs yet). */
+        v->await_reset_ack = true;
+        if (d->notify_fds[VSOCK_EVQ] >= 0)
+                efd_drain(d->notify_fds[VSOCK_EVQ], NULL);
+        virtio_dev_signal(d, VIRTIO_INT_VRING);
         return 0;
 }
 

@@ -41,6 +41,10 @@ struct virtio_vsock {
         struct evloop *loop; /* NULL in unit tests and fuzzers */
         struct ev_source mux_src;
         bool stop_pending; /* the driver reset the device: the backend stops on the VMM thread */
+        /* loaded from a snapshot: nothing goes to the guest until its driver kicks the event
+         * queue, its acknowledgement of the TRANSPORT_RESET event (Firecracker's
+         * pending_event_ack) */
+        bool await_reset_ack;
         uint64_t (*clock_ms)(void); /* monotonic ms; tests replace it */
         struct virtq_chain chain;   /* scratch for the chain being handled */
         struct vsock_pkt pkt;

@@ -183,10 +183,13 @@ def test_linux_getting_started_ssh(tmp_path, netns, capsys, variant):
         # The drive and the NIC: virtio-mmio devices named on the command line, or virtio-pci
         # functions (0x1af4:0x1042 block, 0x1041 net) the kernel found on the bus.
         assert ("virtio_mmio.device=" in cmdline) == (variant == "mmio"), cmdline
-        r = ssh(netns, "cat /sys/bus/pci/devices/*/device 2>/dev/null | sort | tr '\\n' ' '; "
-                       "readlink /sys/class/net/eth0/device/driver /sys/block/vda/device/driver")
+        r = ssh(netns, "echo P $(cat /sys/bus/pci/devices/*/device 2>/dev/null | sort); "
+                       "readlink /sys/class/net/eth0/device/driver; "
+                       "readlink /sys/block/vda/device/driver")
         assert r.returncode == 0, r
         pci_ids, *drivers = r.stdout.splitlines()
+        pci_ids = pci_ids.removeprefix("P")
+        assert len(drivers) == 2, r
         assert all(d.endswith("/virtio_net") or d.endswith("/virtio_blk") for d in drivers), r
         if variant == "pci":
             assert "0x1041" in pci_ids.split() and "0x1042" in pci_ids.split(), pci_ids

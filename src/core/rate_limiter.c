@@ -206,6 +206,17 @@ bool rate_limiter_consume(struct rate_limiter *rl, uint64_t tokens, enum rl_toke
         }
 }
 
+bool rate_limiter_consume_request(struct rate_limiter *rl, uint64_t bytes)
+{
+        if (!rate_limiter_consume(rl, 1, RL_OPS))
+                return false;
+        if (!rate_limiter_consume(rl, bytes, RL_BYTES)) {
+                rate_limiter_replenish(rl, 1, RL_OPS);
+                return false;
+        }
+        return true;
+}
+
 void rate_limiter_replenish(struct rate_limiter *rl, uint64_t tokens, enum rl_token_type type)
 {
         token_bucket_replenish(bucket_of(rl, type), tokens);

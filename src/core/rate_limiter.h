@@ -113,6 +113,13 @@ void rate_limiter_destroy(struct rate_limiter *rl);
  */
 bool rate_limiter_consume(struct rate_limiter *rl, uint64_t tokens, enum rl_token_type type);
 
+/*
+ * One request of `bytes` bytes: takes one op, then the bytes; when the bytes cannot be had,
+ * the op goes back, so either both are taken (true) or neither (false), as every device's
+ * request path needs.
+ */
+bool rate_limiter_consume_request(struct rate_limiter *rl, uint64_t bytes);
+
 /* Returns tokens taken by a consume() that is being undone. */
 void rate_limiter_replenish(struct rate_limiter *rl, uint64_t tokens, enum rl_token_type type);
 

@@ -190,6 +190,29 @@ static void test_limiter_blocks_and_unblocks(void **state)
         rate_limiter_destroy(&rl);
 }
 
+/* A request takes its op and its bytes together, or neither. */
+static void test_consume_request_is_all_or_nothing(void **state)
+{
+        struct rate_limiter_cfg cfg = {
+            .bandwidth = {.present = true, .size = 100, .refill_time_ms = 1000},
+            .ops = {.present = true, .size = 5, .refill_time_ms = 1000}};
+        struct rate_limiter rl;
+
+        (void)state;
+        assert_int_equal(rate_limiter_init(&rl, &cfg), 0);
+        rl.clock = fake_clock;
+        fake_now = 0;
+        rl.ops.last_update_ns = rl.bandwidth.last_update_ns = 0;
+        assert_true(rate_limiter_consume_request(&rl, 60));
+        assert_int_equal(rl.ops.budget, 4);
+        assert_int_equal(rl.bandwidth.budget, 40);
+        /* 60 more bytes are not there: the op taken first goes back. */
+        assert_false(rate_limiter_consume_request(&rl, 60));
+        assert_int_equal(rl.ops.budget, 4);
+        assert_int_equal(rl.bandwidth.budget, 40);
+        rate_limiter_destroy(&rl);
+}
+
 static void test_zero_wait_still_fires(void **state)
 {
         struct rate_limiter_cfg cfg = {
@@ -291,6 +314,7 @@ int main(void)
             cmocka_unit_test(test_replenish_caps),
             cmocka_unit_test(test_over_consumption_wait),
             cmocka_unit_test(test_limiter_blocks_and_unblocks),
+            cmocka_unit_test(test_consume_request_is_all_or_nothing),
             cmocka_unit_test(test_zero_wait_still_fires),
             cmocka_unit_test(test_update_buckets),
             cmocka_unit_test(test_transfer_lower_bound),

@@ -211,13 +211,7 @@ static int rx_read(struct virtio_net *n)
 
 static bool rx_rate_limited(struct virtio_net *n)
 {
-        if (!rate_limiter_consume(&n->rx_rl, 1, RL_OPS))
-                return true;
-        if (!rate_limiter_consume(&n->rx_rl, n->rx_len, RL_BYTES)) {
-                rate_limiter_replenish(&n->rx_rl, 1, RL_OPS);
-                return true;
-        }
-        return false;
+        return !rate_limiter_consume_request(&n->rx_rl, n->rx_len);
 }
 
 /*
@@ -294,13 +288,7 @@ static uint32_t tx_gather(struct virtio_net *n)
 
 static bool tx_rate_limited(struct virtio_net *n, uint32_t len)
 {
-        if (!rate_limiter_consume(&n->tx_rl, 1, RL_OPS))
-                return true;
-        if (!rate_limiter_consume(&n->tx_rl, len, RL_BYTES)) {
-                rate_limiter_replenish(&n->tx_rl, 1, RL_OPS);
-                return true;
-        }
-        return false;
+        return !rate_limiter_consume_request(&n->tx_rl, len);
 }
 
 /* Sends one gathered frame to the tap, counting what happened. */

@@ -76,13 +76,7 @@ static int32_t flush_file(struct virtio_pmem *m)
 /* One op and the file's bytes per pass, taken before any request is looked at (Firecracker). */
 static bool rate_limited(struct virtio_pmem *m)
 {
-        if (!rate_limiter_consume(&m->rl, 1, RL_OPS))
-                return true;
-        if (!rate_limiter_consume(&m->rl, m->file_len, RL_BYTES)) {
-                rate_limiter_replenish(&m->rl, 1, RL_OPS);
-                return true;
-        }
-        return false;
+        return !rate_limiter_consume_request(&m->rl, m->file_len);
 }
 
 /*

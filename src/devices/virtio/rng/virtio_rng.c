@@ -67,13 +67,7 @@ static int64_t fill_chain(struct virtio_rng *r, const struct virtq_chain *c)
 /* Takes one op and the request's bytes; false (nothing taken) when the limiter says wait. */
 static bool rate_limited(struct virtio_rng *r, uint64_t bytes)
 {
-        if (!rate_limiter_consume(&r->rl, 1, RL_OPS))
-                return true;
-        if (!rate_limiter_consume(&r->rl, bytes, RL_BYTES)) {
-                rate_limiter_replenish(&r->rl, 1, RL_OPS);
-                return true;
-        }
-        return false;
+        return !rate_limiter_consume_request(&r->rl, bytes);
 }
 
 /*

@@ -54,19 +54,27 @@ static bool cmdline_word(const char *s)
         return true;
 }
 
+/* A root device's words, "root=<root>" then "ro" or "rw", as Firecracker adds them. */
+static int root_words(struct device_mgr *dm, const char *root, bool read_only, struct err *e)
+{
+        int rc = device_mgr_cmdline_add(dm, "root=%s", root);
+
+        if (!rc)
+                rc = device_mgr_cmdline_add(dm, "%s", read_only ? "ro" : "rw");
+        return rc ? err_set(e, rc, "kernel command line is too long") : 0;
+}
+
 static int root_cmdline(struct device_mgr *dm, const struct drive_cfg *d, struct err *e)
 {
-        int rc;
+        char root[sizeof(dm->cmdline)]; /* whatever fits the command line fits here */
 
-        if (d->partuuid && !cmdline_word(d->partuuid))
+        if (!d->partuuid)
+                return root_words(dm, "/dev/vda", d->is_read_only, e);
+        if (!cmdline_word(d->partuuid))
                 return err_set(e, -EINVAL, "partuuid %s is not one command-line word", d->partuuid);
-        if (d->partuuid)
-                rc = device_mgr_cmdline_add(dm, "root=PARTUUID=%s", d->partuuid);
-        else
-                rc = device_mgr_cmdline_add(dm, "root=/dev/vda");
-        if (!rc)
-                rc = device_mgr_cmdline_add(dm, "%s", d->is_read_only ? "ro" : "rw");
-        return rc ? err_set(e, rc, "kernel command line is too long") : 0;
+        if (snprintf(root, sizeof(root), "PARTUUID=%s", d->partuuid) >= (int)sizeof(root))
+                return err_set(e, -E2BIG, "kernel command line is too long");
+        return root_words(dm, root, d->is_read_only, e);
 }
 
 static int attach_drive(struct device_mgr *dm, const struct drive_cfg *d, struct err *e)
@@ -175,11 +183,10 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct m
 
 static int pmem_root_cmdline(struct device_mgr *dm, unsigned int i, bool read_only, struct err *e)
 {
-        int rc = device_mgr_cmdline_add(dm, "root=/dev/pmem%u", i);
+        char root[32];
 
-        if (!rc)
-                rc = device_mgr_cmdline_add(dm, "%s", read_only ? "ro" : "rw");
-        return rc ? err_set(e, rc, "kernel command line is too long") : 0;
+        snprintf(root, sizeof(root), "/dev/pmem%u", i);
+        return root_words(dm, root, read_only, e);
 }
 
 /* Pmem i at *gpa (moved past it), mapped into the guest and attached. */

@@ -317,6 +317,12 @@ static void vcpu_set_parked(struct vcpu *v, uint32_t state)
         vcpu_futex_wake(&v->parked);
 }
 
+static void vcpu_set_ready(struct vcpu *v)
+{
+        __atomic_store_n(&v->ready, 1, __ATOMIC_RELEASE);
+        vcpu_futex_wake(&v->ready);
+}
+
 /*
  * Parks the thread while a pause is asked for. KVM_RUN with immediate_exit set first
  * completes the PIO/MMIO instruction of the last exit without entering the guest, so the
@@ -376,8 +382,10 @@ static void *vcpu_thread(void *arg)
                 log_error("vCPU %u: cannot install the seccomp filter", v->index);
                 v->env->request_exit(v->env->ctx, VCPU_EXIT_GENERIC);
                 vcpu_set_parked(v, VCPU_GONE);
+                vcpu_set_ready(v);
                 return NULL;
         }
+        vcpu_set_ready(v);
         vcpu_run_loop(v);
         vcpu_set_parked(v, VCPU_GONE);
         return NULL;
@@ -399,9 +407,12 @@ int vcpu_start(struct vcpu *v)
         pthread_sigmask(SIG_SETMASK, &set, &old);
         rc = -pthread_create(&v->thread, NULL, vcpu_thread, v);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (rc == 0)
-                v->started = true;
-        return rc;
+        if (rc)
+                return rc;
+        v->started = true;
+        while (!__atomic_load_n(&v->ready, __ATOMIC_ACQUIRE))
+                vcpu_futex_wait(&v->ready, 0);
+        return 0;
 }
 
 void vcpu_kick(struct vcpu *v)

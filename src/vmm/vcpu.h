@@ -36,6 +36,7 @@ struct vcpu {
         /* Pausing, accessed atomically and waited on as futex words: */
         uint32_t pause_req; /* 1: the VMM wants the thread parked */
         uint32_t parked;    /* VCPU_RUNNING, VCPU_PARKED or VCPU_GONE (the thread ended) */
+        uint32_t ready;     /* 1: the thread is past its set-up, about to run (or gone) */
         const struct vcpu_env *env;
 };
 
@@ -67,7 +68,11 @@ int vcpu_create(struct vcpu *v, struct kvm_vm *vm, unsigned int index, const str
  */
 int vcpu_configure(struct vcpu *v, const struct vcpu_boot *boot, struct err *e);
 
-/* Starts the vCPU thread ("fc_vcpu N"). Returns 0 or -errno. */
+/*
+ * Starts the vCPU thread ("fc_vcpu N") and returns once it has its seccomp filter and is
+ * about to run the guest (or has failed): Firecracker too answers InstanceStart only after
+ * each vCPU thread acknowledged its resume. Returns 0 or -errno.
+ */
 int vcpu_start(struct vcpu *v);
 
 /* Asks the vCPU thread to leave KVM_RUN and end (immediate_exit + signal). */

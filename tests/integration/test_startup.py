@@ -1,6 +1,7 @@
 """KVM set-up off the critical path (a set-up thread builds the VM, RAM, slots and vCPUs before
 InstanceStart) and --boot-timeline: the guest must see exactly the machine asked for, whichever
 path built it and however late the configuration changed."""
+import os
 import re
 
 import pytest
@@ -167,3 +168,24 @@ def test_boot_timeline_without_a_boot(tmp_path):
     assert vm.stop() == 0
     values = timeline(vm.output())
     assert values[0] is not None and values[1:6] == [None] * 5
+
+
+def test_instance_start_answers_once_vcpu_threads_run(tmp_path):
+    """As Firecracker, which answers InstanceStart once every vCPU thread acknowledged its
+    resume: at the answer each vCPU thread exists and already has its seccomp filter."""
+    for attempt in range(3):
+        (tmp_path / str(attempt)).mkdir()
+        vm = ApiVm(tmp_path / str(attempt))
+        try:
+            assert vm.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                           "boot_args": "console=ttyS0 brasa.idle"}).status == 204
+            assert vm.put("/machine-config", {"vcpu_count": 2, "mem_size_mib": 128}).status == 204
+            assert vm.put("/actions", {"action_type": "InstanceStart"}).status == 204
+            seen = {}
+            for tid in os.listdir(f"/proc/{vm.proc.pid}/task"):
+                with open(f"/proc/{vm.proc.pid}/task/{tid}/status") as f:
+                    status = dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+                seen[status["Name"]] = status["Seccomp"]
+            assert seen.get("fc_vcpu 0") == "2" and seen.get("fc_vcpu 1") == "2", seen
+        finally:
+            vm.stop()

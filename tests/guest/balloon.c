@@ -334,12 +334,11 @@ static int find_balloon(const u8 *cmd, u64 n)
  */
 static u8 idle_rings[0x3000] __attribute__((aligned(4096)));
 
-void balloon_idle_driver(const u8 *cmd, u64 n)
+void balloon_idle_driver(u64 base)
 {
         u64 d = (u64)idle_rings, a = d + 0x1000, u = d + 0x2000;
 
-        if (!find_balloon(cmd, n))
-                return;
+        bbase = base;
         u32 nq = (brd(VIRTIO_MMIO_DEVICE_FEATURES) >> F_STATS) & 1 ? 3u : 2u;
         bwr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
         bwr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);

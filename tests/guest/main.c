@@ -1,6 +1,8 @@
 /* The test guest's body: report what the VMM handed over, then act on brasa.* command-line words.
  */
 #include <asm/bootparam.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_mmio.h>
 
 #include "guest.h"
 
@@ -412,12 +414,65 @@ static void count_forever(u32 spins)
 
 /*
  * An idle guest stands for a booted Linux, whose drivers are up long before anyone talks to
- * it: so brasa.idle brings its balloon driver up first, before the slow reports (Firecracker
- * takes PATCH /balloon only once the driver is active).
+ * it: so brasa.idle brings its balloon driver up first, before the IDT and the slow reports
+ * (Firecracker takes PATCH /balloon only once the driver is active). Every guest instruction
+ * is costly where KVM emulates kernel mode (kvm_pvm: about 0.5 us each), so the command line
+ * is read in one pass that finds brasa.idle and the virtio-mmio bases together.
  */
+#define IDLE_MAX_MMIO 32
+
+/* Index of the first c in p[0..n), or n: one repne scasb, whatever n is. */
+static u64 find_byte(const u8 *p, u64 n, u8 c)
+{
+        const u8 *d = p;
+        u64 left = n;
+
+        if (!n)
+                return 0;
+        __asm__ volatile("repne scasb" : "+D"(d), "+c"(left) : "a"(c) : "cc", "memory");
+        return d[-1] == c ? (u64)(d - p) - 1 : n;
+}
+
+/* p[0..n) == s[0..n) for n > 0: one repe cmpsb. */
+static int same_bytes(const u8 *p, const char *s, u64 n)
+{
+        u64 left = n;
+        u8 eq;
+
+        __asm__ volatile("repe cmpsb; sete %0"
+                         : "=q"(eq), "+S"(p), "+D"(s), "+c"(left)
+                         :
+                         : "cc", "memory");
+        return eq;
+}
+
+static u64 idle_scan(const u8 *p, u64 *bases, u64 *nb)
+{
+        static const char key[] = "virtio_mmio.device=";
+        const u64 klen = sizeof(key) - 1;
+        u64 n = find_byte(p, MAX_CMDLINE, 0), i = 0, idle = 0;
+
+        while (i < n) {
+                if (p[i] == ' ') {
+                        i++;
+                        continue;
+                }
+                u64 w = i;
+                i += find_byte(p + i, n - i, ' ');
+                if (i - w == 10 && same_bytes(p + w, "brasa.idle", 10))
+                        idle = 1;
+                else if (i - w > klen + 3 && *nb < IDLE_MAX_MMIO && same_bytes(p + w, key, klen)) {
+                        u64 at = w + klen + find_byte(p + w + klen, i - w - klen, '@');
+                        if (at + 3 < i) /* <size>@0x<base>[:<irq>] */
+                                bases[(*nb)++] = cmd_num(p + at + 3, i - at - 3, 16);
+                }
+        }
+        return idle;
+}
+
 static void idle_drivers_first(u32 proto, u64 info)
 {
-        u64 pa = 0, n = 0;
+        u64 pa = 0, bases[IDLE_MAX_MMIO], nb = 0;
 
         if (!mapped(info, 4096))
                 return;
@@ -425,15 +480,15 @@ static void idle_drivers_first(u32 proto, u64 info)
                 pa = ((const struct pvh_start_info *)info)->cmdline_paddr;
         else
                 pa = ((const struct boot_params *)info)->hdr.cmd_line_ptr;
-        if (!pa || !mapped(pa, MAX_CMDLINE))
+        if (!pa || !mapped(pa, MAX_CMDLINE) || !idle_scan((const u8 *)pa, bases, &nb))
                 return;
-        const u8 *p = (const u8 *)pa;
-        while (n < MAX_CMDLINE && p[n])
-                n++;
-        if (has_word(p, n, "brasa.idle")) {
-                balloon_idle_driver(p, n);
-                pci_idle_driver();
-        }
+        for (u64 i = 0; i < nb; i++)
+                if (mapped(bases[i], 4096) &&
+                    *(volatile u32 *)(bases[i] + VIRTIO_MMIO_DEVICE_ID) == VIRTIO_ID_BALLOON) {
+                        balloon_idle_driver(bases[i]);
+                        break;
+                }
+        pci_idle_driver();
 }
 
 /* brasa.acpi, brasa.acpi.poweroff, brasa.acpi.sleep=<type>: the RSDP from the boot info. */
@@ -456,8 +511,8 @@ void guest_main(u32 proto, u64 info)
         static const char *const names[] = {"pvh", "linux64", "linux32"};
         struct boot_facts f = {0, 0, 0, 0};
 
-        setup_idt();
         idle_drivers_first(proto, info);
+        setup_idt();
         say("hello proto=%s", names[proto]);
         if (!mapped(info, 4096))
                 panic("boot-info-unmapped");

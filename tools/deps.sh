@@ -4,6 +4,7 @@ set -euo pipefail
 PKGS=(gcc make cmake ninja-build pkg-config libjansson-dev libseccomp-dev liburing-dev nettle-dev
       libcmocka-dev python3-pytest python3-pytest-timeout python3-yaml python3-jsonschema
       clang-format
+      lld # build/brasa: hot code first (tools/text-order.txt)
       iproute2 binutils # jailer tests (ip netns), tools/size-check.sh (strip, readelf)
       clang libclang-rt-dev # libFuzzer targets (tests/fuzz)
       # The guest Linux (tools/guest): kernel source, its build tools, busybox, image tools.

@@ -28,6 +28,39 @@ static int textpages_object(struct dl_phdr_info *info, size_t size, void *data)
         return 1; /* the executable only: a static binary has nothing else */
 }
 
+#ifdef BRASA_TEXT_PROFILE
+/*
+ * A TEXT_PROFILE build (tools/text-order.py) only: from the start, before any seccomp
+ * filter, one mapping per page of the read-only segments, so that the kernel's fault-around,
+ * which never crosses a mapping, maps back exactly the pages that run after the drop, and
+ * /proc/PID/smaps shows them. Never in a normal build: it costs a kernel VMA per page.
+ */
+static int textpages_split(struct dl_phdr_info *info, size_t size, void *data)
+{
+        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a, b;
+        int i;
+
+        (void)size;
+        (void)data;
+        for (i = 0; i < info->dlpi_phnum; i++) {
+                const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+                if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+                        continue;
+                a = (info->dlpi_addr + ph->p_vaddr + pg - 1) & ~(pg - 1);
+                b = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(pg - 1);
+                for (; a < b; a += 2 * pg)
+                        madvise((void *)a, pg, MADV_NOHUGEPAGE); /* differing flags: own VMA */
+        }
+        return 1;
+}
+
+__attribute__((constructor)) static void textpages_profile(void)
+{
+        dl_iterate_phdr(textpages_split, NULL);
+}
+#endif
+
 unsigned long textpages_release(void)
 {
         unsigned long done = 0;

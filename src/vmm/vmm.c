@@ -39,8 +39,12 @@ static void vmm_env_request_exit(void *ctx, int code)
 
 static void vmm_i8042_reset(void *ctx)
 {
-        log_info("Guest requested a reset through the i8042 controller");
-        vmm_request_exit(ctx, VMM_EXIT_OK);
+        struct vmm *vmm = ctx;
+
+        /* Linux pulses the line again and again until the vCPU stops: say it once. */
+        if (!__atomic_load_n(&vmm->exit_requested, __ATOMIC_ACQUIRE))
+                log_info("Guest requested a reset through the i8042 controller");
+        vmm_request_exit(vmm, VMM_EXIT_OK);
 }
 
 static void vmm_acpi_poweroff(void *ctx)

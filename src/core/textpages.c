@@ -7,10 +7,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int textpages_object(struct dl_phdr_info *info, size_t size, void *data)
+/*
+ * Calls fn(start, end, page size, arg) for each loaded, never-written segment of the
+ * executable (the only object of a static binary), over its whole pages only: a page shared
+ * with a written segment is left out.
+ */
+struct ro_walk {
+        void (*fn)(uintptr_t a, uintptr_t b, uintptr_t pg, void *arg);
+        void *arg;
+};
+
+static int ro_segments(struct dl_phdr_info *info, size_t size, void *data)
 {
         uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a, b;
-        unsigned long *done = data;
+        const struct ro_walk *w = data;
         int i;
 
         (void)size;
@@ -19,13 +29,21 @@ static int textpages_object(struct dl_phdr_info *info, size_t size, void *data)
 
                 if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
                         continue;
-                /* Whole pages only: a page shared with a written segment stays. */
                 a = (info->dlpi_addr + ph->p_vaddr + pg - 1) & ~(pg - 1);
                 b = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(pg - 1);
-                if (b > a && madvise((void *)a, b - a, MADV_DONTNEED) == 0)
-                        *done += b - a;
+                if (b > a)
+                        w->fn(a, b, pg, w->arg);
         }
-        return 1; /* the executable only: a static binary has nothing else */
+        return 1; /* the executable only */
+}
+
+static void drop(uintptr_t a, uintptr_t b, uintptr_t pg, void *arg)
+{
+        unsigned long *done = arg;
+
+        (void)pg;
+        if (madvise((void *)a, b - a, MADV_DONTNEED) == 0)
+                *done += b - a;
 }
 
 #ifdef BRASA_TEXT_PROFILE
@@ -35,36 +53,26 @@ static int textpages_object(struct dl_phdr_info *info, size_t size, void *data)
  * which never crosses a mapping, maps back exactly the pages that run after the drop, and
  * /proc/PID/smaps shows them. Never in a normal build: it costs a kernel VMA per page.
  */
-static int textpages_split(struct dl_phdr_info *info, size_t size, void *data)
+static void split(uintptr_t a, uintptr_t b, uintptr_t pg, void *arg)
 {
-        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a, b;
-        int i;
-
-        (void)size;
-        (void)data;
-        for (i = 0; i < info->dlpi_phnum; i++) {
-                const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-                if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
-                        continue;
-                a = (info->dlpi_addr + ph->p_vaddr + pg - 1) & ~(pg - 1);
-                b = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(pg - 1);
-                for (; a < b; a += 2 * pg)
-                        madvise((void *)a, pg, MADV_NOHUGEPAGE); /* differing flags: own VMA */
-        }
-        return 1;
+        (void)arg;
+        for (; a < b; a += 2 * pg)
+                madvise((void *)a, pg, MADV_NOHUGEPAGE); /* differing flags: its own VMA */
 }
 
 __attribute__((constructor)) static void textpages_profile(void)
 {
-        dl_iterate_phdr(textpages_split, NULL);
+        struct ro_walk w = {split, NULL};
+
+        dl_iterate_phdr(ro_segments, &w);
 }
 #endif
 
 unsigned long textpages_release(void)
 {
         unsigned long done = 0;
+        struct ro_walk w = {drop, &done};
 
-        dl_iterate_phdr(textpages_object, &done);
+        dl_iterate_phdr(ro_segments, &w);
         return done;
 }

@@ -14,7 +14,7 @@ timeline: only what its console shows. Prints markdown tables.
 console lines, to split the guest kernel's part; printing to the emulated 8250 then costs too.
 Usage: bench/linux.py [--runs N] [--vcpus N] [--mem MIB] [--kernel vmlinux|bzImage]
                       [--initrd initramfs.cpio|initramfs.cpio.gz] [--verbose-kernel]
-                      [--save-console DIR]
+                      [--append WORDS] [--save-console DIR]
 """
 import argparse
 import datetime
@@ -51,6 +51,8 @@ def boot_args(a):
     args = read_cmdline("cmdline")
     if a.verbose_kernel:
         args = " ".join("printk.time=1" if w == "quiet" else w for w in args.split())
+    if a.append:
+        args += " " + a.append
     return args + " " + read_cmdline("cmdline-pvm") if PVM_HOST else args
 
 
@@ -272,6 +274,8 @@ def main():
     ap.add_argument("--verbose-kernel", action="store_true",
                     help="boot without `quiet`, with printk.time=1, and time the kernel's "
                          "console lines (the console's cost then counts too)")
+    ap.add_argument("--append", metavar="WORDS", default="",
+                    help="more kernel command-line words, for both VMMs")
     ap.add_argument("--save-console", metavar="DIR",
                     help="keep each run's console up to init's line in DIR/<vmm>-<run>.txt")
     a = ap.parse_args()

@@ -17,23 +17,28 @@ struct ro_walk {
         void *arg;
 };
 
+#define RO_MAX_SEGMENTS 8
+
 static int ro_segments(struct dl_phdr_info *info, size_t size, void *data)
 {
-        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a, b;
+        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a[RO_MAX_SEGMENTS], b[RO_MAX_SEGMENTS];
         const struct ro_walk *w = data;
-        int i;
+        int i, n = 0;
 
         (void)size;
-        for (i = 0; i < info->dlpi_phnum; i++) {
+        for (i = 0; i < info->dlpi_phnum && n < RO_MAX_SEGMENTS; i++) {
                 const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 
                 if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
                         continue;
-                a = (info->dlpi_addr + ph->p_vaddr + pg - 1) & ~(pg - 1);
-                b = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(pg - 1);
-                if (b > a)
-                        w->fn(a, b, pg, w->arg);
+                a[n] = (info->dlpi_addr + ph->p_vaddr + pg - 1) & ~(pg - 1);
+                b[n] = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(pg - 1);
+                n += b[n] > a[n];
         }
+        /* Only now: the program headers lie in the first segment, and reading them after its
+         * drop would map their page back, with the kernel's 64 KiB around it. */
+        for (i = 0; i < n; i++)
+                w->fn(a[i], b[i], pg, w->arg);
         return 1; /* the executable only */
 }
 

@@ -583,6 +583,7 @@ void guest_main(u32 proto, u64 info)
         vsock_tests(cmd, cmdlen);   /* likewise */
         balloon_tests(cmd, cmdlen); /* likewise */
         pmem_tests(cmd, cmdlen);    /* likewise */
+        vmem_tests(cmd, cmdlen);    /* likewise */
         virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");

@@ -236,6 +236,25 @@ static void plug_phase(u64 base, u64 req)
             u1, s1, p3, zero, u2, vrd64(CFG_PLUGGED));
 }
 
+/* Rings of the full-size queue (256): descriptors, avail, used, a page each. */
+static u8 idle_rings[3 * 4096] __attribute__((aligned(4096)));
+
+void vmem_idle_driver(u64 base)
+{
+        vbase = base;
+        vwr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+        vwr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+        vwr(VIRTIO_MMIO_DRIVER_FEATURES, 2); /* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */
+        vwr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        vwr(VIRTIO_MMIO_DRIVER_FEATURES, 1); /* VIRTIO_F_VERSION_1 */
+        vwr(VIRTIO_MMIO_STATUS, 0xb);
+        queue_reg(VIRTIO_MMIO_QUEUE_DESC_LOW, (u64)idle_rings);
+        queue_reg(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (u64)idle_rings + 0x1000);
+        queue_reg(VIRTIO_MMIO_QUEUE_USED_LOW, (u64)idle_rings + 0x2000);
+        vwr(VIRTIO_MMIO_QUEUE_READY, 1);
+        vwr(VIRTIO_MMIO_STATUS, 0xf);
+}
+
 void vmem_tests(const u8 *cmd, u64 n)
 {
         if (!cmd_word(cmd, n, "brasa.vmem", &(u64){0}))

@@ -172,3 +172,22 @@ def test_config_file_attaches_last_and_shifts_pmem(brasa, tmp_path):
     assert (vm["addr"], vm["region"], vm["block"]) == (REGION, 256 * MIB, 2 * MIB)
     order = [l for l in res.log.splitlines() if "Attached " in l]
     assert "virtio-mem" in order[-1], order
+
+
+def test_idle_guest_driver_takes_patch(api, tmp_path):
+    """brasa.idle brings virtio-mem up as Linux's driver would: PATCH is then accepted."""
+    start(api, tmp_path, "brasa.idle")
+    wait_for_line(api.proc, r"BRASA idle")
+    assert api.patch("/hotplug/memory", {"requested_size_mib": 512}).status == 204
+    assert status(api) == {"block_size_mib": 2, "total_size_mib": 1024, "slot_size_mib": 128,
+                           "plugged_size_mib": 0, "requested_size_mib": 512}
+
+
+def test_pci_function(brasa):
+    """With --enable-pci virtio-mem is a virtio-pci function (0x1040 + 24) with one queue."""
+    from test_pci import functions, run_pci, virtio_fns
+    res = run_pci(brasa, **{"memory-hotplug": {"total_size_mib": 128}})
+    fns = functions(res.report)
+    mem = [f for f in fns if f["device"] == 0x1058]
+    assert len(mem) == 1, res.report.lines
+    assert virtio_fns(res.report)[mem[0]["dev"]]["msix_vectors"] == 2

@@ -25,6 +25,7 @@
 #define CFG_USABLE     0x120
 #define CFG_PLUGGED    0x128
 #define CFG_REQUESTED  0x130
+#define SLOT_PROBE     (512ull << 20) /* a slot past the usable region: never plugged */
 
 struct vdesc {
         u64 addr;
@@ -231,9 +232,12 @@ static void plug_phase(u64 base, u64 req)
         for (u64 i = 0; i < q; i++)
                 zero += *(volatile u8 *)(tail + i * block + 4096) != 0;
         u32 u2 = request(REQ_UNPLUG, tail, (u16)q);
+        /* The unplugged slot is gone from KVM: a hostile access is an MMIO exit, no memory. */
+        *(volatile u8 *)(base + SLOT_PROBE + 4096) = 0x99;
+        u8 probe = *(volatile u8 *)(base + SLOT_PROBE + 4096);
         say("vmem unplug=0x%x mixed=0x%x replug=0x%x nonzero_after_replug=%u unplug2=0x%x "
-            "plugged=0x%lx",
-            u1, s1, p3, zero, u2, vrd64(CFG_PLUGGED));
+            "plugged=0x%lx probe=0x%x",
+            u1, s1, p3, zero, u2, vrd64(CFG_PLUGGED), probe);
 }
 
 /* Rings of the full-size queue (256): descriptors, avail, used, a page each. */

@@ -316,6 +316,12 @@ static void test_kvm_failure_is_an_error(void **state)
         assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, REGION, 1), 0x30);
         assert_false(f->in_kvm[0]);
         assert_int_equal(DELTA(f, plug_fails), 1);
+        /* Undone: nothing plugged, and the same plug works once KVM does. */
+        assert_int_equal(cfg64(f, 40), 0);
+        assert_int_equal(request(f, VIRTIO_MEM_REQ_STATE, REGION, 1), VIRTIO_MEM_STATE_UNPLUGGED);
+        f->fail_slot = 0;
+        assert_int_equal(request(f, VIRTIO_MEM_REQ_PLUG, REGION, 1), 0);
+        assert_true(f->in_kvm[0]);
 }
 
 int main(void)

@@ -136,9 +136,14 @@ static bool range_ok(const struct virtio_mem *m, const struct virtio_mem_req_plu
         return true;
 }
 
+/*
+ * A slot KVM refused undoes the plug (Firecracker keeps the blocks marked plugged), so the
+ * bitmap never claims memory the guest cannot reach.
+ */
 static int plug(struct virtio_mem *m, const struct virtio_mem_req_plug *r)
 {
         uint64_t first;
+        int rc;
 
         if (!range_ok(m, r, &first))
                 return -EINVAL;
@@ -147,7 +152,10 @@ static int plug(struct virtio_mem *m, const struct virtio_mem_req_plug *r)
                 return -E2BIG;
         if (range_state(m, first, r->nb_blocks) != VIRTIO_MEM_STATE_UNPLUGGED)
                 return -EBUSY;
-        return update_range(m, first, r->nb_blocks, true);
+        rc = update_range(m, first, r->nb_blocks, true);
+        if (rc)
+                update_range(m, first, r->nb_blocks, false);
+        return rc;
 }
 
 static int unplug(struct virtio_mem *m, const struct virtio_mem_req_plug *r)

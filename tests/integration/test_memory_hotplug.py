@@ -192,3 +192,16 @@ def test_pci_function(brasa):
     mem = [f for f in fns if f["device"] == 0x1058]
     assert len(mem) == 1, res.report.lines
     assert virtio_fns(res.report)[mem[0]["dev"]]["msix_vectors"] == 2
+
+
+def test_idle_guest_driver_on_pci_takes_patch(tmp_path):
+    """With --enable-pci brasa.idle brings the virtio-pci function up: PATCH is accepted."""
+    from conftest import ApiVm
+    api = ApiVm(tmp_path, args=("--enable-pci",))
+    try:
+        start(api, tmp_path, "brasa.idle")
+        wait_for_line(api.proc, r"BRASA idle")
+        assert api.patch("/hotplug/memory", {"requested_size_mib": 64}).status == 204
+        assert status(api)["requested_size_mib"] == 64
+    finally:
+        assert api.stop() == 0, api.output()

@@ -205,3 +205,14 @@ def test_idle_guest_driver_on_pci_takes_patch(tmp_path):
         assert status(api)["requested_size_mib"] == 64
     finally:
         assert api.stop() == 0, api.output()
+
+
+def test_region_larger_than_the_window_fails_start(api):
+    """1 TiB does not fit the 512 GiB past the 64-bit MMIO window: InstanceStart fails, and
+    the VM stays configurable."""
+    assert api.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"]),
+                                    "boot_args": "console=ttyS0 brasa.halt"}).status == 204
+    assert api.put("/hotplug/memory", {"total_size_mib": 1 << 20}).status == 204
+    assert api.put("/actions", {"action_type": "InstanceStart"}).fault() == \
+        "Start microvm error: Failed to allocate memory region for virtio-mem"
+    assert api.get("/").json()["state"] == "Not started"

@@ -500,7 +500,8 @@ static void test_unsupported_sections(void **state)
         assert_true(cfg.nets[0].has_tap);
         config_free(&cfg);
         config_set_tap_open(NULL);
-        /* Stored by the parser; refused by config_check_supported() until their device lands. */
+        /* Stored by the parser, accepted by config_check_supported() now that their devices exist.
+         */
         entropy_accepted("{" BOOT ", \"entropy\": {\"rate_limiter\": {\"ops\": "
                          "{\"size\": 5, \"refill_time\": 10}}}}");
         vsock_accepted();

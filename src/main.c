@@ -936,6 +936,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         r->ctx.hooks.update_net = vmm_update_net;
         r->ctx.hooks.update_pmem = vmm_update_pmem;
         r->ctx.hooks.balloon = vmm_balloon;
+        r->ctx.hooks.mem_hotplug = vmm_mem_hotplug;
         rc = api_server_open(&r->server, c->api_sock, payload, &r->ctx, &r->vmm.loop, &e);
         if (rc)
                 return fail_bind(f, c->api_sock, &e, rc);

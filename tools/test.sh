@@ -44,6 +44,7 @@ fuzz fuzz_virtq_rng /usr/bin/python3 tests/fuzz/virtq_rng_seeds.py # virtio-rng 
 fuzz fuzz_virtq_balloon /usr/bin/python3 tests/fuzz/virtq_balloon_seeds.py # balloon queues
 fuzz fuzz_virtq_vsock /usr/bin/python3 tests/fuzz/virtq_vsock_seeds.py # vsock packets
 fuzz fuzz_virtq_pmem /usr/bin/python3 tests/fuzz/virtq_pmem_seeds.py # pmem flush requests
+fuzz fuzz_virtq_mem /usr/bin/python3 tests/fuzz/virtq_mem_seeds.py   # virtio-mem requests and slots
 fuzz fuzz_pci /usr/bin/python3 tests/fuzz/pci_seeds.py             # PCI config, BAR and MSI-X access
 fuzz fuzz_snapshot /usr/bin/python3 tests/fuzz/snapshot_seeds.py # snapshot state file parser
 fuzz fuzz_http copy_into tests/fuzz/http_corpus/*                  # HTTP parser, router, handlers

@@ -53,6 +53,10 @@ struct api_device_hooks {
         /* The balloon routes after boot: 0 (*out set for the GETs), -ENOENT (no balloon) or
          * -errno with Firecracker's words in e. */
         int (*balloon)(struct vmm *vmm, const struct balloon_req *rq, json_t **out, struct err *e);
+        /* GET (requested_mib NULL: *out set) and PATCH /hotplug/memory after boot: 0, -ENOENT
+         * (no virtio-mem device) or -errno with Firecracker's words in e. */
+        int (*mem_hotplug)(struct vmm *vmm, const uint64_t *requested_mib, json_t **out,
+                           struct err *e);
 };
 
 /* What the handlers act on; owned by the VMM thread. */

@@ -468,11 +468,28 @@ void api_balloon_hinting(struct api_ctx *ctx, struct api_call *call)
         balloon_call(ctx, call, &rq);
 }
 
-/* Post-boot routes of devices brasa cannot have attached (boot refuses them). */
-void api_no_device(struct api_ctx *ctx, struct api_call *call)
+/*
+ * Firecracker's errors: FindDeviceError without a device; a refused PATCH is its
+ * VmmError::VirtioMem ("Failed to create memory hotplug device: ...") under the row's prefix.
+ */
+void api_mem_hotplug(struct api_ctx *ctx, struct api_call *call)
 {
-        (void)ctx;
-        fail_with(call, call->route->prefix, MSG_NOTFOUND);
+        const struct hotplug_update *u = call->method == HTTP_PATCH ? call->val.v : NULL;
+        struct err e = ERR_INIT;
+        json_t *out = NULL;
+        int rc = -ENOENT;
+
+        if (ctx->hooks.mem_hotplug)
+                rc = ctx->hooks.mem_hotplug(ctx->vmm, u ? &u->requested_size_mib : NULL, &out, &e);
+        if (rc == -ENOENT)
+                fail_with(call, call->route->prefix, MSG_NOTFOUND);
+        else if (rc) {
+                err_prefix(&e, "Failed to create memory hotplug device: ");
+                fail_with(call, call->route->prefix, e.msg);
+        } else if (out)
+                ok_json(call, out);
+        else
+                ok_empty(call);
 }
 
 /* Firecracker's answer without --enable-pci; with it, Firecracker hot-plugs, brasa not yet. */

@@ -90,7 +90,8 @@ void api_put_metrics(struct api_ctx *ctx, struct api_call *call);
 void api_put_snapshot_load(struct api_ctx *ctx, struct api_call *call);
 void api_put_snapshot_create(struct api_ctx *ctx, struct api_call *call);
 void api_patch_vm(struct api_ctx *ctx, struct api_call *call);
-void api_no_device(struct api_ctx *ctx, struct api_call *call);
+/* GET and PATCH /hotplug/memory after boot: the virtio-mem device's. */
+void api_mem_hotplug(struct api_ctx *ctx, struct api_call *call);
 void api_no_pci(struct api_ctx *ctx, struct api_call *call);
 void api_get_mmds(struct api_ctx *ctx, struct api_call *call);
 void api_put_mmds(struct api_ctx *ctx, struct api_call *call);

@@ -39,7 +39,8 @@ const struct route api_routes[] = {
     {HTTP_GET, "mmds", ANY, ANY, BODY_NO, .kind = -1, .action = api_get_mmds,
      .count = GET_N(mmds_count)},
     {HTTP_GET, "hotplug", "memory", ANY, BODY_NO, .kind = -1, .gate = GATE_POST,
-     .prefix = "Internal VMM error: ", .action = api_no_device},
+     .count = GET_N(hotplug_memory_count),
+     .prefix = "Internal VMM error: ", .action = api_mem_hotplug},
 
     /* ---- PUT ---- */
     {HTTP_PUT, "actions", ANY, ANY, BODY_YES, .kind = CFG_BODY_ACTION, .action = api_put_actions,
@@ -127,8 +128,9 @@ const struct route api_routes[] = {
     {HTTP_PATCH, "vm", ANY, ANY, BODY_YES, .kind = CFG_BODY_VM_STATE, .gate = GATE_POST,
      .action = api_patch_vm},
     {HTTP_PATCH, "hotplug", "memory", ANY, BODY_YES, .kind = CFG_BODY_HOTPLUG_PATCH,
-     .gate = GATE_POST, .fails = PATCH_N(hotplug_memory_fails),
-     .prefix = "Memory hotplug update error: ", .action = api_no_device},
+     .gate = GATE_POST, .count = PATCH_N(hotplug_memory_count),
+     .fails = PATCH_N(hotplug_memory_fails),
+     .prefix = "Memory hotplug update error: ", .action = api_mem_hotplug},
 
     /* ---- DELETE (hot-unplug needs PCI, which brasa does not emulate yet) ---- */
     {HTTP_DELETE, "drives", ID, ANY, BODY_NO, .kind = -1, .gate = GATE_POST, .action = api_no_pci},

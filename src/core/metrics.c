@@ -82,16 +82,32 @@ static void latency_merge(struct metric_latency *into, const struct metric_laten
         into->count += l->count;
 }
 
+/*
+ * With prev (a process group), as Firecracker's LatencyAggregateMetrics: min_us and max_us
+ * over the process's life, sum_us (a SharedIncMetric) since the previous line.
+ */
+static json_t *latency_json(const struct metrics_desc *d, const void *cur, void *prev)
+{
+        const struct metric_latency *l =
+            (const struct metric_latency *)(const void *)((const char *)cur + d->off);
+        uint64_t sum = l->sum_us, p;
+
+        if (prev) {
+                p = latency_at(prev, d->off)->sum_us;
+                latency_at(prev, d->off)->sum_us = sum;
+                sum = sum >= p ? sum - p : sum;
+        }
+        return json_pack("{sI sI sI}", "min_us", (json_int_t)l->min_us, "max_us",
+                         (json_int_t)l->max_us, "sum_us", (json_int_t)sum);
+}
+
 static json_t *field_json(const struct metrics_desc *d, const void *cur, void *prev)
 {
-        const struct metric_latency *l;
         uint64_t v, p;
 
         switch (d->kind) {
         case METRIC_LATENCY:
-                l = (const struct metric_latency *)(const void *)((const char *)cur + d->off);
-                return json_pack("{sI sI sI}", "min_us", (json_int_t)l->min_us, "max_us",
-                                 (json_int_t)l->max_us, "sum_us", (json_int_t)l->sum_us);
+                return latency_json(d, cur, prev);
         case METRIC_COUNTER:
                 v = load_at(cur, d->off);
                 if (prev) {

@@ -57,7 +57,7 @@ struct metrics_table {
 
 #define METRICS_TYPE_ATOMIC_COUNTER struct metric_counter
 #define METRICS_TYPE_ATOMIC_GAUGE   struct metric_gauge
-#define METRICS_TYPE_ATOMIC_LATENCY struct metric_latency /* process groups: only ever zero yet */
+#define METRICS_TYPE_ATOMIC_LATENCY struct metric_latency /* process groups: VMM thread only */
 #define METRICS_TYPE_PLAIN_COUNTER  uint64_t
 #define METRICS_TYPE_PLAIN_GAUGE    uint64_t
 #define METRICS_TYPE_PLAIN_LATENCY  struct metric_latency
@@ -111,6 +111,27 @@ struct metrics_table {
         X(T, COUNTER, free_page_hint_count)                                                        \
         X(T, COUNTER, free_page_hint_freed)                                                        \
         X(T, COUNTER, free_page_hint_fails)
+
+/* virtio-mem's group (one device, a process group as Firecracker's static METRICS). */
+#define MEMORY_HOTPLUG_METRICS(X, T)                                                               \
+        X(T, COUNTER, activate_fails)                                                              \
+        X(T, COUNTER, queue_event_fails)                                                           \
+        X(T, COUNTER, queue_event_count)                                                           \
+        X(T, LATENCY, plug_agg)                                                                    \
+        X(T, COUNTER, plug_count)                                                                  \
+        X(T, COUNTER, plug_bytes)                                                                  \
+        X(T, COUNTER, plug_fails)                                                                  \
+        X(T, LATENCY, unplug_agg)                                                                  \
+        X(T, COUNTER, unplug_count)                                                                \
+        X(T, COUNTER, unplug_bytes)                                                                \
+        X(T, COUNTER, unplug_fails)                                                                \
+        X(T, COUNTER, unplug_discard_fails)                                                        \
+        X(T, LATENCY, unplug_all_agg)                                                              \
+        X(T, COUNTER, unplug_all_count)                                                            \
+        X(T, COUNTER, unplug_all_fails)                                                            \
+        X(T, LATENCY, state_agg)                                                                   \
+        X(T, COUNTER, state_count)                                                                 \
+        X(T, COUNTER, state_fails)
 
 /*
  * Firecracker's groups of the devices and features brasa does not have yet: written, with
@@ -192,26 +213,6 @@ struct metrics_table {
         X(T, COUNTER, queue_event_count)                                                           \
         X(T, COUNTER, rate_limiter_throttled_events)                                               \
         X(T, COUNTER, rate_limiter_event_count)
-
-#define MEMORY_HOTPLUG_METRICS(X, T)                                                               \
-        X(T, COUNTER, activate_fails)                                                              \
-        X(T, COUNTER, queue_event_fails)                                                           \
-        X(T, COUNTER, queue_event_count)                                                           \
-        X(T, COUNTER, plug_count)                                                                  \
-        X(T, COUNTER, plug_bytes)                                                                  \
-        X(T, COUNTER, plug_fails)                                                                  \
-        X(T, LATENCY, plug_agg)                                                                    \
-        X(T, COUNTER, unplug_count)                                                                \
-        X(T, COUNTER, unplug_bytes)                                                                \
-        X(T, COUNTER, unplug_fails)                                                                \
-        X(T, COUNTER, unplug_discard_fails)                                                        \
-        X(T, LATENCY, unplug_agg)                                                                  \
-        X(T, COUNTER, state_count)                                                                 \
-        X(T, COUNTER, state_fails)                                                                 \
-        X(T, LATENCY, state_agg)                                                                   \
-        X(T, COUNTER, unplug_all_count)                                                            \
-        X(T, COUNTER, unplug_all_fails)                                                            \
-        X(T, LATENCY, unplug_all_agg)
 
 #define API_SERVER_METRICS(X, T)                                                                   \
         X(T, GAUGE, process_startup_time_us)                                                       \
@@ -337,8 +338,9 @@ void metric_latency_record(struct metric_latency *l, uint64_t us);
 /*
  * Adds group name to root (replacing a key already there, which keeps its place), its
  * fields in t's order: a counter as its increase cur - prev (cur itself when cur < prev,
- * e.g. after a reset), a gauge and a latency aggregate as in cur. Then, for counters,
- * prev = cur, so the next call writes what happened since. prev NULL: every field as in
+ * e.g. after a reset), a gauge as in cur, a latency aggregate's min and max as in cur and its
+ * sum as the increase. Then, for counters and sums, prev = cur, so the next call writes what
+ * happened since. prev NULL: every field as in
  * cur (a delta already taken). Fields are read atomically. Returns 0 or -ENOMEM.
  */
 int metrics_group_write(json_t *root, const char *name, const struct metrics_table *t,

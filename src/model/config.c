@@ -189,7 +189,7 @@ static const struct body_desc bodies[] = {
     OTHER(CFG_BODY_BALLOON_STATS) = {VAL(model_balloon_stats, struct balloon_stats_update)},
     OTHER(CFG_BODY_HINTING) = {VAL(model_hinting, struct hinting_start)},
     OTHER(CFG_BODY_PMEM_PATCH) = {VAL(model_pmem_patch, struct pmem_update), .id_first = true},
-    OTHER(CFG_BODY_HOTPLUG_PATCH) = {CHECKED(model_hotplug_patch)},
+    OTHER(CFG_BODY_HOTPLUG_PATCH) = {VAL(model_hotplug_patch, struct hotplug_update)},
     OTHER(CFG_BODY_SNAPSHOT_CREATE) = {VAL(model_snapshot_create, struct snapshot_create_body)},
     OTHER(CFG_BODY_SNAPSHOT_LOAD) = {VAL(model_snapshot_load, struct snapshot_load_body)},
     OTHER(CFG_BODY_VM_STATE) = {VAL(model_vm_state, struct vm_state_body)},

@@ -380,7 +380,7 @@ enum cfg_body {
         CFG_BODY_BALLOON_STATS,   /* struct balloon_stats_update */
         CFG_BODY_HINTING,         /* struct hinting_start */
         CFG_BODY_PMEM_PATCH,      /* struct pmem_update */
-        CFG_BODY_HOTPLUG_PATCH,   /* checked only */
+        CFG_BODY_HOTPLUG_PATCH,   /* struct hotplug_update */
         CFG_BODY_SNAPSHOT_CREATE, /* checked only */
         CFG_BODY_SNAPSHOT_LOAD,   /* struct snapshot_load_body */
         CFG_BODY_VM_STATE,        /* struct vm_state_body */
@@ -393,6 +393,11 @@ enum cfg_body {
 struct net_update {
         char *iface_id; /* malloc'd */
         struct rate_limiter_update rx, tx;
+};
+
+/* PATCH /hotplug/memory (MemoryHotplugSizeUpdate). */
+struct hotplug_update {
+        uint64_t requested_size_mib;
 };
 
 /* PATCH /balloon (BalloonUpdateConfig). */

@@ -12,7 +12,8 @@ static const struct mfield hotplug_fields[] = {
 static const struct model hotplug_model =
     MODEL("struct MemoryHotplugConfig", hotplug_fields, false);
 
-static const struct mfield patch_fields[] = {F_CHECK("requested_size_mib", mt_usize, MF_REQUIRED)};
+static const struct mfield patch_fields[] = {
+    F(struct hotplug_update, requested_size_mib, "requested_size_mib", mt_usize, MF_REQUIRED)};
 const struct model model_hotplug_patch =
     MODEL("struct MemoryHotplugSizeUpdate", patch_fields, false);
 
@@ -58,6 +59,5 @@ const struct resource res_hotplug = {
     .model = &hotplug_model,
     RES_ONE(struct mem_hotplug_cfg, mem_hotplug),
     .apply_rank = 12,
-    .no_device = "memory-hotplug",
     .apply = hotplug_apply,
 };

@@ -541,6 +541,26 @@ int vmm_balloon(struct vmm *vmm, const struct balloon_req *rq, json_t **out, str
         return -EINVAL;
 }
 
+int vmm_mem_hotplug(struct vmm *vmm, const uint64_t *requested_mib, json_t **out, struct err *e)
+{
+        struct virtio_mem *m = vmm->started ? vmm_find_vmem(&vmm->devices) : NULL;
+        struct virtio_mem_status s;
+
+        *out = NULL;
+        if (!m)
+                return -ENOENT;
+        if (requested_mib)
+                return virtio_mem_update_requested(m, *requested_mib, e);
+        virtio_mem_status(m, &s);
+        /* VirtioMemStatus's field order */
+        *out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "block_size_mib",
+                         (json_int_t)s.block_size_mib, "total_size_mib",
+                         (json_int_t)s.total_size_mib, "slot_size_mib", (json_int_t)s.slot_size_mib,
+                         "plugged_size_mib", (json_int_t)s.plugged_size_mib, "requested_size_mib",
+                         (json_int_t)s.requested_size_mib);
+        return *out ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
 /* The virtio devices, in Firecracker's attach order (a restore rebuilds the same table). */
 static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struct err *e)
 {
@@ -557,6 +577,8 @@ static int vmm_attach_virtio(struct vmm *vmm, const struct vm_config *cfg, struc
                 rc = vmm_attach_vsock(&vmm->devices, cfg, e);
         if (!rc)
                 rc = vmm_attach_entropy(&vmm->devices, cfg, e);
+        if (!rc)
+                rc = vmm_attach_vmem(&vmm->devices, cfg, e);
         if (!rc)
                 rc = device_mgr_reserve_acpi_gsis(&vmm->devices, e);
         return rc;

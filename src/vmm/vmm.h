@@ -153,6 +153,14 @@ int vmm_update_net(struct vmm *vmm, const struct net_update *u, struct err *e);
 int vmm_balloon(struct vmm *vmm, const struct balloon_req *rq, json_t **out, struct err *e);
 
 /*
+ * /hotplug/memory after boot, on the VMM thread (the API's mem_hotplug hook): with
+ * requested_mib NULL, *out gets Firecracker's VirtioMemStatus JSON; otherwise the device's
+ * requested size changes. Returns 0, -ENOENT (no virtio-mem device, or not started) or
+ * -EINVAL with Firecracker's words in e.
+ */
+int vmm_mem_hotplug(struct vmm *vmm, const uint64_t *requested_mib, json_t **out, struct err *e);
+
+/*
  * InstanceStart's SendCtrlAltDel (VMM thread): queues Ctrl-Alt-Del on the i8042. Returns 0,
  * or -ENODEV (not booted) / -ENOSPC (buffer full) with Firecracker's I8042 error in e.
  */

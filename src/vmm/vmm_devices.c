@@ -229,9 +229,15 @@ static int attach_pmem(struct device_mgr *dm, const struct pmem_cfg *c, unsigned
         return 0;
 }
 
+/* Bytes of virtio-mem's region, which Firecracker allocates before any pmem's. */
+static uint64_t vmem_size(const struct vm_config *cfg)
+{
+        return cfg->mem_hotplug.present ? cfg->mem_hotplug.total_size_mib << 20 : 0;
+}
+
 int vmm_attach_pmems(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
 {
-        uint64_t gpa = LAYOUT_PAST_MMIO64_START;
+        uint64_t gpa = LAYOUT_VIRTIO_MEM_START + vmem_size(cfg);
         unsigned int i;
         int rc;
 
@@ -318,6 +324,54 @@ int vmm_attach_balloon(struct device_mgr *dm, const struct vm_config *cfg, struc
         log_info("Attached balloon device (%u MiB) at 0x%llx, GSI %u", c->amount_mib,
                  (unsigned long long)s->base, s->gsi);
         return 0;
+}
+
+/* virtio-mem's slots: KVM_SET_USER_MEMORY_REGION, a size of 0 removing one. */
+static int vmem_set_slot(void *opaque, unsigned int slot, uint64_t gpa, uint64_t size, void *hva,
+                         bool plug)
+{
+        return kvm_vm_map_region(opaque, slot, gpa, plug ? size : 0, hva, false);
+}
+
+int vmm_attach_vmem(struct device_mgr *dm, const struct vm_config *cfg, struct err *e)
+{
+        const struct mem_hotplug_cfg *c = &cfg->mem_hotplug;
+        struct virtio_mem_params p = {
+            .gpa = LAYOUT_VIRTIO_MEM_START,
+            .total_size = c->total_size_mib << 20,
+            .block_size = c->block_size_mib << 20,
+            .slot_size = c->slot_size_mib << 20,
+            .first_slot = PMEM_FIRST_SLOT + cfg->nr_pmems, /* after the pmems' */
+            .set_slot = vmem_set_slot,
+            .opaque = dm->vm,
+        };
+        const struct mmio_slot *s;
+        struct virtio_mem *m;
+        int rc;
+
+        if (!c->present)
+                return 0;
+        if (c->total_size_mib > LAYOUT_PAST_MMIO64_SIZE >> 20)
+                return err_set(e, -ENOSPC, "Failed to allocate memory region for virtio-mem");
+        rc = virtio_mem_create(&m, &p, dm->mem, e);
+        if (rc)
+                return rc;
+        rc = device_mgr_attach(dm, &m->dev, &s, e);
+        if (rc)
+                return rc;
+        log_info("Attached virtio-mem device (%llu MiB, blocks of %llu MiB, slots of %llu MiB) at "
+                 "0x%llx, guest memory 0x%llx, GSI %u",
+                 (unsigned long long)c->total_size_mib, (unsigned long long)c->block_size_mib,
+                 (unsigned long long)c->slot_size_mib, (unsigned long long)s->base,
+                 (unsigned long long)p.gpa, s->gsi);
+        return 0;
+}
+
+struct virtio_mem *vmm_find_vmem(const struct device_mgr *dm)
+{
+        struct device *d = device_mgr_find(dm, DEVICE_VIRTIO_MEM, VIRTIO_MEM_DEV_ID);
+
+        return d ? container_of(virtio_dev_of(d), struct virtio_mem, dev) : NULL;
 }
 
 struct virtio_balloon *vmm_find_balloon(const struct device_mgr *dm)

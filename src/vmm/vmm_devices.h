@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "devices/virtio/balloon/virtio_balloon.h"
 #include "devices/virtio/block/virtio_blk.h"
+#include "devices/virtio/mem/virtio_mem.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/virtio/pmem/virtio_pmem.h"
 #include "devices/virtio/rng/virtio_rng.h"
@@ -38,8 +39,9 @@ int vmm_attach_nets(struct device_mgr *dm, const struct vm_config *cfg, struct m
 /*
  * Creates and attaches every pmem device of cfg in its order, after the network interfaces
  * (Firecracker's order): each file is mapped at the next 2 MiB-aligned address past the
- * 64-bit MMIO window, as its own KVM slot (read-only ones read-only), and a root device adds
- * "root=/dev/pmem<i>" and "ro"/"rw". Returns 0 or -errno with Firecracker's text in e.
+ * 64-bit MMIO window (and past virtio-mem's region), as its own KVM slot (read-only ones
+ * read-only), and a root device adds "root=/dev/pmem<i>" and "ro"/"rw". Returns 0 or -errno with
+ * Firecracker's text in e.
  */
 int vmm_attach_pmems(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
 
@@ -59,6 +61,17 @@ int vmm_attach_vsock(struct device_mgr *dm, const struct vm_config *cfg, struct 
  * line in e.
  */
 int vmm_attach_entropy(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/*
+ * Creates and attaches the virtio-mem device when cfg has "memory-hotplug", last
+ * (Firecracker's order), its region at LAYOUT_VIRTIO_MEM_START with one KVM slot per
+ * slot_size_mib, each registered only while a block in it is plugged. Returns 0 or -errno
+ * with one line in e.
+ */
+int vmm_attach_vmem(struct device_mgr *dm, const struct vm_config *cfg, struct err *e);
+
+/* The virtio-mem device, or NULL. */
+struct virtio_mem *vmm_find_vmem(const struct device_mgr *dm);
 
 /* The balloon device, or NULL. */
 struct virtio_balloon *vmm_find_balloon(const struct device_mgr *dm);

@@ -49,6 +49,8 @@ static const char *kind_name(enum device_kind k)
                 return "virtio-vsock";
         case DEVICE_VIRTIO_PMEM:
                 return "virtio-pmem";
+        case DEVICE_VIRTIO_MEM:
+                return "virtio-mem";
         case DEVICE_SERIAL:
                 return "serial";
         case DEVICE_I8042:

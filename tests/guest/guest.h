@@ -118,6 +118,10 @@ void balloon_tests(const u8 *cmd, u64 n);
 
 /* brasa.pmem: reads the virtio-pmem config and region, writes and flushes (pmem.c). */
 void pmem_tests(const u8 *cmd, u64 n);
+/* brasa.vmem: plugs, uses and unplugs virtio-mem blocks as the host asks (vmem.c). */
+void vmem_tests(const u8 *cmd, u64 n);
+/* vmem.c: brings virtio-mem at base (virtio-mmio) up, as Linux's driver would (idle). */
+void vmem_idle_driver(u64 base);
 /* balloon.c: brings the balloon at base (virtio-mmio) up, as Linux's driver would (idle). */
 void balloon_idle_driver(u64 base);
 /* pci.c: the virtio-pci driver and ECAM checks, run when a brasa.pci* word is on the command line.

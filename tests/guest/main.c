@@ -414,8 +414,9 @@ static void count_forever(u32 spins)
 
 /*
  * An idle guest stands for a booted Linux, whose drivers are up long before anyone talks to
- * it: so brasa.idle brings its balloon driver up first, before the IDT and the slow reports
- * (Firecracker takes PATCH /balloon only once the driver is active). Every guest instruction
+ * it: so brasa.idle brings its balloon and virtio-mem drivers up first, before the IDT and the
+ * slow reports (Firecracker takes PATCH /balloon and /hotplug/memory only once the driver is
+ * active). Every guest instruction
  * is costly where KVM emulates kernel mode (kvm_pvm: about 0.5 us each), so the command line
  * is read in one pass that finds brasa.idle and the virtio-mmio bases together.
  */
@@ -482,12 +483,15 @@ static void idle_drivers_first(u32 proto, u64 info)
                 pa = ((const struct boot_params *)info)->hdr.cmd_line_ptr;
         if (!pa || !mapped(pa, MAX_CMDLINE) || !idle_scan((const u8 *)pa, bases, &nb))
                 return;
-        for (u64 i = 0; i < nb; i++)
-                if (mapped(bases[i], 4096) &&
-                    *(volatile u32 *)(bases[i] + VIRTIO_MMIO_DEVICE_ID) == VIRTIO_ID_BALLOON) {
+        for (u64 i = 0; i < nb; i++) {
+                u32 id = mapped(bases[i], 4096)
+                             ? *(volatile u32 *)(bases[i] + VIRTIO_MMIO_DEVICE_ID)
+                             : 0;
+                if (id == VIRTIO_ID_BALLOON)
                         balloon_idle_driver(bases[i]);
-                        break;
-                }
+                else if (id == 24) /* virtio-mem */
+                        vmem_idle_driver(bases[i]);
+        }
         pci_idle_driver();
 }
 
@@ -583,6 +587,7 @@ void guest_main(u32 proto, u64 info)
         vsock_tests(cmd, cmdlen);   /* likewise */
         balloon_tests(cmd, cmdlen); /* likewise */
         pmem_tests(cmd, cmdlen);    /* likewise */
+        vmem_tests(cmd, cmdlen);    /* likewise */
         virtio_tests(cmd, cmdlen);
         if (has_word(cmd, cmdlen, "brasa.halt")) {
                 say("halting");

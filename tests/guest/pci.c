@@ -579,15 +579,40 @@ static void pci_hostile(void)
         }
 }
 
+/* Brings function dev up with the features (page 0) it must have, rings in pg. */
+static void idle_up(struct pfn *f, u32 dev, u8 *pg, u32 features_lo)
+{
+        f->dev = dev;
+        f->pg = pg;
+        f->bar = ((u64)cfg32(dev, 0x14) << 32) | (cfg32(dev, 0x10) & ~0xfu);
+        w8(f, C_STATUS, 1);
+        w8(f, C_STATUS, 3);
+        w32(f, C_GFSEL, 0);
+        w32(f, C_GF, features_lo);
+        w32(f, C_GFSEL, 1);
+        w32(f, C_GF, 1); /* VIRTIO_F_VERSION_1 */
+        w8(f, C_STATUS, 0xb);
+        for (u16 q = 0, nq = c16(f, C_NUMQ); q < nq && q < 4; q++) {
+                w16(f, C_QSEL, q); /* the rings stay below 4 GiB: low halves only */
+                w32(f, C_QDESC, (u32)(u64)qdesc(f, q));
+                w32(f, C_QAVAIL, (u32)(u64)qavail(f, q));
+                w32(f, C_QUSED, (u32)(u64)qused(f, q));
+                w16(f, C_QEN, 1);
+        }
+        w8(f, C_STATUS, 0xf);
+}
+
 /*
- * brasa.idle with --enable-pci: brings the balloon up as Linux's driver would, and stays
- * quiet. Few exits, as the MMIO one: a test may PATCH /balloon right after InstanceStart. It
- * relies on the layout brasa (and Firecracker) give every function instead of walking it.
+ * brasa.idle with --enable-pci: brings the balloon and virtio-mem up as Linux's drivers would,
+ * and stays quiet. Few exits, as the MMIO one: a test may PATCH /balloon or /hotplug/memory
+ * right after InstanceStart. It relies on the layout brasa (and Firecracker) give every
+ * function instead of walking it.
  */
 void pci_idle_driver(void)
 {
-        static struct pfn f;
-        u32 want = 0x1af4u | (0x1040u + VIRTIO_ID_BALLOON) << 16;
+        static struct pfn bf, mf;
+        u32 balloon = 0x1af4u | (0x1040u + VIRTIO_ID_BALLOON) << 16;
+        u32 mem = 0x1af4u | (0x1040u + 24u) << 16; /* virtio-mem */
 
         if (cf8_read(0, 0, 0, 1u << 31) != 0x0d578086)
                 return; /* no PCI segment (asked by port: an unmapped ECAM read would be logged) */
@@ -595,26 +620,13 @@ void pci_idle_driver(void)
                 u32 id = cfg32(dev, 0);
                 if (id == 0xffffffffu)
                         return;
-                if (id != want)
+                if (id != balloon && id != mem)
                         continue;
                 map_bar_window();
-                f.dev = dev;
-                f.pg = rings[MAX_FN - 1];
-                f.bar = ((u64)cfg32(dev, 0x14) << 32) | (cfg32(dev, 0x10) & ~0xfu);
-                w8(&f, C_STATUS, 1);
-                w8(&f, C_STATUS, 3);
-                w32(&f, C_GFSEL, 1);
-                w32(&f, C_GF, 1); /* VIRTIO_F_VERSION_1 */
-                w8(&f, C_STATUS, 0xb);
-                for (u16 q = 0, nq = c16(&f, C_NUMQ); q < nq && q < 4; q++) {
-                        w16(&f, C_QSEL, q); /* the rings stay below 4 GiB: low halves only */
-                        w32(&f, C_QDESC, (u32)(u64)qdesc(&f, q));
-                        w32(&f, C_QAVAIL, (u32)(u64)qavail(&f, q));
-                        w32(&f, C_QUSED, (u32)(u64)qused(&f, q));
-                        w16(&f, C_QEN, 1);
-                }
-                w8(&f, C_STATUS, 0xf);
-                return;
+                if (id == balloon)
+                        idle_up(&bf, dev, rings[MAX_FN - 1], 0);
+                else /* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE, which virtio-mem requires */
+                        idle_up(&mf, dev, rings[MAX_FN - 2], 2);
         }
 }
 

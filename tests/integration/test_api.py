@@ -342,23 +342,6 @@ def test_pmem_hotplug_mmds_config_serial_cpu(api, tmp_path, make_tap):
                  "`cpuid_modifiers`, `msr_modifiers` at line 1 column 6.")
 
 
-def test_instance_start_refuses_unsupported_devices(api):
-    api.put("/boot-source", {"kernel_image_path": str(KERNELS["pvh"])})
-    api.put("/hotplug/memory", {"total_size_mib": 1024})
-    assert_fault(api.put("/actions", {"action_type": "InstanceStart"}),
-                 "Start microvm error: memory-hotplug is not supported yet by brasa")
-    # virtio-rng, -vsock, -balloon and -pmem exist: only what is missing is named
-    api.put("/entropy", {})
-    api.put("/vsock", {"guest_cid": 3, "uds_path": str(api.sock_dir / "v.sock")})
-    api.put("/balloon", {"amount_mib": 0, "deflate_on_oom": False})
-    pmem = api.dir / "pmem.img"
-    pmem.write_bytes(bytes(2 << 20))
-    assert api.put("/pmem/p", {"id": "p", "path_on_host": str(pmem)}).status == 204
-    assert_fault(api.put("/actions", {"action_type": "InstanceStart"}),
-                 "Start microvm error: memory-hotplug is not supported yet by brasa")
-    assert api.get("/").json()["state"] == "Not started"
-
-
 # ---- logger, metrics, mmds ------------------------------------------------------------------
 
 def test_logger(api, tmp_path):

@@ -382,15 +382,18 @@ static void test_duplicate_keys(void **state)
         file_fails("{" BOOT ", " BOOT "}", -EBADMSG, "duplicate object key");
 }
 
-/* Parses text, expects success, then config_check_supported() to refuse with `want`. */
-static void stored_but_refused(const char *text, const char *want)
+/* memory-hotplug: stored with Firecracker's defaults, accepted now that virtio-mem exists. */
+static void hotplug_accepted(void)
 {
         struct vm_config cfg;
 
-        if (parse_file(text, &cfg))
-                fail_msg("%s: %s", text, fault.msg);
-        assert_int_equal(config_check_supported(&cfg, &fault), -ENOTSUP);
-        assert_string_equal(fault.msg, want);
+        if (parse_file("{" BOOT ", \"memory-hotplug\": {\"total_size_mib\": 1024}}", &cfg))
+                fail_msg("memory-hotplug: %s", fault.msg);
+        assert_int_equal(config_check_supported(&cfg, &fault), 0);
+        assert_true(cfg.mem_hotplug.present);
+        assert_int_equal(cfg.mem_hotplug.total_size_mib, 1024);
+        assert_int_equal(cfg.mem_hotplug.block_size_mib, 2);
+        assert_int_equal(cfg.mem_hotplug.slot_size_mib, 128);
         config_free(&cfg);
 }
 
@@ -497,16 +500,12 @@ static void test_unsupported_sections(void **state)
         assert_true(cfg.nets[0].has_tap);
         config_free(&cfg);
         config_set_tap_open(NULL);
-        /* Stored by the parser; refused by config_check_supported() until their device lands. */
+        /* Stored by the parser, accepted by config_check_supported() now that their devices exist.
+         */
         entropy_accepted("{" BOOT ", \"entropy\": {\"rate_limiter\": {\"ops\": "
                          "{\"size\": 5, \"refill_time\": 10}}}}");
         vsock_accepted();
-        stored_but_refused("{" BOOT ", \"memory-hotplug\": {\"total_size_mib\": 1024}}",
-                           "memory-hotplug is not supported yet by brasa");
-        /* pmem has its device: only what is still missing is named. */
-        stored_but_refused("{" BOOT ", \"memory-hotplug\": {\"total_size_mib\": 1024}, "
-                           "\"pmem\": [{\"id\": \"p\", \"path_on_host\": \"/p\"}]}",
-                           "memory-hotplug is not supported yet by brasa");
+        hotplug_accepted();
         file_fails("{" BOOT ", \"cpu-config\": \"/nonexistent/t.json\"}", -EINVAL,
                    "File operation error");
         template_file_checks();

@@ -49,6 +49,11 @@
  */
 #define LAYOUT_PAST_MMIO64_START GiB(512)
 #define LAYOUT_PAST_MMIO64_SIZE  GiB(512)
+/*
+ * virtio-mem's hotpluggable region: Firecracker allocates it first from past_mmio64_memory
+ * (aligned to its 128 MiB default slot), so it starts the window and pmem regions follow it.
+ */
+#define LAYOUT_VIRTIO_MEM_START LAYOUT_PAST_MMIO64_START
 /* Guest RAM we accept: stays below the 256 GiB hole (as Firecracker's ~1022 GiB is not needed). */
 #define LAYOUT_MAX_MEM_BYTES (LAYOUT_MMIO64_START - LAYOUT_MMIO32_SIZE)
 

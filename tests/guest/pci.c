@@ -174,9 +174,23 @@ static u32 cf8_read(u32 bus, u32 dev, u32 off, u32 enable)
         return inl(0xcfc);
 }
 
-static int lapic_irr(u8 v)
+static int lapic_irr_now(u8 v)
 {
         return (*(volatile u32 *)(LAPIC + 0x200 + (v / 32) * 0x10) >> (v % 32)) & 1;
+}
+
+/*
+ * Whether vector v is pending, waiting a little for it: a device writes its used ring before
+ * it signals the vector, so a guest that saw the used entry can be a moment early.
+ */
+static int lapic_irr(u8 v)
+{
+        for (u32 i = 0; i < 1000; i++) {
+                if (lapic_irr_now(v))
+                        return 1;
+                slow();
+        }
+        return 0;
 }
 
 /* ---- enumeration ----------------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "devices/virtio/balloon/virtio_balloon.h"
 #include "devices/virtio/mmio.h"
+#include "virtq_mmio.h"
 
 #define MEM_SIZE  (1u << 20)
 #define AVAIL_GPA 0x100u
@@ -45,13 +46,6 @@ static int check_discard(void *hva, size_t len)
         return 0;
 }
 
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(m, off, b, 4);
-}
-
 static void ctx_init(void)
 {
         struct balloon_params p = {.amount_mib = 1,
@@ -72,23 +66,10 @@ static void ctx_init(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize, unsigned int nq)
 {
-        wr(m, VIRTIO_MMIO_STATUS, 0);
-        wr(m, VIRTIO_MMIO_STATUS, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 3);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 0x2e);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xb);
-        for (unsigned int q = 0; q < nq; q++) {
-                wr(m, VIRTIO_MMIO_QUEUE_SEL, q);
-                wr(m, VIRTIO_MMIO_QUEUE_NUM, qsize);
-                wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, 0);
-                wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL_GPA);
-                wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, USED_GPA);
-                wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-        }
-        wr(m, VIRTIO_MMIO_STATUS, 0xf);
+        fz_negotiate(m, 0x2e);
+        for (unsigned int q = 0; q < nq; q++)
+                fz_queue(m, q, qsize, 0, AVAIL_GPA, USED_GPA);
+        fz_driver_ok(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -113,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (flags & 1)
                 virtio_balloon_hint_start(c.b, true, &e);
         if (q >= c.b->dev.nr_queues) {
-                wr(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+                fz_wr(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, q);
                 return 0;
         }
         before = c.b->dev.queues[q].next_used;

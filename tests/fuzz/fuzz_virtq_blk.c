@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/mmio.h"
+#include "virtq_mmio.h"
 
 #define MEM_SIZE  (256u << 10)
 #define DISK_SIZE (64u << 10)
@@ -34,13 +35,6 @@ struct ctx {
         struct virtio_blk *blk[2]; /* read-write, read-only */
         struct virtio_mmio m;
 };
-
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(m, off, b, 4);
-}
 
 static struct virtio_blk *make_drive(struct ctx *c, bool ro)
 {
@@ -80,22 +74,10 @@ static struct ctx *ctx_get(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize, bool event_idx)
 {
-        wr(m, VIRTIO_MMIO_STATUS, 0);
-        wr(m, VIRTIO_MMIO_STATUS, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 3);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES,
-           (event_idx ? 1u << VIRTIO_RING_F_EVENT_IDX : 0) | 1u << VIRTIO_RING_F_INDIRECT_DESC);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xb);
-        wr(m, VIRTIO_MMIO_QUEUE_SEL, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_NUM, qsize);
-        wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, USED_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xf);
+        fz_negotiate(m, (event_idx ? 1u << VIRTIO_RING_F_EVENT_IDX : 0) |
+                            1u << VIRTIO_RING_F_INDIRECT_DESC);
+        fz_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
+        fz_driver_ok(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -121,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (notify < b->dev.nr_queues)
                 virtio_dev_queue_event(&b->dev, notify);
         else
-                wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
+                fz_wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
         used_after = b->dev.queues[0].next_used;
         /* The device never completes more chains than the driver made available. */
         if (virtio_dev_running(&b->dev) && (uint16_t)(used_after - used_before) > qsize)

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "devices/virtio/mem/virtio_mem.h"
 #include "devices/virtio/mmio.h"
+#include "virtq_mmio.h"
 
 #define MEM_SIZE  (256u << 10)
 #define AVAIL_GPA 0x100u
@@ -56,13 +57,6 @@ static int fake_slot(void *opaque, unsigned int slot, uint64_t gpa, uint64_t siz
         return 0;
 }
 
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(m, off, b, 4);
-}
-
 static void ctx_init(void)
 {
         struct virtio_mem_params p = {.gpa = REGION,
@@ -82,20 +76,9 @@ static void ctx_init(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize)
 {
-        wr(m, VIRTIO_MMIO_STATUS, 0);
-        wr(m, VIRTIO_MMIO_STATUS, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 3);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 2); /* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xb);
-        wr(m, VIRTIO_MMIO_QUEUE_SEL, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_NUM, qsize);
-        wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, USED_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xf);
+        fz_negotiate(m, 2 /* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */);
+        fz_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
+        fz_driver_ok(m);
 }
 
 /* The used ring's entries [from, to): each one's length is 0 or a whole response. */
@@ -172,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (notify < d->nr_queues)
                 virtio_dev_queue_event(d, notify);
         else
-                wr(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
+                fz_wr(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
         after = d->queues[0].next_used;
         if (virtio_dev_running(d)) {
                 /* The device never completes more chains than the driver made available. */

@@ -18,6 +18,7 @@
 #include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "devices/virtio/mmio.h"
+#include "virtq_mmio.h"
 #include "devices/virtio/pmem/virtio_pmem.h"
 
 #define MEM_SIZE  (256u << 10)
@@ -32,13 +33,6 @@ struct ctx {
         struct virtio_pmem *pmem[2]; /* unlimited, rate limited */
         struct virtio_mmio m;
 };
-
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(m, off, b, 4);
-}
 
 /* A one-page backing file, unlinked at once: the mapping keeps it. */
 static struct virtio_pmem *make_pmem(struct ctx *c, bool limited)
@@ -81,19 +75,9 @@ static struct ctx *ctx_get(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize)
 {
-        wr(m, VIRTIO_MMIO_STATUS, 0);
-        wr(m, VIRTIO_MMIO_STATUS, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 3);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xb);
-        wr(m, VIRTIO_MMIO_QUEUE_SEL, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_NUM, qsize);
-        wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, USED_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xf);
+        fz_negotiate(m, 0);
+        fz_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
+        fz_driver_ok(m);
 }
 
 /* The used ring's entries [from, to): each one's length is 0 or 4. */
@@ -133,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (notify < p->dev.nr_queues)
                 virtio_dev_queue_event(&p->dev, notify);
         else
-                wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
+                fz_wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
         after = p->dev.queues[0].next_used;
         if (virtio_dev_running(&p->dev)) {
                 /* The device never completes more chains than the driver made available. */

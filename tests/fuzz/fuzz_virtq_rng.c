@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "devices/virtio/mmio.h"
+#include "virtq_mmio.h"
 #include "devices/virtio/rng/virtio_rng.h"
 
 #define MEM_SIZE  (256u << 10)
@@ -32,13 +33,6 @@ struct ctx {
         struct virtio_rng *rng[2]; /* unlimited, rate limited */
         struct virtio_mmio m;
 };
-
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(m, off, b, 4);
-}
 
 static struct virtio_rng *make_rng(struct ctx *c, bool limited)
 {
@@ -72,19 +66,9 @@ static struct ctx *ctx_get(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize)
 {
-        wr(m, VIRTIO_MMIO_STATUS, 0);
-        wr(m, VIRTIO_MMIO_STATUS, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 3);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xb);
-        wr(m, VIRTIO_MMIO_QUEUE_SEL, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_NUM, qsize);
-        wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, 0);
-        wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, AVAIL_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, USED_GPA);
-        wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xf);
+        fz_negotiate(m, 0);
+        fz_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
+        fz_driver_ok(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -111,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (notify < r->dev.nr_queues)
                 virtio_dev_queue_event(&r->dev, notify);
         else
-                wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
+                fz_wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
         after = r->dev.queues[0].next_used;
         if (virtio_dev_running(&r->dev)) {
                 /* The device never completes more chains than the driver made available. */

@@ -21,6 +21,7 @@
 #include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "devices/virtio/mmio.h"
+#include "virtq_mmio.h"
 #include "devices/virtio/vsock/virtio_vsock.h"
 
 #define MEM_SIZE (256u << 10)
@@ -34,13 +35,6 @@ struct ctx {
         struct virtio_vsock *v;
         struct virtio_mmio m;
 };
-
-static void wr(struct virtio_mmio *m, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(m, off, b, 4);
-}
 
 static struct ctx *ctx_get(void)
 {
@@ -61,28 +55,13 @@ static struct ctx *ctx_get(void)
         return &c;
 }
 
-static void queue(struct virtio_mmio *m, uint32_t sel, uint16_t qsize, uint32_t base)
-{
-        wr(m, VIRTIO_MMIO_QUEUE_SEL, sel);
-        wr(m, VIRTIO_MMIO_QUEUE_NUM, qsize);
-        wr(m, VIRTIO_MMIO_QUEUE_DESC_LOW, base);
-        wr(m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, base + 0x100);
-        wr(m, VIRTIO_MMIO_QUEUE_USED_LOW, base + 0x200);
-        wr(m, VIRTIO_MMIO_QUEUE_READY, 1);
-}
-
 static void bring_up(struct virtio_mmio *m, uint16_t txsize, uint16_t rxsize)
 {
-        wr(m, VIRTIO_MMIO_STATUS, 0);
-        wr(m, VIRTIO_MMIO_STATUS, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 3);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr(m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr(m, VIRTIO_MMIO_STATUS, 0xb);
-        queue(m, VSOCK_RXQ, rxsize, RXQ_BASE);
-        queue(m, VSOCK_TXQ, txsize, 0);
-        queue(m, VSOCK_EVQ, 1, 0x800);
-        wr(m, VIRTIO_MMIO_STATUS, 0xf);
+        fz_negotiate(m, 0);
+        fz_queue(m, VSOCK_RXQ, rxsize, RXQ_BASE, RXQ_BASE + 0x100, RXQ_BASE + 0x200);
+        fz_queue(m, VSOCK_TXQ, txsize, 0, 0x100, 0x200);
+        fz_queue(m, VSOCK_EVQ, 1, 0x800, 0x900, 0xa00);
+        fz_driver_ok(m);
 }
 
 /* One established connection (host port 1024, guest port 1025) whose host end holds data. */

@@ -342,6 +342,24 @@ void virtio_dev_kick(struct virtio_dev *d, unsigned int q)
                 log_warn("%s: kicking queue %u failed: %s", d->name, q, strerror(-rc));
 }
 
+void virtio_dev_end_pass(struct virtio_dev *d, struct virtq *q, unsigned int qi, bool used_any)
+{
+        if (virtq_pending(q))
+                virtio_dev_kick(d, qi);
+        if (!used_any)
+                return;
+        virtq_publish(q);
+        if (virtq_should_notify(q))
+                virtio_dev_signal_queue(d, qi);
+}
+
+void virtio_config_read(const void *cfg, size_t size, uint64_t off, uint8_t *data, uint32_t len)
+{
+        memset(data, 0, len);
+        if (off < size)
+                memcpy(data, (const uint8_t *)cfg + off, len < size - off ? len : size - off);
+}
+
 void virtio_dev_metrics_take(struct virtio_dev *d, const struct metrics_table *t, void *delta)
 {
         virtio_dev_lock(d);

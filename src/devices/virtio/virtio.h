@@ -188,6 +188,16 @@ void virtio_dev_mark_rings(struct virtio_dev *d);
 void virtio_dev_kick(struct virtio_dev *d, unsigned int q);
 
 /*
+ * Ends a bounded pass over queue index qi (q): what is left waits for a later pass (a kick),
+ * and when the pass used any chain, the used ring is published and the queue's interrupt
+ * raised if the driver wants it. Lock held.
+ */
+void virtio_dev_end_pass(struct virtio_dev *d, struct virtq *q, unsigned int qi, bool used_any);
+
+/* A read of a fixed config space cfg[size] at off: the overlap, zeros elsewhere. */
+void virtio_config_read(const void *cfg, size_t size, uint64_t off, uint8_t *data, uint32_t len);
+
+/*
  * The driver's side of the state machine, shared by the transports (lock held).
  * virtio_dev_ack_features: a DriverFeatures write of page (0 or 1; others must be 0),
  * accepted only between DRIVER and FEATURES_OK, keeping only offered bits.

@@ -297,13 +297,7 @@ static void process_queue(struct virtio_mem *m)
                 serve_chain(m, q);
                 used_any = true;
         }
-        if (virtq_pending(q))
-                virtio_dev_kick(&m->dev, 0); /* the rest on a later pass */
-        if (!used_any)
-                return;
-        virtq_publish(q);
-        if (virtq_should_notify(q))
-                virtio_dev_signal(&m->dev, VIRTIO_INT_VRING);
+        virtio_dev_end_pass(&m->dev, q, 0, used_any);
 }
 
 /* ---- virtio_dev_ops ------------------------------------------------------------------------ */
@@ -311,12 +305,8 @@ static void process_queue(struct virtio_mem *m)
 static void mem_read_config(struct virtio_dev *d, uint64_t off, uint8_t *data, uint32_t len)
 {
         const struct virtio_mem *m = mem_of(d);
-        const uint8_t *cfg = (const uint8_t *)&m->config;
 
-        memset(data, 0, len);
-        if (off < sizeof(m->config))
-                memcpy(data, cfg + off,
-                       len < sizeof(m->config) - off ? len : sizeof(m->config) - off);
+        virtio_config_read(&m->config, sizeof(m->config), off, data, len);
 }
 
 /* Read-only, as Firecracker's write_config (which logs and drops the write). */

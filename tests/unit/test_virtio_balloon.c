@@ -18,6 +18,7 @@
 #include "devices/virtio/balloon/virtio_balloon.h"
 #include "devices/virtio/mmio.h"
 #include "vq_driver.h"
+#include "mmio_regs.h"
 
 #define MEM_SIZE (16ULL << 20)
 #define QSIZE    32
@@ -50,21 +51,6 @@ static int record_discard(void *hva, size_t len)
         return 0;
 }
 
-static void wr32(struct bfx *f, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(&f->m, off, b, 4);
-}
-
-static uint32_t rd32(struct bfx *f, uint64_t off)
-{
-        uint8_t b[4];
-
-        virtio_mmio_read(&f->m, off, b, 4);
-        return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static void queue_up(struct bfx *f, unsigned int q)
 {
         struct tdrv *t = &f->t[q];
@@ -73,27 +59,27 @@ static void queue_up(struct bfx *f, unsigned int q)
         t->desc = 0x1000ULL + 0x3000ULL * q;
         t->avail = t->desc + 0x1000;
         t->used = t->desc + 0x2000;
-        wr32(f, VIRTIO_MMIO_QUEUE_SEL, q);
-        wr32(f, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        wr32(f, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)t->desc);
-        wr32(f, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)t->avail);
-        wr32(f, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)t->used);
-        wr32(f, VIRTIO_MMIO_QUEUE_READY, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, q);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)t->desc);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)t->avail);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)t->used);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_READY, 1);
 }
 
 static void bring_up(struct bfx *f)
 {
-        wr32(f, VIRTIO_MMIO_STATUS, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 3);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f->b->dev.avail_features);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xb);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f->b->dev.avail_features);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
         for (unsigned int q = 0; q < f->nq; q++)
                 queue_up(f, q);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xf);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 /* Makes the device with f->p, without bringing it up. */
@@ -174,22 +160,22 @@ static void test_identity(void **state)
         struct bfx *f = *state;
         uint32_t actual = 77;
 
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BALLOON);
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES), 1u << BALLOON_F_STATS_VQ);
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES), 1); /* VERSION_1 */
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_BALLOON);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES), 1u << BALLOON_F_STATS_VQ);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES), 1); /* VERSION_1 */
         assert_int_equal(f->nq, 3);
-        wr32(f, VIRTIO_MMIO_QUEUE_SEL, 2);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_QUEUE_NUM_MAX), BALLOON_QUEUE_SIZE);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), 4 * 256); /* num_pages */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 4), 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, 2);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_QUEUE_NUM_MAX), BALLOON_QUEUE_SIZE);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG), 4 * 256); /* num_pages */
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 4), 0);
         virtio_mmio_write(&f->m, VIRTIO_MMIO_CONFIG + 4, (uint8_t *)&actual, 4);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 4), 77);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 8), 0);  /* hint cmd id: STOP */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 12), 0); /* past the 12 bytes */
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 4), 77);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 8), 0);  /* hint cmd id: STOP */
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 12), 0); /* past the 12 bytes */
         virtio_mmio_write(&f->m, VIRTIO_MMIO_CONFIG + 10, (uint8_t *)&actual, 4); /* refused */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 8), 0);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 8), 0);
         assert_string_equal(f->b->dev.base.id, "balloon");
         /* Every feature: the queues in Firecracker's order. */
         recreate(f,
@@ -241,7 +227,7 @@ static void test_inflate_coalesces_and_stays_in_ram(void **state)
         assert_int_equal(rec_len[2], 4096);
         assert_int_equal(DELTA(f, inflate_count), 1);
         assert_int_equal(DELTA(f, event_fails), 0);
-        assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
 }
 
 static void test_inflate_skips_bad_descriptors(void **state)
@@ -256,7 +242,7 @@ static void test_inflate_skips_bad_descriptors(void **state)
         offer(f, 0, 3, PFN_LIST, 0, 0);                  /* empty */
         assert_int_equal(run(f, 0), 4);
         assert_int_equal(nrec, 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static void test_inflate_more_than_the_buffer(void **state)
@@ -367,12 +353,12 @@ static void test_patch_rules(void **state)
 {
         struct bfx *f = *state;
         struct err e = ERR_INIT;
-        uint32_t gen = rd32(f, VIRTIO_MMIO_CONFIG_GENERATION);
+        uint32_t gen = mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG_GENERATION);
 
         assert_int_equal(virtio_balloon_update_size(f->b, 16, &e), 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), 16 * 256);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
-        assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG), 16 * 256);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
         assert_int_equal(virtio_balloon_update_size(f->b, 17, &e), -EINVAL);
         assert_string_equal(e.msg, "Balloon: Requested memory should be less than 17MiB");
         e = (struct err)ERR_INIT;
@@ -409,7 +395,7 @@ static void test_hinting(void **state)
 
         recreate(f, (struct balloon_params){.free_page_hinting = true}, true);
         assert_int_equal(virtio_balloon_hint_start(f->b, true, &e), 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 8), 2);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 8), 2);
         /* The guest's command id, then two free ranges (one misaligned). */
         guest_mem_write(&f->mem, PFN_LIST, &cmd, 4);
         td_desc(&f->t[2], 0, PFN_LIST, 4, VRING_DESC_F_NEXT, 1);
@@ -433,7 +419,7 @@ static void test_hinting(void **state)
         guest_mem_write(&f->mem, PFN_LIST, &cmd, 4);
         offer(f, 2, 3, PFN_LIST, 4, 0);
         assert_int_equal(run(f, 2), 1);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 8), BALLOON_HINT_CMD_DONE);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 8), BALLOON_HINT_CMD_DONE);
         /* Ranges after the run ended are dropped. */
         offer(f, 2, 4, 0x400000, 0x1000, VRING_DESC_F_WRITE);
         assert_int_equal(run(f, 2), 1);
@@ -464,13 +450,13 @@ static void test_broken_ring(void **state)
         td_desc(&f->t[0], 0, PFN_LIST, 4, VRING_DESC_F_NEXT, 0); /* a loop */
         td_offer(&f->t[0], 0);
         assert_int_equal(run(f, 0), 0);
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
         assert_int_equal(DELTA(f, event_fails), 1);
         /* A PFN list outside RAM is a broken ring too. */
         recreate(f, f->p, true);
         offer(f, 0, 0, MEM_SIZE + 0x1000, 4, 0);
         assert_int_equal(run(f, 0), 0);
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
         assert_int_equal(nrec, 0);
 }
 

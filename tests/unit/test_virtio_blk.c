@@ -22,6 +22,7 @@
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/mmio.h"
 #include "vq_driver.h"
+#include "mmio_regs.h"
 
 #define MEM_SIZE  (4ULL << 20)
 #define QSIZE     16
@@ -66,38 +67,23 @@ static void file_read(const char *path, uint64_t off, void *out, size_t len)
         close(fd);
 }
 
-static void wr32(struct bfx *f, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(&f->m, off, b, 4);
-}
-
-static uint32_t rd32(struct bfx *f, uint64_t off)
-{
-        uint8_t b[4];
-
-        virtio_mmio_read(&f->m, off, b, 4);
-        return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static void bring_up(struct bfx *f)
 {
-        wr32(f, VIRTIO_MMIO_STATUS, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 3);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, 0xffffffffu);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xb);
-        wr32(f, VIRTIO_MMIO_QUEUE_SEL, 0);
-        wr32(f, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        wr32(f, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
-        wr32(f, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
-        wr32(f, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
-        wr32(f, VIRTIO_MMIO_QUEUE_READY, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xf);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 0xffffffffu);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_READY, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
         td_init(&f->t, &f->mem, QSIZE);
         f->next_head = 0;
         f->used_seen = 0;
@@ -228,7 +214,7 @@ static void test_read(void **state)
         assert_memory_equal(f->ram + TD_DATA, expect, sizeof(expect));
         assert_int_equal(f->b->metrics.read_count, 1);
         assert_int_equal(f->b->metrics.read_bytes, 4096);
-        assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
 }
 
 static void test_write_and_flush(void **state)
@@ -290,7 +276,7 @@ static void test_invalid_requests(void **state)
         /* The device is still fine. */
         assert_int_equal(one(f, VIRTIO_BLK_T_IN, last - 1, TD_DATA, 512, true, NULL),
                          VIRTIO_BLK_S_OK);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static void test_read_only_drive(void **state)
@@ -301,8 +287,8 @@ static void test_read_only_drive(void **state)
         virtio_blk_destroy(f->b);
         f->cfg.read_only = true;
         assert_int_equal(create(f), 0);
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-        assert_true(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_BLK_F_RO));
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_BLK_F_RO));
         bring_up(f);
         file_read(f->path, 0, before, sizeof(before));
         memset(f->ram + TD_DATA, 0x5a, 512);
@@ -317,16 +303,16 @@ static void test_features_follow_config(void **state)
 {
         struct bfx *f = *state;
 
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-        assert_true(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_BLK_F_FLUSH));
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES) & (1u << VIRTIO_BLK_F_FLUSH));
         virtio_blk_destroy(f->b);
         f->cfg.cache = BLK_CACHE_UNSAFE;
         assert_int_equal(create(f), 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES),
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES),
                          1u << VIRTIO_RING_F_EVENT_IDX | 1u << VIRTIO_RING_F_INDIRECT_DESC);
         /* Capacity in 512-byte sectors, through 32-bit config reads. */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), DISK_SIZE / 512);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 4), 0);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG), DISK_SIZE / 512);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 4), 0);
 }
 
 static void test_scattered_request(void **state)
@@ -387,11 +373,11 @@ static void test_framing_errors_need_reset(void **state)
         td_desc(&f->t, 0, HDR_GPA, 16, 0, 0);
         td_offer(&f->t, 0);
         virtio_dev_queue_event(&f->b->dev, 0);
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
-        assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
         assert_int_equal(td_used_idx(&f->t), 0);
         /* Reset, set up again, and it works. */
-        wr32(f, VIRTIO_MMIO_STATUS, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0);
         memset(f->ram + TD_AVAIL, 0, 0x2000);
         bring_up(f);
         assert_int_equal(one(f, VIRTIO_BLK_T_IN, 0, TD_DATA, 512, true, NULL), VIRTIO_BLK_S_OK);
@@ -399,7 +385,7 @@ static void test_framing_errors_need_reset(void **state)
         td_desc(&f->t, 0, TD_DATA, 0, 0, 0);
         td_offer(&f->t, 0);
         virtio_dev_queue_event(&f->b->dev, 0);
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 static void test_broken_ring_needs_reset(void **state)
@@ -408,7 +394,7 @@ static void test_broken_ring_needs_reset(void **state)
 
         td_set_avail_idx(&f->t, 1000);
         virtio_dev_queue_event(&f->b->dev, 0);
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
         /* Further notifications are ignored until the reset. */
         virtio_dev_queue_event(&f->b->dev, 0);
         assert_int_equal(td_used_idx(&f->t), 0);
@@ -439,12 +425,12 @@ static void test_update_path(void **state)
         struct err e = ERR_INIT;
 
         make_file(f->path2, sizeof(f->path2), 3 * DISK_SIZE, 9);
-        rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS);
-        wr32(f, VIRTIO_MMIO_INTERRUPT_ACK, 3);
+        mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS);
+        mmio_wr32(&f->m, VIRTIO_MMIO_INTERRUPT_ACK, 3);
         assert_int_equal(virtio_blk_update_path(f->b, f->path2, &e), 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), 3 * DISK_SIZE / 512);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG_GENERATION), 1);
-        assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG), 3 * DISK_SIZE / 512);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG_GENERATION), 1);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
         assert_int_equal(one(f, VIRTIO_BLK_T_IN, 2 * DISK_SIZE / 512, TD_DATA, 512, true, NULL),
                          VIRTIO_BLK_S_OK);
         file_read(f->path2, 2 * DISK_SIZE, expect, sizeof(expect));
@@ -452,7 +438,7 @@ static void test_update_path(void **state)
         /* A file that cannot be opened changes nothing. */
         assert_int_equal(virtio_blk_update_path(f->b, "/nonexistent/disk", &e), -ENOENT);
         assert_non_null(strstr(e.msg, "/nonexistent/disk"));
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), 3 * DISK_SIZE / 512);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG), 3 * DISK_SIZE / 512);
         assert_int_equal(f->b->metrics.update_count, 1);
         assert_int_equal(f->b->metrics.update_fails, 1);
 }
@@ -498,7 +484,7 @@ static void test_host_io_error(void **state)
         signal(SIGXFSZ, SIG_DFL);
         assert_int_equal(st, VIRTIO_BLK_S_IOERR);
         assert_int_equal(f->b->metrics.execute_fails, 1);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static void test_metrics_deltas(void **state)
@@ -540,7 +526,7 @@ static void test_reset_while_busy(void **state)
         for (int i = 0; i < 4; i++)
                 td_offer(&f->t, req(f, VIRTIO_BLK_T_IN, 0, TD_DATA, 4096, true));
         virtio_dev_queue_event(&f->b->dev, 0);
-        wr32(f, VIRTIO_MMIO_STATUS, 0); /* in-flight I/O is waited for, then dropped */
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0); /* in-flight I/O is waited for, then dropped */
         if (f->b->aio)
                 assert_int_equal(blk_aio_inflight(f->b->aio), 0);
         memset(f->ram + TD_AVAIL, 0, 0x2000);
@@ -625,7 +611,7 @@ static void test_request_bounded_by_ram(void **state)
         assert_int_equal(f->b->metrics.invalid_reqs_count, 2);
         assert_int_equal(f->b->metrics.read_bytes, 4096);
         assert_int_equal(f->b->metrics.write_bytes, 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 #define BOTH(t)                                                                                    \

@@ -17,6 +17,7 @@
 #include "devices/virtio/mem/virtio_mem.h"
 #include "devices/virtio/mmio.h"
 #include "vq_driver.h"
+#include "mmio_regs.h"
 
 #define MEM_SIZE (4ULL << 20)
 #define QSIZE    16
@@ -60,45 +61,30 @@ static int fake_slot(void *opaque, unsigned int slot, uint64_t gpa, uint64_t siz
         return 0;
 }
 
-static void wr32(struct mfx *f, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(&f->m, off, b, 4);
-}
-
-static uint32_t rd32(struct mfx *f, uint64_t off)
-{
-        uint8_t b[4];
-
-        virtio_mmio_read(&f->m, off, b, 4);
-        return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static uint64_t cfg64(struct mfx *f, uint32_t off)
 {
-        return rd32(f, 0x100 + off) | (uint64_t)rd32(f, 0x104 + off) << 32;
+        return mmio_rd32(&f->m, 0x100 + off) | (uint64_t)mmio_rd32(&f->m, 0x104 + off) << 32;
 }
 
 static uint32_t bring_up(struct mfx *f, uint32_t features_lo)
 {
-        wr32(f, VIRTIO_MMIO_STATUS, 0);
-        wr32(f, VIRTIO_MMIO_STATUS, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 3);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, features_lo);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xb);
-        wr32(f, VIRTIO_MMIO_QUEUE_SEL, 0);
-        wr32(f, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        wr32(f, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
-        wr32(f, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
-        wr32(f, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
-        wr32(f, VIRTIO_MMIO_QUEUE_READY, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xf);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, features_lo);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_READY, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
         td_init(&f->t, &f->mem, QSIZE);
         f->used_seen = 0;
-        return rd32(f, VIRTIO_MMIO_STATUS);
+        return mmio_rd32(&f->m, VIRTIO_MMIO_STATUS);
 }
 
 static int setup(void **state)
@@ -172,28 +158,28 @@ static void test_config_space_and_patch(void **state)
         struct err e = ERR_INIT;
         uint32_t gen;
 
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_ID), 24);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_ID), 24);
         assert_int_equal(cfg64(f, 0), BLOCK);
-        assert_int_equal(rd32(f, 0x108), 0); /* node_id and padding */
+        assert_int_equal(mmio_rd32(&f->m, 0x108), 0); /* node_id and padding */
         assert_int_equal(cfg64(f, 16), REGION);
         assert_int_equal(cfg64(f, 24), TOTAL);
         assert_int_equal(cfg64(f, 32) | cfg64(f, 40) | cfg64(f, 48), 0);
-        assert_int_equal(rd32(f, 0x100 + 56), 0); /* past the end */
+        assert_int_equal(mmio_rd32(&f->m, 0x100 + 56), 0); /* past the end */
         /* Not active yet: Firecracker's DeviceNotActive. */
         assert_int_equal(virtio_mem_update_requested(f->v, 2, &e), -EINVAL);
         assert_string_equal(e.msg, "Device is not active");
         assert_int_equal(bring_up(f, 2), 0xf);
-        gen = rd32(f, VIRTIO_MMIO_CONFIG_GENERATION);
+        gen = mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG_GENERATION);
         assert_int_equal(virtio_mem_update_requested(f->v, 3, &e), -EINVAL);
         assert_string_equal(e.msg, "Size 3145728 is invalid: it must be a multiple of block "
                                    "size and less than the total size");
         assert_int_equal(virtio_mem_update_requested(f->v, 258, &e), -EINVAL);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG_GENERATION), gen);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG_GENERATION), gen);
         patch(f, 130);
         assert_int_equal(cfg64(f, 48), 130 * MIB);
         assert_int_equal(cfg64(f, 32), 2 * SLOT); /* usable: whole slots */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
-        assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG_GENERATION), gen + 1);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
         patch(f, 2); /* the usable region never shrinks on PATCH */
         assert_int_equal(cfg64(f, 32), 2 * SLOT);
         virtio_mem_status(f->v, &s);
@@ -203,7 +189,7 @@ static void test_config_space_and_patch(void **state)
         assert_int_equal(s.plugged_size_mib, 0);
         assert_int_equal(s.requested_size_mib, 2);
         /* Config space is read-only. */
-        wr32(f, 0x100 + 48, 0x12345678);
+        mmio_wr32(&f->m, 0x100 + 48, 0x12345678);
         assert_int_equal(cfg64(f, 48), 2 * MIB);
 }
 
@@ -302,7 +288,7 @@ static void test_hostile_requests(void **state)
                 assert_int_equal(resp[0], 0x55);
         }
         assert_int_equal(DELTA(f, queue_event_fails), 6);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
         assert_int_equal(request(f, VIRTIO_MEM_REQ_STATE, REGION, 2), VIRTIO_MEM_STATE_PLUGGED);
 }
 

@@ -20,6 +20,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "vq_driver.h"
+#include "mmio_regs.h"
 
 #define MEM_SIZE (4ULL << 20)
 #define QSIZE    16
@@ -43,50 +44,35 @@ static char iface[] = "eth0";
 static char tapname[] = "tap0";
 static const uint8_t guest_mac[6] = {0x06, 0, 0xac, 0x10, 0, 2};
 
-static void wr32(struct nfx *f, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(&f->m, off, b, 4);
-}
-
-static uint32_t rd32(struct nfx *f, uint64_t off)
-{
-        uint8_t b[4];
-
-        virtio_mmio_read(&f->m, off, b, 4);
-        return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static void queue(struct nfx *f, struct tdrv *t, uint32_t sel, uint64_t base)
 {
         td_init(t, &f->mem, QSIZE);
         t->desc = base;
         t->avail = base + 0x1000;
         t->used = base + 0x2000;
-        wr32(f, VIRTIO_MMIO_QUEUE_SEL, sel);
-        wr32(f, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        wr32(f, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)t->desc);
-        wr32(f, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)t->avail);
-        wr32(f, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)t->used);
-        wr32(f, VIRTIO_MMIO_QUEUE_READY, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, sel);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)t->desc);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)t->avail);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)t->used);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_READY, 1);
 }
 
 /* Negotiates features_lo (VERSION_1 always) and brings both queues up. */
 static void bring_up(struct nfx *f, uint32_t features_lo)
 {
-        wr32(f, VIRTIO_MMIO_STATUS, 0);
-        wr32(f, VIRTIO_MMIO_STATUS, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 3);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, features_lo);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xb);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, features_lo);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
         queue(f, &f->rx, NET_RXQ, RX_BASE);
         queue(f, &f->tx, NET_TXQ, TX_BASE);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xf);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static int create(struct nfx *f)
@@ -172,15 +158,15 @@ static void test_features_and_config(void **state)
         uint8_t mac[6];
         uint32_t lo;
 
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-        lo = rd32(f, VIRTIO_MMIO_DEVICE_FEATURES);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+        lo = mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES);
         assert_true(lo & 1u << VIRTIO_NET_F_MAC);
         assert_false(lo & 1u << VIRTIO_NET_F_MTU);
         assert_true(lo & 1u << VIRTIO_NET_F_MRG_RXBUF);
         assert_true(lo & 1u << VIRTIO_NET_F_HOST_TSO4);
         assert_true(lo & 1u << VIRTIO_RING_F_EVENT_IDX);
         assert_false(lo & 1u << VIRTIO_NET_F_CTRL_VQ);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
         virtio_mmio_read(&f->m, VIRTIO_MMIO_CONFIG, mac, 6);
         assert_memory_equal(mac, guest_mac, 6);
 }
@@ -196,10 +182,10 @@ static void test_no_mac_no_feature(void **state)
         f->cfg.has_mtu = true;
         f->cfg.mtu = 9000;
         assert_int_equal(create(f), 0);
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-        assert_false(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES) & 1u << VIRTIO_NET_F_MAC);
-        assert_true(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES) & 1u << VIRTIO_NET_F_MTU);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG + 8) >> 16, 9000);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+        assert_false(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES) & 1u << VIRTIO_NET_F_MAC);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES) & 1u << VIRTIO_NET_F_MTU);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG + 8) >> 16, 9000);
         teardown((void **)&f);
 }
 
@@ -256,7 +242,7 @@ static void test_tx_malformed_and_spoofed(void **state)
         assert_int_equal(f->n->metrics.tx_spoofed_mac_count, 1);
         assert_int_equal(recv(f->peer, got, sizeof(got), 0),
                          (ssize_t)sizeof(frame)); /* counted, sent */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static void test_tx_bad_descriptor_needs_reset(void **state)
@@ -264,9 +250,9 @@ static void test_tx_bad_descriptor_needs_reset(void **state)
         struct nfx *f = *state;
 
         tx_offer(f, 0, MEM_SIZE - 10, 100); /* runs past guest RAM */
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
         bring_up(f, 1u << VIRTIO_NET_F_MRG_RXBUF); /* a reset brings it back */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static void inject(struct nfx *f, uint32_t len, uint8_t seed, uint8_t *frame)
@@ -374,7 +360,7 @@ static void test_rx_too_big_is_dropped(void **state)
         assert_int_equal(td_used_idx(&f->rx), 1);
         td_used_elem(&f->rx, 0, &id, &len);
         assert_int_equal(len, sizeof(small));
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static void test_rx_hostile_buffers(void **state)
@@ -385,7 +371,7 @@ static void test_rx_hostile_buffers(void **state)
         td_desc(&f->rx, 0, BUF_GPA, 4, VRING_DESC_F_WRITE, 0); /* no room for the header */
         td_offer(&f->rx, 0);
         inject(f, sizeof(frame), 9, frame);
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
         assert_int_equal(td_used_idx(&f->rx), 0);
         bring_up(f, 1u << VIRTIO_NET_F_MRG_RXBUF);
         rx_offer(f, 0, 4096);

@@ -18,6 +18,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng/virtio_rng.h"
 #include "vq_driver.h"
+#include "mmio_regs.h"
 
 #define MEM_SIZE (4ULL << 20)
 #define QSIZE    32
@@ -34,36 +35,21 @@ struct rfx {
         struct entropy_metrics before;
 };
 
-static void wr32(struct rfx *f, uint64_t off, uint32_t v)
-{
-        uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-
-        virtio_mmio_write(&f->m, off, b, 4);
-}
-
-static uint32_t rd32(struct rfx *f, uint64_t off)
-{
-        uint8_t b[4];
-
-        virtio_mmio_read(&f->m, off, b, 4);
-        return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
 static void bring_up(struct rfx *f)
 {
-        wr32(f, VIRTIO_MMIO_STATUS, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 3);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        wr32(f, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xb);
-        wr32(f, VIRTIO_MMIO_QUEUE_SEL, 0);
-        wr32(f, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        wr32(f, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
-        wr32(f, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
-        wr32(f, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
-        wr32(f, VIRTIO_MMIO_QUEUE_READY, 1);
-        wr32(f, VIRTIO_MMIO_STATUS, 0xf);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_READY, 1);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
         td_init(&f->t, &f->mem, QSIZE);
         f->used_seen = 0;
 }
@@ -130,15 +116,15 @@ static void test_identity(void **state)
 {
         struct rfx *f = *state;
 
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES), 0);
-        wr32(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_DEVICE_FEATURES), 1); /* VERSION_1 only */
-        wr32(f, VIRTIO_MMIO_QUEUE_SEL, 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_QUEUE_NUM_MAX), RNG_QUEUE_SIZE);
-        wr32(f, VIRTIO_MMIO_CONFIG, 0x12345678);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_CONFIG), 0);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES), 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_DEVICE_FEATURES), 1); /* VERSION_1 only */
+        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, 0);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_QUEUE_NUM_MAX), RNG_QUEUE_SIZE);
+        mmio_wr32(&f->m, VIRTIO_MMIO_CONFIG, 0x12345678);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_CONFIG), 0);
         assert_string_equal(f->r->dev.base.id, "rng");
 }
 
@@ -157,7 +143,7 @@ static void test_read(void **state)
         memcpy(b, f->ram + TD_DATA, 64);
         assert_false(all_equal(a, 64, a[0]));
         assert_memory_not_equal(a, b, 64);
-        assert_true(rd32(f, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
         assert_int_equal(DELTA(f, entropy_event_count), 2);
         assert_int_equal(DELTA(f, entropy_bytes), 128);
         assert_int_equal(DELTA(f, entropy_event_fails), 0);
@@ -230,7 +216,7 @@ static void test_readable_buffer_is_refused(void **state)
         assert_int_equal(DELTA(f, entropy_event_fails), 2);
         assert_int_equal(DELTA(f, entropy_bytes), 0);
         /* The device keeps working. */
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
         td_desc(&f->t, 3, TD_DATA, 8, VRING_DESC_F_WRITE, 0);
         td_offer(&f->t, 3);
         assert_int_equal(run(f, 1, 3), 8);
@@ -245,7 +231,7 @@ static void test_empty_buffer(void **state)
         assert_int_equal(run(f, 1, 0), 0);
         assert_int_equal(DELTA(f, entropy_event_count), 1);
         assert_int_equal(DELTA(f, entropy_event_fails), 0);
-        assert_int_equal(rd32(f, VIRTIO_MMIO_STATUS), 0xf);
+        assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 
 static void needs_reset_after(struct rfx *f)
@@ -253,11 +239,11 @@ static void needs_reset_after(struct rfx *f)
         uint16_t used = td_used_idx(&f->t);
 
         virtio_dev_queue_event(&f->r->dev, 0);
-        assert_true(rd32(f, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+        assert_true(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
         assert_int_equal(td_used_idx(&f->t), used);
         virtio_dev_queue_event(&f->r->dev, 0); /* ignored until the reset */
         assert_int_equal(td_used_idx(&f->t), used);
-        wr32(f, VIRTIO_MMIO_STATUS, 0);
+        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0);
         memset(f->ram + TD_AVAIL, 0, 0x2000);
         bring_up(f);
         td_desc(&f->t, 0, TD_DATA, 32, VRING_DESC_F_WRITE, 0);

@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "devices/virtio/balloon/virtio_balloon.h"
 #include "devices/virtio/mmio.h"
-#include "virtq_mmio.h"
+#include "../virtio_mmio_driver.h"
 
 #define MEM_SIZE  (1u << 20)
 #define AVAIL_GPA 0x100u
@@ -66,10 +66,10 @@ static void ctx_init(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize, unsigned int nq)
 {
-        fz_negotiate(m, 0x2e);
+        mmio_negotiate(m, 0x2e);
         for (unsigned int q = 0; q < nq; q++)
-                fz_queue(m, q, qsize, 0, AVAIL_GPA, USED_GPA);
-        fz_driver_ok(m);
+                mmio_queue(m, q, qsize, 0, AVAIL_GPA, USED_GPA);
+        mmio_driver_ok(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (flags & 1)
                 virtio_balloon_hint_start(c.b, true, &e);
         if (q >= c.b->dev.nr_queues) {
-                fz_wr(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, q);
+                mmio_wr32(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, q);
                 return 0;
         }
         before = c.b->dev.queues[q].next_used;

@@ -20,7 +20,7 @@
 #include "core/log.h"
 #include "devices/virtio/block/virtio_blk.h"
 #include "devices/virtio/mmio.h"
-#include "virtq_mmio.h"
+#include "../virtio_mmio_driver.h"
 
 #define MEM_SIZE  (256u << 10)
 #define DISK_SIZE (64u << 10)
@@ -74,10 +74,10 @@ static struct ctx *ctx_get(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize, bool event_idx)
 {
-        fz_negotiate(m, (event_idx ? 1u << VIRTIO_RING_F_EVENT_IDX : 0) |
-                            1u << VIRTIO_RING_F_INDIRECT_DESC);
-        fz_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
-        fz_driver_ok(m);
+        mmio_negotiate(m, (event_idx ? 1u << VIRTIO_RING_F_EVENT_IDX : 0) |
+                              1u << VIRTIO_RING_F_INDIRECT_DESC);
+        mmio_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
+        mmio_driver_ok(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (notify < b->dev.nr_queues)
                 virtio_dev_queue_event(&b->dev, notify);
         else
-                fz_wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
+                mmio_wr32(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
         used_after = b->dev.queues[0].next_used;
         /* The device never completes more chains than the driver made available. */
         if (virtio_dev_running(&b->dev) && (uint16_t)(used_after - used_before) > qsize)

@@ -21,7 +21,7 @@
 #include "core/log.h"
 #include "devices/virtio/mem/virtio_mem.h"
 #include "devices/virtio/mmio.h"
-#include "virtq_mmio.h"
+#include "../virtio_mmio_driver.h"
 
 #define MEM_SIZE  (256u << 10)
 #define AVAIL_GPA 0x100u
@@ -76,9 +76,9 @@ static void ctx_init(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize)
 {
-        fz_negotiate(m, 2 /* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */);
-        fz_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
-        fz_driver_ok(m);
+        mmio_negotiate(m, 2 /* VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE */);
+        mmio_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
+        mmio_driver_ok(m);
 }
 
 /* The used ring's entries [from, to): each one's length is 0 or a whole response. */
@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (notify < d->nr_queues)
                 virtio_dev_queue_event(d, notify);
         else
-                fz_wr(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
+                mmio_wr32(&c.m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
         after = d->queues[0].next_used;
         if (virtio_dev_running(d)) {
                 /* The device never completes more chains than the driver made available. */

@@ -18,7 +18,7 @@
 #include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "devices/virtio/mmio.h"
-#include "virtq_mmio.h"
+#include "../virtio_mmio_driver.h"
 #include "devices/virtio/pmem/virtio_pmem.h"
 
 #define MEM_SIZE  (256u << 10)
@@ -75,9 +75,9 @@ static struct ctx *ctx_get(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t qsize)
 {
-        fz_negotiate(m, 0);
-        fz_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
-        fz_driver_ok(m);
+        mmio_negotiate(m, 0);
+        mmio_queue(m, 0, qsize, 0, AVAIL_GPA, USED_GPA);
+        mmio_driver_ok(m);
 }
 
 /* The used ring's entries [from, to): each one's length is 0 or 4. */
@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (notify < p->dev.nr_queues)
                 virtio_dev_queue_event(&p->dev, notify);
         else
-                fz_wr(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
+                mmio_wr32(&c->m, VIRTIO_MMIO_QUEUE_NOTIFY, notify);
         after = p->dev.queues[0].next_used;
         if (virtio_dev_running(&p->dev)) {
                 /* The device never completes more chains than the driver made available. */

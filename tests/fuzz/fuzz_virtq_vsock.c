@@ -21,7 +21,7 @@
 #include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "devices/virtio/mmio.h"
-#include "virtq_mmio.h"
+#include "../virtio_mmio_driver.h"
 #include "devices/virtio/vsock/virtio_vsock.h"
 
 #define MEM_SIZE (256u << 10)
@@ -57,11 +57,11 @@ static struct ctx *ctx_get(void)
 
 static void bring_up(struct virtio_mmio *m, uint16_t txsize, uint16_t rxsize)
 {
-        fz_negotiate(m, 0);
-        fz_queue(m, VSOCK_RXQ, rxsize, RXQ_BASE, RXQ_BASE + 0x100, RXQ_BASE + 0x200);
-        fz_queue(m, VSOCK_TXQ, txsize, 0, 0x100, 0x200);
-        fz_queue(m, VSOCK_EVQ, 1, 0x800, 0x900, 0xa00);
-        fz_driver_ok(m);
+        mmio_negotiate(m, 0);
+        mmio_queue(m, VSOCK_RXQ, rxsize, RXQ_BASE, RXQ_BASE + 0x100, RXQ_BASE + 0x200);
+        mmio_queue(m, VSOCK_TXQ, txsize, 0, 0x100, 0x200);
+        mmio_queue(m, VSOCK_EVQ, 1, 0x800, 0x900, 0xa00);
+        mmio_driver_ok(m);
 }
 
 /* One established connection (host port 1024, guest port 1025) whose host end holds data. */

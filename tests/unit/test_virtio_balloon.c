@@ -18,7 +18,7 @@
 #include "devices/virtio/balloon/virtio_balloon.h"
 #include "devices/virtio/mmio.h"
 #include "vq_driver.h"
-#include "mmio_regs.h"
+#include "../virtio_mmio_driver.h"
 
 #define MEM_SIZE (16ULL << 20)
 #define QSIZE    32
@@ -69,16 +69,10 @@ static void queue_up(struct bfx *f, unsigned int q)
 
 static void bring_up(struct bfx *f)
 {
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f->b->dev.avail_features);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
+        mmio_negotiate(&f->m, (uint32_t)f->b->dev.avail_features);
         for (unsigned int q = 0; q < f->nq; q++)
                 queue_up(f, q);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        mmio_driver_ok(&f->m);
         assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 

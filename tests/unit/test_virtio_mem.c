@@ -17,7 +17,7 @@
 #include "devices/virtio/mem/virtio_mem.h"
 #include "devices/virtio/mmio.h"
 #include "vq_driver.h"
-#include "mmio_regs.h"
+#include "../virtio_mmio_driver.h"
 
 #define MEM_SIZE (4ULL << 20)
 #define QSIZE    16
@@ -68,20 +68,9 @@ static uint64_t cfg64(struct mfx *f, uint32_t off)
 
 static uint32_t bring_up(struct mfx *f, uint32_t features_lo)
 {
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, features_lo);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, 0);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_READY, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        mmio_negotiate(&f->m, features_lo);
+        mmio_queue(&f->m, 0, QSIZE, (uint32_t)TD_DESC, (uint32_t)TD_AVAIL, (uint32_t)TD_USED);
+        mmio_driver_ok(&f->m);
         td_init(&f->t, &f->mem, QSIZE);
         f->used_seen = 0;
         return mmio_rd32(&f->m, VIRTIO_MMIO_STATUS);

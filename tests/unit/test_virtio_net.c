@@ -20,7 +20,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "vq_driver.h"
-#include "mmio_regs.h"
+#include "../virtio_mmio_driver.h"
 
 #define MEM_SIZE (4ULL << 20)
 #define QSIZE    16
@@ -61,17 +61,10 @@ static void queue(struct nfx *f, struct tdrv *t, uint32_t sel, uint64_t base)
 /* Negotiates features_lo (VERSION_1 always) and brings both queues up. */
 static void bring_up(struct nfx *f, uint32_t features_lo)
 {
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, features_lo);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
+        mmio_negotiate(&f->m, features_lo);
         queue(f, &f->rx, NET_RXQ, RX_BASE);
         queue(f, &f->tx, NET_TXQ, TX_BASE);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        mmio_driver_ok(&f->m);
         assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
 }
 

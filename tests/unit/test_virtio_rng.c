@@ -18,7 +18,7 @@
 #include "devices/virtio/mmio.h"
 #include "devices/virtio/rng/virtio_rng.h"
 #include "vq_driver.h"
-#include "mmio_regs.h"
+#include "../virtio_mmio_driver.h"
 
 #define MEM_SIZE (4ULL << 20)
 #define QSIZE    32
@@ -37,18 +37,9 @@ struct rfx {
 
 static void bring_up(struct rfx *f)
 {
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 3);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_DRIVER_FEATURES, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xb);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_SEL, 0);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)TD_DESC);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)TD_AVAIL);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)TD_USED);
-        mmio_wr32(&f->m, VIRTIO_MMIO_QUEUE_READY, 1);
-        mmio_wr32(&f->m, VIRTIO_MMIO_STATUS, 0xf);
+        mmio_negotiate(&f->m, 0);
+        mmio_queue(&f->m, 0, QSIZE, (uint32_t)TD_DESC, (uint32_t)TD_AVAIL, (uint32_t)TD_USED);
+        mmio_driver_ok(&f->m);
         assert_int_equal(mmio_rd32(&f->m, VIRTIO_MMIO_STATUS), 0xf);
         td_init(&f->t, &f->mem, QSIZE);
         f->used_seen = 0;

@@ -948,7 +948,7 @@ static int api_setup(const struct cli *c, struct api_run *r, struct fatal *f)
         ready_signal(); /* the socket takes connections from here on */
         timeline_mark(TL_API_READY);
         if (!c->config_text) {
-                /* The VM, irqchip and PIT while the first requests come: the socket is up. */
+                /* The VM and irqchip while the first requests come: the socket is up. */
                 vmm_prepare(&r->vmm, NULL);
                 return api_put_metadata(c, r, f);
         }

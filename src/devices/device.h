@@ -24,6 +24,7 @@ enum device_kind {
         DEVICE_ACPI_SLEEP, /* the ACPI sleep registers (power-off) */
         DEVICE_VMGENID,
         DEVICE_VMCLOCK,
+        DEVICE_PIT, /* the 8254 timer and the speaker port */
 };
 
 struct device;

@@ -1,4 +1,4 @@
-/* KVM set-up off the critical path: VM, irqchip, PIT, guest RAM, slots and vCPUs on a thread. */
+/* KVM set-up off the critical path: VM, irqchip, guest RAM, slots and vCPUs on a thread. */
 #ifndef BRASA_VMM_KVM_SETUP_H
 #define BRASA_VMM_KVM_SETUP_H
 
@@ -19,7 +19,7 @@ struct kvm_setup_want {
         uint64_t mem_mib;
         enum huge_pages huge_pages;
         bool dirty_log;
-        unsigned int nr_vcpus; /* 0: the VM alone (its irqchip and PIT come with vCPUs) */
+        unsigned int nr_vcpus; /* 0: the VM alone (its irqchip comes with vCPUs) */
 };
 
 /* What a set-up built; owned by whoever holds it (the set-up, then the VMM). */
@@ -28,7 +28,7 @@ struct kvm_setup_res {
         struct guest_mem mem;
         struct vcpu vcpus[LAYOUT_MAX_VCPUS];
         unsigned int nr_vcpus;
-        bool irqchip;             /* TSS, irqchip and PIT are in vm (before any vCPU) */
+        bool irqchip;             /* TSS and irqchip are in vm (before any vCPU) */
         struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID (vcpu_supported_cpuid()), or NULL */
 };
 
@@ -80,7 +80,7 @@ int kvm_setup_take(struct kvm_setup *s, const struct kvm_setup_want *w, struct k
                    struct err *e);
 
 /*
- * Adds the TSS, irqchip and PIT to r's VM unless there, then vCPUs up to nr (env to each),
+ * Adds the TSS and irqchip to r's VM unless there, then vCPUs up to nr (env to each),
  * on the calling thread: what a round does last, for a caller that registered its own slots
  * first (a snapshot's memory file). Returns 0 or -errno with e set.
  */

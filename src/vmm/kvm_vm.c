@@ -1,4 +1,4 @@
-/* KVM VM creation and VM-wide setup (memory slots, irqchip, PIT, irqfd). */
+/* KVM VM creation and VM-wide setup (memory slots, irqchip, irqfd). */
 #include "vmm/kvm_vm.h"
 
 #include <errno.h>
@@ -21,7 +21,6 @@ static const struct {
     {KVM_CAP_IRQFD, "IRQFD"},
     {KVM_CAP_USER_MEMORY, "USER_MEMORY"},
     {KVM_CAP_SET_TSS_ADDR, "SET_TSS_ADDR"},
-    {KVM_CAP_PIT2, "PIT2"},
     {KVM_CAP_EXT_CPUID, "EXT_CPUID"},
     {KVM_CAP_IMMEDIATE_EXIT, "IMMEDIATE_EXIT"},
 };
@@ -84,7 +83,6 @@ static int kvm_vm_open(struct kvm_vm *vm, struct err *e)
 
 static int kvm_vm_setup(struct kvm_vm *vm, struct err *e)
 {
-        struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
         const char *what;
 
         what = "KVM_SET_TSS_ADDR";
@@ -92,9 +90,6 @@ static int kvm_vm_setup(struct kvm_vm *vm, struct err *e)
                 goto fail;
         what = "KVM_CREATE_IRQCHIP";
         if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-                goto fail;
-        what = "KVM_CREATE_PIT2";
-        if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
                 goto fail;
         return 0;
 fail:
@@ -230,8 +225,6 @@ int kvm_vm_save(const struct kvm_vm *vm, struct kvm_vm_state *s, struct err *e)
         if (!rc)
                 rc = kvm_vm_ioctl(vm, KVM_GET_IRQCHIP, &s->ioapic, "KVM_GET_IRQCHIP (IOAPIC)", e);
         if (!rc)
-                rc = kvm_vm_ioctl(vm, KVM_GET_PIT2, &s->pit, "KVM_GET_PIT2", e);
-        if (!rc)
                 rc = kvm_vm_ioctl(vm, KVM_GET_CLOCK, &s->clock, "KVM_GET_CLOCK", e);
         return rc;
 }
@@ -248,9 +241,7 @@ int kvm_vm_restore(const struct kvm_vm *vm, const struct kvm_vm_state *s, struct
         c.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
         c.pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
         c.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
-        rc = kvm_vm_ioctl(vm, KVM_SET_PIT2, &c.pit, "KVM_SET_PIT2", e);
-        if (!rc)
-                rc = kvm_vm_ioctl(vm, KVM_SET_CLOCK, &c.clock, "KVM_SET_CLOCK", e);
+        rc = kvm_vm_ioctl(vm, KVM_SET_CLOCK, &c.clock, "KVM_SET_CLOCK", e);
         if (!rc)
                 rc = kvm_vm_ioctl(vm, KVM_SET_IRQCHIP, &c.pic_master,
                                   "KVM_SET_IRQCHIP (PIC master)", e);

@@ -1,4 +1,4 @@
-/* The KVM VM: /dev/kvm, the VM fd, memory slots, in-kernel irqchip, PIT and irqfds. */
+/* The KVM VM: /dev/kvm, the VM fd, memory slots, in-kernel irqchip and irqfds. */
 #ifndef BRASA_VMM_KVM_VM_H
 #define BRASA_VMM_KVM_VM_H
 
@@ -18,13 +18,15 @@ struct kvm_vm {
 
 /*
  * Opens /dev/kvm, checks the API version and the capabilities brasa needs, and
- * creates the VM with its TSS, in-kernel irqchip (PIC + IOAPIC) and PIT.
+ * creates the VM with its TSS and in-kernel irqchip (PIC + IOAPIC). The PIT is brasa's own
+ * (devices/legacy/pit.c): KVM's in-kernel PIT makes the VM's close() wait out two SRCU grace
+ * periods.
  * On failure fills err with one line naming the cause. Returns 0 or -errno.
  */
 int kvm_vm_create(struct kvm_vm *vm, struct err *e);
 
 /*
- * kvm_vm_create() in two steps: the VM with nothing in it, then its TSS, irqchip and PIT.
+ * kvm_vm_create() in two steps: the VM with nothing in it, then its TSS and irqchip.
  * Memory slots registered between the two cost far less on some hosts (kvm_pvm: about
  * 0.3 ms against 5-10 ms once the irqchip exists); vCPUs only after the second step.
  * Same errors as kvm_vm_create(); the first step leaves nothing open on failure.
@@ -59,10 +61,9 @@ int kvm_vm_dirty_log(const struct kvm_vm *vm, unsigned int slot, uint64_t *bitma
  */
 int kvm_vm_irqfd(struct kvm_vm *vm, unsigned int gsi);
 
-/* The VM-wide KVM state a snapshot keeps: the irqchip (both PICs, IOAPIC), PIT and kvmclock. */
+/* The VM-wide KVM state a snapshot keeps: the irqchip (both PICs, IOAPIC) and kvmclock. */
 struct kvm_vm_state {
         struct kvm_irqchip pic_master, pic_slave, ioapic;
-        struct kvm_pit_state2 pit;
         struct kvm_clock_data clock;
 };
 

@@ -5,15 +5,19 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "devices/acpi/sleep.h"
 #include "devices/acpi/vmclock.h"
 #include "devices/acpi/vmgenid.h"
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/i8042.h"
+#include "devices/legacy/pit.h"
 
 /* An IRQ-driven legacy device's table entry and its owned irqfd. */
 struct irq_dev {
@@ -53,11 +57,26 @@ struct legacy_vmclock {
         struct vmclock clock;
 };
 
+/*
+ * The PIT: channel 0's interrupt comes from a timerfd on the VMM loop, which raises GSI 0
+ * through the irqfd. KVM's in-kernel PIT would do the same from a kernel thread, but
+ * destroying it costs the VM's close() two SRCU grace periods (12-28 ms on this project's
+ * host), which bounded how fast VMs could be created and torn down.
+ */
+struct legacy_pit {
+        struct irq_dev irq; /* GSI 0 */
+        struct pit pit;
+        int timer_fd;
+        struct ev_source timer_src;
+        struct evloop *loop;
+};
+
 /* irq_dev_release() frees the container through its irq_dev. */
 _Static_assert(offsetof(struct legacy_uart, irq) == 0, "irq_dev first");
 _Static_assert(offsetof(struct legacy_kbd, irq) == 0, "irq_dev first");
 _Static_assert(offsetof(struct legacy_vmgenid, irq) == 0, "irq_dev first");
 _Static_assert(offsetof(struct legacy_vmclock, irq) == 0, "irq_dev first");
+_Static_assert(offsetof(struct legacy_pit, irq) == 0, "irq_dev first");
 
 static struct legacy_uart *uart_of(struct device *d)
 {
@@ -260,6 +279,89 @@ static const struct device_ops vmclock_ops = {
     .restore = timer_restore,
 };
 
+/* ---- the PIT ------------------------------------------------------------------------------ */
+
+static struct legacy_pit *pit_of(struct device *d)
+{
+        return container_of(d, struct legacy_pit, irq.base);
+}
+
+/* pit_arm_fn: channel 0 (re)programmed, on the vCPU thread that wrote it or the VMM thread. */
+static void pit_arm(void *ctx, uint64_t delay_ns, uint64_t period_ns)
+{
+        struct legacy_pit *t = ctx;
+        struct itimerspec its = {
+            .it_value = {(time_t)(delay_ns / 1000000000u), (long)(delay_ns % 1000000000u)},
+            .it_interval = {(time_t)(period_ns / 1000000000u), (long)(period_ns % 1000000000u)},
+        };
+
+        if (t->timer_fd >= 0 && timerfd_settime(t->timer_fd, 0, &its, NULL) < 0)
+                log_error("PIT: cannot arm channel 0's timer: %s", strerror(errno));
+}
+
+/*
+ * Channel 0 reached its terminal count: one IRQ 0 edge. Expiries the loop could not serve in
+ * time (or that came while the microVM was paused) are one edge, not several: lost ticks are
+ * dropped, where KVM's PIT queued them until the guest acknowledged each.
+ */
+static void pit_timer_fired(struct ev_source *src, uint32_t events)
+{
+        struct legacy_pit *t = src->opaque;
+        uint64_t n = 0, one = 1;
+
+        (void)events;
+        if (read(t->timer_fd, &n, sizeof(n)) == (ssize_t)sizeof(n) && n &&
+            write(t->irq.irq_fd, &one, sizeof(one)) < 0)
+                log_error("PIT: cannot raise IRQ 0: %s", strerror(errno));
+}
+
+static void pit_dev_destroy(struct device *d)
+{
+        struct legacy_pit *t = pit_of(d);
+
+        if (t->loop)
+                evloop_del(t->loop, &t->timer_src);
+        pit_destroy(&t->pit);
+        if (t->timer_fd >= 0)
+                close(t->timer_fd);
+        irq_dev_release(&t->irq);
+}
+
+static void pit_dev_reset(struct device *d)
+{
+        pit_reset(&pit_of(d)->pit);
+}
+
+/* KVM_GET_PIT2's layout, as when KVM emulated the PIT. */
+static int pit_dev_save(struct device *d, void *buf, size_t cap, size_t *len)
+{
+        struct kvm_pit_state2 st;
+
+        if (cap < sizeof(st))
+                return -ENOSPC;
+        pit_save(&pit_of(d)->pit, &st);
+        memcpy(buf, &st, sizeof(st));
+        *len = sizeof(st);
+        return 0;
+}
+
+static int pit_dev_restore(struct device *d, const void *buf, size_t len)
+{
+        struct kvm_pit_state2 st;
+
+        if (len != sizeof(st))
+                return -EINVAL;
+        memcpy(&st, buf, sizeof(st));
+        return pit_restore(&pit_of(d)->pit, &st);
+}
+
+static const struct device_ops pit_ops = {
+    .reset = pit_dev_reset,
+    .destroy = pit_dev_destroy,
+    .save = pit_dev_save,
+    .restore = pit_dev_restore,
+};
+
 /* ---- creation ----------------------------------------------------------------------------- */
 
 /*
@@ -320,13 +422,18 @@ static int add_kbd(struct device_mgr *dm, const struct legacy_params *p, struct 
         struct device base = {.kind = DEVICE_I8042, .id = "i8042", .ops = &kbd_ops};
         struct legacy_kbd *k = calloc(1, sizeof(*k));
         int rc = irq_dev_open(k ? &k->irq : NULL, p->vm, LAYOUT_IRQ_I8042, base, e);
+        struct bus_dev win[2];
 
         if (rc)
                 return rc;
         rc = irq_dev_inited(&k->irq, i8042_init(&k->i8042, k->irq.irq_fd, p->reset, p->ctx), e);
         if (rc)
                 return rc;
-        return add_dev(dm, &k->irq.base, p->pio, i8042_bus_dev(&k->i8042), "i8042", e);
+        i8042_bus_windows(&k->i8042, win);
+        rc = add_dev(dm, &k->irq.base, p->pio, win[0], "i8042", e);
+        if (!rc && bus_add(p->pio, &win[1]))
+                rc = err_set(e, -EEXIST, "cannot attach i8042: its ports are taken");
+        return rc;
 }
 
 static int add_timer(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
@@ -384,6 +491,38 @@ static int add_vmclock(struct device_mgr *dm, const struct legacy_params *p, str
         return device_mgr_add(dm, &c->irq.base, e);
 }
 
+static int add_pit(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
+{
+        struct device base = {.kind = DEVICE_PIT, .id = "pit", .ops = &pit_ops};
+        struct legacy_pit *t = calloc(1, sizeof(*t));
+        int rc = irq_dev_open(t ? &t->irq : NULL, p->vm, LAYOUT_IRQ_PIT, base, e);
+        struct bus_dev ports, speaker;
+
+        if (rc)
+                return rc;
+        t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        rc = t->timer_fd < 0 ? -errno : pit_init(&t->pit, pit_arm, t, NULL);
+        if (rc) {
+                if (t->timer_fd >= 0)
+                        close(t->timer_fd);
+                return irq_dev_inited(&t->irq, rc, e);
+        }
+        rc = device_mgr_add(dm, &t->irq.base, e); /* from here on dm releases it */
+        if (rc)
+                return rc;
+        t->loop = dm->loop;
+        t->timer_src = (struct ev_source){.fd = t->timer_fd, .fn = pit_timer_fired, .opaque = t};
+        rc = dm->loop ? evloop_add(dm->loop, &t->timer_src, EPOLLIN) : 0;
+        if (rc)
+                return err_set(e, rc, "cannot set up the PIT's timer: %s", strerror(-rc));
+        ports = pit_bus_dev(&t->pit);
+        speaker = pit_speaker_bus_dev(&t->pit);
+        rc = bus_add(p->pio, &ports);
+        if (!rc)
+                rc = bus_add(p->pio, &speaker);
+        return rc ? err_set(e, rc, "cannot attach the PIT: %s", strerror(-rc)) : 0;
+}
+
 int legacy_devs_add(struct device_mgr *dm, const struct legacy_params *p, struct err *e)
 {
         int rc = add_uart(dm, p, e);
@@ -398,6 +537,8 @@ int legacy_devs_add(struct device_mgr *dm, const struct legacy_params *p, struct
                 rc = add_vmgenid(dm, p, e);
         if (!rc)
                 rc = add_vmclock(dm, p, e);
+        if (!rc)
+                rc = add_pit(dm, p, e);
         return rc;
 }
 

@@ -34,7 +34,8 @@ extern const struct device_metrics_kind legacy_uart_metrics_kind;
  * Creates the UART (with the irqfd of GSI 4) and the i8042 (GSI 1) and puts them on the
  * PIO bus, then the boot timer on the MMIO bus when asked, then the ACPI sleep registers
  * (PIO), VMGenID (its ID written at LAYOUT_VMGENID_START, irqfd of p->vmgenid_gsi) and
- * VMClock (its page at LAYOUT_VMCLOCK_START, irqfd of p->vmclock_gsi),
+ * VMClock (its page at LAYOUT_VMCLOCK_START, irqfd of p->vmclock_gsi), then the PIT (ports
+ * 0x40..0x43 and 0x61, the irqfd of GSI 0, its timer on dm's loop when it has one),
  * each added to dm, which owns them from then on (what was added stays there on failure, released
  * with dm). Returns 0 or -errno with one line in e.
  */

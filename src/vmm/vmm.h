@@ -17,6 +17,7 @@
 #include "model/config.h"
 #include "vmm/device_mgr.h"
 #include "vmm/kvm_setup.h"
+#include "vmm/kvm_settle.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/legacy.h"
 #include "vmm/vcpu.h"
@@ -59,6 +60,7 @@ struct vmm {
         unsigned int nr_vcpus;
         /* The KVM set-up thread, until vmm_build() takes what it built. */
         struct kvm_setup setup;
+        struct kvm_settle settle; /* from vmm_start() until the VM is released */
         /* KVM_GET_SUPPORTED_CPUID, read by the KVM set-up. */
         struct kvm_cpuid2 *supported_cpuid;
 
@@ -104,8 +106,8 @@ int vmm_init(struct vmm *vmm, const struct vmm_opts *opts);
 int vmm_boot(struct vmm *vmm, const struct vm_config *cfg, struct err *e);
 
 /*
- * Starts building, on the KVM set-up thread, what a boot of cfg will need (cfg NULL: the VM,
- * irqchip and PIT alone, which no configuration changes), and redoes it when called again with
+ * Starts building, on the KVM set-up thread, what a boot of cfg will need (cfg NULL: the VM and
+ * irqchip alone, which no configuration changes), and redoes it when called again with
  * another machine-config. Returns at once; vmm_build() waits for it and reports its failure
  * there, in Firecracker's words. Nothing once started. VMM thread.
  */
@@ -218,11 +220,11 @@ bool vmm_paused(const struct vmm *vmm);
 
 /*
  * PUT /snapshot/create of a Full snapshot (VMM thread): the state file (configuration, memory
- * size, every device's state, irqchip/PIT/kvmclock, every vCPU's state; docs/snapshot-format.md)
- * and the memory file (all guest RAM, the regions back to back). The microVM must be paused;
- * a device without snapshot hooks fails it with "snapshotting the <kind> device <id> is not
- * supported yet by brasa", before anything is written. Returns 0 or -errno with Firecracker's
- * CreateSnapshotError words in e (without the "Create snapshot error: " prefix).
+ * size, every device's state, irqchip/kvmclock, the PIT among the devices, every vCPU's state;
+ * docs/snapshot-format.md) and the memory file (all guest RAM, the regions back to back). The
+ * microVM must be paused; a device without snapshot hooks fails it with "snapshotting the <kind>
+ * device <id> is not supported yet by brasa", before anything is written. Returns 0 or -errno with
+ * Firecracker's CreateSnapshotError words in e (without the "Create snapshot error: " prefix).
  */
 int vmm_snapshot_create(struct vmm *vmm, const struct vm_config *cfg,
                         const struct snapshot_create_body *b, struct err *e);

@@ -229,6 +229,10 @@ int vmm_start(struct vmm *vmm, struct err *e)
                 if (rc)
                         return err_set(e, rc, "cannot start vCPU %u: %s", i, strerror(-rc));
         }
+        /* Best effort: without it the teardown of a VM that dies young waits longer. */
+        rc = kvm_settle_start(&vmm->settle, vmm->vm.vm_fd);
+        if (rc)
+                log_debug("KVM settle helper not started: %s", strerror(-rc));
         return 0;
 }
 
@@ -276,6 +280,7 @@ void vmm_release_vm(struct vmm *vmm)
         guest_mem_destroy(&vmm->mem);
         free(vmm->supported_cpuid);
         vmm->supported_cpuid = NULL;
+        kvm_settle_join(&vmm->settle); /* it uses the VM fd */
         kvm_vm_destroy(&vmm->vm);
         vmm->started = false;
 }

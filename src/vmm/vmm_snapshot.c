@@ -63,6 +63,8 @@ static const char *kind_name(enum device_kind k)
                 return "VMGenID";
         case DEVICE_VMCLOCK:
                 return "VMClock";
+        case DEVICE_PIT:
+                return "PIT";
         }
         return "device";
 }

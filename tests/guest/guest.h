@@ -130,6 +130,11 @@ void pci_tests(const u8 *cmd, u64 n);
 /* pci.c: with brasa.idle, brings a balloon found on the PCI bus up (as balloon_idle_driver). */
 void pci_idle_driver(void);
 
+/* pit.c: the PIT's channel 2 (port 0x61) and IRQ 0 (IOAPIC pin 0), for brasa.pit. */
+void pit_tests(const u8 *cmd, u64 n);
+/* main.c: makes vector vec (32..255) an interrupt gate to handler. */
+void idt_set(u32 vec, u64 handler);
+
 /* vsock.c: the virtio-vsock driver, run when a brasa.vsock* word is on the command line. */
 void vsock_tests(const u8 *cmd, u64 n);
 #endif

@@ -116,7 +116,7 @@ static void test_entries_and_windows(void **state)
         assert_string_equal(e.msg, "I8042 error: the device is not ready");
         p = params(f, true);
         assert_int_equal(legacy_devs_add(&f->dm, &p, &e), 0);
-        assert_int_equal(f->dm.nr_devs, 6);
+        assert_int_equal(f->dm.nr_devs, 7);
         assert_int_equal(f->dm.devs[0]->kind, DEVICE_SERIAL);
         assert_string_equal(f->dm.devs[0]->id, "com1");
         assert_int_equal(f->dm.devs[1]->kind, DEVICE_I8042);
@@ -124,10 +124,19 @@ static void test_entries_and_windows(void **state)
         assert_int_equal(f->dm.devs[3]->kind, DEVICE_ACPI_SLEEP);
         assert_int_equal(f->dm.devs[4]->kind, DEVICE_VMGENID);
         assert_int_equal(f->dm.devs[5]->kind, DEVICE_VMCLOCK);
+        assert_int_equal(f->dm.devs[6]->kind, DEVICE_PIT);
         assert_non_null(bus_find(&f->pio, LAYOUT_PORT_ACPI_SLEEP_CTL, 1));
         assert_non_null(bus_find(&f->pio, LAYOUT_PORT_ACPI_SLEEP_STS, 1));
         assert_non_null(bus_find(&f->pio, LAYOUT_PORT_COM1, 1));
         assert_non_null(bus_find(&f->pio, LAYOUT_PORT_I8042_DATA, 1));
+        assert_non_null(bus_find(&f->pio, LAYOUT_PORT_I8042_CMD, 1));
+        /* The speaker port between the i8042's data and command ports is the PIT's. */
+        assert_ptr_equal(bus_find(&f->pio, LAYOUT_PORT_SPEAKER, 1)->opaque,
+                         bus_find(&f->pio, LAYOUT_PORT_PIT, 1)->opaque);
+        assert_ptr_equal(bus_find(&f->pio, LAYOUT_PORT_SPEAKER + 1, 1)->opaque,
+                         bus_find(&f->pio, LAYOUT_PORT_I8042_CMD, 1)->opaque);
+        assert_ptr_not_equal(bus_find(&f->pio, LAYOUT_PORT_SPEAKER, 1)->opaque,
+                             bus_find(&f->pio, LAYOUT_PORT_I8042_DATA, 1)->opaque);
         assert_non_null(bus_find(&f->mmio, LAYOUT_BOOT_TIMER_START, 1));
         assert_non_null(legacy_serial(&f->dm));
         assert_int_equal(legacy_ctrl_alt_del(&f->dm, &e), 0);
@@ -148,7 +157,7 @@ static void test_no_boot_timer_unless_asked(void **state)
         NEED_KVM(f);
         p = params(f, false);
         assert_int_equal(legacy_devs_add(&f->dm, &p, &e), 0);
-        assert_int_equal(f->dm.nr_devs, 5);
+        assert_int_equal(f->dm.nr_devs, 6);
         assert_null(bus_find(&f->mmio, LAYOUT_BOOT_TIMER_START, 1));
 }
 

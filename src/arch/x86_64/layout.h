@@ -74,6 +74,7 @@
 #define LAYOUT_PCI_MEM32_LAST        (LAYOUT_PCI_MMCONFIG_START - 1)
 
 /* Legacy interrupt lines. */
+#define LAYOUT_IRQ_PIT         0 /* GSI 0: IOAPIC pin 0 and PIC pin 0, as KVM's own PIT */
 #define LAYOUT_IRQ_I8042       1
 #define LAYOUT_IRQ_COM1        4
 #define LAYOUT_IRQ_VIRTIO_BASE 5
@@ -82,8 +83,14 @@
 /* Legacy I/O ports. */
 #define LAYOUT_PORT_COM1       0x3f8
 #define LAYOUT_PORT_COM1_LEN   8
+#define LAYOUT_PORT_PIT        0x40
+#define LAYOUT_PORT_PIT_LEN    4
 #define LAYOUT_PORT_I8042_DATA 0x60
+#define LAYOUT_PORT_SPEAKER    0x61 /* inside the i8042's range, as on a PC */
 #define LAYOUT_PORT_I8042_CMD  0x64
+/* Where the KVM settle helper (vmm/kvm_settle.c) briefly puts an ioeventfd: no device is there. */
+#define LAYOUT_PORT_SETTLE  0xe0
+#define LAYOUT_SETTLE_MATCH 0xa5
 /* The hardware-reduced ACPI sleep registers (FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG). */
 #define LAYOUT_PORT_ACPI_SLEEP_CTL 0x600
 #define LAYOUT_PORT_ACPI_SLEEP_STS 0x601

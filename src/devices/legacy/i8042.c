@@ -227,6 +227,24 @@ struct bus_dev i8042_bus_dev(struct i8042 *k)
                           i8042_write);
 }
 
+/* Ports 0x62..0x64 as the window at 0x62 sees them: offsets 2..4 of the whole range. */
+static void i8042_read_hi(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+        i8042_read(opaque, off + 2, data, len);
+}
+
+static void i8042_write_hi(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+        i8042_write(opaque, off + 2, data, len);
+}
+
+void i8042_bus_windows(struct i8042 *k, struct bus_dev out[2])
+{
+        out[0] = bus_dev_of(LAYOUT_PORT_I8042_DATA, 1, k, i8042_read, i8042_write);
+        out[1] = bus_dev_of(LAYOUT_PORT_SPEAKER + 1, LAYOUT_PORT_I8042_CMD - LAYOUT_PORT_SPEAKER, k,
+                            i8042_read_hi, i8042_write_hi);
+}
+
 int i8042_send_ctrl_alt_del(struct i8042 *k)
 {
         size_t i;

@@ -13,8 +13,9 @@
 /*
  * Counters, by Firecracker's I8042DeviceMetrics names and in its order (core/metrics.h's
  * scheme): reset_count counts 0xFE commands (each called the reset callback),
- * missed_read_count reads of ports 0x61..0x63, missed_write_count writes of ports
- * 0x61..0x63 and unknown commands; the others stay 0. Snapshot them with i8042_get_stats().
+ * missed_read_count reads of ports 0x62 and 0x63, missed_write_count writes of them and
+ * unknown commands (0x61 is the PIT's speaker port on the bus); the others stay 0. Snapshot them
+ * with i8042_get_stats().
  */
 #define I8042_METRICS(X, T)                                                                        \
         X(T, COUNTER, error_count)                                                                 \
@@ -83,6 +84,12 @@ void i8042_destroy(struct i8042 *k);
  * offset 4; 0x61..0x63 read 0 and ignore writes), with k as opaque.
  */
 struct bus_dev i8042_bus_dev(struct i8042 *k);
+
+/*
+ * The same registers as the bus holds them, around the speaker port 0x61 (the PIT's): 0x60
+ * alone, then 0x62..0x64 (reads 0 and ignored writes at 0x62 and 0x63, the command port).
+ */
+void i8042_bus_windows(struct i8042 *k, struct bus_dev out[2]);
 
 /*
  * Queues the set-2 scancodes of Ctrl-Alt-Del press (0x14, 0x11, 0xE0 0x71)

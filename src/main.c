@@ -156,7 +156,7 @@ static const char usage_text[] =
     "                             passed by the jailer; checked as numbers, not used yet\n"
     "  --version                  print the version and exit\n"
     "  --snapshot-version         print the snapshot state format version brasa writes\n"
-    "                             (v1.0.0: brasa's own format, not Firecracker's) and exit\n"
+    "                             (v2.0.0: brasa's own format, not Firecracker's) and exit\n"
     "  --describe-snapshot FILE   print the format version of the state file FILE and exit\n"
     "                             (1 when FILE cannot be opened or is not a state file)\n"
     "  --help, -h                 print this help and exit\n"

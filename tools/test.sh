@@ -47,6 +47,7 @@ fuzz fuzz_virtq_pmem /usr/bin/python3 tests/fuzz/virtq_pmem_seeds.py # pmem flus
 fuzz fuzz_virtq_mem /usr/bin/python3 tests/fuzz/virtq_mem_seeds.py   # virtio-mem requests and slots
 fuzz fuzz_pci /usr/bin/python3 tests/fuzz/pci_seeds.py             # PCI config, BAR and MSI-X access
 fuzz fuzz_snapshot /usr/bin/python3 tests/fuzz/snapshot_seeds.py # snapshot state file parser
+fuzz fuzz_pit /usr/bin/python3 tests/fuzz/pit_seeds.py             # PIT ports, clock jumps, states
 fuzz fuzz_http copy_into tests/fuzz/http_corpus/*                  # HTTP parser, router, handlers
 fuzz fuzz_mmds_stack /usr/bin/python3 tests/fuzz/mmds_stack_seeds.py # the MMDS network stack
 fuzz fuzz_mmds_http copy_into tests/fuzz/mmds_corpus/*            # MMDS guest requests, V1/V2 answers

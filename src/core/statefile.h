@@ -14,7 +14,7 @@
  *   trailer crc64 u64: CRC-64/XZ of header and payload
  */
 #define STATEFILE_MAGIC       "BRASASNP"
-#define STATEFILE_VERSION     1u
+#define STATEFILE_VERSION     2u
 #define STATEFILE_ARCH_X86_64 1u
 #define STATEFILE_HDR_SIZE    24u
 #define STATEFILE_SEC_HDR     16u

@@ -18,7 +18,7 @@ def state_file(sections):
     for tag, inst, body in sections:
         pad = (-len(body)) % 8
         payload += struct.pack("<IIQ", tag, inst, len(body)) + body + b"\0" * pad
-    head = b"BRASASNP" + struct.pack("<IIQ", 1, 1, len(payload))
+    head = b"BRASASNP" + struct.pack("<IIQ", 2, 1, len(payload))
     return head + payload + struct.pack("<Q", crc64_xz(head + payload))
 
 

@@ -155,7 +155,7 @@ def test_wrong_version_state_file(snapshot, tmp_path):
     bad.write_bytes(refit_crc(bytes(data)))
     expect_failed_load(tmp_path, load_body(bad, mem),
                        "Failed to get snapshot state from file: Failed to load snapshot state "
-                       "from file: unsupported state file version 7 (brasa reads 1)")
+                       "from file: unsupported state file version 7 (brasa reads 2)")
 
 
 def test_not_a_state_file(tmp_path):

@@ -359,7 +359,7 @@ def test_diff_with_live_drive_and_net_rebased_equals_a_full(tmp_path, make_tap):
     assert r.returncode == 0, r.stderr
     assert merged.read_bytes() == (tmp_path / "full2.mem").read_bytes()
     r = editor("info-vmstate", "version", "--vmstate-path", tmp_path / "diff.state")
-    assert (r.returncode, r.stdout) == (0, "v1.0.0\n"), r
+    assert (r.returncode, r.stdout) == (0, "v2.0.0\n"), r
     b = ApiVm(tmp_path / "b", validate=SPEC.validate)
     assert b.put("/snapshot/load", load_body(tmp_path / "diff.state", merged)).status == 204
     con = Console(b.proc)

@@ -274,11 +274,11 @@ def test_snapshot_version_and_describe_snapshot_agree(snapshot):
     state, _, _ = snapshot
     r = run_brasa("--snapshot-version")
     assert (r.returncode, r.stderr) == (0, "")
-    assert r.stdout.splitlines()[0] == "v1.0.0"
+    assert r.stdout.splitlines()[0] == "v2.0.0"
     assert "Firecracker exiting successfully. exit_code=0" in r.stdout
     r = run_brasa("--describe-snapshot", str(state))
     assert (r.returncode, r.stderr) == (0, "")
-    assert r.stdout.splitlines()[0] == "v1.0.0"
+    assert r.stdout.splitlines()[0] == "v2.0.0"
 
 
 def test_describe_snapshot_of_a_missing_file(tmp_path):
@@ -301,7 +301,7 @@ def test_describe_snapshot_of_a_file_that_is_no_state_file(snapshot, tmp_path):
     assert ("When printing Snapshot Data format: Invalid data format version of snapshot file: "
             "CRC64 mismatch") in r.stdout, r.stdout
     assert r.stderr.startswith("Error: PrintSnapshotDataFormat(SnapshotVersion(")
-    assert "v1.0.0" not in r.stdout
+    assert "v2.0.0" not in r.stdout
 
 
 def test_uffd_load_of_a_hugetlbfs_snapshot(tmp_path):

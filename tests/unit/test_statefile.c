@@ -92,10 +92,10 @@ static void test_wrong_version_and_arch(void **state)
         size_t len = sample(buf, sizeof(buf));
 
         (void)state;
-        buf[8] = 2; /* version 2, with a matching CRC */
+        buf[8] = 1; /* version 1 (the PIT still in the VM section), with a matching CRC */
         refit_crc(buf, len);
-        expect_error(buf, len, "unsupported state file version 2");
-        buf[8] = 1;
+        expect_error(buf, len, "unsupported state file version 1");
+        buf[8] = 2;
         buf[12] = 5;
         refit_crc(buf, len);
         expect_error(buf, len, "another architecture");

@@ -224,15 +224,19 @@ int vmm_start(struct vmm *vmm, struct err *e)
         if (vmm->console)
                 vmm_setup_console_out(vmm);
         vmm_setup_stdin(vmm);
+        /*
+         * Best effort: without it the teardown of a VM that dies young waits longer. Every
+         * device is attached by now; started before the vCPUs, its own set-up (thread, filter)
+         * does not compete with the guest's first steps for the CPUs.
+         */
+        rc = kvm_settle_start(&vmm->settle, vmm->vm.vm_fd);
+        if (rc)
+                log_debug("KVM settle helper not started: %s", strerror(-rc));
         for (i = 0; i < vmm->nr_vcpus; i++) {
                 rc = vcpu_start(&vmm->vcpus[i]);
                 if (rc)
                         return err_set(e, rc, "cannot start vCPU %u: %s", i, strerror(-rc));
         }
-        /* Best effort: without it the teardown of a VM that dies young waits longer. */
-        rc = kvm_settle_start(&vmm->settle, vmm->vm.vm_fd);
-        if (rc)
-                log_debug("KVM settle helper not started: %s", strerror(-rc));
         return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "arch/x86_64/mem_layout.h"
 #include "core/log.h"
 #include "core/timeline.h"
+#include "core/textpages.h"
 #include "seccomp/seccomp.h"
 
 /*
@@ -77,6 +78,7 @@ void kvm_setup_init(struct kvm_setup *s, const struct vcpu_env *env)
         pthread_cond_init(&s->cv, NULL);
         res_init(&s->res);
         s->env = env;
+        s->settle_fd = -1;
 }
 
 int kvm_setup_check_mem(uint64_t mem_mib, struct err *e)
@@ -144,6 +146,10 @@ static void setup_join(struct kvm_setup *s)
 {
         if (!s->joinable)
                 return;
+        pthread_mutex_lock(&s->mu);
+        s->quit = true; /* a parked thread waits for a settle or for this */
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
         s->joinable = false;
 }
@@ -240,6 +246,26 @@ static bool round_done(const struct kvm_setup *s, const struct kvm_setup_want *w
         return !s->busy && s->has_round && want_eq(&s->cur, w);
 }
 
+/*
+ * Parked (its result taken): waits for kvm_setup_settle()'s VM fd or for the end, and settles
+ * that VM (mu held on entry and exit).
+ */
+static void setup_parked(struct kvm_setup *s)
+{
+        int fd;
+
+        while (!s->quit && s->settle_fd < 0)
+                pthread_cond_wait(&s->cv, &s->mu);
+        if (s->quit)
+                return;
+        fd = s->settle_fd;
+        pthread_mutex_unlock(&s->mu);
+        kvm_vm_settle(fd);
+        /* This ran after the boot's drop of brasa's read-only pages: drop them once more. */
+        textpages_release();
+        pthread_mutex_lock(&s->mu);
+}
+
 static void *setup_thread(void *arg)
 {
         struct kvm_setup *s = arg;
@@ -251,6 +277,10 @@ static void *setup_thread(void *arg)
         filter = seccomp_apply_setup();
         pthread_mutex_lock(&s->mu);
         while (!s->quit) {
+                if (s->parked) {
+                        setup_parked(s);
+                        break;
+                }
                 if (round_done(s, &s->want)) {
                         pthread_cond_wait(&s->cv, &s->mu);
                         continue;
@@ -307,8 +337,9 @@ void kvm_setup_request(struct kvm_setup *s, const struct kvm_setup_want *w)
         pthread_mutex_unlock(&s->mu);
         if (s->running)
                 return;
-        setup_join(s); /* a thread an earlier kvm_setup_take() ended */
-        s->quit = false;
+        setup_join(s); /* a thread an earlier kvm_setup_take() parked */
+        s->quit = s->parked = false;
+        s->settle_fd = -1;
         rc = setup_start(s);
         if (rc) /* kvm_setup_take() builds on the VMM thread instead */
                 log_debug("no KVM set-up thread: %s", strerror(-rc));
@@ -353,6 +384,16 @@ static void setup_quit(struct kvm_setup *s)
         s->running = false;
 }
 
+/* Ends the thread's rounds: from now on it only waits for kvm_setup_settle() or its end. */
+static void setup_park(struct kvm_setup *s)
+{
+        pthread_mutex_lock(&s->mu);
+        s->parked = true;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        s->running = false;
+}
+
 int kvm_setup_take(struct kvm_setup *s, const struct kvm_setup_want *w, struct kvm_setup_res *out,
                    struct err *e)
 {
@@ -369,11 +410,33 @@ int kvm_setup_take(struct kvm_setup *s, const struct kvm_setup_want *w, struct k
                 *e = s->e;
         pthread_mutex_unlock(&s->mu);
         if (s->running)
-                setup_quit(s); /* joined later: its exit is no part of the boot */
+                setup_park(s); /* joined later: its exit is no part of the boot */
         *out = s->res;
         res_init(&s->res);
         s->has_built = s->has_round = false;
         return rc;
+}
+
+bool kvm_setup_settle(struct kvm_setup *s, int vm_fd)
+{
+        bool ok;
+
+        if (!s->joinable)
+                return false;
+        pthread_mutex_lock(&s->mu);
+        ok = s->parked && !s->quit && s->settle_fd < 0;
+        if (ok) {
+                s->settle_fd = vm_fd;
+                pthread_cond_broadcast(&s->cv);
+        }
+        pthread_mutex_unlock(&s->mu);
+        return ok;
+}
+
+void kvm_setup_join_parked(struct kvm_setup *s)
+{
+        if (!s->running)
+                setup_join(s);
 }
 
 void kvm_setup_stop(struct kvm_setup *s)

@@ -132,6 +132,37 @@ int kvm_vm_create(struct kvm_vm *vm, struct err *e)
         return rc;
 }
 
+int kvm_vm_settle(int vm_fd)
+{
+        /*
+         * A port no device of the machine has, and a value to match: while it is registered
+         * (a few ms) only a guest write of exactly that byte there lands in the eventfd
+         * instead of being ignored by brasa, which the guest cannot tell apart.
+         */
+        struct kvm_ioeventfd io = {
+            .datamatch = LAYOUT_SETTLE_MATCH,
+            .addr = LAYOUT_PORT_SETTLE,
+            .len = 1,
+            .flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH,
+        };
+        int rc = 0;
+
+        io.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (io.fd < 0)
+                return -errno;
+        if (ioctl(vm_fd, KVM_IOEVENTFD, &io) < 0) {
+                rc = -errno;
+                goto out;
+        }
+        /* Removing an I/O-bus device waits for an expedited grace period: that is the point. */
+        io.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+        if (ioctl(vm_fd, KVM_IOEVENTFD, &io) < 0)
+                rc = -errno;
+out:
+        close(io.fd);
+        return rc;
+}
+
 int kvm_vm_dirty_log(const struct kvm_vm *vm, unsigned int slot, uint64_t *bitmap)
 {
         struct kvm_dirty_log l = {.slot = slot, .dirty_bitmap = bitmap};

@@ -17,7 +17,6 @@
 #include "model/config.h"
 #include "vmm/device_mgr.h"
 #include "vmm/kvm_setup.h"
-#include "vmm/kvm_settle.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/legacy.h"
 #include "vmm/vcpu.h"
@@ -60,7 +59,6 @@ struct vmm {
         unsigned int nr_vcpus;
         /* The KVM set-up thread, until vmm_build() takes what it built. */
         struct kvm_setup setup;
-        struct kvm_settle settle; /* from vmm_start() until the VM is released */
         /* KVM_GET_SUPPORTED_CPUID, read by the KVM set-up. */
         struct kvm_cpuid2 *supported_cpuid;
 

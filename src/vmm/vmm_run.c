@@ -224,14 +224,9 @@ int vmm_start(struct vmm *vmm, struct err *e)
         if (vmm->console)
                 vmm_setup_console_out(vmm);
         vmm_setup_stdin(vmm);
-        /*
-         * Best effort: without it the teardown of a VM that dies young waits longer. Every
-         * device is attached by now; started before the vCPUs, its own set-up (thread, filter)
-         * does not compete with the guest's first steps for the CPUs.
-         */
-        rc = kvm_settle_start(&vmm->settle, vmm->vm.vm_fd);
-        if (rc)
-                log_debug("KVM settle helper not started: %s", strerror(-rc));
+        /* Every device is attached: the set-up thread retires KVM's deferred frees now. */
+        if (!kvm_setup_settle(&vmm->setup, vmm->vm.vm_fd))
+                log_debug("no KVM set-up thread to settle the VM");
         for (i = 0; i < vmm->nr_vcpus; i++) {
                 rc = vcpu_start(&vmm->vcpus[i]);
                 if (rc)
@@ -284,7 +279,7 @@ void vmm_release_vm(struct vmm *vmm)
         guest_mem_destroy(&vmm->mem);
         free(vmm->supported_cpuid);
         vmm->supported_cpuid = NULL;
-        kvm_settle_join(&vmm->settle); /* it uses the VM fd */
+        kvm_setup_join_parked(&vmm->setup); /* its settle uses the VM fd */
         kvm_vm_destroy(&vmm->vm);
         vmm->started = false;
 }

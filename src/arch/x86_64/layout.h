@@ -88,7 +88,7 @@
 #define LAYOUT_PORT_I8042_DATA 0x60
 #define LAYOUT_PORT_SPEAKER    0x61 /* inside the i8042's range, as on a PC */
 #define LAYOUT_PORT_I8042_CMD  0x64
-/* Where the KVM settle helper (vmm/kvm_settle.c) briefly puts an ioeventfd: no device is there. */
+/* Where kvm_vm_settle() (vmm/kvm_vm.c) briefly puts an ioeventfd: no device is there. */
 #define LAYOUT_PORT_SETTLE  0xe0
 #define LAYOUT_SETTLE_MATCH 0xa5
 /* The hardware-reduced ACPI sleep registers (FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG). */

@@ -142,14 +142,20 @@ static int setup_map(struct kvm_setup_res *r, const struct kvm_setup_want *w, st
 }
 
 /* Waits for an ended (or ending) thread, off InstanceStart's path. */
+/* Sets *flag (s->quit or s->parked) under mu and wakes the thread. */
+static void setup_tell(struct kvm_setup *s, bool *flag)
+{
+        pthread_mutex_lock(&s->mu);
+        *flag = true;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+}
+
 static void setup_join(struct kvm_setup *s)
 {
         if (!s->joinable)
                 return;
-        pthread_mutex_lock(&s->mu);
-        s->quit = true; /* a parked thread waits for a settle or for this */
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
+        setup_tell(s, &s->quit); /* a parked thread waits for a settle or for this */
         pthread_join(s->thread, NULL);
         s->joinable = false;
 }
@@ -374,23 +380,10 @@ int kvm_setup_wait_memory(struct kvm_setup *s, const struct kvm_setup_want *w,
         return rc;
 }
 
-/* Tells the thread to end once its current round is over; it touches nothing of s's result. */
-static void setup_quit(struct kvm_setup *s)
-{
-        pthread_mutex_lock(&s->mu);
-        s->quit = true;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        s->running = false;
-}
-
 /* Ends the thread's rounds: from now on it only waits for kvm_setup_settle() or its end. */
 static void setup_park(struct kvm_setup *s)
 {
-        pthread_mutex_lock(&s->mu);
-        s->parked = true;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
+        setup_tell(s, &s->parked);
         s->running = false;
 }
 
@@ -441,9 +434,8 @@ void kvm_setup_join_parked(struct kvm_setup *s)
 
 void kvm_setup_stop(struct kvm_setup *s)
 {
-        if (s->running)
-                setup_quit(s);
-        setup_join(s);
+        s->running = false;
+        setup_join(s); /* after its current round: the thread checks quit between rounds */
         kvm_setup_release_res(&s->res);
         s->has_built = s->has_round = false;
 }

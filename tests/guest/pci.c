@@ -139,12 +139,6 @@ static void mb(void)
         __asm__ volatile("mfence" ::: "memory");
 }
 
-/* A pause with an exit: lets the host's threads run while we wait. */
-static void slow(void)
-{
-        inb(0x80);
-}
-
 /* Maps 256 GiB .. 257 GiB (uncached, 2 MiB pages): where the BARs live. */
 static void map_bar_window(void)
 {
@@ -204,7 +198,7 @@ static int lapic_irr(u8 v)
         for (u32 i = 0; i < 1000; i++) {
                 if (lapic_irr_now(v))
                         return 1;
-                slow();
+                io_pause();
         }
         return 0;
 }
@@ -410,7 +404,7 @@ static long wait_used(struct pfn *f, u32 q, u32 spins)
                         f->last_used[q]++;
                         return len;
                 }
-                slow();
+                io_pause();
         }
         return -1;
 }

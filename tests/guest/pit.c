@@ -32,13 +32,6 @@ static void ioapic_wr(u32 reg, u32 v)
         mmio_wr(IOAPIC_WIN, v);
 }
 
-/* Roughly n * 10 us here: each port read is an exit to the VMM. */
-static void io_delay(u32 n)
-{
-        for (u32 i = 0; i < n; i++)
-                (void)inb(0x80);
-}
-
 static u16 latch(u8 ch)
 {
         outb(0x43, (u8)(ch << 6)); /* counter latch */
@@ -56,7 +49,8 @@ static void channel2(void)
         outb(0x43, 0xe8); /* read-back: channel 2's status */
         u8 st = inb(0x42);
         u16 a = latch(2);
-        io_delay(50);
+        for (u32 i = 0; i < 50; i++)
+                io_pause();
         u16 b = latch(2);
         u32 polls = 0;
         while (!(inb(0x61) & 0x20) && polls < 1000000)
@@ -69,7 +63,7 @@ static void wait_ticks(u32 want, u32 n)
 {
         __asm__ volatile("sti");
         for (u32 i = 0; i < n && pit_ticks < want; i++)
-                (void)inb(0x80);
+                io_pause();
         __asm__ volatile("cli");
 }
 
